@@ -1,0 +1,275 @@
+//! Headless subcommands. They parse arguments, call `ops`, and print.
+
+use anyhow::{anyhow, Context, Result};
+use base64::Engine;
+use jsbackup::model::{Backup, Severity};
+use jsbackup::ops::index::{open_backup, OpenError, ScanControl};
+use jsbackup::ops::read::MessageReader;
+use jsbackup::ops::report;
+use jsbackup::util::subject::subject_matches;
+use jsbackup::util::time::{format_rfc3339_ns, now_ns, parse_rfc3339_ns};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct InfoArgs {
+    /// Backup directory (backup.json + stream.tar.s2) or data file.
+    pub path: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Reference time for TTL expiry (RFC 3339); default now.
+    #[arg(long)]
+    pub now: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct MessagesArgs {
+    pub path: PathBuf,
+    /// NDJSON, one message per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Only subjects matching this NATS wildcard filter.
+    #[arg(long)]
+    pub subject: Option<String>,
+    #[arg(long)]
+    pub from_seq: Option<u64>,
+    #[arg(long)]
+    pub to_seq: Option<u64>,
+    /// Include `hdr` and `data` (base64 of the stored bytes).
+    #[arg(long)]
+    pub raw: bool,
+    #[arg(long)]
+    pub now: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    pub path: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn reference_time(now: &Option<String>) -> Result<i64> {
+    match now {
+        None => Ok(now_ns()),
+        Some(text) => {
+            parse_rfc3339_ns(text).ok_or_else(|| anyhow!("--now {text:?} is not an RFC 3339 time"))
+        }
+    }
+}
+
+/// Opens a backup for a subcommand; unreadable input is an error (exit 2).
+fn load(path: &Path) -> Result<Backup> {
+    let mut control = ScanControl::default();
+    match open_backup(path, &mut control) {
+        Ok(backup) => Ok(backup),
+        Err(OpenError::Unreadable(message, _)) => Err(anyhow!(message)),
+        Err(error) => Err(anyhow!(error)),
+    }
+}
+
+pub fn info(args: &InfoArgs) -> Result<u8> {
+    let reference_ns = reference_time(&args.now)?;
+    let backup = load(&args.path)?;
+    if args.json {
+        let document = report::info_json(&backup, reference_ns);
+        println!("{}", serde_json::to_string_pretty(&document)?);
+        return Ok(0);
+    }
+    print!("{}", text_summary(&backup, reference_ns));
+    Ok(0)
+}
+
+fn text_summary(backup: &Backup, reference_ns: i64) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let state = &backup.state;
+    let _ = writeln!(
+        out,
+        "Stream {} ({} backup)",
+        backup.stream_name,
+        backup.format.map(|f| f.label()).unwrap_or("?")
+    );
+    let _ = writeln!(
+        out,
+        "  file:        {} ({} bytes, {} decompressed)",
+        backup.source.data_file.display(),
+        backup.source.data_file_bytes,
+        backup.decompressed_bytes
+    );
+    if let Some(config) = &backup.config {
+        let subjects = config
+            .get("subjects")
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        let _ = writeln!(out, "  subjects:    {subjects}");
+        for key in [
+            "storage",
+            "retention",
+            "max_msgs",
+            "max_bytes",
+            "max_age",
+            "max_msgs_per_subject",
+            "num_replicas",
+        ] {
+            if let Some(value) = config.get(key) {
+                let _ = writeln!(out, "  {:<12} {value}", format!("{key}:"));
+            }
+        }
+    }
+    let _ = writeln!(out, "State (scanned):");
+    let _ = writeln!(out, "  messages:    {}", state.messages);
+    let _ = writeln!(out, "  bytes:       {}", state.bytes);
+    let _ = writeln!(
+        out,
+        "  first seq:   {} @ {}",
+        state.first_seq,
+        format_rfc3339_ns(state.first_ts_ns)
+    );
+    let _ = writeln!(
+        out,
+        "  last seq:    {} @ {}",
+        state.last_seq,
+        format_rfc3339_ns(state.last_ts_ns)
+    );
+    let _ = writeln!(out, "  deleted:     {}", state.num_deleted);
+    let _ = writeln!(out, "  subjects:    {}", state.num_subjects);
+    let _ = writeln!(out, "  consumers:   {}", state.consumer_count);
+    if let Some(declared) = &backup.declared_state {
+        let _ = writeln!(
+            out,
+            "Declared (backup.json): {} messages, first {} last {}, {} consumers",
+            declared.messages, declared.first_seq, declared.last_seq, declared.consumer_count
+        );
+    }
+    for consumer in &backup.consumers {
+        let s = &consumer.state;
+        let _ = writeln!(
+            out,
+            "Consumer {}: delivered {}/{} ack floor {}/{} pending {} redelivered {}",
+            consumer.name,
+            s.delivered.consumer_seq,
+            s.delivered.stream_seq,
+            s.ack_floor.consumer_seq,
+            s.ack_floor.stream_seq,
+            s.pending.len(),
+            s.redelivered.len()
+        );
+    }
+    let ttl = report::ttl_summary(backup, reference_ns);
+    if ttl.messages_with_ttl > 0 {
+        let _ = writeln!(
+            out,
+            "TTL: {} messages carry Nats-TTL, {} expired at {}",
+            ttl.messages_with_ttl,
+            ttl.expired,
+            format_rfc3339_ns(reference_ns)
+        );
+    }
+    if backup.findings.is_empty() {
+        let _ = writeln!(out, "Findings: none");
+    } else {
+        let _ = writeln!(out, "Findings:");
+        for finding in &backup.findings {
+            let _ = writeln!(
+                out,
+                "  [{}] {}: {} ({})",
+                finding.severity.label(),
+                finding.kind.label(),
+                finding.message,
+                finding.location()
+            );
+        }
+    }
+    out
+}
+
+pub fn messages(args: &MessagesArgs) -> Result<u8> {
+    let reference_ns = reference_time(&args.now)?;
+    let backup = load(&args.path)?;
+    let mut reader = if args.raw {
+        Some(MessageReader::open(&backup)?)
+    } else {
+        None
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let start = backup.messages.lower_bound(args.from_seq.unwrap_or(0));
+    for row in start..backup.messages.len() {
+        let seq = backup.messages.seq[row];
+        if args.to_seq.is_some_and(|to| seq > to) {
+            break;
+        }
+        let subject = backup.subjects.name(backup.messages.subject_id[row]);
+        if let Some(filter) = &args.subject {
+            if !subject_matches(filter, subject) {
+                continue;
+            }
+        }
+        let Some(mut line) = report::message_json(&backup, row, reference_ns) else {
+            continue;
+        };
+        if let Some(reader) = reader.as_mut() {
+            let bytes = reader
+                .read_row(&backup, row)
+                .with_context(|| format!("reading sequence {seq}"))?;
+            let engine = base64::engine::general_purpose::STANDARD;
+            line["hdr"] = engine.encode(&bytes.headers).into();
+            line["data"] = engine.encode(&bytes.data).into();
+        }
+        if args.json {
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "{seq:>10}  {}  {subject}  hdr={} data={}",
+                line["time"].as_str().unwrap_or(""),
+                line["hdr_len"],
+                line["data_len"]
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+pub fn verify(args: &VerifyArgs) -> Result<u8> {
+    let backup = load(&args.path)?;
+    let errors = backup
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    if args.json {
+        let document = serde_json::json!({
+            "path": args.path.display().to_string(),
+            "format": backup.format.map(|f| f.label()),
+            "complete": backup.complete,
+            "summary": {
+                "messages_intact": backup.messages.len(),
+                "errors": errors,
+                "warnings": backup.findings.iter().filter(|f| f.severity == Severity::Warning).count(),
+            },
+            "findings": backup.findings,
+        });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        for finding in &backup.findings {
+            println!(
+                "[{}] {}: {} ({})",
+                finding.severity.label(),
+                finding.kind.label(),
+                finding.message,
+                finding.location()
+            );
+        }
+        println!("{} messages intact, {errors} errors", backup.messages.len());
+    }
+    Ok(if errors > 0 { 1 } else { 0 })
+}
+
+pub fn gui(path: Option<PathBuf>) -> Result<u8> {
+    let _ = path;
+    Err(anyhow!("the GUI is not built yet"))
+}

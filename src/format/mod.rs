@@ -1,0 +1,11 @@
+//! Pure parsing (and encoding) of backup bytes: S2 framing, v1 tar + filestore,
+//! v2 NATSARC1, headers and TTL. No threads, no UI, no printing; never panics on input.
+
+pub mod filestore;
+pub mod hash;
+pub mod headers;
+pub mod index_db;
+pub mod s2;
+pub mod tar;
+pub mod v2;
+pub mod varint;

@@ -1,0 +1,677 @@
+//! S2 (and Snappy) framed streams: chunk headers, masked CRC-32C, a chunk index
+//! recorded while reading, and random access to decompressed byte ranges.
+//!
+//! Blocks are decoded with `minlz`'s block decoder only; the framing is ours so
+//! that damage is located and reading can go on past it.
+
+use std::io::{self, Read, Seek, SeekFrom};
+
+/// The largest decoded block S2 allows.
+pub const MAX_S2_BLOCK: usize = 4 << 20;
+/// The largest decoded block after a `sNaPpY` identifier.
+pub const MAX_SNAPPY_BLOCK: usize = 64 << 10;
+
+pub const S2_IDENTIFIER: &[u8; 6] = b"S2sTwO";
+pub const SNAPPY_IDENTIFIER: &[u8; 6] = b"sNaPpY";
+
+/// Snappy-style masked CRC-32C.
+pub fn masked_crc(data: &[u8]) -> u32 {
+    let crc = crc32c::crc32c(data);
+    (crc.rotate_right(15)).wrapping_add(0xa282_ead8)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkKind {
+    Compressed,
+    Uncompressed,
+}
+
+/// What became of a data chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkStatus {
+    Ok,
+    /// Decoded, but the CRC of the decoded bytes does not match.
+    CrcMismatch,
+    /// The block could not be decoded; its declared length was filled with zeros.
+    Undecodable,
+}
+
+/// One data chunk: where it is in the file and which decompressed bytes it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkRecord {
+    pub file_offset: u64,
+    pub body_len: u32,
+    pub decompressed_offset: u64,
+    pub decompressed_len: u32,
+    pub kind: ChunkKind,
+    pub status: ChunkStatus,
+}
+
+impl ChunkRecord {
+    pub fn decompressed_end(&self) -> u64 {
+        self.decompressed_offset + u64::from(self.decompressed_len)
+    }
+}
+
+/// Damage at the framing level. Every variant names the file offset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum S2Problem {
+    #[error("not an S2 stream: the first chunk at file offset 0 is type 0x{chunk_type:02x}, not a stream identifier")]
+    NoIdentifier { chunk_type: u8 },
+    #[error("bad stream identifier at file offset {file_offset}")]
+    BadIdentifier { file_offset: u64 },
+    #[error("S2 CRC mismatch in the chunk at file offset {file_offset} (decompressed bytes {decompressed_offset}..{decompressed_end})")]
+    CrcMismatch {
+        file_offset: u64,
+        decompressed_offset: u64,
+        decompressed_end: u64,
+    },
+    #[error("undecodable S2 block in the chunk at file offset {file_offset}: {reason} (decompressed bytes {decompressed_offset}..{decompressed_end} lost)")]
+    Undecodable {
+        file_offset: u64,
+        decompressed_offset: u64,
+        decompressed_end: u64,
+        reason: String,
+    },
+    #[error("chunk at file offset {file_offset} of type 0x{chunk_type:02x} is reserved and cannot be skipped; its contents are lost")]
+    Unsupported { file_offset: u64, chunk_type: u8 },
+    #[error("S2 stream truncated: chunk at file offset {file_offset} wants {wanted} bytes, {available} present")]
+    Truncated {
+        file_offset: u64,
+        wanted: u64,
+        available: u64,
+    },
+    #[error("chunk at file offset {file_offset} declares {declared} decoded bytes, above the {limit}-byte block limit")]
+    BlockTooLarge {
+        file_offset: u64,
+        declared: u64,
+        limit: usize,
+    },
+    #[error("I/O error at file offset {file_offset}: {message}")]
+    Io { file_offset: u64, message: String },
+}
+
+impl S2Problem {
+    pub fn file_offset(&self) -> u64 {
+        match self {
+            S2Problem::NoIdentifier { .. } => 0,
+            S2Problem::BadIdentifier { file_offset }
+            | S2Problem::CrcMismatch { file_offset, .. }
+            | S2Problem::Undecodable { file_offset, .. }
+            | S2Problem::Unsupported { file_offset, .. }
+            | S2Problem::Truncated { file_offset, .. }
+            | S2Problem::BlockTooLarge { file_offset, .. }
+            | S2Problem::Io { file_offset, .. } => *file_offset,
+        }
+    }
+}
+
+/// What one call to [`ChunkReader::next_chunk`] produced.
+#[derive(Debug)]
+pub enum ChunkEvent {
+    /// Decoded bytes were appended to the output buffer (possibly with a recorded problem).
+    Data(ChunkRecord),
+    /// Bytes of unknown length were lost here; the decompressed stream is discontinuous.
+    Discontinuity,
+    /// End of stream (clean or after a fatal problem, see `problems`).
+    End,
+}
+
+/// Reads S2 chunks one by one, recording the chunk index and problems.
+pub struct ChunkReader<R: Read> {
+    inner: R,
+    file_pos: u64,
+    decompressed_pos: u64,
+    max_block: usize,
+    started: bool,
+    finished: bool,
+    body: Vec<u8>,
+    pub chunks: Vec<ChunkRecord>,
+    pub problems: Vec<S2Problem>,
+    /// True once something fatal stopped the stream before its natural end.
+    pub ended_early: bool,
+}
+
+impl<R: Read> ChunkReader<R> {
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            file_pos: 0,
+            decompressed_pos: 0,
+            max_block: MAX_S2_BLOCK,
+            started: false,
+            finished: false,
+            body: Vec::new(),
+            chunks: Vec::new(),
+            problems: Vec::new(),
+            ended_early: false,
+        }
+    }
+
+    pub fn file_pos(&self) -> u64 {
+        self.file_pos
+    }
+
+    pub fn decompressed_pos(&self) -> u64 {
+        self.decompressed_pos
+    }
+
+    /// Reads as many bytes as available into `buf`; returns how many were read.
+    fn read_up_to(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.inner.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(filled)
+    }
+
+    fn fail(&mut self, problem: S2Problem) -> ChunkEvent {
+        self.problems.push(problem);
+        self.ended_early = true;
+        self.finished = true;
+        ChunkEvent::End
+    }
+
+    /// Decodes the next data chunk, appending its bytes to `out`.
+    pub fn next_chunk(&mut self, out: &mut Vec<u8>) -> ChunkEvent {
+        loop {
+            if self.finished {
+                return ChunkEvent::End;
+            }
+            let chunk_offset = self.file_pos;
+            let mut header = [0u8; 4];
+            let got = match self.read_up_to(&mut header) {
+                Ok(n) => n,
+                Err(error) => {
+                    return self.fail(S2Problem::Io {
+                        file_offset: chunk_offset,
+                        message: error.to_string(),
+                    })
+                }
+            };
+            if got == 0 {
+                self.finished = true;
+                return ChunkEvent::End;
+            }
+            if got < 4 {
+                self.file_pos += got as u64;
+                return self.fail(S2Problem::Truncated {
+                    file_offset: chunk_offset,
+                    wanted: 4,
+                    available: got as u64,
+                });
+            }
+            let chunk_type = header[0];
+            let body_len =
+                u32::from(header[1]) | u32::from(header[2]) << 8 | u32::from(header[3]) << 16;
+            if !self.started && chunk_type != 0xff {
+                return self.fail(S2Problem::NoIdentifier { chunk_type });
+            }
+            self.body.resize(body_len as usize, 0);
+            let mut body = std::mem::take(&mut self.body);
+            let got_body = match self.read_up_to(&mut body) {
+                Ok(n) => n,
+                Err(error) => {
+                    self.body = body;
+                    return self.fail(S2Problem::Io {
+                        file_offset: chunk_offset,
+                        message: error.to_string(),
+                    });
+                }
+            };
+            self.file_pos += 4 + got_body as u64;
+            if got_body < body.len() {
+                self.body = body;
+                return self.fail(S2Problem::Truncated {
+                    file_offset: chunk_offset,
+                    wanted: u64::from(body_len),
+                    available: got_body as u64,
+                });
+            }
+            let event = self.handle_chunk(chunk_type, chunk_offset, &body, out);
+            self.body = body;
+            match event {
+                Some(event) => return event,
+                None => continue,
+            }
+        }
+    }
+
+    fn handle_chunk(
+        &mut self,
+        chunk_type: u8,
+        chunk_offset: u64,
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Option<ChunkEvent> {
+        match chunk_type {
+            0xff => {
+                if body == S2_IDENTIFIER {
+                    self.max_block = MAX_S2_BLOCK;
+                } else if body == SNAPPY_IDENTIFIER {
+                    self.max_block = MAX_SNAPPY_BLOCK;
+                } else if !self.started {
+                    return Some(self.fail(S2Problem::NoIdentifier { chunk_type }));
+                } else {
+                    self.problems.push(S2Problem::BadIdentifier {
+                        file_offset: chunk_offset,
+                    });
+                }
+                self.started = true;
+                None
+            }
+            0x00 | 0x01 => Some(self.data_chunk(chunk_type, chunk_offset, body, out)),
+            0x02..=0x7f => {
+                self.problems.push(S2Problem::Unsupported {
+                    file_offset: chunk_offset,
+                    chunk_type,
+                });
+                Some(ChunkEvent::Discontinuity)
+            }
+            // Padding, seek index and other skippable chunks.
+            _ => None,
+        }
+    }
+
+    fn data_chunk(
+        &mut self,
+        chunk_type: u8,
+        chunk_offset: u64,
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> ChunkEvent {
+        let body_len = body.len() as u32;
+        if body.len() < 4 {
+            self.problems.push(S2Problem::Undecodable {
+                file_offset: chunk_offset,
+                decompressed_offset: self.decompressed_pos,
+                decompressed_end: self.decompressed_pos,
+                reason: "chunk body shorter than its CRC".into(),
+            });
+            return ChunkEvent::Discontinuity;
+        }
+        let stored_crc = u32::from_le_bytes([body[0], body[1], body[2], body[3]]);
+        let payload = &body[4..];
+        let start = out.len();
+        let decompressed_offset = self.decompressed_pos;
+        let (kind, status, decoded_len) = if chunk_type == 0x01 {
+            if payload.len() > self.max_block {
+                self.problems.push(S2Problem::BlockTooLarge {
+                    file_offset: chunk_offset,
+                    declared: payload.len() as u64,
+                    limit: self.max_block,
+                });
+            }
+            out.extend_from_slice(payload);
+            (ChunkKind::Uncompressed, ChunkStatus::Ok, payload.len())
+        } else {
+            let declared = match minlz::decode_len(payload) {
+                Ok((len, _)) => len,
+                Err(error) => {
+                    self.problems.push(S2Problem::Undecodable {
+                        file_offset: chunk_offset,
+                        decompressed_offset,
+                        decompressed_end: decompressed_offset,
+                        reason: format!("bad block length ({error:?})"),
+                    });
+                    return ChunkEvent::Discontinuity;
+                }
+            };
+            if declared > self.max_block {
+                self.problems.push(S2Problem::BlockTooLarge {
+                    file_offset: chunk_offset,
+                    declared: declared as u64,
+                    limit: self.max_block,
+                });
+                return ChunkEvent::Discontinuity;
+            }
+            out.resize(start + declared, 0);
+            match minlz::decode_into(&mut out[start..], payload) {
+                Ok(written) if written == declared => {
+                    (ChunkKind::Compressed, ChunkStatus::Ok, declared)
+                }
+                Ok(_) | Err(_) => {
+                    // Keep offsets aligned: the declared length stays, zero-filled.
+                    out[start..].fill(0);
+                    self.problems.push(S2Problem::Undecodable {
+                        file_offset: chunk_offset,
+                        decompressed_offset,
+                        decompressed_end: decompressed_offset + declared as u64,
+                        reason: "corrupt S2 block".into(),
+                    });
+                    (ChunkKind::Compressed, ChunkStatus::Undecodable, declared)
+                }
+            }
+        };
+        let mut status = status;
+        if status == ChunkStatus::Ok && masked_crc(&out[start..]) != stored_crc {
+            status = ChunkStatus::CrcMismatch;
+            self.problems.push(S2Problem::CrcMismatch {
+                file_offset: chunk_offset,
+                decompressed_offset,
+                decompressed_end: decompressed_offset + decoded_len as u64,
+            });
+        }
+        let record = ChunkRecord {
+            file_offset: chunk_offset,
+            body_len,
+            decompressed_offset,
+            decompressed_len: decoded_len as u32,
+            kind,
+            status,
+        };
+        self.decompressed_pos += decoded_len as u64;
+        self.chunks.push(record);
+        ChunkEvent::Data(record)
+    }
+}
+
+/// Why a read from the decompressed stream stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStop {
+    /// The stream ended (cleanly at the S2 level, or after a fatal framing problem).
+    End,
+    /// Bytes of unknown length were lost at the S2 level right here.
+    Discontinuity,
+}
+
+/// A buffered view of the decompressed stream with position tracking, for parsers.
+pub struct DecodedStream<R: Read> {
+    pub chunks: ChunkReader<R>,
+    buf: Vec<u8>,
+    /// Index in `buf` of the next unread byte.
+    cursor: usize,
+    /// Decompressed offset of `buf[0]`.
+    buf_offset: u64,
+    pending_discontinuity: bool,
+    /// Number of discontinuities seen (parsers compare this to detect them).
+    pub discontinuities: u32,
+}
+
+impl<R: Read> DecodedStream<R> {
+    pub fn new(inner: R) -> Self {
+        Self {
+            chunks: ChunkReader::new(inner),
+            buf: Vec::with_capacity(MAX_S2_BLOCK * 2),
+            cursor: 0,
+            buf_offset: 0,
+            pending_discontinuity: false,
+            discontinuities: 0,
+        }
+    }
+
+    /// Decompressed offset of the next byte.
+    pub fn pos(&self) -> u64 {
+        self.buf_offset + self.cursor as u64
+    }
+
+    pub fn file_pos(&self) -> u64 {
+        self.chunks.file_pos()
+    }
+
+    /// Bytes available without decoding another chunk.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.cursor..]
+    }
+
+    /// Makes at least `want` bytes available (or as many as the stream has).
+    pub fn fill(&mut self, want: usize) -> Result<(), StreamStop> {
+        while self.buf.len() - self.cursor < want {
+            if self.pending_discontinuity {
+                return Err(StreamStop::Discontinuity);
+            }
+            // Drop consumed bytes before growing the buffer.
+            if self.cursor > 0 {
+                self.buf.drain(..self.cursor);
+                self.buf_offset += self.cursor as u64;
+                self.cursor = 0;
+            }
+            match self.chunks.next_chunk(&mut self.buf) {
+                ChunkEvent::Data(_) => {}
+                ChunkEvent::Discontinuity => {
+                    self.pending_discontinuity = true;
+                    self.discontinuities += 1;
+                }
+                ChunkEvent::End => return Err(StreamStop::End),
+            }
+        }
+        Ok(())
+    }
+
+    /// After a discontinuity, accept that bytes were lost and continue with what follows.
+    /// The decompressed offsets stay those of the decoded bytes (lost bytes take no room).
+    pub fn accept_discontinuity(&mut self) {
+        self.pending_discontinuity = false;
+    }
+
+    pub fn at_end(&mut self) -> bool {
+        matches!(self.fill(1), Err(StreamStop::End))
+    }
+
+    pub fn peek(&mut self, len: usize) -> Result<&[u8], StreamStop> {
+        self.fill(len)?;
+        Ok(&self.buf[self.cursor..self.cursor + len])
+    }
+
+    /// Consumes `len` bytes and returns them (valid until the next call).
+    pub fn take(&mut self, len: usize) -> Result<&[u8], StreamStop> {
+        self.fill(len)?;
+        let start = self.cursor;
+        self.cursor += len;
+        Ok(&self.buf[start..start + len])
+    }
+
+    /// Skips `len` bytes without keeping them in memory; returns how many were skipped.
+    pub fn skip(&mut self, len: u64) -> Result<(), (u64, StreamStop)> {
+        let mut left = len;
+        while left > 0 {
+            let available = (self.buf.len() - self.cursor) as u64;
+            if available == 0 {
+                if let Err(stop) = self.fill(1) {
+                    return Err((len - left, stop));
+                }
+                continue;
+            }
+            let step = available.min(left);
+            self.cursor += step as usize;
+            left -= step;
+        }
+        Ok(())
+    }
+
+    /// Consumes up to `max` bytes and returns them, without waiting for more chunks.
+    pub fn take_available(&mut self, max: usize) -> &[u8] {
+        let len = (self.buf.len() - self.cursor).min(max);
+        let start = self.cursor;
+        self.cursor += len;
+        &self.buf[start..start + len]
+    }
+}
+
+/// Reads decompressed bytes `[offset, offset+len)` by decoding only the chunks that hold them.
+pub struct RangeReader {
+    file: std::fs::File,
+    chunks: std::sync::Arc<Vec<ChunkRecord>>,
+    body: Vec<u8>,
+    cached_chunk: Option<usize>,
+    cached: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RangeError {
+    #[error("decompressed bytes {offset}..{end} are not in any decoded chunk")]
+    NotCovered { offset: u64, end: u64 },
+    #[error("I/O error reading the chunk at file offset {file_offset}: {source}")]
+    Io { file_offset: u64, source: io::Error },
+    #[error("chunk at file offset {file_offset} no longer decodes")]
+    Decode { file_offset: u64 },
+}
+
+impl RangeReader {
+    pub fn new(file: std::fs::File, chunks: std::sync::Arc<Vec<ChunkRecord>>) -> Self {
+        Self {
+            file,
+            chunks,
+            body: Vec::new(),
+            cached_chunk: None,
+            cached: Vec::new(),
+        }
+    }
+
+    fn load_chunk(&mut self, index: usize) -> Result<(), RangeError> {
+        if self.cached_chunk == Some(index) {
+            return Ok(());
+        }
+        let Some(record) = self.chunks.get(index).copied() else {
+            return Err(RangeError::NotCovered { offset: 0, end: 0 });
+        };
+        let io_error = |source| RangeError::Io {
+            file_offset: record.file_offset,
+            source,
+        };
+        self.file
+            .seek(SeekFrom::Start(record.file_offset + 4))
+            .map_err(io_error)?;
+        self.body.resize(record.body_len as usize, 0);
+        self.file.read_exact(&mut self.body).map_err(io_error)?;
+        let payload = self.body.get(4..).unwrap_or_default();
+        self.cached.clear();
+        match record.kind {
+            ChunkKind::Uncompressed => self.cached.extend_from_slice(payload),
+            ChunkKind::Compressed => {
+                self.cached.resize(record.decompressed_len as usize, 0);
+                if record.status != ChunkStatus::Undecodable
+                    && minlz::decode_into(&mut self.cached, payload).is_err()
+                {
+                    return Err(RangeError::Decode {
+                        file_offset: record.file_offset,
+                    });
+                }
+            }
+        }
+        self.cached_chunk = Some(index);
+        Ok(())
+    }
+
+    pub fn read(&mut self, offset: u64, len: usize) -> Result<Vec<u8>, RangeError> {
+        let end = offset + len as u64;
+        let mut out = Vec::with_capacity(len);
+        let mut position = offset;
+        while position < end {
+            let index = self
+                .chunks
+                .partition_point(|chunk| chunk.decompressed_end() <= position);
+            let Some(record) = self.chunks.get(index).copied() else {
+                return Err(RangeError::NotCovered { offset, end });
+            };
+            if record.decompressed_offset > position {
+                return Err(RangeError::NotCovered { offset, end });
+            }
+            self.load_chunk(index)?;
+            let from = (position - record.decompressed_offset) as usize;
+            let to = ((end.min(record.decompressed_end())) - record.decompressed_offset) as usize;
+            let Some(slice) = self.cached.get(from..to) else {
+                return Err(RangeError::NotCovered { offset, end });
+            };
+            out.extend_from_slice(slice);
+            position += (to - from) as u64;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_vectors() {
+        assert_eq!(masked_crc(b""), 0xa282_ead8);
+        assert_eq!(masked_crc(b"123456789"), 0xc78a_b0e5);
+        assert_eq!(masked_crc(b"a"), 0x28e4_6e78);
+    }
+
+    fn frame(chunks: &[(u8, Vec<u8>)]) -> Vec<u8> {
+        let mut out = vec![0xff, 6, 0, 0];
+        out.extend_from_slice(S2_IDENTIFIER);
+        for (chunk_type, body) in chunks {
+            let len = body.len() as u32;
+            out.extend_from_slice(&[*chunk_type, len as u8, (len >> 8) as u8, (len >> 16) as u8]);
+            out.extend_from_slice(body);
+        }
+        out
+    }
+
+    fn uncompressed(data: &[u8]) -> Vec<u8> {
+        let mut body = masked_crc(data).to_le_bytes().to_vec();
+        body.extend_from_slice(data);
+        body
+    }
+
+    #[test]
+    fn reads_uncompressed_and_skips_padding() {
+        let bytes = frame(&[
+            (0x01, uncompressed(b"hello ")),
+            (0xfe, vec![0; 10]),
+            (0x01, uncompressed(b"world")),
+        ]);
+        let mut stream = DecodedStream::new(&bytes[..]);
+        assert_eq!(
+            stream.take(11).map(|b| b.to_vec()),
+            Ok(b"hello world".to_vec())
+        );
+        assert_eq!(stream.fill(1), Err(StreamStop::End));
+        assert_eq!(stream.chunks.chunks.len(), 2);
+        assert!(stream.chunks.problems.is_empty());
+    }
+
+    #[test]
+    fn crc_mismatch_is_reported_and_data_kept() {
+        let mut body = uncompressed(b"abc");
+        body[0] ^= 1;
+        let bytes = frame(&[(0x01, body)]);
+        let mut stream = DecodedStream::new(&bytes[..]);
+        assert_eq!(stream.take(3).map(|b| b.to_vec()), Ok(b"abc".to_vec()));
+        assert!(matches!(
+            stream.chunks.problems.first(),
+            Some(S2Problem::CrcMismatch {
+                file_offset: 10,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn truncated_and_empty_and_garbage() {
+        let bytes = frame(&[(0x01, uncompressed(b"abcdef"))]);
+        let cut = &bytes[..bytes.len() - 2];
+        let mut stream = DecodedStream::new(cut);
+        assert_eq!(stream.fill(1), Err(StreamStop::End));
+        assert!(matches!(
+            stream.chunks.problems.first(),
+            Some(S2Problem::Truncated { .. })
+        ));
+        let mut empty = DecodedStream::new(&b""[..]);
+        assert_eq!(empty.fill(1), Err(StreamStop::End));
+        assert!(empty.chunks.problems.is_empty());
+        let mut garbage = DecodedStream::new(&b"hello world, not s2"[..]);
+        assert_eq!(garbage.fill(1), Err(StreamStop::End));
+        assert!(matches!(
+            garbage.chunks.problems.first(),
+            Some(S2Problem::NoIdentifier { .. })
+        ));
+    }
+
+    #[test]
+    fn many_padding_chunks_do_not_recurse() {
+        let chunks: Vec<(u8, Vec<u8>)> = (0..100_000).map(|_| (0xfe, Vec::new())).collect();
+        let bytes = frame(&chunks);
+        let mut stream = DecodedStream::new(&bytes[..]);
+        assert_eq!(stream.fill(1), Err(StreamStop::End));
+    }
+}

@@ -1,0 +1,331 @@
+//! A PAX/ustar tar reader over the decompressed stream, recording each member's
+//! decompressed offset. Written here (rather than the `tar` crate) so that a bad
+//! header can be reported with its offset and reading can resynchronise.
+
+use super::s2::{DecodedStream, StreamStop};
+use std::io::Read;
+
+pub const BLOCK: usize = 512;
+
+/// Members larger than this are not read into memory.
+pub const MAX_MEMBER_IN_MEMORY: u64 = 1 << 30;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarHeader {
+    pub name: String,
+    pub size: u64,
+    pub typeflag: u8,
+    /// Decompressed offset of the 512-byte header (of the PAX header when there is one).
+    pub header_offset: u64,
+    pub data_offset: u64,
+}
+
+impl TarHeader {
+    pub fn is_regular(&self) -> bool {
+        self.typeflag == b'0' || self.typeflag == 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TarEvent {
+    Member(TarHeader),
+    /// Two zero blocks: the proper end of the archive.
+    End,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TarError {
+    /// The stream ended without the two zero blocks.
+    MissingTrailer {
+        offset: u64,
+    },
+    /// The stream ended inside a header or a member's data.
+    Truncated {
+        offset: u64,
+        what: String,
+    },
+    BadHeader {
+        offset: u64,
+        reason: String,
+    },
+    Discontinuity {
+        offset: u64,
+    },
+}
+
+fn parse_octal(field: &[u8]) -> Option<u64> {
+    // Base-256 for large values (first byte has the high bit set).
+    if let Some(&first) = field.first() {
+        if first & 0x80 != 0 {
+            let mut value: u64 = u64::from(first & 0x7f);
+            for &byte in &field[1..] {
+                value = value.checked_mul(256)?.checked_add(u64::from(byte))?;
+            }
+            return Some(value);
+        }
+    }
+    let text: Vec<u8> = field
+        .iter()
+        .copied()
+        .take_while(|&byte| byte != 0)
+        .filter(|&byte| byte != b' ')
+        .collect();
+    if text.is_empty() {
+        return Some(0);
+    }
+    let mut value: u64 = 0;
+    for byte in text {
+        if !(b'0'..=b'7').contains(&byte) {
+            return None;
+        }
+        value = value.checked_mul(8)?.checked_add(u64::from(byte - b'0'))?;
+    }
+    Some(value)
+}
+
+fn c_string(field: &[u8]) -> String {
+    let end = field
+        .iter()
+        .position(|&byte| byte == 0)
+        .unwrap_or(field.len());
+    String::from_utf8_lossy(&field[..end]).into_owned()
+}
+
+/// Checks a 512-byte header's checksum; returns (name, size, typeflag) when valid.
+pub fn parse_header_block(block: &[u8]) -> Result<(String, u64, u8), String> {
+    if block.len() != BLOCK {
+        return Err("short header".into());
+    }
+    let stored = parse_octal(&block[148..156]).ok_or("checksum field is not octal")?;
+    let computed: u64 = block
+        .iter()
+        .enumerate()
+        .map(|(index, &byte)| {
+            if (148..156).contains(&index) {
+                32
+            } else {
+                u64::from(byte)
+            }
+        })
+        .sum();
+    if stored != computed {
+        return Err(format!(
+            "header checksum {stored} does not match computed {computed}"
+        ));
+    }
+    let size = parse_octal(&block[124..136]).ok_or("size field is not octal")?;
+    let typeflag = block[156];
+    let mut name = c_string(&block[0..100]);
+    if &block[257..262] == b"ustar" {
+        let prefix = c_string(&block[345..500]);
+        if !prefix.is_empty() {
+            name = format!("{prefix}/{name}");
+        }
+    }
+    Ok((name, size, typeflag))
+}
+
+/// PAX records: `LEN key=value\n`.
+pub fn parse_pax_records(data: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let mut records = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        if rest.iter().all(|&byte| byte == 0) {
+            break;
+        }
+        let space = rest
+            .iter()
+            .position(|&byte| byte == b' ')
+            .ok_or("PAX record without length")?;
+        let length: usize = std::str::from_utf8(&rest[..space])
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .ok_or("PAX record length is not a number")?;
+        if length <= space + 1 || length > rest.len() {
+            return Err("PAX record length out of range".into());
+        }
+        let record = &rest[space + 1..length];
+        let record = record
+            .strip_suffix(b"\n")
+            .ok_or("PAX record not terminated by newline")?;
+        let equals = record
+            .iter()
+            .position(|&byte| byte == b'=')
+            .ok_or("PAX record without '='")?;
+        records.push((
+            String::from_utf8_lossy(&record[..equals]).into_owned(),
+            String::from_utf8_lossy(&record[equals + 1..]).into_owned(),
+        ));
+        rest = &rest[length..];
+    }
+    Ok(records)
+}
+
+fn padded(size: u64) -> u64 {
+    size.div_ceil(BLOCK as u64) * BLOCK as u64
+}
+
+/// Reads tar members from the decompressed stream.
+pub struct TarReader {
+    /// Data of the current member not yet consumed (including padding).
+    remaining_padded: u64,
+}
+
+impl Default for TarReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TarReader {
+    pub fn new() -> Self {
+        Self {
+            remaining_padded: 0,
+        }
+    }
+
+    fn stop_error(stop: StreamStop, offset: u64, what: &str) -> TarError {
+        match stop {
+            StreamStop::End => TarError::Truncated {
+                offset,
+                what: what.into(),
+            },
+            StreamStop::Discontinuity => TarError::Discontinuity { offset },
+        }
+    }
+
+    /// Skips whatever is left of the current member.
+    pub fn skip_rest<R: Read>(&mut self, stream: &mut DecodedStream<R>) -> Result<(), TarError> {
+        let offset = stream.pos();
+        let left = std::mem::take(&mut self.remaining_padded);
+        stream
+            .skip(left)
+            .map_err(|(_, stop)| Self::stop_error(stop, offset, "member data"))
+    }
+
+    /// Reads the current member's data (`size` bytes) and its padding.
+    pub fn read_data<R: Read>(
+        &mut self,
+        stream: &mut DecodedStream<R>,
+        size: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TarError> {
+        let offset = stream.pos();
+        out.clear();
+        if size > MAX_MEMBER_IN_MEMORY {
+            return Err(TarError::BadHeader {
+                offset,
+                reason: format!("member of {size} bytes is too large to read"),
+            });
+        }
+        out.reserve(size as usize);
+        let mut left = size as usize;
+        while left > 0 {
+            if let Err(stop) = stream.fill(1) {
+                self.remaining_padded = 0;
+                return Err(Self::stop_error(stop, stream.pos(), "member data"));
+            }
+            let piece = stream.take_available(left);
+            left -= piece.len();
+            out.extend_from_slice(piece);
+        }
+        self.remaining_padded = padded(size) - size;
+        self.skip_rest(stream)
+    }
+
+    /// Reads the next member header, applying a preceding PAX `x` header.
+    pub fn next<R: Read>(&mut self, stream: &mut DecodedStream<R>) -> Result<TarEvent, TarError> {
+        self.skip_rest(stream)?;
+        let mut pax_path: Option<String> = None;
+        let mut pax_size: Option<u64> = None;
+        let mut first_header_offset: Option<u64> = None;
+        loop {
+            let offset = stream.pos();
+            let block = match stream.take(BLOCK) {
+                Ok(block) => block.to_vec(),
+                Err(stop) => {
+                    if stop == StreamStop::End && stream.buffered().is_empty() {
+                        return Err(TarError::MissingTrailer { offset });
+                    }
+                    return Err(Self::stop_error(stop, offset, "header"));
+                }
+            };
+            if block.iter().all(|&byte| byte == 0) {
+                // End of archive: a second zero block should follow.
+                return match stream.take(BLOCK) {
+                    Ok(second) if second.iter().all(|&byte| byte == 0) => Ok(TarEvent::End),
+                    Ok(_) => Err(TarError::BadHeader {
+                        offset,
+                        reason: "a single zero block inside the archive".into(),
+                    }),
+                    Err(_) => Err(TarError::MissingTrailer { offset }),
+                };
+            }
+            let (name, size, typeflag) = parse_header_block(&block)
+                .map_err(|reason| TarError::BadHeader { offset, reason })?;
+            first_header_offset.get_or_insert(offset);
+            match typeflag {
+                b'x' | b'g' => {
+                    if size > 1 << 20 {
+                        return Err(TarError::BadHeader {
+                            offset,
+                            reason: format!("PAX header of {size} bytes"),
+                        });
+                    }
+                    let mut data = Vec::new();
+                    self.read_data(stream, size, &mut data)?;
+                    if typeflag == b'x' {
+                        let records = parse_pax_records(&data)
+                            .map_err(|reason| TarError::BadHeader { offset, reason })?;
+                        for (key, value) in records {
+                            match key.as_str() {
+                                "path" => pax_path = Some(value),
+                                "size" => pax_size = value.parse().ok(),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let size = pax_size.unwrap_or(size);
+                    self.remaining_padded = padded(size);
+                    return Ok(TarEvent::Member(TarHeader {
+                        name: pax_path.unwrap_or(name),
+                        size,
+                        typeflag,
+                        header_offset: first_header_offset.unwrap_or(offset),
+                        data_offset: stream.pos(),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// After damage: scans forward block by block for the next header with a valid checksum.
+    pub fn resync<R: Read>(&mut self, stream: &mut DecodedStream<R>) -> Option<u64> {
+        self.remaining_padded = 0;
+        stream.accept_discontinuity();
+        // Realign to a 512-byte boundary of the decompressed stream.
+        let misalignment = stream.pos() % BLOCK as u64;
+        if misalignment != 0 && stream.skip(BLOCK as u64 - misalignment).is_err() {
+            return None;
+        }
+        loop {
+            stream.accept_discontinuity();
+            let offset = stream.pos();
+            match stream.peek(BLOCK) {
+                Ok(block) => {
+                    if !block.iter().all(|&byte| byte == 0) && parse_header_block(block).is_ok() {
+                        return Some(offset);
+                    }
+                }
+                Err(StreamStop::End) => return None,
+                Err(StreamStop::Discontinuity) => continue,
+            }
+            match stream.skip(BLOCK as u64) {
+                Ok(()) | Err((_, StreamStop::Discontinuity)) => {}
+                Err((_, StreamStop::End)) => return None,
+            }
+        }
+    }
+}

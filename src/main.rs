@@ -1,0 +1,52 @@
+//! jsbackup command line: with no subcommand (or just a path) it opens the GUI;
+//! subcommands run the same operations headless.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod cli;
+
+#[derive(Parser)]
+#[command(
+    name = "jsbackup",
+    version,
+    about = "Open, browse, verify, export and restore NATS JetStream stream backups (v1 tar and v2 NATSARC1)",
+    args_conflicts_with_subcommands = true
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// A backup directory or data file to open in the GUI.
+    path: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Summary of a backup: stream, config, state, subjects, consumers, TTL, findings.
+    Info(cli::InfoArgs),
+    /// List live messages in sequence order.
+    Messages(cli::MessagesArgs),
+    /// Check everything the format allows and list what is damaged, and where.
+    Verify(cli::VerifyArgs),
+    /// Open the desktop app.
+    Gui { path: Option<PathBuf> },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Some(Command::Info(info)) => cli::info(&info),
+        Some(Command::Messages(messages)) => cli::messages(&messages),
+        Some(Command::Verify(verify)) => cli::verify(&verify),
+        Some(Command::Gui { path }) => cli::gui(path),
+        None => cli::gui(args.path),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("jsbackup: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

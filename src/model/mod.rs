@@ -1,0 +1,142 @@
+//! The one in-memory picture of a backup that both formats produce: stream
+//! config and state, consumers, a compact message index and findings.
+//! No I/O here.
+
+pub mod findings;
+pub mod index;
+pub mod state;
+
+pub use findings::{Finding, FindingKind, Severity};
+pub use index::{MessageIndex, MessageRow, SubjectTable};
+pub use state::{ConsumerInfo, ConsumerState, PendingEntry, SequencePair, StreamState};
+
+use crate::format::s2::ChunkRecord;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Which on-wire format an archive uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum ArchiveFormat {
+    #[serde(rename = "v1")]
+    V1,
+    #[serde(rename = "v2")]
+    V2,
+}
+
+impl ArchiveFormat {
+    pub fn label(self) -> &'static str {
+        match self {
+            ArchiveFormat::V1 => "v1",
+            ArchiveFormat::V2 => "v2",
+        }
+    }
+}
+
+/// A named piece of the archive (tar member or v2 entry) with its decompressed position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryInfo {
+    pub name: String,
+    /// Decompressed offset of the entry header.
+    pub header_offset: u64,
+    /// Decompressed offset of the entry's data.
+    pub data_offset: u64,
+    pub size: u64,
+}
+
+/// Where the files of a backup are.
+#[derive(Debug, Clone, Default)]
+pub struct BackupSource {
+    /// The path the user opened (directory or data file).
+    pub opened: PathBuf,
+    /// The S2 data file (`stream.tar.s2` / `stream.arc.s2`).
+    pub data_file: PathBuf,
+    /// `backup.json` beside it, when present.
+    pub backup_json: Option<PathBuf>,
+    pub data_file_bytes: u64,
+}
+
+/// Everything known about one backup after a scan.
+#[derive(Debug, Clone)]
+pub struct Backup {
+    pub source: BackupSource,
+    pub format: Option<ArchiveFormat>,
+    /// Stream name (v1 `meta.inf`, else `backup.json`).
+    pub stream_name: String,
+    /// Stream config as JSON (v1 `meta.inf` without `Created`, else `backup.json` config).
+    pub config: Option<serde_json::Value>,
+    /// The exact bytes of v1 `meta.inf` (hashes cover these).
+    pub meta_inf_raw: Option<Vec<u8>>,
+    pub created: Option<String>,
+    /// `backup.json` as parsed.
+    pub backup_json: Option<serde_json::Value>,
+    /// State the snapshot response carried (`backup.json`).
+    pub declared_state: Option<StreamState>,
+    /// State carried inside the archive (v2 `state.json`, v1 `index.db`).
+    pub archive_state: Option<StreamState>,
+    /// State computed from the scan.
+    pub state: StreamState,
+    pub consumers: Vec<ConsumerInfo>,
+    pub messages: MessageIndex,
+    pub subjects: SubjectTable,
+    /// Deleted sequences as inclusive ranges, ascending.
+    pub deleted: Vec<(u64, u64)>,
+    pub findings: Vec<Finding>,
+    pub chunks: Arc<Vec<ChunkRecord>>,
+    pub entries: Vec<EntryInfo>,
+    /// When the backup was taken (v2 state.json entry time), Unix ns.
+    pub snapshot_time_ns: Option<i64>,
+    /// The archive ended properly (v1 tar trailer / v2 sentinel) without damage.
+    pub complete: bool,
+    pub decompressed_bytes: u64,
+}
+
+impl Backup {
+    pub fn empty(source: BackupSource) -> Self {
+        Self {
+            source,
+            format: None,
+            stream_name: String::new(),
+            config: None,
+            meta_inf_raw: None,
+            created: None,
+            backup_json: None,
+            declared_state: None,
+            archive_state: None,
+            state: StreamState::default(),
+            consumers: Vec::new(),
+            messages: MessageIndex::default(),
+            subjects: SubjectTable::default(),
+            deleted: Vec::new(),
+            findings: Vec::new(),
+            chunks: Arc::new(Vec::new()),
+            entries: Vec::new(),
+            snapshot_time_ns: None,
+            complete: false,
+            decompressed_bytes: 0,
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|finding| finding.severity == Severity::Error)
+    }
+
+    /// Number of deleted sequences.
+    pub fn deleted_count(&self) -> u64 {
+        self.deleted.iter().map(|(from, to)| to - from + 1).sum()
+    }
+}
+
+/// Turns a sorted list of sequences into inclusive ranges.
+pub fn to_ranges(sorted: impl IntoIterator<Item = u64>) -> Vec<(u64, u64)> {
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    for seq in sorted {
+        match ranges.last_mut() {
+            Some((_, to)) if *to + 1 == seq => *to = seq,
+            Some((_, to)) if *to >= seq => {}
+            _ => ranges.push((seq, seq)),
+        }
+    }
+    ranges
+}

@@ -1,0 +1,225 @@
+//! Stream state and consumer state, shaped like the server's JSON.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// `StreamState` as the server reports it (times as Unix ns, 0 = zero time).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StreamState {
+    pub messages: u64,
+    pub bytes: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    #[serde(skip)]
+    pub first_ts_ns: i64,
+    #[serde(skip)]
+    pub last_ts_ns: i64,
+    pub num_deleted: u64,
+    pub num_subjects: u64,
+    pub consumer_count: u64,
+}
+
+impl StreamState {
+    /// Parses the server's StreamState JSON (backup.json `state`, v2 state.json).
+    pub fn from_json(value: &Value) -> Option<Self> {
+        let object = value.as_object()?;
+        let number = |key: &str| object.get(key).and_then(Value::as_u64).unwrap_or(0);
+        let time = |key: &str| {
+            object
+                .get(key)
+                .and_then(Value::as_str)
+                .and_then(crate::util::time::parse_rfc3339_ns)
+                .unwrap_or(0)
+        };
+        Some(Self {
+            messages: number("messages"),
+            bytes: number("bytes"),
+            first_seq: number("first_seq"),
+            last_seq: number("last_seq"),
+            first_ts_ns: time("first_ts"),
+            last_ts_ns: time("last_ts"),
+            num_deleted: number("num_deleted"),
+            num_subjects: number("num_subjects"),
+            consumer_count: number("consumer_count"),
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "messages": self.messages,
+            "bytes": self.bytes,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "first_ts": crate::util::time::format_rfc3339_ns(self.first_ts_ns),
+            "last_ts": crate::util::time::format_rfc3339_ns(self.last_ts_ns),
+            "num_deleted": self.num_deleted,
+            "num_subjects": self.num_subjects,
+            "consumer_count": self.consumer_count,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SequencePair {
+    pub consumer_seq: u64,
+    pub stream_seq: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PendingEntry {
+    pub stream_seq: u64,
+    pub consumer_seq: u64,
+    /// Delivery time, Unix ns (whole seconds in v1 `o.dat`).
+    pub timestamp_ns: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ConsumerState {
+    pub delivered: SequencePair,
+    pub ack_floor: SequencePair,
+    /// Sorted by stream sequence.
+    pub pending: Vec<PendingEntry>,
+    /// (stream sequence, delivery count), sorted by stream sequence.
+    pub redelivered: Vec<(u64, u64)>,
+}
+
+impl ConsumerState {
+    /// The v2 `state` JSON shape (`pending` keys are decimal stream sequences).
+    pub fn to_json(&self) -> Value {
+        let mut object = serde_json::Map::new();
+        object.insert(
+            "delivered".into(),
+            serde_json::json!({"consumer_seq": self.delivered.consumer_seq, "stream_seq": self.delivered.stream_seq}),
+        );
+        object.insert(
+            "ack_floor".into(),
+            serde_json::json!({"consumer_seq": self.ack_floor.consumer_seq, "stream_seq": self.ack_floor.stream_seq}),
+        );
+        if !self.pending.is_empty() {
+            let pending: serde_json::Map<String, Value> = self
+                .pending
+                .iter()
+                .map(|entry| {
+                    (
+                        entry.stream_seq.to_string(),
+                        serde_json::json!({"Sequence": entry.consumer_seq, "Timestamp": entry.timestamp_ns}),
+                    )
+                })
+                .collect();
+            object.insert("pending".into(), Value::Object(pending));
+        }
+        if !self.redelivered.is_empty() {
+            let redelivered: serde_json::Map<String, Value> = self
+                .redelivered
+                .iter()
+                .map(|(seq, count)| (seq.to_string(), Value::from(*count)))
+                .collect();
+            object.insert("redelivered".into(), Value::Object(redelivered));
+        }
+        Value::Object(object)
+    }
+
+    /// Parses the v2 `state` JSON.
+    pub fn from_json(value: &Value) -> Option<Self> {
+        let object = value.as_object()?;
+        let pair = |key: &str| {
+            let pair = object.get(key);
+            SequencePair {
+                consumer_seq: pair
+                    .and_then(|p| p.get("consumer_seq"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                stream_seq: pair
+                    .and_then(|p| p.get("stream_seq"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+            }
+        };
+        let mut pending: Vec<PendingEntry> = object
+            .get("pending")
+            .and_then(Value::as_object)
+            .map(|map| {
+                map.iter()
+                    .filter_map(|(key, entry)| {
+                        Some(PendingEntry {
+                            stream_seq: key.parse().ok()?,
+                            consumer_seq: entry
+                                .get("Sequence")
+                                .and_then(Value::as_u64)
+                                .unwrap_or(0),
+                            timestamp_ns: entry
+                                .get("Timestamp")
+                                .and_then(Value::as_i64)
+                                .unwrap_or(0),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        pending.sort_by_key(|entry| entry.stream_seq);
+        let mut redelivered: Vec<(u64, u64)> = object
+            .get("redelivered")
+            .and_then(Value::as_object)
+            .map(|map| {
+                map.iter()
+                    .filter_map(|(key, count)| Some((key.parse().ok()?, count.as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        redelivered.sort_unstable();
+        Some(Self {
+            delivered: pair("delivered"),
+            ack_floor: pair("ack_floor"),
+            pending,
+            redelivered,
+        })
+    }
+}
+
+/// One consumer as the archive holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerInfo {
+    pub name: String,
+    /// ConsumerConfig JSON (v1: `meta.inf` without `Created`/`Name`).
+    pub config: Value,
+    pub created: Option<String>,
+    pub state: ConsumerState,
+    /// Entry the consumer came from (`obs/NAME/` or `consumers/NAME`).
+    pub entry: String,
+    /// v1: exact bytes of `meta.inf` (for `meta.sum`).
+    pub meta_inf_raw: Option<Vec<u8>>,
+}
+
+impl ConsumerInfo {
+    pub fn is_durable(&self) -> bool {
+        self.config
+            .get("durable_name")
+            .and_then(Value::as_str)
+            .is_some_and(|name| !name.is_empty())
+    }
+    pub fn is_push(&self) -> bool {
+        self.config
+            .get("deliver_subject")
+            .and_then(Value::as_str)
+            .is_some_and(|subject| !subject.is_empty())
+    }
+    pub fn filter_subjects(&self) -> Vec<String> {
+        let mut filters: Vec<String> = Vec::new();
+        if let Some(filter) = self.config.get("filter_subject").and_then(Value::as_str) {
+            if !filter.is_empty() {
+                filters.push(filter.to_string());
+            }
+        }
+        if let Some(list) = self.config.get("filter_subjects").and_then(Value::as_array) {
+            filters.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+        filters
+    }
+    pub fn ack_policy(&self) -> String {
+        self.config
+            .get("ack_policy")
+            .and_then(Value::as_str)
+            .unwrap_or("none")
+            .to_string()
+    }
+}

@@ -1,0 +1,4 @@
+//! Small helpers shared by every layer.
+
+pub mod subject;
+pub mod time;
