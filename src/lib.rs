@@ -5,4 +5,5 @@
 pub mod format;
 pub mod model;
 pub mod ops;
+pub mod ui;
 pub mod util;

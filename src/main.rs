@@ -39,6 +39,11 @@ fn main() -> ExitCode {
         Some(Command::Info(info)) => cli::info(&info),
         Some(Command::Messages(messages)) => cli::messages(&messages),
         Some(Command::Verify(verify)) => cli::verify(&verify),
+        Some(Command::Export(export)) => cli::export::export(&export),
+        Some(Command::ExportConsumers(export)) => cli::export::export_consumers(&export),
+        Some(Command::Restore(restore)) => cli::restore::restore(&restore),
+        Some(Command::Screenshot(screenshot)) => cli::screenshot::screenshot(&screenshot),
+        Some(Command::Bench(bench)) => cli::bench::bench(&bench),
         Some(Command::Gui { path }) => cli::gui(path),
         None => cli::gui(args.path),
     };

@@ -1,5 +1,10 @@
 //! Headless subcommands. They parse arguments, call `ops`, and print.
 
+pub mod bench;
+pub mod export;
+pub mod restore;
+pub mod screenshot;
+
 use anyhow::{anyhow, Context, Result};
 use base64::Engine;
 use jsbackup::model::{Backup, Severity};
@@ -50,7 +55,7 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
-fn reference_time(now: &Option<String>) -> Result<i64> {
+pub fn reference_time(now: &Option<String>) -> Result<i64> {
     match now {
         None => Ok(now_ns()),
         Some(text) => {
@@ -60,7 +65,7 @@ fn reference_time(now: &Option<String>) -> Result<i64> {
 }
 
 /// Opens a backup for a subcommand; unreadable input is an error (exit 2).
-fn load(path: &Path) -> Result<Backup> {
+pub fn load(path: &Path) -> Result<Backup> {
     let mut control = ScanControl::default();
     match open_backup(path, &mut control) {
         Ok(backup) => Ok(backup),
@@ -270,6 +275,6 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
 }
 
 pub fn gui(path: Option<PathBuf>) -> Result<u8> {
-    let _ = path;
-    Err(anyhow!("the GUI is not built yet"))
+    jsbackup::ui::run_app(path)?;
+    Ok(0)
 }
