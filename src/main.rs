@@ -29,6 +29,16 @@ enum Command {
     Messages(cli::MessagesArgs),
     /// Check everything the format allows and list what is damaged, and where.
     Verify(cli::VerifyArgs),
+    /// Write a new backup: filtered, consumer subset, converted (v1 ↔ v2) or salvaged.
+    Export(cli::export::ExportArgs),
+    /// Write each selected consumer's config and state as JSON files.
+    ExportConsumers(cli::export::ExportConsumersArgs),
+    /// Restore into a local JetStream store directory or a running server.
+    Restore(cli::restore::RestoreArgs),
+    /// Render a pane of the app for a backup to a PNG file (under X11/Xvfb).
+    Screenshot(cli::screenshot::ScreenshotArgs),
+    /// Measure indexing speed and memory on an archive.
+    Bench(cli::bench::BenchArgs),
     /// Open the desktop app.
     Gui { path: Option<PathBuf> },
 }
