@@ -365,3 +365,84 @@ fn unreadable_input_exits_two_with_a_clear_error() {
         );
     }
 }
+
+/// Each damaged fixture: verify names the damage where its expected.json says it is.
+#[test]
+fn verify_names_the_damage_at_the_right_place() {
+    for dir in common::all_fixtures("corrupt") {
+        let name = dir.display().to_string();
+        let expected = common::read_json(&dir.join("expected.json"));
+        let damage = &expected["damage"];
+        let output = jsbackup(&["verify", dir.to_str().expect("path"), "--json"]);
+        let report: Value = serde_json::from_slice(&output.stdout).expect("verify JSON");
+        let findings = report["findings"].as_array().expect("findings").clone();
+        let has = |predicate: &dyn Fn(&Value) -> bool| {
+            findings
+                .iter()
+                .any(|finding| finding["severity"] == "error" && predicate(finding))
+        };
+        match damage["kind"].as_str().expect("damage kind") {
+            "v1-blk-record-payload-flip" => {
+                let seq = &damage["record"]["seq"];
+                assert!(
+                    has(&|f| f["kind"] == "record_checksum"
+                        && &f["seq"] == seq
+                        && f["entry"] == damage["tar_member"]),
+                    "{name}"
+                );
+                assert_eq!(
+                    report["summary"]["damaged_seqs"],
+                    Value::from(vec![seq.clone()]),
+                    "{name}"
+                );
+            }
+            "s2-crc-mismatch" => {
+                let chunk = &damage["s2_chunk_offset"];
+                assert!(
+                    has(&|f| f["kind"] == "s2_crc" && &f["file_offset"] == chunk),
+                    "{name}"
+                );
+            }
+            "truncated" => {
+                let chunk = &damage["cut_inside_chunk"]["chunk_offset"];
+                assert!(
+                    has(&|f| f["kind"] == "s2_truncated" && &f["file_offset"] == chunk),
+                    "{name}"
+                );
+                assert!(has(&|f| f["kind"] == "lost_data"), "{name}");
+                if let Some(last) = damage["last_complete_message_seq"].as_u64() {
+                    assert_eq!(
+                        report["summary"]["lost_ranges"][0][0].as_u64(),
+                        Some(last + 1),
+                        "{name}"
+                    );
+                }
+            }
+            "v2-malformed-state-json" => {
+                let offset = &damage["decompressed_offset_of_change"];
+                assert!(
+                    has(&|f| f["kind"] == "state_json" && &f["offset"] == offset),
+                    "{name}"
+                );
+            }
+            "v2-entry-size-exceeds-data" => {
+                let seq = &damage["entry"]["sequence"];
+                let offset = &damage["entry_offset"];
+                assert!(
+                    has(&|f| f["kind"] == "entry_truncated"
+                        && &f["seq"] == seq
+                        && &f["offset"] == offset),
+                    "{name}"
+                );
+            }
+            "v2-missing-end-sentinel" => {
+                let offset = &damage["removed_bytes_at_decompressed_offset"];
+                assert!(
+                    has(&|f| f["kind"] == "missing_sentinel" && &f["offset"] == offset),
+                    "{name}"
+                );
+            }
+            other => panic!("{name}: no check for damage kind {other}"),
+        }
+    }
+}

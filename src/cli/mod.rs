@@ -241,35 +241,60 @@ pub fn messages(args: &MessagesArgs) -> Result<u8> {
 
 pub fn verify(args: &VerifyArgs) -> Result<u8> {
     let backup = load(&args.path)?;
-    let errors = backup
-        .findings
+    let count = |severity: Severity| {
+        backup
+            .findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    };
+    let errors = count(Severity::Error);
+    let damaged_in_bad_chunks = backup
+        .messages
+        .flags
         .iter()
-        .filter(|f| f.severity == Severity::Error)
+        .filter(|&&flags| flags & jsbackup::format::headers::flags::DAMAGED != 0)
         .count();
+    let lost_sequences: u64 = backup.lost.iter().map(|(from, to)| to - from + 1).sum();
     if args.json {
         let document = serde_json::json!({
             "path": args.path.display().to_string(),
             "format": backup.format.map(|f| f.label()),
             "complete": backup.complete,
             "summary": {
-                "messages_intact": backup.messages.len(),
+                "messages_intact": backup.messages.len() - damaged_in_bad_chunks,
+                "messages_unverified": damaged_in_bad_chunks,
+                "messages_damaged": backup.damaged_seqs.len(),
+                "damaged_seqs": backup.damaged_seqs,
+                "sequences_lost": lost_sequences,
+                "lost_ranges": backup.lost.iter().map(|(from, to)| [from, to]).collect::<Vec<_>>(),
                 "errors": errors,
-                "warnings": backup.findings.iter().filter(|f| f.severity == Severity::Warning).count(),
+                "warnings": count(Severity::Warning),
             },
             "findings": backup.findings,
         });
         println!("{}", serde_json::to_string_pretty(&document)?);
     } else {
         for finding in &backup.findings {
+            let location = finding.location();
+            let location = if location.is_empty() {
+                String::new()
+            } else {
+                format!(" ({location})")
+            };
             println!(
-                "[{}] {}: {} ({})",
+                "[{}] {}: {}{location}",
                 finding.severity.label(),
                 finding.kind.label(),
-                finding.message,
-                finding.location()
+                finding.message
             );
         }
-        println!("{} messages intact, {errors} errors", backup.messages.len());
+        println!(
+            "{}: {} messages intact, {damaged_in_bad_chunks} in chunks that failed their CRC, {} damaged, {lost_sequences} sequences lost; {errors} errors",
+            args.path.display(),
+            backup.messages.len() - damaged_in_bad_chunks,
+            backup.damaged_seqs.len()
+        );
     }
     Ok(if errors > 0 { 1 } else { 0 })
 }

@@ -81,6 +81,10 @@ pub struct Backup {
     /// Deleted sequences as inclusive ranges, ascending.
     pub deleted: Vec<(u64, u64)>,
     pub findings: Vec<Finding>,
+    /// Sequences whose bytes are present but damaged (checksum), excluded from `messages`.
+    pub damaged_seqs: Vec<u64>,
+    /// Sequence ranges the archive should hold but that could not be read at all.
+    pub lost: Vec<(u64, u64)>,
     pub chunks: Arc<Vec<ChunkRecord>>,
     pub entries: Vec<EntryInfo>,
     /// When the backup was taken (v2 state.json entry time), Unix ns.
@@ -108,6 +112,8 @@ impl Backup {
             subjects: SubjectTable::default(),
             deleted: Vec::new(),
             findings: Vec::new(),
+            damaged_seqs: Vec::new(),
+            lost: Vec::new(),
             chunks: Arc::new(Vec::new()),
             entries: Vec::new(),
             snapshot_time_ns: None,

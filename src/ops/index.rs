@@ -127,6 +127,10 @@ pub fn scan_stream<R: Read>(
     }
     mark_damaged_chunks(backup);
     finish_model(backup);
+    backup.damaged_seqs = std::mem::take(&mut scan.damaged_seqs);
+    backup.damaged_seqs.sort_unstable();
+    backup.damaged_seqs.dedup();
+    find_lost_ranges(backup, scan.saw_end);
     compare_states(backup);
     check_consumers(backup);
     backup.complete = scan.saw_end && !backup.has_errors();
@@ -805,11 +809,30 @@ fn scan_v1<R: Read>(
             backup.findings.push(
                 Finding::error(
                     FindingKind::TarTruncated,
-                    format!("tar member {name:?} ({} bytes) is cut short", header.size),
+                    format!(
+                        "tar member {name:?} is cut short: {} of {} bytes present",
+                        data.len(),
+                        header.size
+                    ),
                 )
                 .entry(name.clone())
                 .offset(header.data_offset),
             );
+            // Keep every whole record of a cut block.
+            if let Some(block_index) = block_index_of(&name) {
+                let key_name = stream_key_name
+                    .clone()
+                    .unwrap_or_else(|| backup.stream_name.clone());
+                scan_block(
+                    backup,
+                    scan,
+                    &name,
+                    block_index,
+                    &data,
+                    header.data_offset,
+                    &key_name,
+                );
+            }
             if handle_tar_error(stream, &mut tar, backup, error) {
                 continue;
             }
@@ -1570,6 +1593,45 @@ fn finish_model(backup: &mut Backup) {
     }
     backup.deleted = deleted;
     backup.state.num_deleted = backup.deleted_count();
+}
+
+/// Sequences the archive should hold (per its declared states) but that were not read.
+fn find_lost_ranges(backup: &mut Backup, saw_end: bool) {
+    let mut lost: Vec<(u64, u64)> = backup
+        .findings
+        .iter()
+        .filter(|finding| finding.kind == FindingKind::LostData)
+        .filter_map(|finding| {
+            let from = finding.seq?;
+            let next = backup.messages.lower_bound(from);
+            let to = backup.messages.seq.get(next)?.checked_sub(1)?;
+            (to >= from).then_some((from, to))
+        })
+        .collect();
+    if !saw_end {
+        let declared_last = [&backup.declared_state, &backup.archive_state]
+            .iter()
+            .filter_map(|state| state.as_ref().map(|state| state.last_seq))
+            .max()
+            .unwrap_or(0);
+        let scanned_last = backup.messages.seq.last().copied().unwrap_or(0);
+        if declared_last > scanned_last {
+            let from = scanned_last + 1;
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::LostData,
+                    format!(
+                        "the archive is incomplete: sequences {from}..{declared_last} (declared by the backup's state) are not in it; those that were live messages are lost"
+                    ),
+                )
+                .seq(from),
+            );
+            lost.push((from, declared_last));
+        }
+    }
+    lost.sort_unstable();
+    lost.dedup();
+    backup.lost = lost;
 }
 
 fn compare_states(backup: &mut Backup) {
