@@ -1,14 +1,196 @@
-//! `bench`: indexing speed and memory.
+//! `bench`: indexing speed and memory against the raw-decode floor, measured in one run.
 
 use anyhow::{anyhow, Result};
+use jsbackup::format::s2::{ChunkEvent, ChunkReader};
+use jsbackup::format::v2;
+use jsbackup::ops::index::{open_backup, ScanControl};
+use jsbackup::ops::read::MessageReader;
+use jsbackup::util::subject::subject_matches;
+use std::io::BufReader;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
+    /// Backup directory or data file (e.g. one made by make-fixtures --big).
     pub path: PathBuf,
+    /// Runs per figure; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Subject filter to time over the index.
+    #[arg(long, default_value = ">")]
+    pub filter: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+/// Reads a `kB` line of /proc/self/status (VmRSS, VmHWM), in bytes.
+fn proc_status_bytes(field: &str) -> u64 {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
+    status
+        .lines()
+        .find(|line| line.starts_with(field))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// The floor: decode every S2 chunk (with CRC) on one thread and walk the
+/// decompressed bytes as little as a reader must (v2 entry headers; v1 bytes only).
+fn floor_walk(path: &std::path::Path) -> Result<(u64, u64)> {
+    let file = std::fs::File::open(path)?;
+    let mut reader = ChunkReader::new(BufReader::with_capacity(1 << 20, file));
+    let mut buffer: Vec<u8> = Vec::with_capacity(8 << 20);
+    let mut entries = 0u64;
+    let mut position = 0usize;
+    let mut is_v2: Option<bool> = None;
+    loop {
+        match reader.next_chunk(&mut buffer) {
+            ChunkEvent::Data(_) => {}
+            ChunkEvent::Discontinuity => continue,
+            ChunkEvent::End => break,
+        }
+        if is_v2.is_none() && buffer.len() >= 8 {
+            let v2 = &buffer[..8] == v2::MAGIC;
+            is_v2 = Some(v2);
+            if v2 {
+                position = 8;
+            }
+        }
+        if is_v2 == Some(true) {
+            while let Ok(Some((header, used))) = v2::parse_entry_header(&buffer[position..], 0) {
+                let end = position + used + header.data_len() as usize;
+                if end > buffer.len() {
+                    break;
+                }
+                entries += 1;
+                position = end;
+            }
+            buffer.drain(..position);
+            position = 0;
+        } else if is_v2 == Some(false) {
+            buffer.clear();
+        }
+    }
+    Ok((reader.decompressed_pos(), entries))
 }
 
 pub fn bench(args: &BenchArgs) -> Result<u8> {
-    let _ = args;
-    Err(anyhow!("bench is not implemented yet"))
+    let source = jsbackup::ops::open::locate(&args.path)?;
+    let runs = args.runs.max(1);
+    let rss_start = proc_status_bytes("VmRSS:");
+    let mut floor_samples = Vec::new();
+    let mut index_samples = Vec::new();
+    let mut decompressed = 0;
+    let mut last_backup = None;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let (bytes, _) = floor_walk(&source.data_file)?;
+        floor_samples.push(started.elapsed());
+        decompressed = bytes;
+        drop(last_backup.take());
+        let started = Instant::now();
+        let backup = open_backup(&args.path, &mut ScanControl::default())
+            .map_err(|error| anyhow!("{error}"))?;
+        index_samples.push(started.elapsed());
+        last_backup = Some(backup);
+    }
+    let backup = last_backup.ok_or_else(|| anyhow!("no run"))?;
+    let rss_with_index = proc_status_bytes("VmRSS:");
+    let peak_rss = proc_status_bytes("VmHWM:");
+    let messages = backup.messages.len() as u64;
+    let floor = median(floor_samples);
+    let index = median(index_samples);
+    // Payload reads: cold (new reader, decode the chunk) at spread-out rows.
+    let mut read_samples = Vec::new();
+    if messages > 0 {
+        for step in 0..50u64 {
+            let row = (step * messages / 50) as usize;
+            let started = Instant::now();
+            let mut reader = MessageReader::open(&backup)?;
+            reader.read_row(&backup, row)?;
+            read_samples.push(started.elapsed());
+        }
+    }
+    let read_max = read_samples.iter().max().copied().unwrap_or_default();
+    let read_median = median(read_samples);
+    // Subject filter over the whole index.
+    let started = Instant::now();
+    let matching_subjects: Vec<bool> = (0..backup.subjects.len() as u32)
+        .map(|id| subject_matches(&args.filter, backup.subjects.name(id)))
+        .collect();
+    let matched = backup
+        .messages
+        .subject_id
+        .iter()
+        .filter(|&&id| matching_subjects.get(id as usize).copied().unwrap_or(false))
+        .count();
+    let filter_time = started.elapsed();
+    let index_heap = backup.messages.heap_bytes();
+    let per_message = |bytes: u64| {
+        if messages > 0 {
+            bytes as f64 / messages as f64
+        } else {
+            0.0
+        }
+    };
+    let document = serde_json::json!({
+        "path": args.path.display().to_string(),
+        "format": backup.format.map(|f| f.label()),
+        "messages": messages,
+        "file_bytes": source.data_file_bytes,
+        "decompressed_bytes": decompressed,
+        "runs": runs,
+        "floor_seconds": floor.as_secs_f64(),
+        "index_seconds": index.as_secs_f64(),
+        "index_over_floor": index.as_secs_f64() / floor.as_secs_f64().max(1e-9),
+        "messages_per_second": messages as f64 / index.as_secs_f64().max(1e-9),
+        "index_heap_bytes_per_message": per_message(index_heap as u64),
+        "rss_growth_bytes_per_message": per_message(rss_with_index.saturating_sub(rss_start)),
+        "peak_rss_bytes": peak_rss,
+        "payload_read_median_ms": read_median.as_secs_f64() * 1e3,
+        "payload_read_max_ms": read_max.as_secs_f64() * 1e3,
+        "filter": args.filter,
+        "filter_matched": matched,
+        "filter_ms": filter_time.as_secs_f64() * 1e3,
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        println!(
+            "{}: {messages} messages ({} format)",
+            args.path.display(),
+            document["format"].as_str().unwrap_or("?")
+        );
+        println!(
+            "  raw S2 decode + walk (floor): {:8.3} s  (median of {runs})",
+            floor.as_secs_f64()
+        );
+        println!(
+            "  full index:                   {:8.3} s  = {:.2}× floor, {:.2} M msg/s",
+            index.as_secs_f64(),
+            document["index_over_floor"].as_f64().unwrap_or(0.0),
+            document["messages_per_second"].as_f64().unwrap_or(0.0) / 1e6
+        );
+        println!("  index memory:                 {:8.1} B/msg heap, {:.1} B/msg RSS growth, peak RSS {:.1} MiB", per_message(index_heap as u64), per_message(rss_with_index.saturating_sub(rss_start)), peak_rss as f64 / 1048576.0);
+        println!(
+            "  payload read (cold chunk):    {:8.3} ms median, {:.3} ms max",
+            read_median.as_secs_f64() * 1e3,
+            read_max.as_secs_f64() * 1e3
+        );
+        println!(
+            "  subject filter {:?}: {:8.3} ms, {matched} matched",
+            args.filter,
+            filter_time.as_secs_f64() * 1e3
+        );
+    }
+    Ok(0)
 }

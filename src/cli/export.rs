@@ -1,26 +1,193 @@
-//! `export` and `export-consumers` (owned by the export work).
+//! `export` and `export-consumers`: arguments in, `ops::export` does the work.
 
+use super::{load, reference_time};
 use anyhow::{anyhow, Result};
+use jsbackup::model::ArchiveFormat;
+use jsbackup::ops::export::{self, ConsumerSelection, ExportOptions, ExportReport};
+use jsbackup::util::time::parse_rfc3339_ns;
 use std::path::PathBuf;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum FormatArg {
+    /// PAX tar of the file store (restores into every server, ≤ 2.14 included).
+    V1,
+    /// NATSARC1 (restores into 2.15+).
+    V2,
+}
 
 #[derive(clap::Args)]
 pub struct ExportArgs {
+    /// Backup directory (backup.json + stream.tar.s2) or data file.
     pub path: PathBuf,
+    /// New backup directory to create (must not exist).
     pub out: PathBuf,
+    /// Output format (default: the input's).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Only these consumers (comma separated).
+    #[arg(long, value_delimiter = ',', conflicts_with = "no_consumers")]
+    pub consumers: Option<Vec<String>>,
+    /// Leave every consumer out.
+    #[arg(long)]
+    pub no_consumers: bool,
+    /// Keep only subjects matching this filter (NATS wildcards; repeatable).
+    #[arg(long = "subject")]
+    pub subjects: Vec<String>,
+    /// Drop subjects matching this filter (repeatable).
+    #[arg(long = "exclude-subject")]
+    pub exclude_subjects: Vec<String>,
+    #[arg(long)]
+    pub from_seq: Option<u64>,
+    #[arg(long)]
+    pub to_seq: Option<u64>,
+    /// Keep messages stored at or after this time (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Keep messages stored at or before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Drop messages whose Nats-TTL has run out (at --now).
+    #[arg(long)]
+    pub drop_expired: bool,
+    /// Reference time for --drop-expired (RFC 3339); default now.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Print what would be kept and dropped; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write whatever can be read from a damaged backup, with consistent state.
+    #[arg(long)]
+    pub salvage: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args)]
 pub struct ExportConsumersArgs {
     pub path: PathBuf,
+    /// Directory for NAME.json and NAME.state.json (created if missing).
     pub out_dir: PathBuf,
+    /// Only these consumers (comma separated).
+    #[arg(long, value_delimiter = ',')]
+    pub consumers: Option<Vec<String>>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_time(flag: &str, text: &Option<String>) -> Result<Option<i64>> {
+    match text {
+        None => Ok(None),
+        Some(text) => parse_rfc3339_ns(text)
+            .map(Some)
+            .ok_or_else(|| anyhow!("{flag} {text:?} is not an RFC 3339 time")),
+    }
+}
+
+fn selection(consumers: &Option<Vec<String>>, none: bool) -> ConsumerSelection {
+    match (consumers, none) {
+        (_, true) => ConsumerSelection::None,
+        (Some(names), false) => ConsumerSelection::Only(names.clone()),
+        (None, false) => ConsumerSelection::All,
+    }
 }
 
 pub fn export(args: &ExportArgs) -> Result<u8> {
-    let _ = args;
-    Err(anyhow!("export is not implemented yet"))
+    let options = ExportOptions {
+        format: args.format.map(|format| match format {
+            FormatArg::V1 => ArchiveFormat::V1,
+            FormatArg::V2 => ArchiveFormat::V2,
+        }),
+        consumers: selection(&args.consumers, args.no_consumers),
+        subjects: args.subjects.clone(),
+        exclude_subjects: args.exclude_subjects.clone(),
+        from_seq: args.from_seq,
+        to_seq: args.to_seq,
+        since_ns: parse_time("--since", &args.since)?,
+        until_ns: parse_time("--until", &args.until)?,
+        drop_expired: args.drop_expired,
+        reference_ns: Some(reference_time(&args.now)?),
+        dry_run: args.dry_run,
+        salvage: args.salvage,
+    };
+    let backup = load(&args.path)?;
+    let report = export::export(&backup, &args.out, &options, &mut |_| {}, None)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(0)
+}
+
+fn print_report(report: &ExportReport) {
+    let dropped = &report.dropped;
+    if report.dry_run {
+        println!(
+            "dry run: nothing written ({} output)",
+            report.format.label()
+        );
+    } else {
+        println!(
+            "wrote {} ({} backup, {} bytes of data{})",
+            report.out.display(),
+            report.format.label(),
+            report.data_file_bytes,
+            if report.salvage { ", salvaged" } else { "" }
+        );
+    }
+    println!(
+        "messages: {} kept of {}, {} dropped",
+        report.kept_messages,
+        report.source_messages,
+        dropped.total()
+    );
+    for (label, count) in [
+        ("outside --from-seq/--to-seq", dropped.sequence_range),
+        ("outside --since/--until", dropped.time_range),
+        ("subject not in --subject", dropped.subject_not_included),
+        ("subject in --exclude-subject", dropped.subject_excluded),
+        ("TTL expired", dropped.expired),
+        ("unreadable (damaged)", dropped.unreadable),
+    ] {
+        if count > 0 {
+            println!("  dropped {count}: {label}");
+        }
+    }
+    let state = &report.state;
+    println!(
+        "state: first_seq {} last_seq {} messages {} bytes {} deleted {} subjects {}",
+        state.first_seq,
+        state.last_seq,
+        state.messages,
+        state.bytes,
+        state.num_deleted,
+        state.num_subjects
+    );
+    if report.consumers.is_empty() {
+        println!("consumers: none");
+    } else {
+        println!("consumers: {}", report.consumers.join(", "));
+    }
 }
 
 pub fn export_consumers(args: &ExportConsumersArgs) -> Result<u8> {
-    let _ = args;
-    Err(anyhow!("export-consumers is not implemented yet"))
+    let backup = load(&args.path)?;
+    let written =
+        export::export_consumers(&backup, &selection(&args.consumers, false), &args.out_dir)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&written)?);
+    } else if written.is_empty() {
+        println!("no consumers to write");
+    } else {
+        for consumer in &written {
+            println!(
+                "{}: {} and {}",
+                consumer.name,
+                consumer.config_file.display(),
+                consumer.state_file.display()
+            );
+        }
+    }
+    Ok(0)
 }

@@ -1,14 +1,171 @@
-//! `restore` (owned by the restore work).
+//! `restore`: into a local store directory (`--store-dir`) or a running
+//! server (`--server`). Exit 0 restored, 1 restore failed, 2 bad input.
 
 use anyhow::{anyhow, Result};
+use jsbackup::ops::nats_client::Auth;
+use jsbackup::ops::restore_local::{
+    restore_to_store, ConsumerSelection, LocalRestoreOptions, RestoreReport,
+};
+use jsbackup::ops::restore_server::{restore_to_server, ServerRestoreOptions};
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["store_dir", "server"])))]
 pub struct RestoreArgs {
+    /// Backup directory (backup.json + stream.tar.s2) or data file.
     pub path: PathBuf,
+    /// Write the stream into this nats-server store directory (server stopped).
+    #[arg(long)]
+    pub store_dir: Option<PathBuf>,
+    /// Account directory inside the store.
+    #[arg(long, default_value = "$G", requires = "store_dir")]
+    pub account: String,
+    /// Restore into this running server (nats://host:port).
+    #[arg(long)]
+    pub server: Option<String>,
+    #[arg(long, requires = "server", requires = "password")]
+    pub user: Option<String>,
+    #[arg(long, requires = "user")]
+    pub password: Option<String>,
+    #[arg(long, requires = "server", conflicts_with = "user")]
+    pub token: Option<String>,
+    /// Restore under a new stream name.
+    #[arg(long = "stream")]
+    pub stream: Option<String>,
+    /// Only these consumers (comma separated).
+    #[arg(long, value_delimiter = ',', conflicts_with = "no_consumers")]
+    pub consumers: Option<Vec<String>>,
+    /// Leave all consumers out.
+    #[arg(long)]
+    pub no_consumers: bool,
+    /// Leave out messages whose Nats-TTL has expired (they become deleted sequences).
+    #[arg(long)]
+    pub drop_expired: bool,
+    /// Replace an existing stream directory (store only).
+    #[arg(long, requires = "store_dir")]
+    pub replace: bool,
+    /// Reference time for --drop-expired (RFC 3339); default now.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn restore(args: &RestoreArgs) -> Result<u8> {
-    let _ = args;
-    Err(anyhow!("restore is not implemented yet"))
+    let reference_ns = super::reference_time(&args.now)?;
+    let consumers = match (&args.consumers, args.no_consumers) {
+        (_, true) => ConsumerSelection::None,
+        (Some(names), false) => {
+            ConsumerSelection::Only(names.iter().map(|name| name.trim().to_string()).collect())
+        }
+        (None, false) => ConsumerSelection::All,
+    };
+    let backup = super::load(&args.path)?;
+    let cancel = AtomicBool::new(false);
+    let quiet = args.json;
+    let mut last_percent = u64::MAX;
+    let printed = std::cell::Cell::new(false);
+    let mut progress = |done: u64, total: u64| {
+        if quiet || total == 0 {
+            return;
+        }
+        let percent = done.saturating_mul(100) / total;
+        if percent != last_percent && percent.is_multiple_of(10) {
+            last_percent = percent;
+            printed.set(true);
+            eprint!("\rrestoring… {percent:3}%");
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let outcome: Result<RestoreReport, (bool, String)> = if let Some(store_dir) = &args.store_dir {
+        let options = LocalRestoreOptions {
+            store_dir: store_dir.clone(),
+            account: args.account.clone(),
+            stream_name: args.stream.clone(),
+            consumers,
+            drop_expired: args.drop_expired,
+            reference_ns,
+            replace: args.replace,
+        };
+        restore_to_store(&backup, &options, &mut progress, &cancel)
+            .map_err(|error| (error.is_bad_input(), error.to_string()))
+    } else if let Some(url) = &args.server {
+        let mut options = ServerRestoreOptions::new(url.clone());
+        options.auth = match (&args.user, &args.password, &args.token) {
+            (Some(user), Some(password), _) => Auth::UserPassword {
+                user: user.clone(),
+                password: password.clone(),
+            },
+            (_, _, Some(token)) => Auth::Token(token.clone()),
+            _ => Auth::None,
+        };
+        options.stream_name = args.stream.clone();
+        options.consumers = consumers;
+        options.drop_expired = args.drop_expired;
+        options.reference_ns = reference_ns;
+        restore_to_server(&backup, &options, &mut progress, &cancel)
+            .map_err(|error| (error.is_bad_input(), error.to_string()))
+    } else {
+        return Err(anyhow!("give --store-dir DIR or --server URL"));
+    };
+    if printed.get() {
+        eprintln!();
+    }
+    match outcome {
+        Ok(report) => {
+            if args.json {
+                let mut value = serde_json::to_value(&report)?;
+                value["ok"] = serde_json::Value::Bool(true);
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print_report(&report, args.store_dir.is_some());
+            }
+            Ok(0)
+        }
+        Err((true, message)) => Err(anyhow!(message)),
+        Err((false, message)) => {
+            if args.json {
+                println!("{}", serde_json::json!({"ok": false, "error": message}));
+            } else {
+                eprintln!("jsbackup: restore failed: {message}");
+            }
+            Ok(1)
+        }
+    }
+}
+
+fn print_report(report: &RestoreReport, local: bool) {
+    println!(
+        "restored stream {} into {}",
+        report.stream_name, report.target
+    );
+    println!(
+        "  messages {}  bytes {}  sequences {}..{}",
+        report.messages, report.bytes, report.first_seq, report.last_seq
+    );
+    if local {
+        println!("  blocks {}", report.blocks);
+    }
+    if let Some(sent) = report.bytes_sent {
+        println!("  sent {sent} bytes");
+    }
+    let consumers = if report.consumers.is_empty() {
+        "none".to_string()
+    } else {
+        report.consumers.join(", ")
+    };
+    println!("  consumers {consumers}");
+    for note in &report.notes {
+        println!("  note: {note}");
+    }
+    if report.replaced {
+        println!("  replaced the existing stream directory");
+    }
+    if local {
+        println!("  start (or restart) nats-server on this store to load it");
+    }
+    println!("  took {} ms", report.elapsed_ms);
 }

@@ -123,8 +123,7 @@ impl Ttl {
 /// TTL of a header block (`None` when there is no block or no `Nats-TTL`).
 pub fn message_ttl(header_block: &[u8]) -> Ttl {
     match server_header_value(header_block, "Nats-TTL") {
-        None => Ttl::None,
-        Some(value) if value.is_empty() => Ttl::None,
+        None | Some([]) => Ttl::None,
         Some(value) => match std::str::from_utf8(value) {
             Ok(text) => parse_ttl(text),
             Err(_) => Ttl::Invalid,

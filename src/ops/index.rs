@@ -28,12 +28,15 @@ pub struct ScanProgress {
     pub decompressed_bytes: u64,
 }
 
+/// Receives progress and the model built so far.
+pub type ProgressCallback<'a> = &'a mut dyn FnMut(&ScanProgress, &Backup);
+
 /// Cancel flag and progress callback of a scan.
 #[derive(Default)]
 pub struct ScanControl<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Called now and then with progress and the model built so far.
-    pub on_progress: Option<&'a mut dyn FnMut(&ScanProgress, &Backup)>,
+    pub on_progress: Option<ProgressCallback<'a>>,
 }
 
 impl ScanControl<'_> {
@@ -1496,7 +1499,7 @@ fn mark_damaged_chunks(backup: &mut Backup) {
     }
     let v1 = backup.format == Some(ArchiveFormat::V1);
     let mut keep = vec![true; backup.messages.len()];
-    for row in 0..backup.messages.len() {
+    for (row, keep_row) in keep.iter_mut().enumerate() {
         let start = backup.messages.offset[row];
         let end = start
             + u64::from(backup.messages.hdr_len[row])
@@ -1506,7 +1509,7 @@ fn mark_damaged_chunks(backup: &mut Backup) {
                 backup.messages.flags[row] |= flags::DAMAGED;
                 // Zero-filled bytes are not the message; v1 record checksums already excluded bad records.
                 if status == ChunkStatus::Undecodable && !v1 {
-                    keep[row] = false;
+                    *keep_row = false;
                 }
             }
         }

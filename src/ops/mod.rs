@@ -1,6 +1,10 @@
 //! Long operations on backups, with progress and cancel: index, verify, export, restore.
 
+pub mod export;
 pub mod index;
 pub mod open;
 pub mod read;
 pub mod report;
+pub mod restore_local;
+pub mod restore_server;
+pub mod nats_client;

@@ -1,9 +1,133 @@
-//! The egui desktop app (owned by the GUI work).
+//! The egui desktop app. Draws the model and collects user intent as
+//! commands; indexing, reading and filtering run on worker threads
+//! (`workers`), never on the UI thread.
+
+pub mod app;
+pub mod consumers;
+pub mod document;
+pub mod filter;
+pub mod findings;
+pub mod messages;
+pub mod overview;
+pub mod recent;
+pub mod sample;
+pub mod widgets;
+pub mod workers;
+
+pub use app::{App, Command, ScreenshotPlan};
+pub use document::{Document, Pane};
+pub use workers::OpenSource;
 
 use std::path::PathBuf;
+use std::time::Instant;
+
+/// eframe glue: times each frame and hands the root `Ui` to [`App::show`].
+struct Window {
+    app: App,
+    log_frames: bool,
+}
+
+impl eframe::App for Window {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let started = Instant::now();
+        self.app.show(ui);
+        self.app
+            .frame_stats
+            .record(started.elapsed(), frame.info().cpu_usage);
+        if self.log_frames && self.app.frame_stats.frames.is_multiple_of(60) {
+            eprintln!("jsbackup: {}", self.app.frame_stats.report());
+        }
+    }
+}
+
+fn native_options(size: [f32; 2]) -> eframe::NativeOptions {
+    eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("jsbackup")
+            .with_inner_size(size)
+            .with_min_inner_size([640.0, 400.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    }
+}
 
 /// Runs the desktop app, opening `path` if given.
 pub fn run_app(path: Option<PathBuf>) -> anyhow::Result<()> {
-    let _ = path;
-    anyhow::bail!("the GUI is not built yet")
+    let mut app = App::new(recent::load(), true);
+    if let Some(path) = path {
+        app.open(OpenSource::Path(path));
+    }
+    let window = Window {
+        app,
+        log_frames: std::env::var_os("JSBACKUP_FRAME_LOG").is_some(),
+    };
+    eframe::run_native(
+        "jsbackup",
+        native_options([1280.0, 800.0]),
+        Box::new(|_creation| Ok(Box::new(window))),
+    )
+    .map_err(|error| anyhow::anyhow!("cannot start the window: {error}"))
+}
+
+/// Options of [`run_screenshot`].
+pub struct ScreenshotRequest {
+    pub path: PathBuf,
+    pub pane: Pane,
+    pub out: PathBuf,
+    pub size: [f32; 2],
+    pub reference_ns: Option<i64>,
+    pub select_seq: Option<u64>,
+    /// Frames drawn after everything is ready, before the shot.
+    pub frames: u32,
+}
+
+/// Opens `path` in a real window, waits for indexing, shows the pane, saves a
+/// PNG of the window and closes. Returns the frame statistics text.
+pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
+    let mut app = App::new(Vec::new(), false);
+    app.default_reference_ns = request.reference_ns;
+    app.open(OpenSource::Path(request.path.clone()));
+    let mut plan = ScreenshotPlan::new(request.pane, request.out.clone(), request.select_seq);
+    plan.frames_after_ready = request.frames;
+    let result = plan.result.clone();
+    app.screenshot = Some(plan);
+    let stats = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stats_out = stats.clone();
+    struct Shooter {
+        window: Window,
+        stats: std::sync::Arc<std::sync::Mutex<String>>,
+    }
+    impl eframe::App for Shooter {
+        fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+            self.window.ui(ui, frame);
+            if let Ok(mut text) = self.stats.lock() {
+                *text = self.window.app.frame_stats.report();
+            }
+        }
+    }
+    let shooter = Shooter {
+        window: Window {
+            app,
+            log_frames: std::env::var_os("JSBACKUP_FRAME_LOG").is_some(),
+        },
+        stats: stats_out,
+    };
+    eframe::run_native(
+        "jsbackup",
+        native_options(request.size),
+        Box::new(|_creation| Ok(Box::new(shooter))),
+    )
+    .map_err(|error| anyhow::anyhow!("cannot start the window: {error}"))?;
+    let outcome = result
+        .lock()
+        .map_err(|_| anyhow::anyhow!("screenshot state poisoned"))?
+        .clone();
+    match outcome {
+        Some(Ok(())) => Ok(stats.lock().map(|text| text.clone()).unwrap_or_default()),
+        Some(Err(message)) => Err(anyhow::anyhow!(message)),
+        None => Err(anyhow::anyhow!(
+            "the window closed before the screenshot of {} was taken",
+            request.path.display()
+        )),
+    }
 }

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Regenerates screenshots/{overview,consumers,messages,findings}.png from the
+# real fixtures, under Xvfb, with the app taking its own screenshot.
+# Usage: scripts/screenshots.sh [--release]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=debug
+if [[ "${1:-}" == "--release" ]]; then profile=release; cargo build --release --quiet; else cargo build --quiet; fi
+bin="target/$profile/jsbackup"
+shared="${JSBACKUP_SHARED:-$(cd .. && pwd)/shared}"
+fixtures="$shared/fixtures"
+mkdir -p screenshots
+export WINIT_X11_SCALE_FACTOR=1 XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+
+# One day after the v1/ttl snapshot, so EXPIRED rows are visible.
+snapshot=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ttl"]["snapshot_time"])' "$fixtures/v1/ttl/expected.json")
+next_day=$(python3 -c 'import sys,datetime; t=sys.argv[1].rstrip("Z"); d,f=(t.split(".")+["0"])[:2]; x=datetime.datetime.fromisoformat(d)+datetime.timedelta(days=1); print(x.strftime("%Y-%m-%dT%H:%M:%S")+"."+f+"Z")' "$snapshot")
+
+shoot() {
+  local out="$1"; shift
+  timeout 120 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+    sh -c 'xdotool mousemove 1279 799 2>/dev/null || true; exec "$@"' sh \
+    "$bin" screenshot "$@" --size 1280x800 --out "screenshots/$out.png"
+  local sd
+  sd=$(/usr/bin/convert "screenshots/$out.png" -format '%[fx:standard_deviation]' info:)
+  awk -v s="$sd" 'BEGIN{exit !(s>0.01)}' || { echo "screenshots/$out.png looks blank (sd $sd)"; exit 1; }
+  echo "screenshots/$out.png (sd $sd)"
+}
+
+shoot overview  "$fixtures/v2/orders" --pane overview
+shoot consumers "$fixtures/v2/orders" --pane consumers
+shoot messages  "$fixtures/v1/ttl" --pane messages --now "$next_day" --select-seq 9
+shoot findings  "$fixtures/corrupt/v1-blk-payload-flip" --pane findings

@@ -1,0 +1,574 @@
+//! Restore a backup into a local filestore directory that a stock nats-server
+//! (2.14 / 2.15) loads at startup: `STORE/jetstream/ACC/streams/NAME/`.
+//!
+//! Messages are read one row at a time through [`MessageReader`] and streamed
+//! into blocks; the stream directory is built in a hidden sibling temp dir,
+//! fsynced, and renamed into place at the end. On any error or cancel the temp
+//! dir is removed and nothing at the target changes. The server must not be
+//! running on the store while it is written (it reads stream dirs at startup).
+
+use crate::format::filestore_write::{
+    clamp_consumer_state, consumer_meta_inf, consumer_meta_sum, encode_odat, meta_inf_json,
+    meta_sum, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
+};
+use crate::format::headers::flags;
+use crate::model::{Backup, ConsumerInfo};
+use crate::ops::read::{MessageReader, ReadError};
+use serde::Serialize;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Which consumers go with the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerSelection {
+    All,
+    None,
+    Only(Vec<String>),
+}
+
+impl ConsumerSelection {
+    /// The selected consumers of `backup`, in archive order. Naming a consumer
+    /// the backup does not hold is bad input.
+    pub fn select<'a>(&self, backup: &'a Backup) -> Result<Vec<&'a ConsumerInfo>, RestoreError> {
+        match self {
+            ConsumerSelection::All => Ok(backup.consumers.iter().collect()),
+            ConsumerSelection::None => Ok(Vec::new()),
+            ConsumerSelection::Only(names) => {
+                let missing: Vec<&String> = names
+                    .iter()
+                    .filter(|name| !backup.consumers.iter().any(|c| &c.name == *name))
+                    .collect();
+                if !missing.is_empty() {
+                    let known: Vec<&str> =
+                        backup.consumers.iter().map(|c| c.name.as_str()).collect();
+                    return Err(RestoreError::BadInput(format!(
+                        "consumer(s) {missing:?} not in the backup of stream {:?}; it holds {known:?}",
+                        backup.stream_name
+                    )));
+                }
+                Ok(backup
+                    .consumers
+                    .iter()
+                    .filter(|c| names.contains(&c.name))
+                    .collect())
+            }
+        }
+    }
+
+    /// True when every consumer of `backup` is kept.
+    pub fn keeps_all(&self, backup: &Backup) -> bool {
+        match self {
+            ConsumerSelection::All => true,
+            ConsumerSelection::None => backup.consumers.is_empty(),
+            ConsumerSelection::Only(names) => {
+                backup.consumers.iter().all(|c| names.contains(&c.name))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalRestoreOptions {
+    /// The server's `store_dir` (the directory that holds `jetstream/`).
+    pub store_dir: PathBuf,
+    /// Account directory name; `$G` for the global account.
+    pub account: String,
+    /// Restore under this name instead of the backup's.
+    pub stream_name: Option<String>,
+    pub consumers: ConsumerSelection,
+    /// Leave out messages whose `Nats-TTL` has expired at `reference_ns` (as deleted sequences).
+    pub drop_expired: bool,
+    pub reference_ns: i64,
+    /// Replace an existing stream directory of the same name.
+    pub replace: bool,
+}
+
+impl LocalRestoreOptions {
+    pub fn new(store_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            store_dir: store_dir.into(),
+            account: "$G".to_string(),
+            stream_name: None,
+            consumers: ConsumerSelection::All,
+            drop_expired: false,
+            reference_ns: crate::util::time::now_ns(),
+            replace: false,
+        }
+    }
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RestoreReport {
+    pub stream_name: String,
+    /// Stream directory or server URL.
+    pub target: String,
+    pub messages: u64,
+    pub bytes: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub blocks: u64,
+    pub consumers: Vec<String>,
+    pub expired_dropped: u64,
+    pub damaged_skipped: u64,
+    pub replaced: bool,
+    pub elapsed_ms: u64,
+    /// Server restores: bytes sent and the server's final stream info.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_sent: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_stream_info: Option<Value>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The request cannot be carried out as asked (exit code 2).
+    #[error("{0}")]
+    BadInput(String),
+    #[error("stream directory {} already exists; pass --replace to overwrite it", .0.display())]
+    Exists(PathBuf),
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("reading the backup: {0}")]
+    Read(#[from] ReadError),
+    #[error("encoding the store: {0}")]
+    Encode(#[from] EncodeError),
+    #[error("restore cancelled; nothing was written at {}", .0.display())]
+    Cancelled(PathBuf),
+}
+
+impl RestoreError {
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, RestoreError::BadInput(_))
+    }
+}
+
+fn io_error<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> RestoreError + 'a {
+    move |source| RestoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Checks a stream name the way the server does for API subjects and directories.
+pub fn validate_stream_name(name: &str) -> Result<(), RestoreError> {
+    let bad = name.is_empty()
+        || name.len() > 255
+        || name == "."
+        || name == ".."
+        || name.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\')
+        });
+    if bad {
+        return Err(RestoreError::BadInput(format!(
+            "{name:?} is not a valid stream name (no spaces, '.', '*', '>', '/', '\\'; 1-255 bytes)"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_consumer_name(name: &str) -> Result<(), RestoreError> {
+    let bad = name.is_empty()
+        || name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '\\'));
+    if bad {
+        return Err(RestoreError::BadInput(format!(
+            "consumer name {name:?} cannot be used as a directory name"
+        )));
+    }
+    Ok(())
+}
+
+/// Stream creation time to write: the original (v1 `meta.inf`), else when the backup was taken.
+pub fn stream_created(backup: &Backup) -> String {
+    if let Some(created) = &backup.created {
+        return created.clone();
+    }
+    let ns = backup
+        .snapshot_time_ns
+        .filter(|ns| *ns != 0)
+        .unwrap_or_else(crate::util::time::now_ns);
+    crate::util::time::format_rfc3339_ns(ns)
+}
+
+/// The stream config with `name` set to `stream_name`.
+pub fn renamed_config(backup: &Backup, stream_name: &str) -> Result<Value, RestoreError> {
+    let Some(Value::Object(config)) = &backup.config else {
+        return Err(RestoreError::BadInput(format!(
+            "the backup of {:?} has no stream config (no meta.inf / backup.json config)",
+            backup.stream_name
+        )));
+    };
+    let mut config = config.clone();
+    config.insert("name".into(), Value::from(stream_name));
+    Ok(Value::Object(config))
+}
+
+/// `last_ts` to give the trailing skip record: the archive's own, else the scan's.
+pub fn stream_last_ts(backup: &Backup) -> i64 {
+    [&backup.archive_state, &backup.declared_state]
+        .into_iter()
+        .flatten()
+        .map(|state| state.last_ts_ns)
+        .find(|ts| *ts != 0)
+        .unwrap_or(backup.state.last_ts_ns)
+}
+
+/// Why a row is not restored (`None`: restore it).
+pub fn skip_reason(
+    backup: &Backup,
+    row: usize,
+    drop_expired: bool,
+    reference_ns: i64,
+) -> Option<SkipReason> {
+    let message = backup.messages.row(row)?;
+    if message.flags & flags::DAMAGED != 0 {
+        return Some(SkipReason::Damaged);
+    }
+    if drop_expired
+        && backup
+            .messages
+            .ttl_of(message.seq)
+            .is_expired(message.ts_ns, reference_ns)
+    {
+        return Some(SkipReason::Expired);
+    }
+    None
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    Damaged,
+    Expired,
+}
+
+/// Ancestors of `dir` that do not exist yet, deepest last.
+fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    let mut current = Some(dir);
+    while let Some(path) = current {
+        if path.as_os_str().is_empty() || path.symlink_metadata().is_ok() {
+            break;
+        }
+        missing.push(path.to_path_buf());
+        current = path.parent();
+    }
+    missing.reverse();
+    missing
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RestoreError> {
+    let mut file = File::create(path).map_err(io_error("create", path))?;
+    file.write_all(bytes).map_err(io_error("write", path))?;
+    file.sync_all().map_err(io_error("fsync", path))
+}
+
+fn sync_dir(path: &Path) -> Result<(), RestoreError> {
+    File::open(path)
+        .and_then(|dir| dir.sync_all())
+        .map_err(io_error("fsync directory", path))
+}
+
+/// Restores `backup` into `options.store_dir`. See the module docs.
+pub fn restore_to_store(
+    backup: &Backup,
+    options: &LocalRestoreOptions,
+    progress: &mut dyn FnMut(u64, u64),
+    cancel: &AtomicBool,
+) -> Result<RestoreReport, RestoreError> {
+    let started = std::time::Instant::now();
+    let stream_name = options
+        .stream_name
+        .clone()
+        .unwrap_or_else(|| backup.stream_name.clone());
+    validate_stream_name(&stream_name)?;
+    validate_consumer_name(&options.account).map_err(|_| {
+        RestoreError::BadInput(format!(
+            "{:?} is not a valid account directory name",
+            options.account
+        ))
+    })?;
+    let consumers = options.consumers.select(backup)?;
+    for consumer in &consumers {
+        validate_consumer_name(&consumer.name)?;
+    }
+    let config = renamed_config(backup, &stream_name)?;
+    if config.get("storage").and_then(Value::as_str) == Some("memory") {
+        return Err(RestoreError::BadInput(format!(
+            "stream {:?} uses memory storage; a server never loads memory streams from its store directory (restore to a server instead)",
+            backup.stream_name
+        )));
+    }
+    let streams_dir = options
+        .store_dir
+        .join("jetstream")
+        .join(&options.account)
+        .join("streams");
+    let target = streams_dir.join(&stream_name);
+    let exists = target.symlink_metadata().is_ok();
+    if exists && !options.replace {
+        return Err(RestoreError::Exists(target));
+    }
+    let created_ancestors = missing_ancestors(&streams_dir);
+    let cleanup_ancestors = |created: &[PathBuf]| {
+        for dir in created.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    };
+    if let Err(source) = fs::create_dir_all(&streams_dir) {
+        cleanup_ancestors(&created_ancestors);
+        return Err(RestoreError::Io {
+            action: "create directory",
+            path: streams_dir,
+            source,
+        });
+    }
+    let pid = std::process::id();
+    let temp = streams_dir.join(format!(".{stream_name}.jsbackup-tmp-{pid}"));
+    if temp.symlink_metadata().is_ok() {
+        let _ = fs::remove_dir_all(&temp);
+    }
+    let written = write_stream_dir(
+        backup,
+        options,
+        &stream_name,
+        &config,
+        &consumers,
+        &temp,
+        progress,
+        cancel,
+    );
+    let mut report = match written {
+        Ok(report) => report,
+        Err(error) => {
+            let _ = fs::remove_dir_all(&temp);
+            cleanup_ancestors(&created_ancestors);
+            return Err(match error {
+                RestoreError::Cancelled(_) => RestoreError::Cancelled(target),
+                other => other,
+            });
+        }
+    };
+    let moved = move_into_place(&temp, &target, &streams_dir, exists, &stream_name, pid);
+    if let Err(error) = moved {
+        let _ = fs::remove_dir_all(&temp);
+        cleanup_ancestors(&created_ancestors);
+        return Err(error);
+    }
+    report.replaced = exists;
+    report.target = target.display().to_string();
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+fn move_into_place(
+    temp: &Path,
+    target: &Path,
+    streams_dir: &Path,
+    exists: bool,
+    stream_name: &str,
+    pid: u32,
+) -> Result<(), RestoreError> {
+    if exists {
+        let old = streams_dir.join(format!(".{stream_name}.jsbackup-old-{pid}"));
+        fs::rename(target, &old).map_err(io_error("move aside the existing", target))?;
+        if let Err(source) = fs::rename(temp, target) {
+            let _ = fs::rename(&old, target);
+            return Err(RestoreError::Io {
+                action: "rename into place",
+                path: target.to_path_buf(),
+                source,
+            });
+        }
+        fs::remove_dir_all(&old).map_err(io_error("remove the replaced stream directory", &old))?;
+    } else {
+        fs::rename(temp, target).map_err(io_error("rename into place", target))?;
+    }
+    sync_dir(streams_dir)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_stream_dir(
+    backup: &Backup,
+    options: &LocalRestoreOptions,
+    stream_name: &str,
+    config: &Value,
+    consumers: &[&ConsumerInfo],
+    temp: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+    cancel: &AtomicBool,
+) -> Result<RestoreReport, RestoreError> {
+    fs::create_dir(temp).map_err(io_error("create directory", temp))?;
+    let msgs_dir = temp.join("msgs");
+    fs::create_dir(&msgs_dir).map_err(io_error("create directory", &msgs_dir))?;
+
+    let total = backup.messages.len() as u64;
+    let mut report = RestoreReport {
+        stream_name: stream_name.to_string(),
+        ..RestoreReport::default()
+    };
+    // The sink's own error (with its path) is kept to report instead of the wrapped one.
+    let sink_error: RefCell<Option<RestoreError>> = RefCell::new(None);
+    let mut writer = BlockWriter::new(stream_name, DEFAULT_BLOCK_SIZE, |index, bytes: &[u8]| {
+        let path = msgs_dir.join(format!("{index}.blk"));
+        write_synced(&path, bytes).map_err(|error| {
+            let message = error.to_string();
+            *sink_error.borrow_mut() = Some(error);
+            std::io::Error::other(message)
+        })
+    });
+    let mut reader = if total > 0 {
+        Some(MessageReader::open(backup)?)
+    } else {
+        None
+    };
+    for row in 0..backup.messages.len() {
+        if row % 256 == 0 {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(RestoreError::Cancelled(temp.to_path_buf()));
+            }
+            progress(row as u64, total);
+        }
+        match skip_reason(backup, row, options.drop_expired, options.reference_ns) {
+            Some(SkipReason::Damaged) => {
+                report.damaged_skipped += 1;
+                continue;
+            }
+            Some(SkipReason::Expired) => {
+                report.expired_dropped += 1;
+                continue;
+            }
+            None => {}
+        }
+        let (Some(reader), Some(message)) = (reader.as_mut(), backup.messages.row(row)) else {
+            continue;
+        };
+        let bytes = reader.read_row(backup, row)?;
+        let subject = backup.subjects.name(message.subject_id);
+        if let Err(error) = writer.push_message(
+            message.seq,
+            message.ts_ns,
+            subject.as_bytes(),
+            &bytes.headers,
+            &bytes.data,
+        ) {
+            return Err(sink_error
+                .borrow_mut()
+                .take()
+                .unwrap_or(RestoreError::Encode(error)));
+        }
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Err(RestoreError::Cancelled(temp.to_path_buf()));
+    }
+    let last_seq = backup.state.last_seq;
+    let summary = match writer.finish(last_seq, stream_last_ts(backup)) {
+        Ok(summary) => summary,
+        Err(error) => {
+            return Err(sink_error
+                .borrow_mut()
+                .take()
+                .unwrap_or(RestoreError::Encode(error)))
+        }
+    };
+    progress(total, total);
+    sync_dir(&msgs_dir)?;
+
+    let meta_inf = match (&backup.meta_inf_raw, options.stream_name.as_deref()) {
+        // The original bytes when the name is unchanged (v1): nothing re-serialized.
+        (Some(raw), None) => raw.clone(),
+        (Some(raw), Some(name)) if name == backup.stream_name => raw.clone(),
+        _ => meta_inf_json(&stream_created(backup), config)?,
+    };
+    write_synced(&temp.join("meta.inf"), &meta_inf)?;
+    write_synced(
+        &temp.join("meta.sum"),
+        meta_sum(stream_name, &meta_inf).as_bytes(),
+    )?;
+
+    if !consumers.is_empty() {
+        let obs = temp.join("obs");
+        fs::create_dir(&obs).map_err(io_error("create directory", &obs))?;
+        for consumer in consumers {
+            write_consumer(
+                backup,
+                stream_name,
+                consumer,
+                &obs.join(&consumer.name),
+                last_seq,
+            )?;
+            report.consumers.push(consumer.name.clone());
+        }
+        sync_dir(&obs)?;
+    }
+    sync_dir(temp)?;
+
+    report.messages = summary.messages;
+    report.bytes = summary.bytes;
+    report.blocks = summary.blocks;
+    report.first_seq = backup.state.first_seq;
+    report.last_seq = last_seq;
+    if report.damaged_skipped > 0 {
+        report.notes.push(format!(
+            "{} damaged message(s) left out; their sequences come back as deleted",
+            report.damaged_skipped
+        ));
+    }
+    if report.expired_dropped > 0 {
+        report.notes.push(format!(
+            "{} message(s) with an expired Nats-TTL left out as deleted sequences",
+            report.expired_dropped
+        ));
+    }
+    Ok(report)
+}
+
+fn write_consumer(
+    backup: &Backup,
+    stream_name: &str,
+    consumer: &ConsumerInfo,
+    dir: &Path,
+    last_seq: u64,
+) -> Result<(), RestoreError> {
+    if !consumer.config.is_object() {
+        return Err(RestoreError::BadInput(format!(
+            "consumer {:?} ({}) has no config in the backup; leave it out with --consumers",
+            consumer.name, consumer.entry
+        )));
+    }
+    fs::create_dir(dir).map_err(io_error("create directory", dir))?;
+    let meta_inf = match &consumer.meta_inf_raw {
+        Some(raw) => raw.clone(),
+        None => {
+            let created = consumer
+                .created
+                .clone()
+                .unwrap_or_else(|| stream_created(backup));
+            consumer_meta_inf(&created, &consumer.name, &consumer.config)?
+        }
+    };
+    write_synced(&dir.join("meta.inf"), &meta_inf)?;
+    write_synced(
+        &dir.join("meta.sum"),
+        consumer_meta_sum(stream_name, &consumer.name, &meta_inf).as_bytes(),
+    )?;
+    let state = clamp_consumer_state(&consumer.state, last_seq);
+    write_synced(&dir.join("o.dat"), &encode_odat(&state))?;
+    sync_dir(dir)
+}

@@ -1,0 +1,510 @@
+//! Restore a backup into a running nats-server through the JetStream API
+//! (`$JS.API.STREAM.RESTORE.<name>`, chunks as acked requests, an empty
+//! end-of-upload request, final `stream_create_response`).
+//!
+//! Pre-flight checks run before a byte of the archive is sent: server
+//! reachable, JetStream enabled, the stream name free, the archive format
+//! supported by the server version. The archive goes up unchanged when it can
+//! (v2 under any name; v1 under its own name with all consumers). A rename of
+//! a v1 archive, a consumer subset, or a damaged archive is re-encoded on the
+//! fly as v2 from the index (needs a ≥ 2.15 server; no v1 tar writer is used
+//! here). If the upload fails after the server started the restore, the
+//! half-created stream is deleted and the error says so.
+
+use crate::format::filestore_write::clamp_consumer_state;
+use crate::format::s2_write::S2Writer;
+use crate::format::write_v2::V2Writer;
+use crate::model::{ArchiveFormat, Backup, ConsumerInfo};
+use crate::ops::nats_client::{Auth, Client, NatsError};
+use crate::ops::read::MessageReader;
+use crate::ops::restore_local::{
+    renamed_config, skip_reason, validate_stream_name, ConsumerSelection, RestoreError,
+    RestoreReport, SkipReason,
+};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ServerRestoreOptions {
+    pub url: String,
+    pub auth: Auth,
+    pub stream_name: Option<String>,
+    pub consumers: ConsumerSelection,
+    /// Leave out expired TTL messages when the archive is re-encoded (a v2
+    /// restore on the server drops them anyway).
+    pub drop_expired: bool,
+    pub reference_ns: i64,
+    pub api_timeout: Duration,
+    pub chunk_timeout: Duration,
+    pub final_timeout: Duration,
+}
+
+impl ServerRestoreOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            auth: Auth::None,
+            stream_name: None,
+            consumers: ConsumerSelection::All,
+            drop_expired: false,
+            reference_ns: crate::util::time::now_ns(),
+            api_timeout: Duration::from_secs(10),
+            chunk_timeout: Duration::from_secs(30),
+            final_timeout: Duration::from_secs(3600),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerRestoreError {
+    /// The request cannot be carried out as asked (exit code 2).
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{0}")]
+    Nats(#[from] NatsError),
+    /// Refused before anything was sent; the server is unchanged.
+    #[error("{0}; nothing was sent")]
+    Preflight(String),
+    /// Failed during or after the upload.
+    #[error("restore of stream {stream:?} into {url} failed: {message}; {cleanup}")]
+    Transfer {
+        stream: String,
+        url: String,
+        message: String,
+        cleanup: String,
+    },
+}
+
+impl ServerRestoreError {
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, ServerRestoreError::BadInput(_))
+    }
+}
+
+impl From<RestoreError> for ServerRestoreError {
+    fn from(error: RestoreError) -> Self {
+        ServerRestoreError::BadInput(error.to_string())
+    }
+}
+
+/// What goes over the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// The archive's data file byte for byte.
+    Original,
+    /// A v2 archive written from the index (rename of v1, consumer subset, damage left out).
+    ReencodedV2,
+}
+
+/// Parses "2.15.1" (with any suffix) into (major, minor, patch).
+pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = text.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    Some((major, minor, patch))
+}
+
+/// Picks the payload for a backup and a server version, or says why not.
+pub fn choose_payload(
+    backup: &Backup,
+    renamed: bool,
+    consumers: &ConsumerSelection,
+    drop_expired: bool,
+    server_version: &str,
+) -> Result<Payload, String> {
+    let v2_capable = parse_version(server_version).is_some_and(|version| version >= (2, 15, 0));
+    let intact = backup.complete && !backup.has_errors();
+    let needs_change = !consumers.keeps_all(backup) || !intact || drop_expired;
+    let payload = match backup.format {
+        Some(ArchiveFormat::V2) if !needs_change => Payload::Original,
+        Some(ArchiveFormat::V1) if !needs_change && !renamed => Payload::Original,
+        Some(_) => Payload::ReencodedV2,
+        None => {
+            return Err(
+                "the archive format is unknown; open it with `jsbackup verify` first".into(),
+            )
+        }
+    };
+    let needs_v2 = payload == Payload::ReencodedV2 || backup.format == Some(ArchiveFormat::V2);
+    if needs_v2 && !v2_capable {
+        let why = match (backup.format, payload) {
+            (Some(ArchiveFormat::V2), Payload::Original) => "this is a v2 (NATSARC1) backup".to_string(),
+            _ => "a rename of a v1 backup, a consumer subset, --drop-expired or a damaged archive is sent re-encoded as v2".to_string(),
+        };
+        return Err(format!(
+            "server version {server_version:?} cannot restore it: {why}, which needs nats-server 2.15 or newer \
+             (no v1 tar writer is available to convert it); restore to a local store with --store-dir instead"
+        ));
+    }
+    Ok(payload)
+}
+
+fn api_error(reply: &Value) -> Option<String> {
+    let error = reply.get("error")?;
+    Some(format!(
+        "{} (code {}, err_code {})",
+        error
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("error"),
+        error.get("code").and_then(Value::as_u64).unwrap_or(0),
+        error.get("err_code").and_then(Value::as_u64).unwrap_or(0)
+    ))
+}
+
+/// Restores `backup` into the server at `options.url`. `progress(sent, total)` in bytes.
+pub fn restore_to_server(
+    backup: &Backup,
+    options: &ServerRestoreOptions,
+    progress: &mut dyn FnMut(u64, u64),
+    cancel: &AtomicBool,
+) -> Result<RestoreReport, ServerRestoreError> {
+    let started = std::time::Instant::now();
+    let stream_name = options
+        .stream_name
+        .clone()
+        .unwrap_or_else(|| backup.stream_name.clone());
+    validate_stream_name(&stream_name)?;
+    let selected = options.consumers.select(backup)?;
+    let config = renamed_config(backup, &stream_name)?;
+    let renamed = stream_name != backup.stream_name;
+
+    // Pre-flight.
+    let mut client = Client::connect(&options.url, &options.auth)?;
+    let version = client.server_version();
+    if client.info().get("jetstream").and_then(Value::as_bool) == Some(false) {
+        return Err(ServerRestoreError::Preflight(format!(
+            "JetStream is not enabled on {} (server {version})",
+            options.url
+        )));
+    }
+    let account = client.request_json("$JS.API.INFO", &Value::Null, options.api_timeout)?;
+    if let Some(error) = api_error(&account) {
+        return Err(ServerRestoreError::Preflight(format!(
+            "JetStream is not available for this account on {}: {error}",
+            options.url
+        )));
+    }
+    let info_subject = format!("$JS.API.STREAM.INFO.{stream_name}");
+    let existing = client.request_json(&info_subject, &Value::Null, options.api_timeout)?;
+    match existing.get("error") {
+        None => {
+            return Err(ServerRestoreError::Preflight(format!(
+                "stream {stream_name:?} already exists on {}; delete it first or restore under another name with --stream",
+                options.url
+            )))
+        }
+        Some(error) if error.get("code").and_then(Value::as_u64) == Some(404) => {}
+        Some(_) => {
+            return Err(ServerRestoreError::Preflight(format!(
+                "cannot check whether stream {stream_name:?} exists on {}: {}",
+                options.url,
+                api_error(&existing).unwrap_or_default()
+            )))
+        }
+    }
+    let payload = choose_payload(
+        backup,
+        renamed,
+        &options.consumers,
+        options.drop_expired,
+        &version,
+    )
+    .map_err(ServerRestoreError::Preflight)?;
+
+    // Restore request.
+    let state = backup
+        .backup_json
+        .as_ref()
+        .and_then(|json| json.get("state"))
+        .cloned()
+        .unwrap_or_else(|| backup.state.to_json());
+    let request = json!({"config": config, "state": state});
+    let reply = client.request_json(
+        &format!("$JS.API.STREAM.RESTORE.{stream_name}"),
+        &request,
+        options.chunk_timeout,
+    )?;
+    if let Some(error) = api_error(&reply) {
+        return Err(ServerRestoreError::Preflight(format!(
+            "the server refused to restore stream {stream_name:?}: {error}"
+        )));
+    }
+    let Some(deliver) = reply
+        .get("deliver_subject")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return Err(ServerRestoreError::Preflight(format!(
+            "the restore reply has no deliver_subject: {reply}"
+        )));
+    };
+
+    let chunk_size = client.max_payload().clamp(1024, 128 * 1024);
+    let total = backup.source.data_file_bytes.max(1);
+    let mut uploader = Uploader {
+        client,
+        deliver,
+        chunk_size,
+        buf: Vec::with_capacity(chunk_size),
+        sent: 0,
+        total,
+        chunk_timeout: options.chunk_timeout,
+        progress,
+        cancel,
+    };
+    let mut report = RestoreReport {
+        stream_name: stream_name.clone(),
+        target: options.url.clone(),
+        ..RestoreReport::default()
+    };
+    let upload = match payload {
+        Payload::Original => upload_original(backup, &mut uploader),
+        Payload::ReencodedV2 => {
+            upload_reencoded(backup, &selected, options, &mut uploader, &mut report)
+        }
+    };
+    let final_reply = upload.and_then(|()| uploader.finish(options.final_timeout));
+    let mut client = uploader.client;
+    let final_reply = match final_reply {
+        Ok(reply) => reply,
+        Err(message) => {
+            let cleanup = delete_half_restored(&mut client, &stream_name, options.api_timeout);
+            return Err(ServerRestoreError::Transfer {
+                stream: stream_name,
+                url: options.url.clone(),
+                message,
+                cleanup,
+            });
+        }
+    };
+    let sent = uploader.sent;
+    let state = final_reply.get("state").cloned().unwrap_or(Value::Null);
+    let number = |key: &str| state.get(key).and_then(Value::as_u64).unwrap_or(0);
+    report.messages = number("messages");
+    report.bytes = number("bytes");
+    report.first_seq = number("first_seq");
+    report.last_seq = number("last_seq");
+    report.consumers = selected.iter().map(|c| c.name.clone()).collect();
+    report.bytes_sent = Some(sent);
+    report.server_stream_info = Some(final_reply);
+    report.notes.push(match payload {
+        Payload::Original => format!("sent the archive unchanged to server {version}"),
+        Payload::ReencodedV2 => format!("sent a re-encoded v2 archive to server {version}"),
+    });
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Deletes the stream a failed restore may have left; returns what happened.
+fn delete_half_restored(client: &mut Client, stream_name: &str, timeout: Duration) -> String {
+    // The server may still be finishing; give it a moment to settle.
+    std::thread::sleep(Duration::from_millis(200));
+    let info = client.request_json(
+        &format!("$JS.API.STREAM.INFO.{stream_name}"),
+        &Value::Null,
+        timeout,
+    );
+    match info {
+        Ok(info) if info.get("error").is_some() => {
+            format!("no stream {stream_name:?} was left on the server")
+        }
+        Ok(_) => match client.request_json(
+            &format!("$JS.API.STREAM.DELETE.{stream_name}"),
+            &Value::Null,
+            timeout,
+        ) {
+            Ok(reply) if reply.get("error").is_none() => {
+                format!("the half-restored stream {stream_name:?} was deleted")
+            }
+            Ok(reply) => format!(
+                "the half-restored stream {stream_name:?} could NOT be deleted: {}",
+                api_error(&reply).unwrap_or_default()
+            ),
+            Err(error) => {
+                format!("the half-restored stream {stream_name:?} could NOT be deleted: {error}")
+            }
+        },
+        Err(error) => {
+            format!("could not check for a half-restored stream {stream_name:?}: {error}")
+        }
+    }
+}
+
+/// Sends the archive in acked chunks; a `Write` so encoders can stream into it.
+struct Uploader<'a> {
+    client: Client,
+    deliver: String,
+    chunk_size: usize,
+    buf: Vec<u8>,
+    sent: u64,
+    total: u64,
+    chunk_timeout: Duration,
+    progress: &'a mut dyn FnMut(u64, u64),
+    cancel: &'a AtomicBool,
+}
+
+impl Uploader<'_> {
+    fn send_chunk(&mut self, chunk_index_bytes: usize) -> Result<(), String> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err("cancelled".into());
+        }
+        let piece: Vec<u8> = self
+            .buf
+            .drain(..chunk_index_bytes.min(self.buf.len()))
+            .collect();
+        let reply = self
+            .client
+            .request(&self.deliver, &piece, self.chunk_timeout)
+            .map_err(|error| format!("sending the chunk at byte {}: {error}", self.sent))?;
+        if !reply.data.is_empty() {
+            let text = String::from_utf8_lossy(&reply.data).into_owned();
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|value| api_error(&value))
+                .unwrap_or(text);
+            return Err(format!(
+                "the server rejected the chunk at byte {}: {message}",
+                self.sent
+            ));
+        }
+        self.sent += piece.len() as u64;
+        (self.progress)(self.sent.min(self.total), self.total);
+        Ok(())
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.buf.extend_from_slice(bytes);
+        while self.buf.len() >= self.chunk_size {
+            self.send_chunk(self.chunk_size)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the rest and the end-of-upload message; returns the final reply.
+    fn finish(&mut self, final_timeout: Duration) -> Result<Value, String> {
+        if !self.buf.is_empty() {
+            self.send_chunk(self.buf.len())?;
+        }
+        let reply = self
+            .client
+            .request(&self.deliver, b"", final_timeout)
+            .map_err(|error| format!("waiting for the end of the restore: {error}"))?;
+        let value: Value = serde_json::from_slice(&reply.data).map_err(|_| {
+            format!(
+                "unexpected final reply: {:?}",
+                String::from_utf8_lossy(&reply.data)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            )
+        })?;
+        if let Some(error) = api_error(&value) {
+            return Err(format!("the server reports: {error}"));
+        }
+        (self.progress)(self.total, self.total);
+        Ok(value)
+    }
+}
+
+impl Write for Uploader<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.push(bytes).map_err(std::io::Error::other)?;
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn upload_original(backup: &Backup, uploader: &mut Uploader) -> Result<(), String> {
+    let path = &backup.source.data_file;
+    let mut file = std::fs::File::open(path)
+        .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+    let mut chunk = vec![0u8; uploader.chunk_size];
+    loop {
+        let read = match file.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
+        };
+        uploader.push(chunk.get(..read).unwrap_or_default())?;
+    }
+}
+
+fn upload_reencoded(
+    backup: &Backup,
+    consumers: &[&ConsumerInfo],
+    options: &ServerRestoreOptions,
+    uploader: &mut Uploader,
+    report: &mut RestoreReport,
+) -> Result<(), String> {
+    let last_seq = backup.state.last_seq;
+    let mut state = backup.state.to_json();
+    let first_seq = match (backup.state.first_seq, backup.messages.seq.first()) {
+        (0, Some(&first)) => first,
+        (first, _) => first,
+    };
+    state["first_seq"] = json!(first_seq);
+    state["consumer_count"] = json!(consumers.len());
+    let state_bytes = serde_json::to_vec(&state).map_err(|error| error.to_string())?;
+    let snapshot_ns = backup
+        .snapshot_time_ns
+        .unwrap_or_else(crate::util::time::now_ns);
+    // An upload failure surfaces as an io::Error carrying the uploader's message.
+    let mut writer = match V2Writer::new(S2Writer::new(&mut *uploader), snapshot_ns, &state_bytes) {
+        Ok(writer) => writer,
+        Err(error) => return Err(error.to_string()),
+    };
+    for consumer in consumers {
+        let entry = json!({
+            "config": consumer.config,
+            "state": clamp_consumer_state(&consumer.state, last_seq).to_json(),
+        });
+        let bytes = serde_json::to_vec(&entry).map_err(|error| error.to_string())?;
+        writer
+            .consumer(&consumer.name, &bytes)
+            .map_err(|error| error.to_string())?;
+    }
+    let mut reader = if backup.messages.is_empty() {
+        None
+    } else {
+        Some(MessageReader::open(backup).map_err(|error| error.to_string())?)
+    };
+    for row in 0..backup.messages.len() {
+        match skip_reason(backup, row, options.drop_expired, options.reference_ns) {
+            Some(SkipReason::Damaged) => {
+                report.damaged_skipped += 1;
+                continue;
+            }
+            Some(SkipReason::Expired) => {
+                report.expired_dropped += 1;
+                continue;
+            }
+            None => {}
+        }
+        let (Some(reader), Some(message)) = (reader.as_mut(), backup.messages.row(row)) else {
+            continue;
+        };
+        let bytes = reader
+            .read_row(backup, row)
+            .map_err(|error| error.to_string())?;
+        let subject = backup.subjects.name(message.subject_id);
+        writer
+            .message(
+                subject.as_bytes(),
+                message.ts_ns,
+                message.seq,
+                &bytes.headers,
+                &bytes.data,
+            )
+            .map_err(|error| error.to_string())?;
+    }
+    let s2 = writer.finish().map_err(|error| error.to_string())?;
+    s2.finish().map_err(|error| error.to_string())?;
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! One open backup (or account backup directory) and its background jobs.
+//! The UI reads `backup` (an `Arc` snapshot) and polls the job channels each frame.
+
+use super::filter::{DisplayList, FilterSpec};
+use super::workers::{
+    self, FilterJob, IndexEvent, IndexJob, MessageView, OpenSource, ReaderHandle, Summary,
+};
+use crate::model::Backup;
+use crate::ops::report::{ttl_summary, TtlSummary};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Overview,
+    Consumers,
+    Messages,
+    Findings,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [
+        Pane::Overview,
+        Pane::Consumers,
+        Pane::Messages,
+        Pane::Findings,
+    ];
+    pub fn label(self) -> &'static str {
+        match self {
+            Pane::Overview => "Overview",
+            Pane::Consumers => "Consumers",
+            Pane::Messages => "Messages",
+            Pane::Findings => "Findings",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Pane> {
+        Pane::ALL
+            .into_iter()
+            .find(|pane| pane.label().eq_ignore_ascii_case(text))
+    }
+}
+
+/// How payloads are shown in the detail view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadMode {
+    Auto,
+    Text,
+    Json,
+    Hex,
+}
+
+/// TTL reference time: now (live) or a fixed instant the user typed.
+#[derive(Debug, Clone)]
+pub struct ReferenceTime {
+    /// `None`: now.
+    pub fixed_ns: Option<i64>,
+    pub text: String,
+    pub error: Option<String>,
+}
+
+impl ReferenceTime {
+    pub fn ns(&self) -> i64 {
+        self.fixed_ns.unwrap_or_else(crate::util::time::now_ns)
+    }
+    pub fn set(&mut self, ns: i64) {
+        self.fixed_ns = Some(ns);
+        self.text = crate::util::time::format_rfc3339_ns(ns);
+        self.error = None;
+    }
+    pub fn set_now(&mut self) {
+        self.fixed_ns = None;
+        self.text.clear();
+        self.error = None;
+    }
+}
+
+#[derive(Default)]
+pub struct MessagesState {
+    pub spec: FilterSpec,
+    /// Spec and reference of the display list shown (or being computed).
+    pub submitted: Option<(FilterSpec, i64, usize)>,
+    pub display: Arc<DisplayList>,
+    pub filter_job: Option<FilterJob>,
+    pub filter_error: Option<String>,
+    pub generation: u64,
+    pub selected_row: Option<usize>,
+    pub scroll_to: Option<usize>,
+    pub goto_text: String,
+    pub relative_time: bool,
+    pub detail: Option<Result<MessageView, String>>,
+    pub detail_pending: Option<usize>,
+    pub payload_mode: Option<PayloadMode>,
+}
+
+#[derive(Default)]
+pub struct ConsumersState {
+    pub selected: Option<usize>,
+    /// (consumer index, pretty config JSON) cache.
+    pub config_text: Option<(usize, String)>,
+}
+
+pub struct Document {
+    pub id: u64,
+    pub title: String,
+    pub path: Option<PathBuf>,
+    pub backup: Option<Arc<Backup>>,
+    pub summary: Option<Arc<Summary>>,
+    /// `nats account backup` directory: stream directories to open.
+    pub account_streams: Option<Vec<PathBuf>>,
+    pub error: Option<String>,
+    pub indexing: Option<IndexJob>,
+    pub cancelled: bool,
+    pub reader: Option<ReaderHandle>,
+    pub pane: Pane,
+    pub messages: MessagesState,
+    pub consumers: ConsumersState,
+    pub reference: ReferenceTime,
+    ttl_cache: Option<(usize, i64, TtlSummary)>,
+    /// Entry names expanded in the Findings pane.
+    pub expanded_entry: Option<String>,
+}
+
+impl Document {
+    pub fn open(id: u64, source: OpenSource, ctx: &egui::Context) -> Self {
+        let (title, path) = match &source {
+            OpenSource::Path(path) => (
+                path.file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.display().to_string()),
+                Some(path.clone()),
+            ),
+            OpenSource::Sample => ("sample".to_string(), None),
+        };
+        Self {
+            id,
+            title,
+            path,
+            backup: None,
+            summary: None,
+            account_streams: None,
+            error: None,
+            indexing: Some(workers::spawn_index(source, ctx.clone())),
+            cancelled: false,
+            reader: None,
+            pane: Pane::Overview,
+            messages: MessagesState::default(),
+            consumers: ConsumersState::default(),
+            reference: ReferenceTime {
+                fixed_ns: None,
+                text: String::new(),
+                error: None,
+            },
+            ttl_cache: None,
+            expanded_entry: None,
+        }
+    }
+
+    pub fn is_indexing(&self) -> bool {
+        self.indexing.is_some()
+    }
+
+    /// Finished (indexed, failed or cancelled) and the display list is current.
+    pub fn is_settled(&self) -> bool {
+        self.indexing.is_none() && self.messages.filter_job.is_none()
+    }
+
+    pub fn cancel(&self) {
+        if let Some(job) = &self.indexing {
+            job.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub fn findings_count(&self) -> usize {
+        self.backup
+            .as_ref()
+            .map(|backup| backup.findings.len())
+            .unwrap_or(0)
+    }
+
+    /// Sets a fixed TTL reference time.
+    pub fn set_reference_ns(&mut self, ns: i64) {
+        self.reference.set(ns);
+    }
+
+    pub fn ttl_summary(&mut self) -> Option<TtlSummary> {
+        let backup = self.backup.clone()?;
+        let reference_ns = self.reference.ns();
+        // Re-count at most once per second while the reference follows the clock.
+        let key_ns = match self.reference.fixed_ns {
+            Some(ns) => ns,
+            None => reference_ns / 1_000_000_000,
+        };
+        let key_backup = Arc::as_ptr(&backup) as usize;
+        if let Some((cached_backup, cached_key, summary)) = self.ttl_cache {
+            if cached_backup == key_backup && cached_key == key_ns {
+                return Some(summary);
+            }
+        }
+        let summary = ttl_summary(&backup, reference_ns);
+        self.ttl_cache = Some((key_backup, key_ns, summary));
+        Some(summary)
+    }
+
+    /// Drains the job channels. Returns messages for the toast list.
+    pub fn poll(&mut self, ctx: &egui::Context) -> Vec<String> {
+        let mut notices = Vec::new();
+        let mut finished = false;
+        if let Some(job) = self.indexing.as_mut() {
+            while let Ok(event) = job.events.try_recv() {
+                match event {
+                    IndexEvent::Resolved(path) => {
+                        if self.path.is_none() {
+                            self.path = Some(path);
+                        }
+                    }
+                    IndexEvent::Progress { progress, partial } => {
+                        job.progress = progress;
+                        self.backup = Some(Arc::from(partial));
+                    }
+                    IndexEvent::Account(streams) => {
+                        self.account_streams = Some(streams);
+                        finished = true;
+                    }
+                    IndexEvent::Done(backup, summary) => {
+                        if !backup.stream_name.is_empty() {
+                            self.title = backup.stream_name.clone();
+                        }
+                        let backup: Arc<Backup> = Arc::from(backup);
+                        match workers::spawn_reader(backup.clone(), ctx.clone()) {
+                            Ok(reader) => self.reader = Some(reader),
+                            Err(message) => notices.push(message),
+                        }
+                        self.backup = Some(backup);
+                        self.summary = Some(Arc::new(summary));
+                        finished = true;
+                    }
+                    IndexEvent::Failed { message, backup } => {
+                        notices.push(message.clone());
+                        self.error = Some(message);
+                        if let Some(backup) = backup {
+                            self.backup = Some(Arc::from(backup));
+                            self.pane = Pane::Findings;
+                        }
+                        finished = true;
+                    }
+                    IndexEvent::Cancelled => {
+                        self.cancelled = true;
+                        self.error = Some("indexing cancelled: showing what was read".into());
+                        finished = true;
+                    }
+                }
+            }
+        }
+        if finished {
+            self.indexing = None;
+        }
+        self.poll_filter(ctx);
+        self.poll_reader();
+        notices
+    }
+
+    fn poll_filter(&mut self, ctx: &egui::Context) {
+        if let Some(job) = &self.messages.filter_job {
+            if let Ok(result) = job.results.try_recv() {
+                if result.generation == self.messages.generation {
+                    match result.result {
+                        Ok(display) => {
+                            self.messages.display = Arc::new(display);
+                            self.messages.filter_error = None;
+                        }
+                        Err(message) => self.messages.filter_error = Some(message),
+                    }
+                    self.messages.filter_job = None;
+                }
+            }
+        }
+        // Re-run when the spec, the reference (for "only expired") or the model changed.
+        let Some(backup) = self.backup.clone() else {
+            return;
+        };
+        // "Only expired" follows a live clock in whole seconds, not every frame.
+        let reference_ns = match (self.messages.spec.only_expired, self.reference.fixed_ns) {
+            (false, _) => 0,
+            (true, Some(ns)) => ns,
+            (true, None) => crate::util::time::now_ns() / 1_000_000_000 * 1_000_000_000,
+        };
+        let key = (
+            self.messages.spec.clone(),
+            reference_ns,
+            Arc::as_ptr(&backup) as usize,
+        );
+        if self.messages.submitted.as_ref() == Some(&key) {
+            return;
+        }
+        if let Some(job) = self.messages.filter_job.take() {
+            job.cancel.store(true, Ordering::Relaxed);
+        }
+        self.messages.generation += 1;
+        self.messages.filter_job = Some(workers::spawn_filter(
+            backup,
+            self.messages.spec.clone(),
+            reference_ns,
+            self.messages.generation,
+            ctx.clone(),
+        ));
+        self.messages.submitted = Some(key);
+    }
+
+    fn poll_reader(&mut self) {
+        let Some(reader) = &self.reader else {
+            return;
+        };
+        while let Ok(response) = reader.responses.try_recv() {
+            if Some(response.row) == self.messages.detail_pending {
+                self.messages.detail_pending = None;
+            }
+            if Some(response.row) == self.messages.selected_row {
+                self.messages.detail = Some(response.result);
+            }
+        }
+    }
+
+    /// Selects a message row and asks the reader thread for its bytes.
+    pub fn select_row(&mut self, row: usize) {
+        if self.messages.selected_row == Some(row) && self.messages.detail.is_some() {
+            return;
+        }
+        self.messages.selected_row = Some(row);
+        self.messages.detail = None;
+        match &self.reader {
+            Some(reader) if reader.request(row) => self.messages.detail_pending = Some(row),
+            Some(_) => self.messages.detail = Some(Err("the reader thread stopped".into())),
+            None => {
+                self.messages.detail = Some(Err(if self.is_indexing() {
+                    "payloads can be read once indexing has finished".into()
+                } else {
+                    "the data file cannot be read".into()
+                }))
+            }
+        }
+    }
+
+    /// Shows `seq` in the Messages pane: selects it if it is a live message,
+    /// else scrolls to where it would be. Returns a notice when it is not shown.
+    pub fn go_to_seq(&mut self, seq: u64) -> Option<String> {
+        self.pane = Pane::Messages;
+        let backup = self.backup.clone()?;
+        let display = self.messages.display.clone();
+        let Some(position) = display.position_of_seq(&backup, seq) else {
+            return Some(format!("sequence {seq} is past the last message shown"));
+        };
+        self.messages.scroll_to = Some(position);
+        match backup.messages.find_seq(seq) {
+            Some(row) => {
+                self.select_row(row);
+                let shown = matches!(display.rows.get(position),
+                    Some(super::filter::DisplayRow::Message(r)) if *r as usize == row);
+                if shown {
+                    None
+                } else {
+                    Some(format!("sequence {seq} is hidden by the filter"))
+                }
+            }
+            None => Some(format!(
+                "sequence {seq} is not a live message (deleted or missing)"
+            )),
+        }
+    }
+}

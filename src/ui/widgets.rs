@@ -1,0 +1,182 @@
+//! Small formatting helpers and widgets shared by the panes. Pure functions:
+//! no I/O, no parsing of archive bytes.
+
+use crate::format::headers::{flags, Ttl};
+use egui::{Color32, RichText, Ui};
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+/// "2026-11-27 14:19:11.303954403" (UTC); Go's zero time and out-of-range values as "–".
+pub fn time_utc(ns: i64) -> String {
+    if ns == 0 {
+        return "–".to_string();
+    }
+    let Ok(moment) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)) else {
+        return ns.to_string();
+    };
+    let layout =
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:9]");
+    moment.format(&layout).unwrap_or_else(|_| ns.to_string())
+}
+
+/// Signed offset from `base_ns`, e.g. "+0.327242519 s".
+pub fn time_relative(ns: i64, base_ns: i64) -> String {
+    let delta = i128::from(ns) - i128::from(base_ns);
+    let sign = if delta < 0 { "-" } else { "+" };
+    let magnitude = delta.unsigned_abs();
+    format!(
+        "{sign}{}.{:09} s",
+        magnitude / 1_000_000_000,
+        magnitude % 1_000_000_000
+    )
+}
+
+/// 1234567 → "1,234,567".
+pub fn count(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Human-readable byte size (decimal units, as the nats CLI prints them).
+pub fn bytes(value: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut amount = value as f64;
+    let mut unit = 0;
+    while amount >= 1000.0 && unit + 1 < UNITS.len() {
+        amount /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value} B")
+    } else {
+        format!("{amount:.1} {}", UNITS.get(unit).copied().unwrap_or("B"))
+    }
+}
+
+/// Seconds as a Go-like duration: 86400 → "24h", 90 → "1m30s".
+pub fn duration_seconds(seconds: i64) -> String {
+    if seconds <= 0 {
+        return format!("{seconds}s");
+    }
+    let hours = seconds / 3600;
+    let minutes = (seconds % 3600) / 60;
+    let secs = seconds % 60;
+    let mut out = String::new();
+    if hours > 0 {
+        out.push_str(&format!("{hours}h"));
+    }
+    if minutes > 0 {
+        out.push_str(&format!("{minutes}m"));
+    }
+    if secs > 0 || out.is_empty() {
+        out.push_str(&format!("{secs}s"));
+    }
+    out
+}
+
+/// Nanoseconds as a short duration ("2m0s", "1.5s", "120ms").
+pub fn duration_ns(ns: i64) -> String {
+    if ns == 0 {
+        return "0".to_string();
+    }
+    if ns % 1_000_000_000 == 0 {
+        return duration_seconds(ns / 1_000_000_000);
+    }
+    if ns.abs() < 1_000_000_000 {
+        return format!("{}ms", ns / 1_000_000);
+    }
+    format!("{:.3}s", ns as f64 / 1e9)
+}
+
+pub fn ttl(ttl: Ttl) -> String {
+    match ttl {
+        Ttl::None => "–".to_string(),
+        Ttl::Never => "never".to_string(),
+        Ttl::Seconds(seconds) => duration_seconds(seconds),
+        Ttl::Invalid => "invalid".to_string(),
+    }
+}
+
+/// Names of the flag bits of a message row.
+pub fn flag_names(row_flags: u8) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    let table = [
+        (flags::DAMAGED, "DAMAGED"),
+        (flags::TTL_INVALID, "BAD-TTL"),
+        (flags::KV_DELETE, "KV-DEL"),
+        (flags::KV_PURGE, "KV-PURGE"),
+        (flags::ROLLUP, "ROLLUP"),
+        (flags::DELETE_MARKER, "DEL-MARKER"),
+        (flags::MSG_ID, "MSG-ID"),
+    ];
+    for (bit, name) in table {
+        if row_flags & bit != 0 {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// Colour for warnings in the current theme.
+pub fn warn_color(ui: &Ui) -> Color32 {
+    ui.visuals().warn_fg_color
+}
+
+pub fn error_color(ui: &Ui) -> Color32 {
+    ui.visuals().error_fg_color
+}
+
+/// A label in the weak text colour.
+pub fn weak(ui: &mut Ui, text: impl Into<String>) -> egui::Response {
+    ui.label(RichText::new(text.into()).weak())
+}
+
+/// A monospace label.
+pub fn mono(ui: &mut Ui, text: impl Into<String>) -> egui::Response {
+    ui.label(RichText::new(text.into()).monospace())
+}
+
+/// "s" when `value` is not 1.
+pub fn plural(value: u64) -> &'static str {
+    if value == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The TTL banner sentence (tests look for it).
+pub fn ttl_banner_text(expired: u64, reference_is_now: bool, reference_ns: i64) -> String {
+    let when = if reference_is_now {
+        "now".to_string()
+    } else {
+        format!("at {} UTC", time_utc(reference_ns))
+    };
+    format!(
+        "{expired} message{} would be dropped by a restore {when} (TTL expired)",
+        plural(expired)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(12), "12");
+        assert_eq!(duration_seconds(86400), "24h");
+        assert_eq!(duration_seconds(90), "1m30s");
+        assert_eq!(time_relative(1_500_000_000, 0), "+1.500000000 s");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(75_663), "75.7 KB");
+    }
+}

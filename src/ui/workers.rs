@@ -1,0 +1,396 @@
+//! Background work for one open backup: indexing, reading single messages,
+//! filtering. Each runs on its own thread and talks to the UI over `mpsc`
+//! channels; the UI thread only polls (`try_recv`).
+
+use super::filter::{self, DisplayList, FilterSpec};
+use crate::format::headers::parse_header_block;
+use crate::model::{Backup, MessageIndex};
+use crate::ops::index::{open_backup, OpenError, ScanControl, ScanProgress};
+use crate::ops::read::MessageReader;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenSource {
+    Path(PathBuf),
+    /// The sample embedded in the binary.
+    Sample,
+}
+
+/// Numbers for the Overview plot and subject list, computed off the UI thread.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// (seconds since the first message, messages) per bin.
+    pub histogram: Vec<(f64, u64)>,
+    pub bin_width_s: f64,
+    /// Top subjects by live count, largest first.
+    pub top_subjects: Vec<(String, u64)>,
+}
+
+pub enum IndexEvent {
+    /// The source was resolved (the sample is written to a temp dir first).
+    Resolved(PathBuf),
+    Progress {
+        progress: ScanProgress,
+        partial: Box<Backup>,
+    },
+    /// A directory written by `nats account backup`: its stream directories.
+    Account(Vec<PathBuf>),
+    Done(Box<Backup>, Summary),
+    /// Nothing could be indexed; the backup (when there is one) holds findings saying why.
+    Failed {
+        message: String,
+        backup: Option<Box<Backup>>,
+    },
+    Cancelled,
+}
+
+pub struct IndexJob {
+    pub events: Receiver<IndexEvent>,
+    pub cancel: Arc<AtomicBool>,
+    pub started: Instant,
+    pub progress: ScanProgress,
+}
+
+/// How many rows the partial model carries while indexing.
+const PARTIAL_ROWS: usize = 5_000;
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+pub fn spawn_index(source: OpenSource, ctx: egui::Context) -> IndexJob {
+    let (sender, events) = mpsc::channel();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let job = IndexJob {
+        events,
+        cancel: cancel.clone(),
+        started: Instant::now(),
+        progress: ScanProgress::default(),
+    };
+    let fallback = sender.clone();
+    let spawned = std::thread::Builder::new()
+        .name("index".into())
+        .spawn(move || {
+            index_thread(source, &sender, &cancel, &ctx);
+            ctx.request_repaint();
+        });
+    if let Err(error) = spawned {
+        let _ = fallback.send(IndexEvent::Failed {
+            message: format!("cannot start the indexing thread: {error}"),
+            backup: None,
+        });
+    }
+    job
+}
+
+fn index_thread(
+    source: OpenSource,
+    sender: &Sender<IndexEvent>,
+    cancel: &AtomicBool,
+    ctx: &egui::Context,
+) {
+    let path = match source {
+        OpenSource::Path(path) => path,
+        OpenSource::Sample => match super::sample::write_sample() {
+            Ok(path) => path,
+            Err(message) => {
+                let _ = sender.send(IndexEvent::Failed {
+                    message: format!("cannot write the sample backup: {message}"),
+                    backup: None,
+                });
+                return;
+            }
+        },
+    };
+    let _ = sender.send(IndexEvent::Resolved(path.clone()));
+    let streams = crate::ops::open::account_backup_streams(&path);
+    if !streams.is_empty() {
+        let _ = sender.send(IndexEvent::Account(streams));
+        return;
+    }
+    let mut last_sent: Option<Instant> = None;
+    let mut on_progress = |progress: &ScanProgress, backup: &Backup| {
+        if last_sent.is_some_and(|at| at.elapsed() < PROGRESS_INTERVAL) {
+            return;
+        }
+        last_sent = Some(Instant::now());
+        let _ = sender.send(IndexEvent::Progress {
+            progress: *progress,
+            partial: Box::new(partial_copy(backup, PARTIAL_ROWS)),
+        });
+        ctx.request_repaint();
+    };
+    let mut control = ScanControl {
+        cancel: Some(cancel),
+        on_progress: Some(&mut on_progress),
+    };
+    let event = match open_backup(&path, &mut control) {
+        Ok(backup) => {
+            let summary = summarize(&backup);
+            IndexEvent::Done(Box::new(backup), summary)
+        }
+        Err(OpenError::Cancelled) => IndexEvent::Cancelled,
+        Err(OpenError::Unreadable(message, backup)) => IndexEvent::Failed {
+            message,
+            backup: Some(backup),
+        },
+        Err(error) => IndexEvent::Failed {
+            message: error.to_string(),
+            backup: None,
+        },
+    };
+    let _ = sender.send(event);
+}
+
+/// A cheap copy of the model so far: everything but the bulk of the rows.
+fn partial_copy(backup: &Backup, max_rows: usize) -> Backup {
+    let mut copy = Backup::empty(backup.source.clone());
+    copy.format = backup.format;
+    copy.stream_name = backup.stream_name.clone();
+    copy.config = backup.config.clone();
+    copy.created = backup.created.clone();
+    copy.backup_json = backup.backup_json.clone();
+    copy.declared_state = backup.declared_state.clone();
+    copy.archive_state = backup.archive_state.clone();
+    copy.consumers = backup.consumers.clone();
+    copy.findings = backup.findings.clone();
+    copy.snapshot_time_ns = backup.snapshot_time_ns;
+    let rows = backup.messages.len().min(max_rows);
+    let source = &backup.messages;
+    let take = |len: usize| 0..rows.min(len);
+    copy.messages = MessageIndex {
+        seq: source.seq[take(source.seq.len())].to_vec(),
+        ts_ns: source.ts_ns[take(source.ts_ns.len())].to_vec(),
+        subject_id: source.subject_id[take(source.subject_id.len())].to_vec(),
+        hdr_len: source.hdr_len[take(source.hdr_len.len())].to_vec(),
+        data_len: source.data_len[take(source.data_len.len())].to_vec(),
+        offset: source.offset[take(source.offset.len())].to_vec(),
+        flags: source.flags[take(source.flags.len())].to_vec(),
+        ttls: Vec::new(),
+    };
+    // Rows may not be complete column by column mid-push; keep them aligned.
+    let aligned = [
+        copy.messages.seq.len(),
+        copy.messages.ts_ns.len(),
+        copy.messages.subject_id.len(),
+        copy.messages.hdr_len.len(),
+        copy.messages.data_len.len(),
+        copy.messages.offset.len(),
+        copy.messages.flags.len(),
+    ]
+    .into_iter()
+    .min()
+    .unwrap_or(0);
+    let keep: Vec<bool> = (0..copy.messages.seq.len()).map(|i| i < aligned).collect();
+    copy.messages.retain_rows(&keep);
+    copy.messages.sort_by_seq();
+    if backup.subjects.len() <= 100_000 {
+        copy.subjects = backup.subjects.clone();
+    }
+    copy
+}
+
+fn summarize(backup: &Backup) -> Summary {
+    const BINS: usize = 60;
+    let messages = &backup.messages;
+    let mut summary = Summary::default();
+    let first = messages.ts_ns.iter().copied().filter(|&ts| ts > 0).min();
+    let last = messages.ts_ns.iter().copied().max();
+    if let (Some(first), Some(last)) = (first, last) {
+        let span_ns = (last - first).max(1) as f64;
+        let bin_ns = span_ns / BINS as f64;
+        let mut bins = vec![0u64; BINS];
+        for &ts in &messages.ts_ns {
+            if ts <= 0 {
+                continue;
+            }
+            let index = (((ts - first) as f64) / bin_ns) as usize;
+            if let Some(bin) = bins.get_mut(index.min(BINS - 1)) {
+                *bin += 1;
+            }
+        }
+        summary.bin_width_s = bin_ns / 1e9;
+        summary.histogram = bins
+            .into_iter()
+            .enumerate()
+            .map(|(index, count)| ((index as f64 + 0.5) * summary.bin_width_s, count))
+            .collect();
+    }
+    let mut subjects: Vec<(String, u64)> = backup
+        .subjects
+        .live_counts()
+        .into_iter()
+        .map(|(name, count)| (name.to_string(), count))
+        .collect();
+    subjects.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    subjects.truncate(15);
+    summary.top_subjects = subjects;
+    summary
+}
+
+// ---------------------------------------------------------------- reader
+
+/// One message prepared for the detail view (decoded on the reader thread).
+#[derive(Debug, Clone)]
+pub struct MessageView {
+    pub row: usize,
+    pub seq: u64,
+    pub status_line: String,
+    pub headers: Vec<(String, String)>,
+    pub malformed_header_lines: usize,
+    pub data: Vec<u8>,
+    /// The payload as UTF-8, when it is.
+    pub text: Option<String>,
+    /// Pretty JSON, when the payload parses as JSON.
+    pub pretty_json: Option<String>,
+    /// Hex dump of the first bytes.
+    pub hex: String,
+}
+
+pub struct ReadResponse {
+    pub row: usize,
+    pub result: Result<MessageView, String>,
+}
+
+pub struct ReaderHandle {
+    requests: Sender<usize>,
+    pub responses: Receiver<ReadResponse>,
+}
+
+impl ReaderHandle {
+    pub fn request(&self, row: usize) -> bool {
+        self.requests.send(row).is_ok()
+    }
+}
+
+const HEX_LIMIT: usize = 64 * 1024;
+
+pub fn spawn_reader(backup: Arc<Backup>, ctx: egui::Context) -> Result<ReaderHandle, String> {
+    let (requests, request_receiver) = mpsc::channel::<usize>();
+    let (response_sender, responses) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("reader".into())
+        .spawn(move || {
+            let mut reader = MessageReader::open(&backup).map_err(|error| error.to_string());
+            while let Ok(mut row) = request_receiver.recv() {
+                // Only the newest request matters (the user moved on).
+                while let Ok(newer) = request_receiver.try_recv() {
+                    row = newer;
+                }
+                let result = match reader.as_mut() {
+                    Ok(reader) => reader
+                        .read_row(&backup, row)
+                        .map_err(|error| error.to_string())
+                        .map(|bytes| prepare_view(&backup, row, bytes.headers, bytes.data)),
+                    Err(message) => Err(message.clone()),
+                };
+                if response_sender.send(ReadResponse { row, result }).is_err() {
+                    break;
+                }
+                ctx.request_repaint();
+            }
+        })
+        .map_err(|error| format!("cannot start the reader thread: {error}"))?;
+    Ok(ReaderHandle {
+        requests,
+        responses,
+    })
+}
+
+fn prepare_view(backup: &Backup, row: usize, headers: Vec<u8>, data: Vec<u8>) -> MessageView {
+    let block = parse_header_block(&headers);
+    let text = std::str::from_utf8(&data).ok().map(str::to_string);
+    let pretty_json = serde_json::from_slice::<serde_json::Value>(&data)
+        .ok()
+        .filter(|value| value.is_object() || value.is_array())
+        .and_then(|value| serde_json::to_string_pretty(&value).ok());
+    MessageView {
+        row,
+        seq: backup.messages.seq.get(row).copied().unwrap_or(0),
+        status_line: block.status_line,
+        headers: block.entries,
+        malformed_header_lines: block.malformed_lines,
+        hex: hex_dump(&data, HEX_LIMIT),
+        text,
+        pretty_json,
+        data,
+    }
+}
+
+/// Classic 16-bytes-per-line hex dump with an ASCII column.
+pub fn hex_dump(data: &[u8], limit: usize) -> String {
+    let mut out = String::new();
+    for (line, chunk) in data.chunks(16).take(limit / 16).enumerate() {
+        out.push_str(&format!("{:08x}  ", line * 16));
+        for index in 0..16 {
+            match chunk.get(index) {
+                Some(byte) => out.push_str(&format!("{byte:02x} ")),
+                None => out.push_str("   "),
+            }
+            if index == 7 {
+                out.push(' ');
+            }
+        }
+        out.push(' ');
+        for &byte in chunk {
+            out.push(if byte.is_ascii_graphic() || byte == b' ' {
+                byte as char
+            } else {
+                '.'
+            });
+        }
+        out.push('\n');
+    }
+    if data.len() > limit {
+        out.push_str(&format!("… {} more bytes\n", data.len() - limit));
+    }
+    out
+}
+
+// ---------------------------------------------------------------- filter
+
+pub struct FilterResult {
+    pub generation: u64,
+    pub result: Result<DisplayList, String>,
+}
+
+pub struct FilterJob {
+    pub generation: u64,
+    pub cancel: Arc<AtomicBool>,
+    pub results: Receiver<FilterResult>,
+}
+
+pub fn spawn_filter(
+    backup: Arc<Backup>,
+    spec: FilterSpec,
+    reference_ns: i64,
+    generation: u64,
+    ctx: egui::Context,
+) -> FilterJob {
+    let (sender, results) = mpsc::channel();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let thread_cancel = cancel.clone();
+    let fallback = sender.clone();
+    let spawned = std::thread::Builder::new()
+        .name("filter".into())
+        .spawn(move || {
+            let result = filter::run(&backup, &spec, reference_ns, &thread_cancel);
+            if !thread_cancel.load(Ordering::Relaxed) {
+                let _ = sender.send(FilterResult { generation, result });
+                ctx.request_repaint();
+            }
+        });
+    if let Err(error) = spawned {
+        let _ = fallback.send(FilterResult {
+            generation,
+            result: Err(format!("cannot start the filter thread: {error}")),
+        });
+    }
+    FilterJob {
+        generation,
+        cancel,
+        results,
+    }
+}

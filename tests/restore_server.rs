@@ -1,0 +1,229 @@
+//! Restore into a live nats-server through jsbackup's own NATS client and the
+//! JetStream restore API: unchanged archives, renames, consumer subsets
+//! (re-encoded as v2), and the refusals (existing stream, old server,
+//! unreachable server, a failure after the upload began).
+
+mod common;
+mod restore_support;
+
+use common::{fixture, free_port, read_json, NatsServer};
+use jsbackup::ops::nats_client::{Auth, Client};
+use jsbackup::ops::restore_local::{ConsumerSelection, RestoreReport};
+use jsbackup::ops::restore_server::{restore_to_server, ServerRestoreError, ServerRestoreOptions};
+use restore_support::{check_stream, open, u64_at, want_for};
+use serde_json::{json, Value};
+use std::sync::atomic::AtomicBool;
+
+fn restore(
+    rel: &str,
+    server: &NatsServer,
+    rename: Option<&str>,
+    consumers: Option<&[&str]>,
+) -> Result<RestoreReport, ServerRestoreError> {
+    let backup = open(&fixture(rel));
+    let mut options = ServerRestoreOptions::new(server.url.clone());
+    options.stream_name = rename.map(str::to_string);
+    if let Some(list) = consumers {
+        options.consumers = ConsumerSelection::Only(list.iter().map(|s| s.to_string()).collect());
+    }
+    let cancel = AtomicBool::new(false);
+    let mut last = (0u64, 0u64);
+    let result = restore_to_server(
+        &backup,
+        &options,
+        &mut |done, total| last = (done, total),
+        &cancel,
+    );
+    if result.is_ok() {
+        assert!(last.0 > 0 && last.0 == last.1, "progress ended at {last:?}");
+    }
+    result
+}
+
+fn restore_and_check(
+    rel: &str,
+    version: &str,
+    full: &str,
+    rename: Option<&str>,
+    consumers: Option<&[&str]>,
+) {
+    let what = format!("{rel} -> server {full} as {rename:?} consumers {consumers:?}");
+    let server = NatsServer::start(version, None);
+    let report = restore(rel, &server, rename, consumers)
+        .unwrap_or_else(|e| panic!("{what}: {e}\n{}", server.log()));
+    let exp = read_json(&fixture(rel).join("expected.json"));
+    let name = rename.map(str::to_string).unwrap_or_else(|| {
+        exp["stream"]["config"]["name"]
+            .as_str()
+            .expect("name")
+            .to_string()
+    });
+    assert_eq!(report.stream_name, name);
+    assert!(report.server_stream_info.is_some());
+    assert_eq!(
+        report.messages,
+        u64_at(&exp["restored"][full]["state"]["messages"]),
+        "{what}"
+    );
+    let want = want_for(&exp, full, consumers);
+    let mut conn = server.connect();
+    assert_eq!(conn.stream_names(), vec![name.clone()]);
+    check_stream(&what, &server, &mut conn, &name, &want);
+}
+
+#[test]
+fn v2_orders_renamed_with_consumer_subset() {
+    restore_and_check(
+        "v2/orders",
+        "2.15",
+        "2.15.1",
+        Some("ORDERS_S"),
+        Some(&["processor", "eu-shipping"]),
+    );
+}
+
+#[test]
+fn v1_orders_renamed_with_consumer_subset() {
+    restore_and_check(
+        "v1/orders",
+        "2.15",
+        "2.15.1",
+        Some("ORDERS_S"),
+        Some(&["processor", "delayed"]),
+    );
+}
+
+#[test]
+fn unchanged_archives() {
+    // v2 renamed with all consumers: sent unchanged.
+    restore_and_check("v2/orders", "2.15", "2.15.1", Some("ORDERS_R"), None);
+    restore_and_check("v2/trailing-deletes", "2.15", "2.15.1", None, None);
+    // v1 under its own name: sent unchanged, also to 2.14.
+    restore_and_check("v1/orders", "2.14", "2.14.6", None, None);
+    restore_and_check("v1/kv", "2.15", "2.15.1", None, None);
+}
+
+#[test]
+fn existing_stream_is_refused_before_sending() {
+    let server = NatsServer::start("2.15", None);
+    restore("v2/orders", &server, None, None).expect("first restore");
+    let mut conn = server.connect();
+    let before = conn.stream_info("ORDERS")["state"].clone();
+    let error = restore("v1/orders", &server, None, None).expect_err("exists");
+    let text = error.to_string();
+    assert!(matches!(error, ServerRestoreError::Preflight(_)), "{text}");
+    assert!(
+        text.contains("already exists") && text.contains("ORDERS"),
+        "{text}"
+    );
+    assert_eq!(conn.stream_info("ORDERS")["state"], before);
+}
+
+#[test]
+fn v2_archive_to_2_14_is_refused_clearly() {
+    let server = NatsServer::start("2.14", None);
+    let error = restore("v2/orders", &server, None, None).expect_err("2.14 cannot take v2");
+    let text = error.to_string();
+    assert!(
+        text.contains("2.15") && text.contains("--store-dir"),
+        "{text}"
+    );
+    let mut conn = server.connect();
+    assert!(conn.stream_names().is_empty());
+    // A v1 rename needs a re-encode, which needs 2.15 too.
+    let error =
+        restore("v1/orders", &server, Some("OTHER"), None).expect_err("rename of v1 on 2.14");
+    assert!(error.to_string().contains("2.15"), "{error}");
+}
+
+#[test]
+fn unreachable_server_is_a_clear_error() {
+    let port = free_port();
+    let backup = open(&fixture("v2/kv"));
+    let options = ServerRestoreOptions::new(format!("nats://127.0.0.1:{port}"));
+    let error = restore_to_server(&backup, &options, &mut |_, _| {}, &AtomicBool::new(false))
+        .expect_err("closed port");
+    let text = error.to_string();
+    assert!(
+        text.contains("cannot connect") && text.contains(&port.to_string()),
+        "{text}"
+    );
+}
+
+#[test]
+fn failure_after_start_leaves_no_stream() {
+    let server = NatsServer::start("2.15", None);
+    let mut conn = server.connect();
+    // A stream that takes the subjects first: the v2 restore fails when it
+    // creates the stream from state.json.
+    conn.create_stream(&json!({"name": "TAKEN", "subjects": ["orders.>"], "storage": "file"}));
+    let error =
+        restore("v2/orders", &server, Some("ORDERS2"), Some(&["processor"])).expect_err("overlap");
+    let text = error.to_string();
+    assert!(
+        matches!(error, ServerRestoreError::Transfer { .. }),
+        "{text}"
+    );
+    assert!(text.contains("overlap"), "{text}");
+    assert!(text.contains("ORDERS2"), "{text}");
+    assert_eq!(conn.stream_names(), vec!["TAKEN".to_string()], "{text}");
+}
+
+#[test]
+fn client_speaks_the_api() {
+    let server = NatsServer::start("2.15", None);
+    let mut client = Client::connect(&server.url, &Auth::None).expect("connect");
+    assert!(client.server_version().starts_with("2.15"));
+    let info = client
+        .request_json(
+            "$JS.API.STREAM.INFO.NOPE",
+            &Value::Null,
+            std::time::Duration::from_secs(5),
+        )
+        .expect("api");
+    assert_eq!(info["error"]["code"], 404, "{info}");
+    let error = client
+        .request("nobody.here", b"x", std::time::Duration::from_secs(5))
+        .expect_err("no responders");
+    assert!(error.to_string().contains("no responders"), "{error}");
+    // Still usable after an error.
+    let account = client
+        .request_json(
+            "$JS.API.INFO",
+            &Value::Null,
+            std::time::Duration::from_secs(5),
+        )
+        .expect("api");
+    assert!(account.get("error").is_none(), "{account}");
+}
+
+#[test]
+fn cli_restore_server_exit_codes() {
+    let bin = env!("CARGO_BIN_EXE_jsbackup");
+    let server = NatsServer::start("2.15", None);
+    let run = |rel: &str, args: &[&str]| {
+        std::process::Command::new(bin)
+            .arg("restore")
+            .arg(fixture(rel))
+            .arg("--server")
+            .arg(&server.url)
+            .args(args)
+            .output()
+            .expect("run jsbackup")
+    };
+    let ok = run("v2/kv", &["--json", "--stream", "KV_COPY"]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let report: Value = serde_json::from_slice(&ok.stdout).expect("json");
+    assert_eq!(report["stream_name"], "KV_COPY");
+    assert_eq!(report["server_stream_info"]["config"]["name"], "KV_COPY");
+    let again = run("v2/kv", &["--stream", "KV_COPY"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let bad = run("v2/kv", &["--consumers", "nope"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
