@@ -1,7 +1,7 @@
 //! `bench`: indexing speed and memory against the raw-decode floor, measured in one run.
 
 use anyhow::{anyhow, Result};
-use jsbackup::format::s2::{ChunkEvent, ChunkReader};
+use jsbackup::format::s2::{decode_chunk, Frame, FrameReader};
 use jsbackup::format::v2;
 use jsbackup::ops::index::{open_backup, ScanControl};
 use jsbackup::ops::read::MessageReader;
@@ -47,16 +47,23 @@ fn proc_status_bytes(field: &str) -> u64 {
 /// decompressed bytes as little as a reader must (v2 entry headers; v1 bytes only).
 fn floor_walk(path: &std::path::Path) -> Result<(u64, u64)> {
     let file = std::fs::File::open(path)?;
-    let mut reader = ChunkReader::new(BufReader::with_capacity(1 << 20, file));
+    let mut frames = FrameReader::new(BufReader::with_capacity(1 << 20, file));
     let mut buffer: Vec<u8> = Vec::with_capacity(8 << 20);
+    let mut body = Vec::new();
+    let mut decompressed = 0u64;
     let mut entries = 0u64;
     let mut position = 0usize;
     let mut is_v2: Option<bool> = None;
     loop {
-        match reader.next_chunk(&mut buffer) {
-            ChunkEvent::Data(_) => {}
-            ChunkEvent::Discontinuity => continue,
-            ChunkEvent::End => break,
+        match frames.next_frame(std::mem::take(&mut body)) {
+            Frame::Data(raw) => {
+                let before = buffer.len();
+                decode_chunk(&raw, &mut buffer);
+                decompressed += (buffer.len() - before) as u64;
+                body = raw.body;
+            }
+            Frame::Problem { .. } => continue,
+            Frame::End(_) => break,
         }
         if is_v2.is_none() && buffer.len() >= 8 {
             let v2 = &buffer[..8] == v2::MAGIC;
@@ -80,7 +87,7 @@ fn floor_walk(path: &std::path::Path) -> Result<(u64, u64)> {
             buffer.clear();
         }
     }
-    Ok((reader.decompressed_pos(), entries))
+    Ok((decompressed, entries))
 }
 
 pub fn bench(args: &BenchArgs) -> Result<u8> {

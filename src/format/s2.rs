@@ -117,34 +117,43 @@ pub enum ChunkEvent {
     End,
 }
 
-/// Reads S2 chunks one by one, recording the chunk index and problems.
-pub struct ChunkReader<R: Read> {
+/// One raw chunk as framed in the file, before decoding.
+#[derive(Debug)]
+pub struct RawChunk {
+    pub file_offset: u64,
+    pub chunk_type: u8,
+    pub body: Vec<u8>,
+    pub max_block: usize,
+}
+
+/// What the framing layer found next.
+#[derive(Debug)]
+pub enum Frame {
+    /// A data chunk (0x00 or 0x01) to decode.
+    Data(RawChunk),
+    /// A problem after which reading goes on; `lost` when bytes of unknown length are gone.
+    Problem { problem: S2Problem, lost: bool },
+    /// The end of the stream, after a fatal problem when there is one.
+    End(Option<S2Problem>),
+}
+
+/// Reads chunk headers and bodies (framing only; decoding is separate so it can run in parallel).
+pub struct FrameReader<R: Read> {
     inner: R,
     file_pos: u64,
-    decompressed_pos: u64,
     max_block: usize,
     started: bool,
     finished: bool,
-    body: Vec<u8>,
-    pub chunks: Vec<ChunkRecord>,
-    pub problems: Vec<S2Problem>,
-    /// True once something fatal stopped the stream before its natural end.
-    pub ended_early: bool,
 }
 
-impl<R: Read> ChunkReader<R> {
+impl<R: Read> FrameReader<R> {
     pub fn new(inner: R) -> Self {
         Self {
             inner,
             file_pos: 0,
-            decompressed_pos: 0,
             max_block: MAX_S2_BLOCK,
             started: false,
             finished: false,
-            body: Vec::new(),
-            chunks: Vec::new(),
-            problems: Vec::new(),
-            ended_early: false,
         }
     }
 
@@ -152,11 +161,6 @@ impl<R: Read> ChunkReader<R> {
         self.file_pos
     }
 
-    pub fn decompressed_pos(&self) -> u64 {
-        self.decompressed_pos
-    }
-
-    /// Reads as many bytes as available into `buf`; returns how many were read.
     fn read_up_to(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
         while filled < buf.len() {
@@ -170,204 +174,461 @@ impl<R: Read> ChunkReader<R> {
         Ok(filled)
     }
 
-    fn fail(&mut self, problem: S2Problem) -> ChunkEvent {
-        self.problems.push(problem);
-        self.ended_early = true;
+    fn end(&mut self, problem: Option<S2Problem>) -> Frame {
         self.finished = true;
-        ChunkEvent::End
+        Frame::End(problem)
     }
 
-    /// Decodes the next data chunk, appending its bytes to `out`.
-    pub fn next_chunk(&mut self, out: &mut Vec<u8>) -> ChunkEvent {
+    /// The next frame; `body` is a buffer to reuse for the chunk body.
+    pub fn next_frame(&mut self, mut body: Vec<u8>) -> Frame {
         loop {
             if self.finished {
-                return ChunkEvent::End;
+                return Frame::End(None);
             }
             let chunk_offset = self.file_pos;
             let mut header = [0u8; 4];
             let got = match self.read_up_to(&mut header) {
                 Ok(n) => n,
                 Err(error) => {
-                    return self.fail(S2Problem::Io {
+                    return self.end(Some(S2Problem::Io {
                         file_offset: chunk_offset,
                         message: error.to_string(),
-                    })
+                    }))
                 }
             };
             if got == 0 {
-                self.finished = true;
-                return ChunkEvent::End;
+                return self.end(None);
             }
+            self.file_pos += got as u64;
             if got < 4 {
-                self.file_pos += got as u64;
-                return self.fail(S2Problem::Truncated {
+                return self.end(Some(S2Problem::Truncated {
                     file_offset: chunk_offset,
                     wanted: 4,
                     available: got as u64,
-                });
+                }));
             }
             let chunk_type = header[0];
             let body_len =
                 u32::from(header[1]) | u32::from(header[2]) << 8 | u32::from(header[3]) << 16;
             if !self.started && chunk_type != 0xff {
-                return self.fail(S2Problem::NoIdentifier { chunk_type });
+                return self.end(Some(S2Problem::NoIdentifier { chunk_type }));
             }
-            self.body.resize(body_len as usize, 0);
-            let mut body = std::mem::take(&mut self.body);
+            body.clear();
+            body.resize(body_len as usize, 0);
             let got_body = match self.read_up_to(&mut body) {
                 Ok(n) => n,
                 Err(error) => {
-                    self.body = body;
-                    return self.fail(S2Problem::Io {
+                    return self.end(Some(S2Problem::Io {
                         file_offset: chunk_offset,
                         message: error.to_string(),
-                    });
+                    }))
                 }
             };
-            self.file_pos += 4 + got_body as u64;
+            self.file_pos += got_body as u64;
             if got_body < body.len() {
-                self.body = body;
-                return self.fail(S2Problem::Truncated {
+                return self.end(Some(S2Problem::Truncated {
                     file_offset: chunk_offset,
                     wanted: u64::from(body_len),
                     available: got_body as u64,
-                });
+                }));
             }
-            let event = self.handle_chunk(chunk_type, chunk_offset, &body, out);
-            self.body = body;
-            match event {
-                Some(event) => return event,
-                None => continue,
-            }
-        }
-    }
-
-    fn handle_chunk(
-        &mut self,
-        chunk_type: u8,
-        chunk_offset: u64,
-        body: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Option<ChunkEvent> {
-        match chunk_type {
-            0xff => {
-                if body == S2_IDENTIFIER {
-                    self.max_block = MAX_S2_BLOCK;
-                } else if body == SNAPPY_IDENTIFIER {
-                    self.max_block = MAX_SNAPPY_BLOCK;
-                } else if !self.started {
-                    return Some(self.fail(S2Problem::NoIdentifier { chunk_type }));
-                } else {
-                    self.problems.push(S2Problem::BadIdentifier {
-                        file_offset: chunk_offset,
-                    });
+            match chunk_type {
+                0xff => {
+                    if body == S2_IDENTIFIER {
+                        self.max_block = MAX_S2_BLOCK;
+                    } else if body == SNAPPY_IDENTIFIER {
+                        self.max_block = MAX_SNAPPY_BLOCK;
+                    } else if !self.started {
+                        return self.end(Some(S2Problem::NoIdentifier { chunk_type }));
+                    } else {
+                        self.started = true;
+                        return Frame::Problem {
+                            problem: S2Problem::BadIdentifier {
+                                file_offset: chunk_offset,
+                            },
+                            lost: false,
+                        };
+                    }
+                    self.started = true;
                 }
-                self.started = true;
-                None
+                0x00 | 0x01 => {
+                    return Frame::Data(RawChunk {
+                        file_offset: chunk_offset,
+                        chunk_type,
+                        body,
+                        max_block: self.max_block,
+                    })
+                }
+                0x02..=0x7f => {
+                    return Frame::Problem {
+                        problem: S2Problem::Unsupported {
+                            file_offset: chunk_offset,
+                            chunk_type,
+                        },
+                        lost: true,
+                    }
+                }
+                // Padding, seek index and other skippable chunks.
+                _ => {}
             }
-            0x00 | 0x01 => Some(self.data_chunk(chunk_type, chunk_offset, body, out)),
-            0x02..=0x7f => {
-                self.problems.push(S2Problem::Unsupported {
-                    file_offset: chunk_offset,
-                    chunk_type,
-                });
-                Some(ChunkEvent::Discontinuity)
-            }
-            // Padding, seek index and other skippable chunks.
-            _ => None,
         }
     }
+}
 
-    fn data_chunk(
+/// The result of decoding one data chunk (offsets are assigned later, in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedChunk {
+    pub kind: ChunkKind,
+    pub status: ChunkStatus,
+    /// Bytes appended to the output (0 when `lost`).
+    pub len: usize,
+    /// Nothing could be appended: bytes of unknown length are gone.
+    pub lost: bool,
+    pub failure: Option<String>,
+    pub too_large: Option<u64>,
+}
+
+/// Decodes a data chunk body (CRC, then block) and appends its bytes to `out`.
+pub fn decode_chunk(raw: &RawChunk, out: &mut Vec<u8>) -> DecodedChunk {
+    let kind = if raw.chunk_type == 0x01 {
+        ChunkKind::Uncompressed
+    } else {
+        ChunkKind::Compressed
+    };
+    let lost = |failure: &str, too_large: Option<u64>| DecodedChunk {
+        kind,
+        status: ChunkStatus::Undecodable,
+        len: 0,
+        lost: true,
+        failure: Some(failure.to_string()),
+        too_large,
+    };
+    let Some((crc_bytes, payload)) = raw.body.split_first_chunk::<4>() else {
+        return lost("chunk body shorter than its CRC", None);
+    };
+    let stored_crc = u32::from_le_bytes(*crc_bytes);
+    let start = out.len();
+    let mut status = ChunkStatus::Ok;
+    let mut failure = None;
+    let mut too_large = None;
+    if kind == ChunkKind::Uncompressed {
+        if payload.len() > raw.max_block {
+            too_large = Some(payload.len() as u64);
+        }
+        out.extend_from_slice(payload);
+    } else {
+        let declared = match minlz::decode_len(payload) {
+            Ok((len, _)) => len,
+            Err(error) => return lost(&format!("bad block length ({error:?})"), None),
+        };
+        if declared > raw.max_block {
+            return lost("block too large", Some(declared as u64));
+        }
+        out.resize(start + declared, 0);
+        match minlz::decode_into(&mut out[start..], payload) {
+            Ok(written) if written == declared => {}
+            Ok(_) | Err(_) => {
+                // Keep offsets aligned: the declared length stays, zero-filled.
+                out[start..].fill(0);
+                status = ChunkStatus::Undecodable;
+                failure = Some("corrupt S2 block".to_string());
+            }
+        }
+    }
+    if status == ChunkStatus::Ok && masked_crc(&out[start..]) != stored_crc {
+        status = ChunkStatus::CrcMismatch;
+    }
+    DecodedChunk {
+        kind,
+        status,
+        len: out.len() - start,
+        lost: false,
+        failure,
+        too_large,
+    }
+}
+
+/// The chunk index and problems, assigned in stream order.
+#[derive(Debug, Default)]
+pub struct ChunkLog {
+    pub chunks: Vec<ChunkRecord>,
+    pub problems: Vec<S2Problem>,
+    decompressed_pos: u64,
+    /// True once something fatal stopped the stream before its natural end.
+    pub ended_early: bool,
+}
+
+impl ChunkLog {
+    pub fn decompressed_pos(&self) -> u64 {
+        self.decompressed_pos
+    }
+
+    fn record_data(
         &mut self,
-        chunk_type: u8,
-        chunk_offset: u64,
-        body: &[u8],
-        out: &mut Vec<u8>,
+        raw_offset: u64,
+        body_len: usize,
+        decoded: &DecodedChunk,
     ) -> ChunkEvent {
-        let body_len = body.len() as u32;
-        if body.len() < 4 {
-            self.problems.push(S2Problem::Undecodable {
-                file_offset: chunk_offset,
-                decompressed_offset: self.decompressed_pos,
-                decompressed_end: self.decompressed_pos,
-                reason: "chunk body shorter than its CRC".into(),
+        let decompressed_offset = self.decompressed_pos;
+        if let Some(declared) = decoded.too_large {
+            self.problems.push(S2Problem::BlockTooLarge {
+                file_offset: raw_offset,
+                declared,
+                limit: MAX_S2_BLOCK,
             });
+        }
+        if decoded.lost {
+            if decoded.too_large.is_none() {
+                self.problems.push(S2Problem::Undecodable {
+                    file_offset: raw_offset,
+                    decompressed_offset,
+                    decompressed_end: decompressed_offset,
+                    reason: decoded.failure.clone().unwrap_or_default(),
+                });
+            }
             return ChunkEvent::Discontinuity;
         }
-        let stored_crc = u32::from_le_bytes([body[0], body[1], body[2], body[3]]);
-        let payload = &body[4..];
-        let start = out.len();
-        let decompressed_offset = self.decompressed_pos;
-        let (kind, status, decoded_len) = if chunk_type == 0x01 {
-            if payload.len() > self.max_block {
-                self.problems.push(S2Problem::BlockTooLarge {
-                    file_offset: chunk_offset,
-                    declared: payload.len() as u64,
-                    limit: self.max_block,
-                });
-            }
-            out.extend_from_slice(payload);
-            (ChunkKind::Uncompressed, ChunkStatus::Ok, payload.len())
-        } else {
-            let declared = match minlz::decode_len(payload) {
-                Ok((len, _)) => len,
-                Err(error) => {
-                    self.problems.push(S2Problem::Undecodable {
-                        file_offset: chunk_offset,
-                        decompressed_offset,
-                        decompressed_end: decompressed_offset,
-                        reason: format!("bad block length ({error:?})"),
-                    });
-                    return ChunkEvent::Discontinuity;
-                }
-            };
-            if declared > self.max_block {
-                self.problems.push(S2Problem::BlockTooLarge {
-                    file_offset: chunk_offset,
-                    declared: declared as u64,
-                    limit: self.max_block,
-                });
-                return ChunkEvent::Discontinuity;
-            }
-            out.resize(start + declared, 0);
-            match minlz::decode_into(&mut out[start..], payload) {
-                Ok(written) if written == declared => {
-                    (ChunkKind::Compressed, ChunkStatus::Ok, declared)
-                }
-                Ok(_) | Err(_) => {
-                    // Keep offsets aligned: the declared length stays, zero-filled.
-                    out[start..].fill(0);
-                    self.problems.push(S2Problem::Undecodable {
-                        file_offset: chunk_offset,
-                        decompressed_offset,
-                        decompressed_end: decompressed_offset + declared as u64,
-                        reason: "corrupt S2 block".into(),
-                    });
-                    (ChunkKind::Compressed, ChunkStatus::Undecodable, declared)
-                }
-            }
-        };
-        let mut status = status;
-        if status == ChunkStatus::Ok && masked_crc(&out[start..]) != stored_crc {
-            status = ChunkStatus::CrcMismatch;
-            self.problems.push(S2Problem::CrcMismatch {
-                file_offset: chunk_offset,
+        let decompressed_end = decompressed_offset + decoded.len as u64;
+        match decoded.status {
+            ChunkStatus::Ok => {}
+            ChunkStatus::CrcMismatch => self.problems.push(S2Problem::CrcMismatch {
+                file_offset: raw_offset,
                 decompressed_offset,
-                decompressed_end: decompressed_offset + decoded_len as u64,
-            });
+                decompressed_end,
+            }),
+            ChunkStatus::Undecodable => self.problems.push(S2Problem::Undecodable {
+                file_offset: raw_offset,
+                decompressed_offset,
+                decompressed_end,
+                reason: decoded.failure.clone().unwrap_or_default(),
+            }),
         }
         let record = ChunkRecord {
-            file_offset: chunk_offset,
-            body_len,
+            file_offset: raw_offset,
+            body_len: body_len as u32,
             decompressed_offset,
-            decompressed_len: decoded_len as u32,
-            kind,
-            status,
+            decompressed_len: decoded.len as u32,
+            kind: decoded.kind,
+            status: decoded.status,
         };
-        self.decompressed_pos += decoded_len as u64;
+        self.decompressed_pos = decompressed_end;
         self.chunks.push(record);
         ChunkEvent::Data(record)
+    }
+
+    fn record_frame_problem(&mut self, problem: S2Problem, lost: bool) -> Option<ChunkEvent> {
+        self.problems.push(problem);
+        lost.then_some(ChunkEvent::Discontinuity)
+    }
+
+    fn record_end(&mut self, problem: Option<S2Problem>) -> ChunkEvent {
+        if let Some(problem) = problem {
+            self.problems.push(problem);
+            self.ended_early = true;
+        }
+        ChunkEvent::End
+    }
+}
+
+/// Where decoded chunks come from: decoded inline, or by a reader thread and two decoders.
+pub trait ChunkSource {
+    /// Appends the next chunk's bytes to `out`, recording it in `log`.
+    fn next_chunk(&mut self, log: &mut ChunkLog, out: &mut Vec<u8>) -> ChunkEvent;
+    /// Compressed bytes read so far.
+    fn file_pos(&self) -> u64;
+}
+
+/// Decodes on the calling thread.
+pub struct InlineSource<R: Read> {
+    frames: FrameReader<R>,
+    body: Vec<u8>,
+}
+
+impl<R: Read> ChunkSource for InlineSource<R> {
+    fn next_chunk(&mut self, log: &mut ChunkLog, out: &mut Vec<u8>) -> ChunkEvent {
+        loop {
+            match self.frames.next_frame(std::mem::take(&mut self.body)) {
+                Frame::Data(raw) => {
+                    let decoded = decode_chunk(&raw, out);
+                    let event = log.record_data(raw.file_offset, raw.body.len(), &decoded);
+                    self.body = raw.body;
+                    return event;
+                }
+                Frame::Problem { problem, lost } => {
+                    if let Some(event) = log.record_frame_problem(problem, lost) {
+                        return event;
+                    }
+                }
+                Frame::End(problem) => return log.record_end(problem),
+            }
+        }
+    }
+
+    fn file_pos(&self) -> u64 {
+        self.frames.file_pos()
+    }
+}
+
+/// A frame or a decoded chunk, numbered so the consumer can put them back in order.
+enum Piece {
+    Data {
+        file_offset: u64,
+        body_len: usize,
+        decoded: DecodedChunk,
+        bytes: Vec<u8>,
+    },
+    Problem {
+        problem: S2Problem,
+        lost: bool,
+    },
+    End(Option<S2Problem>),
+}
+
+/// Reads frames on one thread and decodes them on two more; hands chunks back in order.
+pub struct ThreadedSource {
+    results: std::sync::mpsc::Receiver<(u64, Piece)>,
+    tokens: std::sync::mpsc::SyncSender<()>,
+    waiting: std::collections::BTreeMap<u64, Piece>,
+    next_piece: u64,
+    file_pos: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    finished: bool,
+}
+
+/// Chunks decoded ahead of the parser at most (bounds memory to a few blocks).
+const CHUNKS_IN_FLIGHT: usize = 6;
+const DECODER_THREADS: usize = 2;
+
+impl ThreadedSource {
+    pub fn spawn<R: Read + Send + 'static>(inner: R) -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::mpsc::{channel, sync_channel};
+        use std::sync::{Arc, Mutex};
+        let (result_tx, results) = channel::<(u64, Piece)>();
+        let (token_tx, token_rx) = sync_channel::<()>(CHUNKS_IN_FLIGHT);
+        for _ in 0..CHUNKS_IN_FLIGHT {
+            let _ = token_tx.try_send(());
+        }
+        let (job_tx, job_rx) = channel::<(u64, RawChunk)>();
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let file_pos = Arc::new(AtomicU64::new(0));
+        for _ in 0..DECODER_THREADS {
+            let job_rx = Arc::clone(&job_rx);
+            let result_tx = result_tx.clone();
+            std::thread::spawn(move || loop {
+                let job = match job_rx.lock() {
+                    Ok(receiver) => receiver.recv(),
+                    Err(_) => return,
+                };
+                let Ok((number, raw)) = job else { return };
+                let mut bytes = Vec::with_capacity(raw.max_block.min(MAX_S2_BLOCK));
+                let decoded = decode_chunk(&raw, &mut bytes);
+                let piece = Piece::Data {
+                    file_offset: raw.file_offset,
+                    body_len: raw.body.len(),
+                    decoded,
+                    bytes,
+                };
+                if result_tx.send((number, piece)).is_err() {
+                    return;
+                }
+            });
+        }
+        let reader_pos = Arc::clone(&file_pos);
+        std::thread::spawn(move || {
+            let mut frames = FrameReader::new(inner);
+            let mut number = 0u64;
+            loop {
+                // Wait for room: the consumer returns a token per chunk it takes.
+                if token_rx.recv().is_err() {
+                    return;
+                }
+                let frame = frames.next_frame(Vec::new());
+                reader_pos.store(frames.file_pos(), Ordering::Relaxed);
+                let sent = match frame {
+                    Frame::Data(raw) => job_tx.send((number, raw)).is_ok(),
+                    Frame::Problem { problem, lost } => result_tx
+                        .send((number, Piece::Problem { problem, lost }))
+                        .is_ok(),
+                    Frame::End(problem) => {
+                        let _ = result_tx.send((number, Piece::End(problem)));
+                        return;
+                    }
+                };
+                if !sent {
+                    return;
+                }
+                number += 1;
+            }
+        });
+        Self {
+            results,
+            tokens: token_tx,
+            waiting: std::collections::BTreeMap::new(),
+            next_piece: 0,
+            file_pos,
+            finished: false,
+        }
+    }
+
+    fn take_next(&mut self) -> Option<Piece> {
+        loop {
+            if let Some(piece) = self.waiting.remove(&self.next_piece) {
+                self.next_piece += 1;
+                let _ = self.tokens.try_send(());
+                return Some(piece);
+            }
+            match self.results.recv() {
+                Ok((number, piece)) => {
+                    self.waiting.insert(number, piece);
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+impl ChunkSource for ThreadedSource {
+    fn next_chunk(&mut self, log: &mut ChunkLog, out: &mut Vec<u8>) -> ChunkEvent {
+        loop {
+            if self.finished {
+                return ChunkEvent::End;
+            }
+            let Some(piece) = self.take_next() else {
+                self.finished = true;
+                return log.record_end(Some(S2Problem::Io {
+                    file_offset: self.file_pos(),
+                    message: "the decoder thread stopped".into(),
+                }));
+            };
+            match piece {
+                Piece::Data {
+                    file_offset,
+                    body_len,
+                    decoded,
+                    bytes,
+                } => {
+                    if out.is_empty() {
+                        *out = bytes;
+                    } else {
+                        out.extend_from_slice(&bytes);
+                    }
+                    return log.record_data(file_offset, body_len, &decoded);
+                }
+                Piece::Problem { problem, lost } => {
+                    if let Some(event) = log.record_frame_problem(problem, lost) {
+                        return event;
+                    }
+                }
+                Piece::End(problem) => {
+                    self.finished = true;
+                    return log.record_end(problem);
+                }
+            }
+        }
+    }
+
+    fn file_pos(&self) -> u64 {
+        self.file_pos.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -381,8 +642,9 @@ pub enum StreamStop {
 }
 
 /// A buffered view of the decompressed stream with position tracking, for parsers.
-pub struct DecodedStream<R: Read> {
-    pub chunks: ChunkReader<R>,
+pub struct DecodedStream<S: ChunkSource> {
+    source: S,
+    pub chunks: ChunkLog,
     buf: Vec<u8>,
     /// Index in `buf` of the next unread byte.
     cursor: usize,
@@ -393,10 +655,28 @@ pub struct DecodedStream<R: Read> {
     pub discontinuities: u32,
 }
 
-impl<R: Read> DecodedStream<R> {
+impl<R: Read> DecodedStream<InlineSource<R>> {
+    /// Decodes on the calling thread.
     pub fn new(inner: R) -> Self {
+        Self::with_source(InlineSource {
+            frames: FrameReader::new(inner),
+            body: Vec::new(),
+        })
+    }
+}
+
+impl DecodedStream<ThreadedSource> {
+    /// Reads and decodes on background threads, ahead of the parser.
+    pub fn threaded<R: Read + Send + 'static>(inner: R) -> Self {
+        Self::with_source(ThreadedSource::spawn(inner))
+    }
+}
+
+impl<S: ChunkSource> DecodedStream<S> {
+    pub fn with_source(source: S) -> Self {
         Self {
-            chunks: ChunkReader::new(inner),
+            source,
+            chunks: ChunkLog::default(),
             buf: Vec::with_capacity(MAX_S2_BLOCK * 2),
             cursor: 0,
             buf_offset: 0,
@@ -411,7 +691,7 @@ impl<R: Read> DecodedStream<R> {
     }
 
     pub fn file_pos(&self) -> u64 {
-        self.chunks.file_pos()
+        self.source.file_pos()
     }
 
     /// Bytes available without decoding another chunk.
@@ -431,7 +711,7 @@ impl<R: Read> DecodedStream<R> {
                 self.buf_offset += self.cursor as u64;
                 self.cursor = 0;
             }
-            match self.chunks.next_chunk(&mut self.buf) {
+            match self.source.next_chunk(&mut self.chunks, &mut self.buf) {
                 ChunkEvent::Data(_) => {}
                 ChunkEvent::Discontinuity => {
                     self.pending_discontinuity = true;

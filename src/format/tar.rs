@@ -2,8 +2,7 @@
 //! decompressed offset. Written here (rather than the `tar` crate) so that a bad
 //! header can be reported with its offset and reading can resynchronise.
 
-use super::s2::{DecodedStream, StreamStop};
-use std::io::Read;
+use super::s2::{ChunkSource, DecodedStream, StreamStop};
 
 pub const BLOCK: usize = 512;
 
@@ -195,7 +194,10 @@ impl TarReader {
     }
 
     /// Skips whatever is left of the current member.
-    pub fn skip_rest<R: Read>(&mut self, stream: &mut DecodedStream<R>) -> Result<(), TarError> {
+    pub fn skip_rest<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+    ) -> Result<(), TarError> {
         let offset = stream.pos();
         let left = std::mem::take(&mut self.remaining_padded);
         stream
@@ -204,9 +206,9 @@ impl TarReader {
     }
 
     /// Reads the current member's data (`size` bytes) and its padding.
-    pub fn read_data<R: Read>(
+    pub fn read_data<S: ChunkSource>(
         &mut self,
-        stream: &mut DecodedStream<R>,
+        stream: &mut DecodedStream<S>,
         size: u64,
         out: &mut Vec<u8>,
     ) -> Result<(), TarError> {
@@ -234,7 +236,10 @@ impl TarReader {
     }
 
     /// Reads the next member header, applying a preceding PAX `x` header.
-    pub fn next<R: Read>(&mut self, stream: &mut DecodedStream<R>) -> Result<TarEvent, TarError> {
+    pub fn next<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+    ) -> Result<TarEvent, TarError> {
         self.skip_rest(stream)?;
         let mut pax_path: Option<String> = None;
         let mut pax_size: Option<u64> = None;
@@ -302,7 +307,7 @@ impl TarReader {
     }
 
     /// After damage: scans forward block by block for the next header with a valid checksum.
-    pub fn resync<R: Read>(&mut self, stream: &mut DecodedStream<R>) -> Option<u64> {
+    pub fn resync<S: ChunkSource>(&mut self, stream: &mut DecodedStream<S>) -> Option<u64> {
         self.remaining_padded = 0;
         stream.accept_discontinuity();
         // Realign to a 512-byte boundary of the decompressed stream.

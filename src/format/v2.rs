@@ -3,9 +3,8 @@
 //! Header field order on the wire: name_len, timestamp (zigzag), sequence,
 //! header_size, payload_size, then the name and `header_size + payload_size` bytes.
 
-use super::s2::{DecodedStream, StreamStop};
+use super::s2::{ChunkSource, DecodedStream, StreamStop};
 use super::varint::{read_uvarint, VarintError};
-use std::io::Read;
 
 pub const MAGIC: &[u8; 8] = b"NATSARC1";
 /// The server's reader rejects longer names.
@@ -105,7 +104,7 @@ pub fn parse_entry_header(buf: &[u8], offset: u64) -> Result<Option<(EntryHeader
 }
 
 /// Reads the magic. `Ok(false)` for an empty stream.
-pub fn read_magic<R: Read>(stream: &mut DecodedStream<R>) -> Result<bool, String> {
+pub fn read_magic<S: ChunkSource>(stream: &mut DecodedStream<S>) -> Result<bool, String> {
     let peeked = stream.peek(8).map(|bytes| bytes == MAGIC);
     match peeked {
         Ok(true) => {
@@ -119,8 +118,8 @@ pub fn read_magic<R: Read>(stream: &mut DecodedStream<R>) -> Result<bool, String
 }
 
 /// Reads the next entry header (the data is left unread).
-pub fn next_entry_header<R: Read>(
-    stream: &mut DecodedStream<R>,
+pub fn next_entry_header<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
 ) -> Result<EntryHeader, EntryError> {
     let offset = stream.pos();
     // 5 varints of at most 10 bytes; then the name.

@@ -1,27 +1,27 @@
 //! A compact, columnar message index: no payload bytes, subjects interned.
 
 use crate::format::headers::Ttl;
-use std::collections::HashMap;
+use crate::util::fxhash::FxHashMap;
 
 /// Interned subjects with their live message counts.
 #[derive(Debug, Clone, Default)]
 pub struct SubjectTable {
     names: Vec<Box<str>>,
-    lookup: HashMap<Box<str>, u32>,
+    /// Keyed by the subject's bytes as stored, so lookups need no UTF-8 conversion.
+    lookup: FxHashMap<Box<[u8]>, u32>,
+
     /// Live messages per subject id (filled by [`MessageIndex::recount_subjects`]).
     pub counts: Vec<u64>,
 }
 
 impl SubjectTable {
     pub fn intern(&mut self, subject: &[u8]) -> u32 {
-        let text = String::from_utf8_lossy(subject);
-        if let Some(&id) = self.lookup.get(text.as_ref()) {
+        if let Some(&id) = self.lookup.get(subject) {
             return id;
         }
         let id = self.names.len() as u32;
-        let boxed: Box<str> = text.into();
-        self.names.push(boxed.clone());
-        self.lookup.insert(boxed, id);
+        self.names.push(String::from_utf8_lossy(subject).into());
+        self.lookup.insert(subject.into(), id);
         id
     }
     pub fn name(&self, id: u32) -> &str {

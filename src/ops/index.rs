@@ -5,15 +5,16 @@ use crate::format::filestore::{self, RecordKind};
 use crate::format::hash::Hh64Key;
 use crate::format::headers::{self, flags, Ttl};
 use crate::format::index_db::{self, IndexDb};
-use crate::format::s2::{ChunkStatus, DecodedStream, S2Problem, StreamStop};
+use crate::format::s2::{ChunkSource, ChunkStatus, DecodedStream, S2Problem, StreamStop};
 use crate::format::tar::{TarError, TarEvent, TarReader};
 use crate::format::v2::{self, EntryError};
 use crate::model::{
     ArchiveFormat, Backup, ConsumerInfo, ConsumerState, EntryInfo, Finding, FindingKind,
     MessageRow, PendingEntry, SequencePair, StreamState,
 };
+use crate::util::fxhash::{FxHashMap, FxHashSet};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,10 +71,9 @@ pub fn open_backup(path: &Path, control: &mut ScanControl) -> Result<Backup, Ope
     })?;
     let mut backup = Backup::empty(source);
     read_backup_json(&mut backup);
-    let reader = CountingReader {
-        inner: BufReader::with_capacity(1 << 20, file),
-    };
-    scan_stream(reader, &mut backup, control)?;
+    // Decoding runs on background threads, ahead of the parser.
+    let stream = DecodedStream::threaded(BufReader::with_capacity(1 << 20, file));
+    scan_decoded(stream, &mut backup, control)?;
     if backup.format.is_none() {
         let reason = backup
             .findings
@@ -92,7 +92,15 @@ pub fn scan_stream<R: Read>(
     backup: &mut Backup,
     control: &mut ScanControl,
 ) -> Result<(), OpenError> {
-    let mut stream = DecodedStream::new(reader);
+    scan_decoded(DecodedStream::new(reader), backup, control)
+}
+
+/// Indexes an already framed stream (inline or threaded decoding).
+pub fn scan_decoded<S: ChunkSource>(
+    mut stream: DecodedStream<S>,
+    backup: &mut Backup,
+    control: &mut ScanControl,
+) -> Result<(), OpenError> {
     let format = match stream.peek(8) {
         Ok(bytes) if bytes == v2::MAGIC => Some(ArchiveFormat::V2),
         Ok(_) => Some(ArchiveFormat::V1),
@@ -140,16 +148,6 @@ pub fn scan_stream<R: Read>(
     Ok(())
 }
 
-struct CountingReader<R> {
-    inner: R,
-}
-
-impl<R: Read> Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-
 /// Scan-time facts that are not part of the final model.
 #[derive(Default)]
 struct Scan {
@@ -159,8 +157,8 @@ struct Scan {
     row_record_len: Vec<u32>,
     /// v1: damaged (checksum) message sequences, excluded from the live set.
     damaged_seqs: Vec<u64>,
-    tombstones: HashSet<u64>,
-    erased: HashSet<u64>,
+    tombstones: FxHashSet<u64>,
+    erased: FxHashSet<u64>,
     highest_seq_seen: u64,
     /// v1: block index → (length, last 8 bytes), for index.db trust checks.
     blocks: BTreeMap<u64, (u64, [u8; 8])>,
@@ -229,8 +227,8 @@ fn read_backup_json(backup: &mut Backup) {
     }
 }
 
-fn report_progress<R: Read>(
-    stream: &DecodedStream<R>,
+fn report_progress<S: ChunkSource>(
+    stream: &DecodedStream<S>,
     backup: &Backup,
     scan: &mut Scan,
     control: &mut ScanControl,
@@ -259,8 +257,8 @@ fn report_progress<R: Read>(
 
 // ---------------------------------------------------------------- v2
 
-fn scan_v2<R: Read>(
-    stream: &mut DecodedStream<R>,
+fn scan_v2<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
     backup: &mut Backup,
     scan: &mut Scan,
     control: &mut ScanControl,
@@ -675,8 +673,8 @@ fn parse_v2_consumer(
 }
 
 /// Searches forward for the next plausible message entry; true when found.
-fn resync_v2<R: Read>(
-    stream: &mut DecodedStream<R>,
+fn resync_v2<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
     backup: &mut Backup,
     previous_seq: u64,
 ) -> bool {
@@ -755,8 +753,8 @@ fn block_index_of(name: &str) -> Option<u64> {
         .ok()
 }
 
-fn scan_v1<R: Read>(
-    stream: &mut DecodedStream<R>,
+fn scan_v1<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
     backup: &mut Backup,
     scan: &mut Scan,
     control: &mut ScanControl,
@@ -915,8 +913,8 @@ fn scan_v1<R: Read>(
 }
 
 /// Reports a tar error; true when reading can go on (after resynchronising).
-fn handle_tar_error<R: Read>(
-    stream: &mut DecodedStream<R>,
+fn handle_tar_error<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
     tar: &mut TarReader,
     backup: &mut Backup,
     error: TarError,
@@ -953,8 +951,8 @@ fn handle_tar_error<R: Read>(
     }
 }
 
-fn resync_tar<R: Read>(
-    stream: &mut DecodedStream<R>,
+fn resync_tar<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
     tar: &mut TarReader,
     backup: &mut Backup,
     from: u64,
@@ -1279,7 +1277,7 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
             (first, last)
         }
     };
-    let block_map: HashMap<u64, &index_db::IndexBlock> = trusted
+    let block_map: FxHashMap<u64, &index_db::IndexBlock> = trusted
         .as_ref()
         .map(|index| {
             index
@@ -1290,7 +1288,10 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
         })
         .unwrap_or_default();
     let mut keep = vec![false; backup.messages.len()];
-    let mut seen: HashSet<u64> = HashSet::with_capacity(backup.messages.len());
+    // Sequences normally ascend through the blocks; only when they do not is a set needed
+    // to keep the first copy of a sequence.
+    let mut highest_kept = 0u64;
+    let mut seen: Option<FxHashSet<u64>> = None;
     for (row, keep_row) in keep.iter_mut().enumerate() {
         let seq = backup.messages.seq[row];
         if seq < first_seq
@@ -1312,9 +1313,21 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
                 continue;
             }
         }
-        if !seen.insert(seq) {
-            continue;
+        if seq <= highest_kept {
+            let set = seen.get_or_insert_with(|| {
+                backup.messages.seq[..row]
+                    .iter()
+                    .copied()
+                    .filter(|&earlier| earlier <= highest_kept)
+                    .collect()
+            });
+            if !set.insert(seq) {
+                continue;
+            }
+        } else if let Some(set) = seen.as_mut() {
+            set.insert(seq);
         }
+        highest_kept = highest_kept.max(seq);
         *keep_row = true;
     }
     let record_len = std::mem::take(&mut scan.row_record_len);

@@ -5,21 +5,26 @@
 //! Pre-flight checks run before a byte of the archive is sent: server
 //! reachable, JetStream enabled, the stream name free, the archive format
 //! supported by the server version. The archive goes up unchanged when it can
-//! (v2 under any name; v1 under its own name with all consumers). A rename of
-//! a v1 archive, a consumer subset, or a damaged archive is re-encoded on the
-//! fly as v2 from the index (needs a ≥ 2.15 server; no v1 tar writer is used
-//! here). If the upload fails after the server started the restore, the
-//! half-created stream is deleted and the error says so.
+//! (v2 under any name to ≥ 2.15; v1 under its own name with all consumers). A
+//! rename of a v1 archive, a consumer subset, `--drop-expired` or a damaged
+//! archive is re-encoded on the fly from the index: as v2 for ≥ 2.15, as a v1
+//! tar for older servers (which also receive v2 archives that way). Nothing is
+//! staged on disk: the encoder streams into the acked upload. If the upload
+//! fails after the server started the restore, the half-created stream is
+//! deleted and the error says so.
 
-use crate::format::filestore_write::clamp_consumer_state;
+use crate::format::filestore_write::{
+    clamp_consumer_state, consumer_meta_inf, encode_odat, meta_inf_json,
+};
 use crate::format::s2_write::S2Writer;
+use crate::format::write_v1::{V1Consumer, V1Writer};
 use crate::format::write_v2::V2Writer;
 use crate::model::{ArchiveFormat, Backup, ConsumerInfo};
 use crate::ops::nats_client::{Auth, Client, NatsError};
 use crate::ops::read::MessageReader;
 use crate::ops::restore_local::{
-    renamed_config, skip_reason, validate_stream_name, ConsumerSelection, RestoreError,
-    RestoreReport, SkipReason,
+    renamed_config, skip_reason, stream_created, stream_last_ts, validate_stream_name,
+    ConsumerSelection, RestoreError, RestoreReport, SkipReason,
 };
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -96,6 +101,8 @@ pub enum Payload {
     Original,
     /// A v2 archive written from the index (rename of v1, consumer subset, damage left out).
     ReencodedV2,
+    /// A v1 tar archive written from the index, for servers older than 2.15.
+    ReencodedV1,
 }
 
 /// Parses "2.15.1" (with any suffix) into (major, minor, patch).
@@ -130,14 +137,14 @@ pub fn choose_payload(
     };
     let needs_v2 = payload == Payload::ReencodedV2 || backup.format == Some(ArchiveFormat::V2);
     if needs_v2 && !v2_capable {
-        let why = match (backup.format, payload) {
-            (Some(ArchiveFormat::V2), Payload::Original) => "this is a v2 (NATSARC1) backup".to_string(),
-            _ => "a rename of a v1 backup, a consumer subset, --drop-expired or a damaged archive is sent re-encoded as v2".to_string(),
-        };
-        return Err(format!(
-            "server version {server_version:?} cannot restore it: {why}, which needs nats-server 2.15 or newer \
-             (no v1 tar writer is available to convert it); restore to a local store with --store-dir instead"
-        ));
+        if parse_version(server_version).is_none() {
+            return Err(format!(
+                "the server reports version {server_version:?}, which cannot be compared with 2.15; \
+                 restore to a local store with --store-dir instead"
+            ));
+        }
+        // Older servers only take v1: write a tar from the index.
+        return Ok(Payload::ReencodedV1);
     }
     Ok(payload)
 }
@@ -266,6 +273,15 @@ pub fn restore_to_server(
         Payload::ReencodedV2 => {
             upload_reencoded(backup, &selected, options, &mut uploader, &mut report)
         }
+        Payload::ReencodedV1 => upload_reencoded_v1(
+            backup,
+            &stream_name,
+            &config,
+            &selected,
+            options,
+            &mut uploader,
+            &mut report,
+        ),
     };
     let final_reply = upload.and_then(|()| uploader.finish(options.final_timeout));
     let mut client = uploader.client;
@@ -294,6 +310,7 @@ pub fn restore_to_server(
     report.notes.push(match payload {
         Payload::Original => format!("sent the archive unchanged to server {version}"),
         Payload::ReencodedV2 => format!("sent a re-encoded v2 archive to server {version}"),
+        Payload::ReencodedV1 => format!("sent a re-encoded v1 (tar) archive to server {version}"),
     });
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
@@ -470,6 +487,28 @@ fn upload_reencoded(
             .consumer(&consumer.name, &bytes)
             .map_err(|error| error.to_string())?;
     }
+    for_each_message(
+        backup,
+        options,
+        report,
+        |seq, ts_ns, subject, headers, data| {
+            writer
+                .message(subject, ts_ns, seq, headers, data)
+                .map_err(|error| error.to_string())
+        },
+    )?;
+    let s2 = writer.finish().map_err(|error| error.to_string())?;
+    s2.finish().map_err(|error| error.to_string())?;
+    Ok(())
+}
+
+/// Streams the selected rows through `push` (skipping damaged and, if asked, expired ones).
+fn for_each_message(
+    backup: &Backup,
+    options: &ServerRestoreOptions,
+    report: &mut RestoreReport,
+    mut push: impl FnMut(u64, i64, &[u8], &[u8], &[u8]) -> Result<(), String>,
+) -> Result<(), String> {
     let mut reader = if backup.messages.is_empty() {
         None
     } else {
@@ -494,17 +533,74 @@ fn upload_reencoded(
             .read_row(backup, row)
             .map_err(|error| error.to_string())?;
         let subject = backup.subjects.name(message.subject_id);
-        writer
-            .message(
-                subject.as_bytes(),
-                message.ts_ns,
-                message.seq,
-                &bytes.headers,
-                &bytes.data,
-            )
-            .map_err(|error| error.to_string())?;
+        push(
+            message.seq,
+            message.ts_ns,
+            subject.as_bytes(),
+            &bytes.headers,
+            &bytes.data,
+        )?;
     }
-    let s2 = writer.finish().map_err(|error| error.to_string())?;
+    Ok(())
+}
+
+/// A v1 tar (meta.inf, blocks, obs/) under `stream_name`, for servers before 2.15.
+fn upload_reencoded_v1(
+    backup: &Backup,
+    stream_name: &str,
+    config: &Value,
+    consumers: &[&ConsumerInfo],
+    options: &ServerRestoreOptions,
+    uploader: &mut Uploader,
+    report: &mut RestoreReport,
+) -> Result<(), String> {
+    let last_seq = backup.state.last_seq;
+    let meta_inf = match &backup.meta_inf_raw {
+        Some(raw) if stream_name == backup.stream_name => raw.clone(),
+        _ => meta_inf_json(&stream_created(backup), config).map_err(|error| error.to_string())?,
+    };
+    let mut v1_consumers = Vec::new();
+    for consumer in consumers {
+        let meta = match &consumer.meta_inf_raw {
+            Some(raw) => raw.clone(),
+            None => {
+                let created = consumer
+                    .created
+                    .clone()
+                    .unwrap_or_else(|| stream_created(backup));
+                consumer_meta_inf(&created, &consumer.name, &consumer.config)
+                    .map_err(|error| format!("consumer {:?}: {error}", consumer.name))?
+            }
+        };
+        v1_consumers.push(V1Consumer {
+            name: consumer.name.clone(),
+            meta_inf: meta,
+            odat: encode_odat(&clamp_consumer_state(&consumer.state, last_seq)),
+        });
+    }
+    let mtime_ns = backup
+        .snapshot_time_ns
+        .unwrap_or_else(crate::util::time::now_ns);
+    let mut writer = V1Writer::new(
+        S2Writer::new(&mut *uploader),
+        mtime_ns,
+        stream_name,
+        &meta_inf,
+    )
+    .map_err(|error| error.to_string())?;
+    for_each_message(
+        backup,
+        options,
+        report,
+        |seq, ts_ns, subject, headers, data| {
+            writer
+                .message(seq, ts_ns, subject, headers, data)
+                .map_err(|error| error.to_string())
+        },
+    )?;
+    let (s2, _) = writer
+        .finish(last_seq, stream_last_ts(backup), &v1_consumers)
+        .map_err(|error| error.to_string())?;
     s2.finish().map_err(|error| error.to_string())?;
     Ok(())
 }

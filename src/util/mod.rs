@@ -1,4 +1,5 @@
 //! Small helpers shared by every layer.
 
+pub mod fxhash;
 pub mod subject;
 pub mod time;
