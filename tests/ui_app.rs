@@ -139,6 +139,19 @@ fn messages_pane_filters_by_subject() {
         harness.query_by_label(&label).is_some(),
         "expected '{label}' after filtering on {subject}"
     );
+    // Ctrl+G focuses "go to seq"; Ctrl+F the subject filter.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::G);
+    harness.step();
+    harness.step();
+    assert!(harness
+        .get_by_role_and_label(Role::TextInput, "go to seq")
+        .is_focused());
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    harness.step();
+    harness.step();
+    assert!(harness
+        .get_by_role_and_label(Role::TextInput, "subject")
+        .is_focused());
     // Select the first row: the detail view reads it through the reader thread.
     harness
         .state_mut()
@@ -266,6 +279,17 @@ fn welcome_screen_opens_a_typed_path_and_the_sample() {
     let document = harness.state().active_document().unwrap();
     assert_eq!(document.title, "ORDERS");
     assert!(document.error.is_none(), "{:?}", document.error);
+    harness.get_by_label("Help").click();
+    harness.step();
+    harness.step();
+    harness.step();
+    harness.get_by_label("About jsbackup").click();
+    for _ in 0..4 {
+        harness.step();
+    }
+    assert!(harness
+        .query_by_label(&format!("jsbackup {}", env!("CARGO_PKG_VERSION")))
+        .is_some());
 }
 
 #[test]
@@ -350,4 +374,170 @@ fn account_backup_directory_lists_streams_that_open() {
         Some(seq)
     );
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Needs a big archive (`make_fixtures.py --big 1000000 --big-out target/big`):
+/// `cargo test --test ui_app -- --ignored big`.
+#[test]
+#[ignore]
+fn big_backup_shows_rows_and_progress_while_indexing() {
+    let path = std::env::var_os("JSBACKUP_BIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/big/v2/big"))
+        });
+    let mut app = App::default();
+    app.open(OpenSource::Path(path));
+    let mut harness = harness(app);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // Wait for the first partial model (the left list grows a line then).
+    while harness
+        .state()
+        .active_document()
+        .is_none_or(|d| d.backup.is_none())
+    {
+        harness.step();
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.step();
+    show_pane(&mut harness, Pane::Messages);
+    let mut saw_partial = false;
+    let mut saw_progress = false;
+    while harness.state().active_document().unwrap().is_indexing() {
+        harness.step();
+        let document = harness.state().active_document().unwrap();
+        if document.is_indexing() {
+            saw_partial |= document
+                .backup
+                .as_ref()
+                .is_some_and(|backup| !backup.messages.is_empty());
+            saw_progress |= harness.query_by_label_contains("msgs ·").is_some();
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(saw_partial, "no rows were shown while indexing");
+    assert!(saw_progress, "no progress was shown while indexing");
+    wait_settled(&mut harness);
+    let total = harness
+        .state()
+        .active_document()
+        .unwrap()
+        .backup
+        .as_ref()
+        .unwrap()
+        .messages
+        .len();
+    assert!(harness
+        .query_by_label(&format!(
+            "{0} of {0} messages",
+            jsbackup::ui::widgets::count(total as u64)
+        ))
+        .is_some());
+}
+
+#[test]
+fn filter_worker_applies_header_payload_seq_and_exclude_filters() {
+    use jsbackup::format::headers::flags;
+    use jsbackup::ui::filter::{run, FilterSpec};
+    use std::sync::atomic::AtomicBool;
+    let expected = expected("v2/orders");
+    let backup = jsbackup::ops::index::open_backup(
+        &fixture("v2/orders"),
+        &mut jsbackup::ops::index::ScanControl::default(),
+    )
+    .unwrap();
+    let cancel = AtomicBool::new(false);
+    let count = |spec: FilterSpec| run(&backup, &spec, 0, &cancel).unwrap().message_count;
+    let subjects = expected["subjects"].as_object().unwrap();
+    let eu: u64 = subjects
+        .iter()
+        .filter(|(subject, _)| subject.ends_with(".eu"))
+        .map(|(_, count)| count.as_u64().unwrap())
+        .sum();
+    let total = expected["state"]["messages"].as_u64().unwrap() as usize;
+    // Subject wildcards, include and exclude.
+    assert_eq!(
+        count(FilterSpec {
+            subject_include: "orders.*.eu".into(),
+            ..Default::default()
+        }) as u64,
+        eu
+    );
+    assert_eq!(
+        count(FilterSpec {
+            subject_exclude: "orders.*.eu".into(),
+            ..Default::default()
+        }),
+        total - eu as usize
+    );
+    // Header present: the index flags messages carrying Nats-Msg-Id.
+    let with_msg_id = backup
+        .messages
+        .flags
+        .iter()
+        .filter(|&&f| f & flags::MSG_ID != 0)
+        .count();
+    assert!(with_msg_id > 0);
+    assert_eq!(
+        count(FilterSpec {
+            header: "Nats-Msg-Id".into(),
+            ..Default::default()
+        }),
+        with_msg_id
+    );
+    // Sequence range: rows between the bounds.
+    let rows = backup
+        .messages
+        .seq
+        .iter()
+        .filter(|&&seq| (100..=200).contains(&seq))
+        .count();
+    assert_eq!(
+        count(FilterSpec {
+            seq_from: "100".into(),
+            seq_to: "200".into(),
+            ..Default::default()
+        }),
+        rows
+    );
+    // Payload regex matching every message, and one that matches none.
+    assert_eq!(
+        count(FilterSpec {
+            payload: "order_id".into(),
+            ..Default::default()
+        }),
+        total
+    );
+    assert_eq!(
+        count(FilterSpec {
+            payload: r#""region":\s*"nowhere""#.into(),
+            payload_regex: true,
+            ..Default::default()
+        }),
+        0
+    );
+    // Bad input is an error for the filter row, not a panic.
+    assert!(run(
+        &backup,
+        &FilterSpec {
+            payload: "(".into(),
+            payload_regex: true,
+            ..Default::default()
+        },
+        0,
+        &cancel
+    )
+    .is_err());
+    assert!(run(
+        &backup,
+        &FilterSpec {
+            seq_from: "abc".into(),
+            ..Default::default()
+        },
+        0,
+        &cancel
+    )
+    .is_err());
 }

@@ -1647,6 +1647,35 @@ fn find_lost_ranges(backup: &mut Backup, saw_end: bool) {
     }
     lost.sort_unstable();
     lost.dedup();
+    // Lost sequences are unknown, not deleted.
+    if !lost.is_empty() {
+        let mut deleted = Vec::with_capacity(backup.deleted.len());
+        for &(from, to) in &backup.deleted {
+            let mut pieces = vec![(from, to)];
+            for &(lost_from, lost_to) in &lost {
+                pieces = pieces
+                    .into_iter()
+                    .flat_map(|(a, b)| {
+                        let mut kept = Vec::new();
+                        if lost_to < a || lost_from > b {
+                            kept.push((a, b));
+                        } else {
+                            if a < lost_from {
+                                kept.push((a, lost_from - 1));
+                            }
+                            if b > lost_to {
+                                kept.push((lost_to + 1, b));
+                            }
+                        }
+                        kept
+                    })
+                    .collect();
+            }
+            deleted.extend(pieces);
+        }
+        backup.deleted = deleted;
+        backup.state.num_deleted = backup.deleted_count();
+    }
     backup.lost = lost;
 }
 

@@ -775,7 +775,7 @@ impl App {
                 ui.label(env!("CARGO_PKG_DESCRIPTION"));
                 widgets::weak(ui, format!("License {}", env!("CARGO_PKG_LICENSE")));
                 ui.add_space(6.0);
-                ui.label("Shortcuts: Ctrl+O open · Ctrl+W close · Ctrl+1…4 panes · Ctrl+F filter · Ctrl+G go to sequence · ↑/↓ select message");
+                ui.label("Shortcuts: Ctrl+O open · Ctrl+W close · Ctrl+1…4 panes · Ctrl+F filter · Ctrl+G go to sequence · Up/Down select message");
             });
         self.show_about = open;
     }

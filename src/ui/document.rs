@@ -233,6 +233,9 @@ impl Document {
                         }
                         self.backup = Some(backup);
                         self.summary = Some(Arc::new(summary));
+                        // Row numbers of the partial model may not match the final one.
+                        self.messages.selected_row = None;
+                        self.messages.detail = None;
                         finished = true;
                     }
                     IndexEvent::Failed { message, backup } => {

@@ -24,6 +24,7 @@ pub fn messages_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Comm
     ui.separator();
     egui::Panel::bottom("message_detail")
         .resizable(true)
+        .min_size(160.0)
         .default_size(ui.available_height() * 0.4)
         .show(ui, |ui| detail_ui(ui, document, &backup, commands));
     egui::CentralPanel::no_frame().show(ui, |ui| table_ui(ui, document, &backup));
@@ -186,12 +187,20 @@ fn table_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>) {
                             backup.deleted.get(gap as usize).copied().unwrap_or((0, 0));
                         let deleted = to.saturating_sub(from) + 1;
                         row.col(|ui| {
-                            ui.label(RichText::new(format!("{from}")).monospace().color(weak));
+                            let range = if from == to {
+                                from.to_string()
+                            } else {
+                                format!("{from}–{to}")
+                            };
+                            ui.label(RichText::new(range).monospace().color(weak));
                         });
                         row.col(|ui| {
                             ui.label(
-                                RichText::new(format!("⋯ {} deleted ⋯", widgets::count(deleted)))
-                                    .color(weak),
+                                RichText::new(format!(
+                                    "··· {} deleted ···",
+                                    widgets::count(deleted)
+                                ))
+                                .color(weak),
                             )
                             .on_hover_text(format!("sequences {from}–{to} are deleted"));
                         });
@@ -311,7 +320,7 @@ fn detail_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
     let Some(row) = document.messages.selected_row else {
         widgets::weak(
             ui,
-            "Select a message (click, or ↑/↓) to see its headers and payload.",
+            "Select a message (click, or arrow keys) to see its headers and payload.",
         );
         return;
     };
@@ -445,7 +454,7 @@ fn payload_ui(
         }
         format!(
             "{}\n… {} more bytes (Save raw… for all)",
-            &text[..cut],
+            text.get(..cut).unwrap_or(""),
             text.len() - cut
         )
     } else {
