@@ -263,7 +263,7 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
             "complete": backup.complete,
             "summary": {
                 "messages_intact": backup.messages.len() - damaged_in_bad_chunks,
-                "messages_unverified": damaged_in_bad_chunks,
+                "messages_suspect": damaged_in_bad_chunks,
                 "messages_damaged": backup.damaged_seqs.len(),
                 "damaged_seqs": backup.damaged_seqs,
                 "sequences_lost": lost_sequences,
@@ -290,7 +290,7 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
             );
         }
         println!(
-            "{}: {} messages intact, {damaged_in_bad_chunks} in chunks that failed their CRC, {} damaged, {lost_sequences} sequences lost; {errors} errors",
+            "{}: {} messages intact, {damaged_in_bad_chunks} suspect (CRC failure or next to corrupt bytes), {} damaged, {lost_sequences} sequences lost; {errors} errors",
             args.path.display(),
             backup.messages.len() - damaged_in_bad_chunks,
             backup.damaged_seqs.len()

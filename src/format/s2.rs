@@ -89,6 +89,12 @@ pub enum S2Problem {
     },
     #[error("I/O error at file offset {file_offset}: {message}")]
     Io { file_offset: u64, message: String },
+    #[error("bad S2 chunk at file offset {file_offset} ({reason}); resynchronised at the next valid chunk at file offset {next_chunk}: the bytes between are lost")]
+    Resynchronised {
+        file_offset: u64,
+        next_chunk: u64,
+        reason: String,
+    },
 }
 
 impl S2Problem {
@@ -101,6 +107,7 @@ impl S2Problem {
             | S2Problem::Unsupported { file_offset, .. }
             | S2Problem::Truncated { file_offset, .. }
             | S2Problem::BlockTooLarge { file_offset, .. }
+            | S2Problem::Resynchronised { file_offset, .. }
             | S2Problem::Io { file_offset, .. } => *file_offset,
         }
     }
@@ -144,6 +151,8 @@ pub struct FrameReader<R: Read> {
     max_block: usize,
     started: bool,
     finished: bool,
+    /// Bytes read ahead while resynchronising, served before `inner`.
+    pending: Vec<u8>,
 }
 
 impl<R: Read> FrameReader<R> {
@@ -154,6 +163,7 @@ impl<R: Read> FrameReader<R> {
             max_block: MAX_S2_BLOCK,
             started: false,
             finished: false,
+            pending: Vec::new(),
         }
     }
 
@@ -163,6 +173,12 @@ impl<R: Read> FrameReader<R> {
 
     fn read_up_to(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
+        if !self.pending.is_empty() {
+            let take = self.pending.len().min(buf.len());
+            buf[..take].copy_from_slice(&self.pending[..take]);
+            self.pending.drain(..take);
+            filled = take;
+        }
         while filled < buf.len() {
             match self.inner.read(&mut buf[filled..]) {
                 Ok(0) => break,
@@ -226,10 +242,50 @@ impl<R: Read> FrameReader<R> {
             };
             self.file_pos += got_body as u64;
             if got_body < body.len() {
-                return self.end(Some(S2Problem::Truncated {
+                let truncated = S2Problem::Truncated {
                     file_offset: chunk_offset,
                     wanted: u64::from(body_len),
                     available: got_body as u64,
+                };
+                // A damaged length can look like truncation: look for a valid chunk in what is there.
+                if self.started {
+                    let mut rest = header[1..].to_vec();
+                    rest.extend_from_slice(&body[..got_body]);
+                    if let Some(frame) = self.resync_after(
+                        chunk_offset,
+                        rest,
+                        "its length runs past the end of the file",
+                    ) {
+                        return frame;
+                    }
+                }
+                return self.end(Some(truncated));
+            }
+            let implausible = match chunk_type {
+                0x00 => {
+                    body.len() < 5
+                        || body.get(4..).map_or(true, |payload| {
+                            minlz::decode_len(payload).map_or(true, |(len, _)| len > self.max_block)
+                        })
+                }
+                0x01 => body.len() < 4 || body.len() - 4 > self.max_block,
+                0x02..=0x7f => true,
+                _ => false,
+            };
+            if implausible && self.started {
+                let mut rest = header[1..].to_vec();
+                rest.extend_from_slice(&body);
+                let reason = if chunk_type <= 0x01 {
+                    "its header does not describe a decodable block"
+                } else {
+                    "its type is reserved"
+                };
+                if let Some(frame) = self.resync_after(chunk_offset, rest, reason) {
+                    return frame;
+                }
+                return self.end(Some(S2Problem::Unsupported {
+                    file_offset: chunk_offset,
+                    chunk_type,
                 }));
             }
             match chunk_type {
@@ -272,6 +328,88 @@ impl<R: Read> FrameReader<R> {
                 _ => {}
             }
         }
+    }
+}
+
+impl<R: Read> FrameReader<R> {
+    /// After a bad chunk header at `chunk_offset`: searches the bytes after it (`rest`
+    /// holds those already read) for the next chunk that decodes with a matching CRC.
+    fn resync_after(&mut self, chunk_offset: u64, rest: Vec<u8>, reason: &str) -> Option<Frame> {
+        const WINDOW: usize = 16 << 20;
+        let mut window = rest;
+        window.append(&mut self.pending);
+        let mut window_offset = chunk_offset + 1;
+        let mut scan = 0usize;
+        let mut eof = false;
+        let mut scratch = Vec::new();
+        loop {
+            while !eof && window.len() < scan + WINDOW {
+                let before = window.len();
+                window.resize(before + (1 << 20), 0);
+                let got = match self.inner.read(&mut window[before..]) {
+                    Ok(got) => got,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => 0,
+                    Err(_) => {
+                        eof = true;
+                        0
+                    }
+                };
+                window.truncate(before + got);
+                if got == 0 {
+                    eof = true;
+                }
+            }
+            while scan + 4 <= window.len() && (eof || scan < WINDOW / 2) {
+                if valid_chunk_at(&window[scan..], self.max_block, &mut scratch) {
+                    let found = window_offset + scan as u64;
+                    self.pending = window.split_off(scan);
+                    self.file_pos = found;
+                    return Some(Frame::Problem {
+                        problem: S2Problem::Resynchronised {
+                            file_offset: chunk_offset,
+                            next_chunk: found,
+                            reason: reason.to_string(),
+                        },
+                        lost: true,
+                    });
+                }
+                scan += 1;
+            }
+            if eof {
+                self.file_pos = window_offset + window.len() as u64;
+                return None;
+            }
+            window.drain(..scan);
+            window_offset += scan as u64;
+            scan = 0;
+        }
+    }
+}
+
+/// Does a whole, valid data chunk (CRC verified) or a stream identifier start `buf`?
+fn valid_chunk_at(buf: &[u8], max_block: usize, scratch: &mut Vec<u8>) -> bool {
+    let Some(header) = buf.get(..4) else {
+        return false;
+    };
+    let chunk_type = header[0];
+    let len = usize::from(header[1]) | usize::from(header[2]) << 8 | usize::from(header[3]) << 16;
+    let Some(body) = buf.get(4..4 + len) else {
+        return false;
+    };
+    match chunk_type {
+        0xff => body == S2_IDENTIFIER || body == SNAPPY_IDENTIFIER,
+        0x00 | 0x01 if len >= 4 => {
+            let raw = RawChunk {
+                file_offset: 0,
+                chunk_type,
+                body: body.to_vec(),
+                max_block,
+            };
+            scratch.clear();
+            let decoded = decode_chunk(&raw, scratch);
+            !decoded.lost && decoded.status == ChunkStatus::Ok && decoded.too_large.is_none()
+        }
+        _ => false,
     }
 }
 

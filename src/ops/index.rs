@@ -9,8 +9,8 @@ use crate::format::s2::{ChunkSource, ChunkStatus, DecodedStream, S2Problem, Stre
 use crate::format::tar::{TarError, TarEvent, TarReader};
 use crate::format::v2::{self, EntryError};
 use crate::model::{
-    ArchiveFormat, Backup, ConsumerInfo, ConsumerState, EntryInfo, Finding, FindingKind,
-    MessageRow, PendingEntry, SequencePair, StreamState,
+    to_ranges, ArchiveFormat, Backup, ConsumerInfo, ConsumerState, EntryInfo, Finding, FindingKind,
+    MessageRow, PendingEntry, SequencePair, Severity, StreamState,
 };
 use crate::util::fxhash::{FxHashMap, FxHashSet};
 use serde_json::Value;
@@ -58,6 +58,9 @@ pub enum OpenError {
     #[error("{0}")]
     Unreadable(String, Box<Backup>),
 }
+
+/// Findings of one kind listed one by one before they are summarised.
+const MAX_REPEATED_FINDINGS: u64 = 100;
 
 /// Default `max_payload` of a server: messages above it fail a v2 restore.
 pub const DEFAULT_MAX_PAYLOAD: u64 = 1 << 20;
@@ -136,12 +139,13 @@ pub fn scan_decoded<S: ChunkSource>(
         }
         return Ok(());
     }
-    mark_damaged_chunks(backup);
+    let zero_filled = mark_damaged_chunks(backup);
     finish_model(backup);
     backup.damaged_seqs = std::mem::take(&mut scan.damaged_seqs);
+    backup.damaged_seqs.extend(zero_filled);
     backup.damaged_seqs.sort_unstable();
     backup.damaged_seqs.dedup();
-    find_lost_ranges(backup, scan.saw_end);
+    find_lost_ranges(backup, scan.saw_end, &scan.index_live);
     compare_states(backup);
     check_consumers(backup);
     backup.complete = scan.saw_end && !backup.has_errors();
@@ -168,6 +172,8 @@ struct Scan {
     consumer_files: BTreeMap<String, ConsumerFiles>,
     meta_sum: Option<Vec<u8>>,
     progress_at: u64,
+    /// v1: the sequences a parsed index.db says are live, as ranges per block.
+    index_live: Vec<(u64, u64, Vec<u64>)>,
     /// v2: number of consumer entries declared in state.json.
     declared_consumers: Option<u64>,
 }
@@ -276,6 +282,7 @@ fn scan_v2<S: ChunkSource>(
         .and_then(Value::as_i64)
         .filter(|&size| size > 0);
     let mut entry_number: u64 = 0;
+    let mut out_of_order: u64 = 0;
     let mut previous_seq: u64 = 0;
     let mut seen_message = false;
     let mut header_scratch: Vec<u8> = Vec::new();
@@ -329,6 +336,23 @@ fn scan_v2<S: ChunkSource>(
             }
         };
         entry_number += 1;
+        // An entry read out of zero-filled bytes (a chunk that did not decode) is not an entry.
+        if let Some(end) = undecodable_chunk_end(stream, header.offset) {
+            let skip = end.saturating_sub(stream.pos());
+            let _ = stream.skip(skip);
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::LostData,
+                    format!("entries in decompressed bytes {}..{end} are unreadable (undecodable S2 chunk)", header.offset),
+                )
+                .seq(previous_seq + 1)
+                .offset(header.offset),
+            );
+            if !resync_v2(stream, backup, previous_seq) {
+                break;
+            }
+            continue;
+        }
         let name = header.name_lossy();
         if header.sequence == 0 {
             if header.is_sentinel() {
@@ -451,7 +475,24 @@ fn scan_v2<S: ChunkSource>(
             }
             continue;
         }
-        // A message entry.
+        // A message entry: if it does not look like one, the bytes here are corrupt.
+        if let Some(reason) =
+            implausible_message(&header, previous_seq, backup.archive_state.as_ref())
+        {
+            flag_suspect_previous(backup, previous_seq);
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::EntryHeader,
+                    format!("the entry at decompressed offset {} (after sequence {previous_seq}) is not a plausible message entry: {reason}", header.offset),
+                )
+                .seq(previous_seq + 1)
+                .offset(header.offset),
+            );
+            if !resync_v2(stream, backup, previous_seq) {
+                break;
+            }
+            continue;
+        }
         if entry_number == 1 {
             backup.findings.push(
                 Finding::error(
@@ -513,6 +554,10 @@ fn scan_v2<S: ChunkSource>(
             break;
         }
         if header.sequence <= previous_seq {
+            out_of_order += 1;
+            if out_of_order > MAX_REPEATED_FINDINGS {
+                continue;
+            }
             backup.findings.push(
                 Finding::error(
                     FindingKind::SequenceOrder,
@@ -568,6 +613,12 @@ fn scan_v2<S: ChunkSource>(
             offset: header.data_offset,
             flags: message_flags,
         });
+    }
+    if out_of_order > MAX_REPEATED_FINDINGS {
+        backup.findings.push(Finding::error(
+            FindingKind::SequenceOrder,
+            format!("{out_of_order} message entries out of sequence order in all ({MAX_REPEATED_FINDINGS} listed)"),
+        ));
     }
     let consumers_found = backup.consumers.len() as u64;
     if let Some(declared) = scan.declared_consumers {
@@ -672,6 +723,73 @@ fn parse_v2_consumer(
     });
 }
 
+/// The message just before corrupt bytes may have run into them: flag it.
+fn flag_suspect_previous(backup: &mut Backup, previous_seq: u64) {
+    let Some(row) = backup.messages.find_seq(previous_seq) else {
+        return;
+    };
+    if let Some(row_flags) = backup.messages.flags.get_mut(row) {
+        *row_flags |= flags::DAMAGED;
+    }
+    backup.findings.push(
+        Finding::warning(
+            FindingKind::LostData,
+            format!("sequence {previous_seq} is the last entry before corrupt bytes: its payload may hold some of them (v2 has no per-message checksum)"),
+        )
+        .seq(previous_seq),
+    );
+}
+
+/// End of the undecodable (zero-filled) chunk holding `offset`, if any.
+fn undecodable_chunk_end<S: ChunkSource>(stream: &DecodedStream<S>, offset: u64) -> Option<u64> {
+    stream
+        .chunks
+        .chunks
+        .iter()
+        .rev()
+        .take_while(|chunk| chunk.decompressed_end() > offset)
+        .find(|chunk| {
+            chunk.status == ChunkStatus::Undecodable && chunk.decompressed_offset <= offset
+        })
+        .map(|chunk| chunk.decompressed_end())
+}
+
+/// Why a message entry header cannot be real, if it cannot.
+fn implausible_message(
+    header: &v2::EntryHeader,
+    previous_seq: u64,
+    state: Option<&StreamState>,
+) -> Option<String> {
+    if header.name.is_empty() || header.name.len() > 65_536 {
+        return Some(format!("subject of {} bytes", header.name.len()));
+    }
+    if header.name.iter().any(|&byte| byte <= b' ' || byte == 0x7f) {
+        return Some("subject holds spaces or control bytes".into());
+    }
+    if header.header_size > 0 && header.header_size < 10 {
+        return Some(format!("header block of {} bytes", header.header_size));
+    }
+    if header.payload_size > 64 << 20 {
+        return Some(format!(
+            "payload of {} bytes (the server's max_payload limit is 64 MiB)",
+            header.payload_size
+        ));
+    }
+    if let Some(state) = state {
+        // The snapshot can end with at most a message or so past last_seq.
+        if state.last_seq > 0
+            && header.sequence > state.last_seq.saturating_add(1_000_000)
+            && header.sequence > previous_seq.saturating_add(1_000_000)
+        {
+            return Some(format!(
+                "sequence {} is far past the snapshot's last sequence {}",
+                header.sequence, state.last_seq
+            ));
+        }
+    }
+    None
+}
+
 /// Searches forward for the next plausible message entry; true when found.
 fn resync_v2<S: ChunkSource>(
     stream: &mut DecodedStream<S>,
@@ -734,10 +852,15 @@ fn resync_v2<S: ChunkSource>(
             );
             return false;
         }
-        // Keep a tail in case a header straddles the window edge.
-        let keep = 64.min(buffered.len());
+        // Keep a tail in case a header straddles the window edge; bytes before a
+        // discontinuity are not contiguous with what follows, so drop them all.
+        let keep = if stop == Some(StreamStop::Discontinuity) {
+            0
+        } else {
+            64.min(buffered.len())
+        };
         let advance = buffered.len() - keep;
-        if advance == 0 && stop.is_some() {
+        if advance == 0 && stop.is_none() {
             return false;
         }
         let _ = stream.skip(advance as u64);
@@ -1042,7 +1165,7 @@ fn scan_block(
     let key = Hh64Key::new(&format!("{stream_name}-{block_index}"));
     let mut last_in_block: u64 = 0;
     let mut damaged: Vec<(u64, u64)> = Vec::new();
-    let walked = filestore::walk_records(data, &key, |record| {
+    let mut visit = |record: &filestore::Record| {
         scan.highest_seq_seen = scan.highest_seq_seen.max(record.seq);
         if !record.checksum_ok {
             damaged.push((record.seq, record.offset as u64));
@@ -1091,7 +1214,30 @@ fn scan_block(
                 scan.row_record_len.push(record.len);
             }
         }
-    });
+    };
+    // Walk the block; after a malformed record, look for the next record whose checksum
+    // verifies and go on from there (the server would truncate the block instead).
+    let mut start = 0usize;
+    let mut framing_errors: Vec<(usize, String, Option<usize>)> = Vec::new();
+    while start < data.len() {
+        let slice = &data[start..];
+        let walked = filestore::walk_records(slice, &key, |record| {
+            let mut absolute = *record;
+            absolute.offset += start;
+            absolute.subject_start += start;
+            absolute.hdr_start += start;
+            absolute.data_start += start;
+            visit(&absolute);
+        });
+        let Err(error) = walked else { break };
+        let bad_at = start + error.offset;
+        let next = find_next_record(data, bad_at + 1, &key);
+        framing_errors.push((bad_at, error.reason, next));
+        match next {
+            Some(next) => start = next,
+            None => break,
+        }
+    }
     for (seq, offset) in damaged {
         backup.findings.push(
             Finding::error(
@@ -1103,21 +1249,48 @@ fn scan_block(
             .offset(data_offset + offset),
         );
     }
-    if let Err(error) = walked {
+    for (bad_at, reason, next) in framing_errors {
+        let message = match next {
+            Some(next) => format!(
+                "{entry}: record at block offset {bad_at} is malformed ({reason}); bytes {bad_at}..{next} of the block are unreadable, reading resumed at the next record whose checksum verifies (the server would truncate the block here)"
+            ),
+            None => format!(
+                "{entry}: record at block offset {bad_at} is malformed ({reason}); the {} bytes after it hold no readable record (the server truncates the block here)",
+                data.len() - bad_at
+            ),
+        };
         backup.findings.push(
-            Finding::error(
-                FindingKind::BlockRecord,
-                format!(
-                    "{entry}: record at block offset {} is malformed ({}); the {} bytes after it cannot be read (the server truncates the block here)",
-                    error.offset,
-                    error.reason,
-                    data.len() - error.offset
-                ),
-            )
-            .entry(entry.to_string())
-            .offset(data_offset + error.offset as u64),
+            Finding::error(FindingKind::BlockRecord, message)
+                .entry(entry.to_string())
+                .offset(data_offset + bad_at as u64),
         );
     }
+}
+
+/// The next offset ≥ `from` where a whole record with a valid checksum starts.
+fn find_next_record(data: &[u8], from: usize, key: &Hh64Key) -> Option<usize> {
+    let mut position = from;
+    while position + filestore::EMPTY_RECORD_LEN <= data.len() {
+        let candidate = &data[position..];
+        let raw_len = u32::from_le_bytes([candidate[0], candidate[1], candidate[2], candidate[3]]);
+        let len = (raw_len & !filestore::HBIT) as usize;
+        let subject_len = usize::from(u16::from_le_bytes([candidate[20], candidate[21]]));
+        let plausible = len >= filestore::EMPTY_RECORD_LEN
+            && len <= candidate.len()
+            && len <= filestore::RL_BAD_THRESHOLD as usize
+            && subject_len + filestore::EMPTY_RECORD_LEN <= len;
+        if plausible {
+            let mut verified = false;
+            let one = filestore::walk_records(&candidate[..len], key, |record| {
+                verified = record.checksum_ok && record.offset == 0;
+            });
+            if one.is_ok() && verified {
+                return Some(position);
+            }
+        }
+        position += 1;
+    }
+    None
 }
 
 /// Is index.db trustworthy for these blocks (the server's rules)?
@@ -1217,6 +1390,18 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
     if let Some(raw) = scan.index_db.take() {
         match index_db::parse_index_db(&raw, &stream_name) {
             Ok(index) => {
+                scan.index_live = index
+                    .blocks
+                    .iter()
+                    .filter(|block| block.last_seq >= block.first_seq.max(index.first_seq))
+                    .map(|block| {
+                        (
+                            block.first_seq.max(index.first_seq),
+                            block.last_seq,
+                            block.deleted.clone(),
+                        )
+                    })
+                    .collect();
                 backup.archive_state = Some(StreamState {
                     messages: index.msgs,
                     bytes: index.bytes,
@@ -1494,7 +1679,8 @@ fn report_s2_problems(problems: &[S2Problem], backup: &mut Backup) {
 }
 
 /// Flags messages whose bytes lie in a chunk that failed its CRC or did not decode.
-fn mark_damaged_chunks(backup: &mut Backup) {
+/// Returns the sequences removed because their bytes were zero-filled.
+fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
     let bad: Vec<(u64, u64, ChunkStatus)> = backup
         .chunks
         .iter()
@@ -1508,7 +1694,7 @@ fn mark_damaged_chunks(backup: &mut Backup) {
         })
         .collect();
     if bad.is_empty() {
-        return;
+        return Vec::new();
     }
     let v1 = backup.format == Some(ArchiveFormat::V1);
     let mut keep = vec![true; backup.messages.len()];
@@ -1527,9 +1713,24 @@ fn mark_damaged_chunks(backup: &mut Backup) {
             }
         }
     }
-    if keep.iter().any(|kept| !kept) {
+    let removed: Vec<u64> = keep
+        .iter()
+        .zip(backup.messages.seq.iter())
+        .filter(|(kept, _)| !**kept)
+        .map(|(_, &seq)| seq)
+        .collect();
+    if !removed.is_empty() {
         backup.messages.retain_rows(&keep);
+        backup.findings.push(Finding::error(
+            FindingKind::LostData,
+            format!(
+                "{} message(s) have bytes in an undecodable S2 chunk and are left out (first: sequence {})",
+                removed.len(),
+                removed[0]
+            ),
+        ));
     }
+    removed
 }
 
 fn finish_model(backup: &mut Backup) {
@@ -1612,7 +1813,44 @@ fn finish_model(backup: &mut Backup) {
 }
 
 /// Sequences the archive should hold (per its declared states) but that were not read.
-fn find_lost_ranges(backup: &mut Backup, saw_end: bool) {
+fn find_lost_ranges(backup: &mut Backup, saw_end: bool, index_live: &[(u64, u64, Vec<u64>)]) {
+    let damaged_archive = backup.findings.iter().any(|finding| {
+        finding.severity == Severity::Error
+            && matches!(
+                finding.kind,
+                FindingKind::S2Framing
+                    | FindingKind::S2Truncated
+                    | FindingKind::TarHeader
+                    | FindingKind::TarTruncated
+                    | FindingKind::BlockRecord
+                    | FindingKind::LostData
+            )
+    });
+    let mut from_index: Vec<u64> = Vec::new();
+    if damaged_archive {
+        // index.db says which sequences were live: those neither read nor damaged are lost.
+        for (first, last, deleted) in index_live {
+            for seq in *first..=*last {
+                if deleted.binary_search(&seq).is_err()
+                    && backup.messages.find_seq(seq).is_none()
+                    && backup.damaged_seqs.binary_search(&seq).is_err()
+                {
+                    from_index.push(seq);
+                }
+            }
+        }
+    }
+    let index_ranges = to_ranges(from_index);
+    for &(from, to) in &index_ranges {
+        backup.findings.push(
+            Finding::error(
+                FindingKind::LostData,
+                format!("messages {from}..{to} are live in index.db but could not be read from the blocks: lost"),
+            )
+            .entry("msgs/index.db")
+            .seq(from),
+        );
+    }
     let mut lost: Vec<(u64, u64)> = backup
         .findings
         .iter()
@@ -1624,7 +1862,7 @@ fn find_lost_ranges(backup: &mut Backup, saw_end: bool) {
             (to >= from).then_some((from, to))
         })
         .collect();
-    if !saw_end {
+    if !saw_end && index_live.is_empty() {
         let declared_last = [&backup.declared_state, &backup.archive_state]
             .iter()
             .filter_map(|state| state.as_ref().map(|state| state.last_seq))
@@ -1645,8 +1883,19 @@ fn find_lost_ranges(backup: &mut Backup, saw_end: bool) {
             lost.push((from, declared_last));
         }
     }
+    lost.extend(index_ranges);
     lost.sort_unstable();
-    lost.dedup();
+    // Merge overlapping ranges.
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(lost.len());
+    for (from, to) in lost {
+        match merged.last_mut() {
+            Some((_, last_to)) if from <= last_to.saturating_add(1) => {
+                *last_to = (*last_to).max(to)
+            }
+            _ => merged.push((from, to)),
+        }
+    }
+    let lost = merged;
     // Lost sequences are unknown, not deleted.
     if !lost.is_empty() {
         let mut deleted = Vec::with_capacity(backup.deleted.len());
