@@ -31,3 +31,5 @@ shoot overview  "$fixtures/v2/orders" --pane overview
 shoot consumers "$fixtures/v2/orders" --pane consumers
 shoot messages  "$fixtures/v1/ttl" --pane messages --now "$next_day" --select-seq 9
 shoot findings  "$fixtures/corrupt/v1-blk-payload-flip" --pane findings
+shoot restore   "$fixtures/v2/orders" --pane overview --dialog restore
+shoot export    "$fixtures/v2/orders" --pane messages --dialog export

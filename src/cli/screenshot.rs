@@ -23,6 +23,9 @@ pub struct ScreenshotArgs {
     /// Select this sequence in the Messages pane.
     #[arg(long)]
     pub select_seq: Option<u64>,
+    /// Open a dialog over the pane: restore | export | salvage.
+    #[arg(long)]
+    pub dialog: Option<String>,
     /// Frames to draw once indexing is done, before the shot (the timing sample).
     #[arg(long, default_value_t = 8)]
     pub frames: u32,
@@ -53,6 +56,13 @@ pub fn screenshot(args: &ScreenshotArgs) -> Result<u8> {
             args.pane
         )
     })?;
+    let dialog = match &args.dialog {
+        Some(text) => Some(
+            jsbackup::ui::DialogKind::parse(text)
+                .ok_or_else(|| anyhow!("--dialog {text}: expected restore, export or salvage"))?,
+        ),
+        None => None,
+    };
     let reference_ns = match &args.now {
         Some(text) => Some(
             jsbackup::util::time::parse_rfc3339_ns(text)
@@ -73,6 +83,7 @@ pub fn screenshot(args: &ScreenshotArgs) -> Result<u8> {
         size: parse_size(&args.size)?,
         reference_ns,
         select_seq: args.select_seq,
+        dialog,
         frames: args.frames,
     })?;
     eprintln!("wrote {} ({stats})", args.out.display());

@@ -264,7 +264,7 @@ impl<R: Read> FrameReader<R> {
             let implausible = match chunk_type {
                 0x00 => {
                     body.len() < 5
-                        || body.get(4..).map_or(true, |payload| {
+                        || body.get(4..).is_none_or(|payload| {
                             minlz::decode_len(payload).map_or(true, |(len, _)| len > self.max_block)
                         })
                 }

@@ -3,10 +3,14 @@
 //! Panes live in their own files; long work lives in `workers`.
 
 use super::document::{Document, Pane};
+use super::export::{ConsumerExportDialog, ExportDialog};
+use super::restore::RestoreDialog;
+use super::salvage::{self, SalvageDialog};
 use super::workers::OpenSource;
 use super::{consumers, findings, messages, overview, widgets};
 use egui::{Key, KeyboardShortcut, Modifiers, RichText, Ui};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,6 +37,33 @@ pub enum Command {
         suggested_name: String,
         bytes: Vec<u8>,
     },
+    /// The Restore dialog for the active backup (Ctrl+R).
+    OpenRestore,
+    /// The Export dialog for the active backup (Ctrl+E).
+    OpenExport,
+    /// "Export consumers as JSON"; the consumer selected in the pane, if any.
+    OpenExportConsumers(Option<usize>),
+    /// "Save salvaged copy" for the active (damaged) backup.
+    OpenSalvage,
+}
+
+/// A dialog the screenshot command opens before the shot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogKind {
+    Restore,
+    Export,
+    Salvage,
+}
+
+impl DialogKind {
+    pub fn parse(text: &str) -> Option<DialogKind> {
+        match text.to_ascii_lowercase().as_str() {
+            "restore" => Some(DialogKind::Restore),
+            "export" => Some(DialogKind::Export),
+            "salvage" => Some(DialogKind::Salvage),
+            _ => None,
+        }
+    }
 }
 
 /// A request to render one pane to a PNG and close (the `screenshot` command).
@@ -40,6 +71,8 @@ pub struct ScreenshotPlan {
     pub pane: Pane,
     pub out: PathBuf,
     pub select_seq: Option<u64>,
+    /// A dialog to open over the pane.
+    pub dialog: Option<DialogKind>,
     /// Set once the PNG is written (or failed).
     pub result: Arc<Mutex<Option<Result<(), String>>>>,
     pub timeout: Duration,
@@ -58,6 +91,7 @@ impl ScreenshotPlan {
             pane,
             out,
             select_seq,
+            dialog: None,
             result: Arc::new(Mutex::new(None)),
             timeout: Duration::from_secs(120),
             frames_after_ready: 8,
@@ -138,6 +172,12 @@ pub struct App {
     pub default_reference_ns: Option<i64>,
     pub screenshot: Option<ScreenshotPlan>,
     pub frame_stats: FrameStats,
+    pub restore_dialog: Option<RestoreDialog>,
+    pub export_dialog: Option<ExportDialog>,
+    pub consumer_export_dialog: Option<ConsumerExportDialog>,
+    pub salvage_dialog: Option<SalvageDialog>,
+    /// Resident set size in bytes, sampled once a second by a worker.
+    rss_bytes: Arc<AtomicU64>,
 }
 
 impl Default for App {
@@ -167,6 +207,11 @@ impl App {
             default_reference_ns: None,
             screenshot: None,
             frame_stats: FrameStats::default(),
+            restore_dialog: None,
+            export_dialog: None,
+            consumer_export_dialog: None,
+            salvage_dialog: None,
+            rss_bytes: super::workers::spawn_rss_sampler(),
         }
     }
 
@@ -185,7 +230,9 @@ impl App {
 
     /// True when no document is indexing or filtering.
     pub fn is_settled(&self) -> bool {
-        self.commands.is_empty() && self.documents.iter().all(Document::is_settled)
+        self.commands.is_empty()
+            && self.documents.iter().all(Document::is_settled)
+            && !self.dialogs_busy()
     }
 
     /// The whole UI. Everything the window shows goes through here (tests drive it).
@@ -211,6 +258,7 @@ impl App {
             egui::CentralPanel::default_margins().show(ui, |ui| self.document_ui(ui));
         }
         self.about_ui(&ctx);
+        self.dialogs_ui(&ctx);
         self.toasts_ui(&ctx);
         self.drop_overlay(&ctx);
 
@@ -220,6 +268,7 @@ impl App {
         }
         self.drive_screenshot(&ctx);
         let busy = self.dialog.is_some()
+            || self.dialogs_busy()
             || !self.toasts.is_empty()
             || self.documents.iter().any(|document| !document.is_settled());
         if busy {
@@ -286,6 +335,121 @@ impl App {
         }
         if pressed(Key::G) {
             self.commands.push(Command::FocusGoTo);
+        }
+        if pressed(Key::R) {
+            self.commands.push(Command::OpenRestore);
+        }
+        if pressed(Key::E) {
+            self.commands.push(Command::OpenExport);
+        }
+    }
+
+    fn dialogs_busy(&self) -> bool {
+        self.restore_dialog
+            .as_ref()
+            .is_some_and(RestoreDialog::is_busy)
+            || self
+                .export_dialog
+                .as_ref()
+                .is_some_and(ExportDialog::is_busy)
+            || self
+                .consumer_export_dialog
+                .as_ref()
+                .is_some_and(ConsumerExportDialog::is_busy)
+            || self
+                .salvage_dialog
+                .as_ref()
+                .is_some_and(SalvageDialog::is_busy)
+    }
+
+    fn dialogs_ui(&mut self, ctx: &egui::Context) {
+        if let Some(dialog) = self.restore_dialog.as_mut() {
+            if !dialog.show(ctx) {
+                self.restore_dialog = None;
+            }
+        }
+        if let Some(dialog) = self.export_dialog.as_mut() {
+            if !dialog.show(ctx, &mut self.commands) {
+                self.export_dialog = None;
+            }
+        }
+        if let Some(dialog) = self.consumer_export_dialog.as_mut() {
+            if !dialog.show(ctx) {
+                self.consumer_export_dialog = None;
+            }
+        }
+        if let Some(dialog) = self.salvage_dialog.as_mut() {
+            if !dialog.show(ctx, &mut self.commands) {
+                self.salvage_dialog = None;
+            }
+        }
+    }
+
+    /// The active backup, once fully indexed (dialogs work on the final model).
+    fn indexed_backup(&self) -> Result<(Arc<crate::model::Backup>, Option<i64>), String> {
+        let Some(document) = self.active_document() else {
+            return Err("open a backup first".into());
+        };
+        if document.is_indexing() {
+            return Err(format!("{} is still being indexed", document.title));
+        }
+        match &document.backup {
+            Some(backup) if document.account_streams.is_none() => {
+                Ok((backup.clone(), document.reference.fixed_ns))
+            }
+            _ => Err(format!("{} holds no stream backup", document.title)),
+        }
+    }
+
+    /// Opens a dialog for the active backup, or says why it cannot.
+    fn open_dialog(&mut self, command: &Command) {
+        let (backup, reference_ns) = match self.indexed_backup() {
+            Ok(found) => found,
+            Err(message) => {
+                self.notify(message);
+                return;
+            }
+        };
+        match command {
+            Command::OpenRestore => {
+                let replace = self
+                    .restore_dialog
+                    .as_ref()
+                    .is_none_or(|dialog| !Arc::ptr_eq(&dialog.backup, &backup));
+                if replace {
+                    self.restore_dialog = Some(RestoreDialog::new(backup, reference_ns));
+                }
+            }
+            Command::OpenExport => {
+                let spec = self
+                    .active_document()
+                    .map(|document| document.messages.spec.clone())
+                    .unwrap_or_default();
+                let busy = self
+                    .export_dialog
+                    .as_ref()
+                    .is_some_and(|dialog| dialog.job.is_some());
+                if !busy {
+                    self.export_dialog = Some(ExportDialog::new(backup, &spec, reference_ns));
+                }
+            }
+            Command::OpenExportConsumers(selected) => {
+                if backup.consumers.is_empty() {
+                    self.notify("this backup holds no consumers".into());
+                    return;
+                }
+                self.consumer_export_dialog = Some(ConsumerExportDialog::new(backup, *selected));
+            }
+            Command::OpenSalvage => {
+                let busy = self
+                    .salvage_dialog
+                    .as_ref()
+                    .is_some_and(|dialog| dialog.job.is_some());
+                if !busy {
+                    self.salvage_dialog = Some(SalvageDialog::new(backup));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -386,6 +550,10 @@ impl App {
                 suggested_name,
                 bytes,
             } => self.save_raw(suggested_name, bytes, ctx),
+            Command::OpenRestore
+            | Command::OpenExport
+            | Command::OpenExportConsumers(_)
+            | Command::OpenSalvage => self.open_dialog(&command),
         }
     }
 
@@ -456,6 +624,45 @@ impl App {
                 if ui.button("Open folder…").clicked() {
                     self.commands.push(Command::OpenDialog { folder: true });
                 }
+                ui.separator();
+                let has_backup = self.indexed_backup().is_ok();
+                if ui
+                    .add_enabled(
+                        has_backup,
+                        egui::Button::new("Restore…").shortcut_text("Ctrl+R"),
+                    )
+                    .clicked()
+                {
+                    self.commands.push(Command::OpenRestore);
+                }
+                if ui
+                    .add_enabled(
+                        has_backup,
+                        egui::Button::new("Export…").shortcut_text("Ctrl+E"),
+                    )
+                    .clicked()
+                {
+                    self.commands.push(Command::OpenExport);
+                }
+                if ui
+                    .add_enabled(has_backup, egui::Button::new("Export consumers as JSON…"))
+                    .clicked()
+                {
+                    let selected = self
+                        .active_document()
+                        .and_then(|document| document.consumers.selected);
+                    self.commands.push(Command::OpenExportConsumers(selected));
+                }
+                let damaged = self
+                    .indexed_backup()
+                    .is_ok_and(|(backup, _)| backup.has_errors());
+                if ui
+                    .add_enabled(damaged, egui::Button::new("Save salvaged copy…"))
+                    .clicked()
+                {
+                    self.commands.push(Command::OpenSalvage);
+                }
+                ui.separator();
                 if ui.button("Open the sample backup").clicked() {
                     self.commands.push(Command::Open(OpenSource::Sample));
                 }
@@ -516,6 +723,20 @@ impl App {
     }
 
     fn status_ui(&mut self, ui: &mut Ui) {
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let rss = self.rss_bytes.load(Ordering::Relaxed);
+            if rss > 0 {
+                widgets::weak(ui, format!("RSS {}", widgets::bytes(rss)))
+                    .on_hover_text("Resident memory of this process (sampled once a second)");
+                ui.separator();
+            }
+            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                self.status_main_ui(ui);
+            });
+        });
+    }
+
+    fn status_main_ui(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
             if let Some((_, since)) = &self.dialog {
                 ui.spinner();
@@ -756,6 +977,11 @@ impl App {
             }
             return;
         }
+        if !document.is_indexing() {
+            if let Some(backup) = document.backup.clone() {
+                salvage::banner_ui(ui, &backup, &mut self.commands);
+            }
+        }
         match document.pane {
             Pane::Overview => overview::overview_ui(ui, document, &mut self.commands),
             Pane::Consumers => consumers::consumers_ui(ui, document, &mut self.commands),
@@ -775,7 +1001,7 @@ impl App {
                 ui.label(env!("CARGO_PKG_DESCRIPTION"));
                 widgets::weak(ui, format!("License {}", env!("CARGO_PKG_LICENSE")));
                 ui.add_space(6.0);
-                ui.label("Shortcuts: Ctrl+O open · Ctrl+W close · Ctrl+1…4 panes · Ctrl+F filter · Ctrl+G go to sequence · Up/Down select message");
+                ui.label("Shortcuts: Ctrl+O open · Ctrl+W close · Ctrl+R restore · Ctrl+E export · Ctrl+1…4 panes · Ctrl+F filter · Ctrl+G go to sequence · Up/Down select message");
             });
         self.show_about = open;
     }
@@ -857,6 +1083,13 @@ impl App {
             self.frame_stats = FrameStats::default();
             let pane = plan.pane;
             let select_seq = plan.select_seq;
+            // Opened now; the dialog's own checks make the app unsettled until done.
+            match plan.dialog {
+                Some(DialogKind::Restore) => self.commands.push(Command::OpenRestore),
+                Some(DialogKind::Export) => self.commands.push(Command::OpenExport),
+                Some(DialogKind::Salvage) => self.commands.push(Command::OpenSalvage),
+                None => {}
+            }
             if let Some(document) = self.documents.get_mut(self.active) {
                 document.pane = pane;
                 if let Some(seq) = select_seq {

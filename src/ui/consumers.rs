@@ -13,12 +13,24 @@ pub fn consumers_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Com
         widgets::weak(ui, "Reading…");
         return;
     };
-    ui.label(format!(
-        "{} consumer{} · stream last_seq {}",
-        backup.consumers.len(),
-        widgets::plural(backup.consumers.len() as u64),
-        backup.state.last_seq
-    ));
+    ui.horizontal(|ui| {
+        ui.label(format!(
+            "{} consumer{} · stream last_seq {}",
+            backup.consumers.len(),
+            widgets::plural(backup.consumers.len() as u64),
+            backup.state.last_seq
+        ));
+        if !backup.consumers.is_empty()
+            && ui
+                .button("Export selected consumers as JSON…")
+                .on_hover_text(
+                    "Config and state files per consumer (for nats consumer add --config)",
+                )
+                .clicked()
+        {
+            commands.push(Command::OpenExportConsumers(document.consumers.selected));
+        }
+    });
     if backup.consumers.is_empty() {
         widgets::weak(ui, "This backup holds no consumers.");
         return;

@@ -365,6 +365,18 @@ impl Document {
                     Some(format!("sequence {seq} is hidden by the filter"))
                 }
             }
+            None if backup.damaged_seqs.binary_search(&seq).is_ok() => Some(format!(
+                "sequence {seq} is damaged (its bytes fail their checksum), so it is not listed"
+            )),
+            None if backup
+                .lost
+                .iter()
+                .any(|(from, to)| (*from..=*to).contains(&seq)) =>
+            {
+                Some(format!(
+                    "sequence {seq} is lost: the archive should hold it but it could not be read"
+                ))
+            }
             None => Some(format!(
                 "sequence {seq} is not a live message (deleted or missing)"
             )),

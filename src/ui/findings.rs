@@ -104,7 +104,18 @@ fn finding_row_ui(
                 .strong()
                 .color(severity_color(ui, finding.severity)),
         );
-        ui.label(&finding.message);
+        // The message itself is the link to the evidence (same as "show").
+        let message = ui
+            .add(egui::Label::new(&finding.message).sense(egui::Sense::click()))
+            .on_hover_cursor(egui::CursorIcon::PointingHand);
+        if message.clicked() {
+            if let Some(seq) = finding.seq {
+                commands.push(Command::GoToSeq(seq));
+            } else if let Some(entry) = &finding.entry {
+                let open = document.expanded_entry.as_deref() == Some(entry.as_str());
+                document.expanded_entry = if open { None } else { Some(entry.clone()) };
+            }
+        }
         let location = finding.location();
         if !location.is_empty() {
             widgets::weak(ui, location);

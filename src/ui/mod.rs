@@ -4,17 +4,21 @@
 
 pub mod app;
 pub mod consumers;
+pub mod dialog;
 pub mod document;
+pub mod export;
 pub mod filter;
 pub mod findings;
 pub mod messages;
 pub mod overview;
 pub mod recent;
+pub mod restore;
+pub mod salvage;
 pub mod sample;
 pub mod widgets;
 pub mod workers;
 
-pub use app::{App, Command, ScreenshotPlan};
+pub use app::{App, Command, DialogKind, ScreenshotPlan};
 pub use document::{Document, Pane};
 pub use workers::OpenSource;
 
@@ -77,6 +81,8 @@ pub struct ScreenshotRequest {
     pub size: [f32; 2],
     pub reference_ns: Option<i64>,
     pub select_seq: Option<u64>,
+    /// A dialog to open over the pane.
+    pub dialog: Option<DialogKind>,
     /// Frames drawn after everything is ready, before the shot.
     pub frames: u32,
 }
@@ -89,6 +95,7 @@ pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
     app.open(OpenSource::Path(request.path.clone()));
     let mut plan = ScreenshotPlan::new(request.pane, request.out.clone(), request.select_seq);
     plan.frames_after_ready = request.frames;
+    plan.dialog = request.dialog;
     let result = plan.result.clone();
     app.screenshot = Some(plan);
     let stats = std::sync::Arc::new(std::sync::Mutex::new(String::new()));

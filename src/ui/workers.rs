@@ -1,6 +1,7 @@
 //! Background work for one open backup: indexing, reading single messages,
 //! filtering. Each runs on its own thread and talks to the UI over `mpsc`
-//! channels; the UI thread only polls (`try_recv`).
+//! channels; the UI thread only polls (`try_recv`). Also the generic [`Job`]
+//! that export, restore, pre-flight checks and folder pickers run on.
 
 use super::filter::{self, DisplayList, FilterSpec};
 use crate::format::headers::parse_header_block;
@@ -8,7 +9,7 @@ use crate::model::{Backup, MessageIndex};
 use crate::ops::index::{open_backup, OpenError, ScanControl, ScanProgress};
 use crate::ops::read::MessageReader;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -393,4 +394,136 @@ pub fn spawn_filter(
         cancel,
         results,
     }
+}
+
+// ---------------------------------------------------------------- jobs
+
+/// Progress a job reports as plain numbers (the UI formats them).
+pub struct JobProgress {
+    done: AtomicU64,
+    total: AtomicU64,
+    ctx: egui::Context,
+}
+
+impl JobProgress {
+    pub fn set(&self, done: u64, total: u64) {
+        self.done.store(done, Ordering::Relaxed);
+        self.total.store(total, Ordering::Relaxed);
+        self.ctx.request_repaint_after(PROGRESS_INTERVAL);
+    }
+}
+
+/// One long operation (export, restore, pre-flight, folder picker) on its own
+/// thread: progress in atomics, the result over a channel, cancel by flag.
+pub struct Job<T> {
+    pub cancel: Arc<AtomicBool>,
+    progress: Arc<JobProgress>,
+    result: Receiver<Result<T, String>>,
+    pub started: Instant,
+    name: String,
+}
+
+impl<T> Job<T> {
+    /// (done, total) as last reported.
+    pub fn progress(&self) -> (u64, u64) {
+        (
+            self.progress.done.load(Ordering::Relaxed),
+            self.progress.total.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The result once the job has finished.
+    pub fn try_result(&self) -> Option<Result<T, String>> {
+        match self.result.try_recv() {
+            Ok(result) => Some(result),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => Some(Err(format!(
+                "the {} thread stopped without a result",
+                self.name
+            ))),
+        }
+    }
+
+    pub fn request_cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs `work(progress, cancel)` on a new thread named `name`.
+pub fn spawn_job<T, F>(name: &str, ctx: &egui::Context, work: F) -> Job<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&JobProgress, &AtomicBool) -> Result<T, String> + Send + 'static,
+{
+    let (sender, result) = mpsc::channel();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(JobProgress {
+        done: AtomicU64::new(0),
+        total: AtomicU64::new(0),
+        ctx: ctx.clone(),
+    });
+    let job = Job {
+        cancel: cancel.clone(),
+        progress: progress.clone(),
+        result,
+        started: Instant::now(),
+        name: name.to_string(),
+    };
+    let fallback = sender.clone();
+    let ctx = ctx.clone();
+    let spawned = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let outcome = work(&progress, &cancel);
+            let _ = sender.send(outcome);
+            ctx.request_repaint();
+        });
+    if let Err(error) = spawned {
+        let _ = fallback.send(Err(format!("cannot start the {name} thread: {error}")));
+    }
+    job
+}
+
+/// A native folder picker on a worker thread (a portal that never answers
+/// must not freeze the window; the typed path stays usable meanwhile).
+pub fn spawn_pick_folder(title: &str, ctx: &egui::Context) -> Job<Option<PathBuf>> {
+    let title = title.to_string();
+    spawn_job("folder-dialog", ctx, move |_, _| {
+        Ok(rfd::FileDialog::new()
+            .set_title(title.as_str())
+            .pick_folder())
+    })
+}
+
+// ---------------------------------------------------------------- memory
+
+/// Samples this process's resident set size once a second on a worker thread
+/// (the UI only reads the atomic). Stops when the returned `Arc` is dropped.
+pub fn spawn_rss_sampler() -> Arc<AtomicU64> {
+    let rss = Arc::new(AtomicU64::new(0));
+    let weak = Arc::downgrade(&rss);
+    let _ = std::thread::Builder::new()
+        .name("rss".into())
+        .spawn(move || {
+            while let Some(rss) = weak.upgrade() {
+                rss.store(read_rss_bytes().unwrap_or(0), Ordering::Relaxed);
+                drop(rss);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+    rss
+}
+
+/// `VmRSS` from `/proc/self/status` (Linux); `None` elsewhere.
+fn read_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmRSS:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }

@@ -1,0 +1,239 @@
+//! Pieces the Restore, Export and Salvage dialogs share: the consumer
+//! checklist, a path field with a folder picker, the progress row of a
+//! running job. Widgets only; the work runs in `workers::Job`s.
+
+use super::widgets;
+use super::workers::{self, Job};
+use crate::model::Backup;
+use egui::{RichText, Ui};
+use std::path::PathBuf;
+
+/// One checkbox per consumer of the backup, all checked at first.
+#[derive(Debug, Clone)]
+pub struct ConsumerChecks {
+    pub names: Vec<String>,
+    pub checked: Vec<bool>,
+}
+
+impl ConsumerChecks {
+    pub fn all(backup: &Backup) -> Self {
+        let names: Vec<String> = backup.consumers.iter().map(|c| c.name.clone()).collect();
+        let checked = vec![true; names.len()];
+        Self { names, checked }
+    }
+
+    pub fn only(backup: &Backup, keep: Option<usize>) -> Self {
+        let mut checks = Self::all(backup);
+        if let Some(keep) = keep {
+            for (index, checked) in checks.checked.iter_mut().enumerate() {
+                *checked = index == keep;
+            }
+        }
+        checks
+    }
+
+    pub fn selected(&self) -> Vec<String> {
+        self.names
+            .iter()
+            .zip(&self.checked)
+            .filter(|(_, checked)| **checked)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    pub fn all_checked(&self) -> bool {
+        self.checked.iter().all(|checked| *checked)
+    }
+
+    pub fn none_checked(&self) -> bool {
+        !self.checked.iter().any(|checked| *checked)
+    }
+
+    pub fn export_selection(&self) -> crate::ops::export::ConsumerSelection {
+        use crate::ops::export::ConsumerSelection;
+        if self.all_checked() {
+            ConsumerSelection::All
+        } else if self.none_checked() {
+            ConsumerSelection::None
+        } else {
+            ConsumerSelection::Only(self.selected())
+        }
+    }
+
+    pub fn restore_selection(&self) -> crate::ops::restore_local::ConsumerSelection {
+        use crate::ops::restore_local::ConsumerSelection;
+        if self.all_checked() {
+            ConsumerSelection::All
+        } else if self.none_checked() {
+            ConsumerSelection::None
+        } else {
+            ConsumerSelection::Only(self.selected())
+        }
+    }
+
+    /// The checklist; returns true when a box changed.
+    pub fn ui(&mut self, ui: &mut Ui) -> bool {
+        let mut changed = false;
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(format!("Consumers ({})", self.names.len())).strong());
+            if self.names.is_empty() {
+                widgets::weak(ui, "none in this backup");
+                return;
+            }
+            if ui.small_button("all").clicked() {
+                self.checked.iter_mut().for_each(|checked| *checked = true);
+                changed = true;
+            }
+            if ui.small_button("none").clicked() {
+                self.checked.iter_mut().for_each(|checked| *checked = false);
+                changed = true;
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            for (name, checked) in self.names.iter().zip(self.checked.iter_mut()) {
+                changed |= ui.checkbox(checked, name.as_str()).changed();
+            }
+        });
+        changed
+    }
+}
+
+/// A typed path with a "Choose…" button that runs the native folder picker
+/// on a worker thread. `append_name`: the picked folder is the parent and
+/// this name is added (for outputs that must not exist yet).
+#[derive(Default)]
+pub struct PathField {
+    pub text: String,
+    picker: Option<Job<Option<PathBuf>>>,
+}
+
+impl PathField {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            picker: None,
+        }
+    }
+
+    pub fn path(&self) -> Option<PathBuf> {
+        let text = self.text.trim();
+        if text.is_empty() {
+            None
+        } else {
+            Some(PathBuf::from(text))
+        }
+    }
+
+    pub fn is_picking(&self) -> bool {
+        self.picker.is_some()
+    }
+
+    /// Returns true when the path changed (typed or picked).
+    pub fn ui(&mut self, ui: &mut Ui, label: &str, hint: &str, append_name: Option<&str>) -> bool {
+        let mut changed = false;
+        if let Some(picker) = &self.picker {
+            if let Some(result) = picker.try_result() {
+                self.picker = None;
+                if let Ok(Some(folder)) = result {
+                    let path = match append_name {
+                        Some(name) => folder.join(name),
+                        None => folder,
+                    };
+                    self.text = path.display().to_string();
+                    changed = true;
+                }
+            }
+        }
+        ui.horizontal(|ui| {
+            let label_response = ui.label(label);
+            let response = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.text)
+                        .hint_text(hint)
+                        .desired_width(380.0),
+                )
+                .labelled_by(label_response.id);
+            changed |= response.changed();
+            if self.picker.is_some() {
+                ui.spinner();
+                widgets::weak(ui, "waiting for the folder dialog…");
+            } else if ui
+                .button("Choose…")
+                .on_hover_text(if append_name.is_some() {
+                    "Pick the folder to write into; the name is added"
+                } else {
+                    "Pick a folder"
+                })
+                .clicked()
+            {
+                self.picker = Some(workers::spawn_pick_folder(label, ui.ctx()));
+            }
+        });
+        changed
+    }
+}
+
+/// Progress bar, rate and Cancel for a running job; true when Cancel was clicked.
+pub fn progress_ui<T>(ui: &mut Ui, job: &Job<T>, verb: &str, unit: &str) -> bool {
+    let (done, total) = job.progress();
+    let fraction = if total > 0 {
+        done as f32 / total as f32
+    } else {
+        0.0
+    };
+    let mut cancel = false;
+    ui.horizontal(|ui| {
+        ui.spinner();
+        ui.label(verb);
+        ui.add(
+            egui::ProgressBar::new(fraction)
+                .desired_width(200.0)
+                .show_percentage(),
+        );
+        let amount = |value: u64| {
+            if unit == "bytes" {
+                widgets::bytes(value)
+            } else {
+                widgets::count(value)
+            }
+        };
+        widgets::mono(
+            ui,
+            format!(
+                "{} / {} {} · {:.1} s",
+                amount(done),
+                amount(total),
+                if unit == "bytes" { "" } else { unit },
+                job.started.elapsed().as_secs_f64()
+            ),
+        );
+        if job.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            widgets::weak(ui, "cancelling…");
+        } else if ui.button("Cancel").clicked() {
+            cancel = true;
+        }
+    });
+    cancel
+}
+
+/// An error line in the error colour, selectable so it can be copied.
+pub fn error_ui(ui: &mut Ui, text: &str) {
+    ui.add(
+        egui::Label::new(RichText::new(text).color(widgets::error_color(ui)))
+            .selectable(true)
+            .wrap(),
+    );
+}
+
+/// A check line: ✔ / ✖ / • and the text.
+pub fn check_ui(ui: &mut Ui, ok: Option<bool>, text: &str) {
+    ui.horizontal_wrapped(|ui| {
+        let (mark, color) = match ok {
+            Some(true) => ("✔", egui::Color32::from_rgb(80, 170, 90)),
+            Some(false) => ("✖", widgets::error_color(ui)),
+            None => ("•", widgets::warn_color(ui)),
+        };
+        ui.label(RichText::new(mark).color(color).strong());
+        ui.label(text);
+    });
+}

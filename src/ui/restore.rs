@@ -1,0 +1,779 @@
+//! The Restore dialog (Ctrl+R): into a local store directory (for a stopped
+//! server to load) or a running server; stream name (rename), consumers,
+//! dropping TTL-expired messages; pre-flight checks; progress with Cancel;
+//! the resulting stream state. The checks and the restore run in
+//! `workers::Job`s (file system and network never on the UI thread).
+
+use super::dialog::{self, ConsumerChecks, PathField};
+use super::widgets;
+use super::workers::{spawn_job, Job};
+use crate::model::Backup;
+use crate::ops::nats_client::{Auth, Client};
+use crate::ops::restore_local::{
+    restore_to_store, validate_stream_name, ConsumerSelection, LocalRestoreOptions, RestoreError,
+    RestoreReport,
+};
+use crate::ops::restore_server::{
+    choose_payload, restore_to_server, Payload, ServerRestoreError, ServerRestoreOptions,
+};
+use crate::util::time::format_rfc3339_ns;
+use egui::{RichText, Ui};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const DEBOUNCE: Duration = Duration::from_millis(400);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Store,
+    Server,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthChoice {
+    None,
+    UserPassword,
+    Token,
+}
+
+/// One pre-flight line: passed (`Some(true)`), blocks the restore (`Some(false)`), note (`None`).
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub ok: Option<bool>,
+    pub text: String,
+}
+
+impl Check {
+    fn pass(text: impl Into<String>) -> Self {
+        Self {
+            ok: Some(true),
+            text: text.into(),
+        }
+    }
+    fn fail(text: impl Into<String>) -> Self {
+        Self {
+            ok: Some(false),
+            text: text.into(),
+        }
+    }
+    fn note(text: impl Into<String>) -> Self {
+        Self {
+            ok: None,
+            text: text.into(),
+        }
+    }
+}
+
+pub struct RestoreDialog {
+    pub backup: Arc<Backup>,
+    pub target: Target,
+    pub store: PathField,
+    pub account: String,
+    pub url: String,
+    pub auth: AuthChoice,
+    pub user: String,
+    pub password: String,
+    pub token: String,
+    pub stream_name: String,
+    pub consumers: ConsumerChecks,
+    pub drop_expired: bool,
+    /// The document's TTL reference (`None`: now, taken when the job starts).
+    pub reference_ns: Option<i64>,
+    pub replace: bool,
+    /// The second confirmation of "replace" is showing.
+    pub confirm_replace: bool,
+    dirty_since: Option<Instant>,
+    preflight_job: Option<Job<Vec<Check>>>,
+    /// Checks of the current options (for a server: of the last "Check server").
+    pub preflight: Option<Result<Vec<Check>, String>>,
+    pub job: Option<Job<RestoreReport>>,
+    pub result: Option<Result<RestoreReport, String>>,
+}
+
+impl RestoreDialog {
+    pub fn new(backup: Arc<Backup>, reference_ns: Option<i64>) -> Self {
+        Self {
+            target: Target::Store,
+            store: PathField::default(),
+            account: "$G".to_string(),
+            url: "nats://127.0.0.1:4222".to_string(),
+            auth: AuthChoice::None,
+            user: String::new(),
+            password: String::new(),
+            token: String::new(),
+            stream_name: backup.stream_name.clone(),
+            consumers: ConsumerChecks::all(&backup),
+            drop_expired: false,
+            reference_ns,
+            replace: false,
+            confirm_replace: false,
+            dirty_since: None,
+            preflight_job: None,
+            preflight: None,
+            job: None,
+            result: None,
+            backup,
+        }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.job.is_some()
+            || self.preflight_job.is_some()
+            || self.dirty_since.is_some()
+            || self.store.is_picking()
+    }
+
+    fn changed(&mut self) {
+        self.preflight = None;
+        self.confirm_replace = false;
+        if self.target == Target::Store {
+            self.dirty_since = Some(Instant::now());
+        }
+    }
+
+    fn renamed(&self) -> Option<String> {
+        let name = self.stream_name.trim();
+        (name != self.backup.stream_name).then(|| name.to_string())
+    }
+
+    fn auth(&self) -> Auth {
+        match self.auth {
+            AuthChoice::None => Auth::None,
+            AuthChoice::UserPassword => Auth::UserPassword {
+                user: self.user.clone(),
+                password: self.password.clone(),
+            },
+            AuthChoice::Token => Auth::Token(self.token.clone()),
+        }
+    }
+
+    fn reference(&self) -> i64 {
+        self.reference_ns.unwrap_or_else(crate::util::time::now_ns)
+    }
+
+    fn poll(&mut self, ctx: &egui::Context) {
+        if let Some(job) = &self.preflight_job {
+            if let Some(result) = job.try_result() {
+                self.preflight = Some(result);
+                self.preflight_job = None;
+            }
+        }
+        if let Some(job) = &self.job {
+            if let Some(result) = job.try_result() {
+                self.result = Some(result);
+                self.job = None;
+            }
+        }
+        if let Some(since) = self.dirty_since {
+            if since.elapsed() < DEBOUNCE {
+                ctx.request_repaint_after(DEBOUNCE);
+            } else {
+                self.dirty_since = None;
+                self.start_preflight(ctx);
+            }
+        }
+    }
+
+    fn start_preflight(&mut self, ctx: &egui::Context) {
+        let backup = self.backup.clone();
+        let name = self.stream_name.trim().to_string();
+        self.preflight = None;
+        self.preflight_job = Some(match self.target {
+            Target::Store => {
+                let Some(store) = self.store.path() else {
+                    self.preflight_job = None;
+                    return;
+                };
+                let account = self.account.trim().to_string();
+                let replace = self.replace;
+                spawn_job("restore-check", ctx, move |_, _| {
+                    Ok(store_preflight(&backup, &store, &account, &name, replace))
+                })
+            }
+            Target::Server => {
+                let url = self.url.trim().to_string();
+                let auth = self.auth();
+                let consumers = self.consumers.restore_selection();
+                let drop_expired = self.drop_expired;
+                spawn_job("restore-check", ctx, move |_, _| {
+                    Ok(server_preflight(
+                        &backup,
+                        &url,
+                        &auth,
+                        &name,
+                        &consumers,
+                        drop_expired,
+                    ))
+                })
+            }
+        });
+    }
+
+    fn start(&mut self, ctx: &egui::Context) {
+        self.confirm_replace = false;
+        self.result = None;
+        let backup = self.backup.clone();
+        let stream_name = self.renamed();
+        let consumers = self.consumers.restore_selection();
+        let drop_expired = self.drop_expired;
+        let reference_ns = self.reference();
+        self.job = Some(match self.target {
+            Target::Store => {
+                let Some(store_dir) = self.store.path() else {
+                    self.result = Some(Err("choose the store directory".into()));
+                    self.job = None;
+                    return;
+                };
+                let options = LocalRestoreOptions {
+                    store_dir,
+                    account: self.account.trim().to_string(),
+                    stream_name,
+                    consumers,
+                    drop_expired,
+                    reference_ns,
+                    replace: self.replace,
+                };
+                spawn_job("restore", ctx, move |progress, cancel| {
+                    restore_to_store(
+                        &backup,
+                        &options,
+                        &mut |done, total| progress.set(done, total),
+                        cancel,
+                    )
+                    .map_err(|error| match error {
+                        RestoreError::Cancelled(_) => error.to_string(),
+                        other => format!(
+                            "restore into {} failed: {other}",
+                            options.store_dir.display()
+                        ),
+                    })
+                })
+            }
+            Target::Server => {
+                let mut options = ServerRestoreOptions::new(self.url.trim());
+                options.auth = self.auth();
+                options.stream_name = stream_name;
+                options.consumers = consumers;
+                options.drop_expired = drop_expired;
+                options.reference_ns = reference_ns;
+                spawn_job("restore", ctx, move |progress, cancel| {
+                    restore_to_server(
+                        &backup,
+                        &options,
+                        &mut |done, total| progress.set(done, total),
+                        cancel,
+                    )
+                    .map_err(|error: ServerRestoreError| error.to_string())
+                })
+            }
+        });
+    }
+
+    /// Draws the dialog; returns false once it is closed.
+    pub fn show(&mut self, ctx: &egui::Context) -> bool {
+        self.poll(ctx);
+        let mut open = true;
+        egui::Window::new(format!("Restore {}", self.backup.stream_name))
+            .id(egui::Id::unique("restore_dialog"))
+            .open(&mut open)
+            .collapsible(false)
+            .default_width(640.0)
+            .show(ctx, |ui| {
+                egui::ScrollArea::vertical()
+                    .max_height(ctx.content_rect().height() - 120.0)
+                    .show(ui, |ui| self.body_ui(ui));
+            });
+        if !open {
+            if let Some(job) = &self.job {
+                job.request_cancel();
+            }
+        }
+        open
+    }
+
+    fn body_ui(&mut self, ui: &mut Ui) {
+        let running = self.job.is_some();
+        ui.add_enabled_ui(!running, |ui| self.options_ui(ui));
+        ui.separator();
+        self.preflight_ui(ui);
+        ui.separator();
+        if let Some(job) = &self.job {
+            let (verb, unit) = match self.target {
+                Target::Store => ("Writing the stream directory", "messages"),
+                Target::Server => ("Uploading", "bytes"),
+            };
+            if dialog::progress_ui(ui, job, verb, unit) {
+                job.request_cancel();
+            }
+        } else if self.confirm_replace {
+            self.confirm_ui(ui);
+        } else {
+            let blocked = matches!(&self.preflight, Some(Ok(checks))
+                if checks.iter().any(|check| check.ok == Some(false)));
+            let ready = !blocked
+                && !self.stream_name.trim().is_empty()
+                && match self.target {
+                    Target::Store => self.store.path().is_some(),
+                    Target::Server => !self.url.trim().is_empty(),
+                };
+            ui.horizontal(|ui| {
+                if ui
+                    .add_enabled(ready, egui::Button::new("Run restore"))
+                    .clicked()
+                {
+                    if self.replace && self.target == Target::Store {
+                        self.confirm_replace = true;
+                    } else {
+                        self.start(ui.ctx());
+                    }
+                }
+                if blocked {
+                    widgets::weak(ui, "fix the failed checks first");
+                }
+            });
+        }
+        self.result_ui(ui);
+    }
+
+    fn options_ui(&mut self, ui: &mut Ui) {
+        let mut changed = false;
+        ui.horizontal(|ui| {
+            ui.label("Into");
+            changed |= ui
+                .radio_value(&mut self.target, Target::Store, "a local store directory")
+                .changed();
+            changed |= ui
+                .radio_value(&mut self.target, Target::Server, "a running server")
+                .changed();
+        });
+        match self.target {
+            Target::Store => {
+                changed |= self.store.ui(
+                    ui,
+                    "store directory",
+                    "the server's store_dir (holds jetstream/)",
+                    None,
+                );
+                ui.horizontal(|ui| {
+                    let label = ui.label("account");
+                    changed |= ui
+                        .add(egui::TextEdit::singleline(&mut self.account).desired_width(160.0))
+                        .labelled_by(label.id)
+                        .changed();
+                    widgets::weak(ui, "$G is the global account");
+                });
+                widgets::weak(
+                    ui,
+                    "Stop the server first: it reads stream directories at startup.",
+                );
+            }
+            Target::Server => {
+                ui.horizontal(|ui| {
+                    let label = ui.label("server URL");
+                    changed |= ui
+                        .add(egui::TextEdit::singleline(&mut self.url).desired_width(300.0))
+                        .labelled_by(label.id)
+                        .changed();
+                });
+                ui.horizontal(|ui| {
+                    ui.label("auth");
+                    changed |= ui
+                        .radio_value(&mut self.auth, AuthChoice::None, "none")
+                        .changed();
+                    changed |= ui
+                        .radio_value(&mut self.auth, AuthChoice::UserPassword, "user + password")
+                        .changed();
+                    changed |= ui
+                        .radio_value(&mut self.auth, AuthChoice::Token, "token")
+                        .changed();
+                });
+                match self.auth {
+                    AuthChoice::None => {}
+                    AuthChoice::UserPassword => {
+                        ui.horizontal(|ui| {
+                            let label = ui.label("user");
+                            changed |= ui
+                                .add(
+                                    egui::TextEdit::singleline(&mut self.user).desired_width(140.0),
+                                )
+                                .labelled_by(label.id)
+                                .changed();
+                            let label = ui.label("password");
+                            changed |= ui
+                                .add(
+                                    egui::TextEdit::singleline(&mut self.password)
+                                        .password(true)
+                                        .desired_width(140.0),
+                                )
+                                .labelled_by(label.id)
+                                .changed();
+                        });
+                    }
+                    AuthChoice::Token => {
+                        ui.horizontal(|ui| {
+                            let label = ui.label("token");
+                            changed |= ui
+                                .add(
+                                    egui::TextEdit::singleline(&mut self.token)
+                                        .password(true)
+                                        .desired_width(300.0),
+                                )
+                                .labelled_by(label.id)
+                                .changed();
+                        });
+                    }
+                }
+            }
+        }
+        ui.horizontal(|ui| {
+            let label = ui.label("stream name");
+            changed |= ui
+                .add(egui::TextEdit::singleline(&mut self.stream_name).desired_width(220.0))
+                .labelled_by(label.id)
+                .changed();
+            if self.renamed().is_some() {
+                widgets::weak(ui, format!("renamed from {}", self.backup.stream_name));
+            }
+        });
+        changed |= self.consumers.ui(ui);
+        ui.horizontal(|ui| {
+            changed |= ui
+                .checkbox(&mut self.drop_expired, "drop TTL-expired messages")
+                .changed();
+            widgets::weak(
+                ui,
+                match self.reference_ns {
+                    Some(ns) => format!("as of {}", format_rfc3339_ns(ns)),
+                    None => "as of now".to_string(),
+                },
+            );
+        });
+        if self.target == Target::Store {
+            changed |= ui
+                .checkbox(
+                    &mut self.replace,
+                    "replace an existing stream directory of that name (asks again)",
+                )
+                .changed();
+        } else {
+            widgets::weak(
+                ui,
+                "A server restore never replaces a stream: delete it on the server first, or rename.",
+            );
+        }
+        if changed {
+            self.changed();
+        }
+    }
+
+    fn preflight_ui(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Pre-flight").strong());
+            if self.preflight_job.is_some() || self.dirty_since.is_some() {
+                ui.spinner();
+            }
+            let label = match self.target {
+                Target::Store => "Check again",
+                Target::Server => "Check server",
+            };
+            if ui
+                .add_enabled(
+                    self.preflight_job.is_none() && self.job.is_none(),
+                    egui::Button::new(label),
+                )
+                .clicked()
+            {
+                self.start_preflight(ui.ctx());
+            }
+        });
+        match &self.preflight {
+            Some(Ok(checks)) => {
+                for check in checks {
+                    dialog::check_ui(ui, check.ok, &check.text);
+                }
+            }
+            Some(Err(message)) => dialog::error_ui(ui, message),
+            None if self.preflight_job.is_none() => {
+                widgets::weak(
+                    ui,
+                    match self.target {
+                        Target::Store => "choose the store directory to check it",
+                        Target::Server => {
+                            "not checked yet (the restore checks again before sending anything)"
+                        }
+                    },
+                );
+            }
+            None => {}
+        }
+    }
+
+    fn confirm_ui(&mut self, ui: &mut Ui) {
+        let target = self
+            .store
+            .path()
+            .map(|store| {
+                stream_dir(&store, self.account.trim(), self.stream_name.trim())
+                    .display()
+                    .to_string()
+            })
+            .unwrap_or_default();
+        ui.label(
+            RichText::new(format!(
+                "Replace {target}? If it exists, its messages and consumers are deleted and replaced by this backup."
+            ))
+            .color(widgets::warn_color(ui))
+            .strong(),
+        );
+        ui.horizontal(|ui| {
+            if ui.button("Replace and restore").clicked() {
+                self.start(ui.ctx());
+            }
+            if ui.button("Back").clicked() {
+                self.confirm_replace = false;
+            }
+        });
+    }
+
+    fn result_ui(&self, ui: &mut Ui) {
+        match &self.result {
+            Some(Ok(report)) => {
+                dialog::check_ui(
+                    ui,
+                    Some(true),
+                    &format!(
+                        "Restored stream {} with {} messages into {}",
+                        report.stream_name,
+                        widgets::count(report.messages),
+                        report.target
+                    ),
+                );
+                widgets::mono(
+                    ui,
+                    format!(
+                        "state: messages {}, bytes {}, first_seq {}, last_seq {}{}",
+                        report.messages,
+                        report.bytes,
+                        report.first_seq,
+                        report.last_seq,
+                        if report.blocks > 0 {
+                            format!(", {} block(s)", report.blocks)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                );
+                widgets::weak(
+                    ui,
+                    format!(
+                        "consumers: {} · {} ms{}",
+                        if report.consumers.is_empty() {
+                            "none".to_string()
+                        } else {
+                            report.consumers.join(", ")
+                        },
+                        report.elapsed_ms,
+                        if report.replaced {
+                            " · replaced the existing directory"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+                for note in &report.notes {
+                    widgets::weak(ui, note.as_str());
+                }
+                if let Some(info) = &report.server_stream_info {
+                    egui::CollapsingHeader::new("server's stream info")
+                        .id_salt("restore_stream_info")
+                        .show(ui, |ui| {
+                            widgets::mono(
+                                ui,
+                                serde_json::to_string_pretty(info).unwrap_or_default(),
+                            );
+                        });
+                }
+            }
+            Some(Err(message)) => dialog::error_ui(ui, message),
+            None => {}
+        }
+    }
+}
+
+/// `STORE/jetstream/ACCOUNT/streams/NAME`.
+pub fn stream_dir(store: &Path, account: &str, name: &str) -> PathBuf {
+    store
+        .join("jetstream")
+        .join(account)
+        .join("streams")
+        .join(name)
+}
+
+/// File-system checks of a local restore target (runs on a worker).
+pub fn store_preflight(
+    backup: &Backup,
+    store: &Path,
+    account: &str,
+    name: &str,
+    replace: bool,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    match validate_stream_name(name) {
+        Ok(()) => {}
+        Err(error) => checks.push(Check::fail(error.to_string())),
+    }
+    let memory = backup
+        .config
+        .as_ref()
+        .and_then(|config| config.get("storage"))
+        .and_then(Value::as_str)
+        == Some("memory");
+    if memory {
+        checks.push(Check::fail(
+            "the stream uses memory storage: a server never loads it from a store directory (restore to a server)",
+        ));
+    }
+    match std::fs::metadata(store) {
+        Ok(meta) if meta.is_dir() => checks.push(Check::pass(format!(
+            "store directory {} exists",
+            store.display()
+        ))),
+        Ok(_) => checks.push(Check::fail(format!(
+            "{} is a file, not a directory",
+            store.display()
+        ))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            checks.push(Check::note(format!(
+                "store directory {} does not exist: it will be created",
+                store.display()
+            )))
+        }
+        Err(error) => checks.push(Check::fail(format!(
+            "cannot read {}: {error}",
+            store.display()
+        ))),
+    }
+    let target = stream_dir(store, account, name);
+    if target.symlink_metadata().is_ok() {
+        if replace {
+            checks.push(Check::note(format!(
+                "{} exists: it will be replaced (you are asked again)",
+                target.display()
+            )));
+        } else {
+            checks.push(Check::fail(format!(
+                "{} exists: choose another stream name or tick replace",
+                target.display()
+            )));
+        }
+    } else {
+        checks.push(Check::pass(format!(
+            "stream directory {} is free",
+            target.display()
+        )));
+    }
+    for consumer in &backup.consumers {
+        if !consumer.config.is_object() {
+            checks.push(Check::note(format!(
+                "consumer {} has no config in the backup: untick it",
+                consumer.name
+            )));
+        }
+    }
+    checks
+}
+
+fn api_error(reply: &Value) -> Option<String> {
+    let error = reply.get("error")?;
+    Some(format!(
+        "{} (code {})",
+        error
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("error"),
+        error.get("code").and_then(Value::as_u64).unwrap_or(0)
+    ))
+}
+
+/// The checks `restore_to_server` makes before sending, as a list (runs on a worker).
+pub fn server_preflight(
+    backup: &Backup,
+    url: &str,
+    auth: &Auth,
+    name: &str,
+    consumers: &ConsumerSelection,
+    drop_expired: bool,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if let Err(error) = validate_stream_name(name) {
+        checks.push(Check::fail(error.to_string()));
+        return checks;
+    }
+    let mut client = match Client::connect(url, auth) {
+        Ok(client) => client,
+        Err(error) => {
+            checks.push(Check::fail(error.to_string()));
+            return checks;
+        }
+    };
+    let version = client.server_version();
+    checks.push(Check::pass(format!(
+        "reachable: nats-server {version} at {url}"
+    )));
+    if client.info().get("jetstream").and_then(Value::as_bool) == Some(false) {
+        checks.push(Check::fail(format!("JetStream is not enabled on {url}")));
+        return checks;
+    }
+    let timeout = Duration::from_secs(5);
+    match client.request_json("$JS.API.INFO", &Value::Null, timeout) {
+        Ok(reply) => match api_error(&reply) {
+            Some(error) => {
+                checks.push(Check::fail(format!(
+                    "JetStream is not available for this account: {error}"
+                )));
+                return checks;
+            }
+            None => checks.push(Check::pass("JetStream is enabled for this account")),
+        },
+        Err(error) => {
+            checks.push(Check::fail(format!("JetStream does not answer: {error}")));
+            return checks;
+        }
+    }
+    match client.request_json(
+        &format!("$JS.API.STREAM.INFO.{name}"),
+        &Value::Null,
+        timeout,
+    ) {
+        Ok(reply) => match reply.get("error") {
+            None => checks.push(Check::fail(format!(
+                "stream {name} already exists on the server: delete it first or choose another name"
+            ))),
+            Some(error) if error.get("code").and_then(Value::as_u64) == Some(404) => {
+                checks.push(Check::pass(format!("stream name {name} is free")))
+            }
+            Some(_) => checks.push(Check::fail(format!(
+                "cannot check whether stream {name} exists: {}",
+                api_error(&reply).unwrap_or_default()
+            ))),
+        },
+        Err(error) => checks.push(Check::fail(format!(
+            "cannot check whether stream {name} exists: {error}"
+        ))),
+    }
+    let renamed = name != backup.stream_name;
+    match choose_payload(backup, renamed, consumers, drop_expired, &version) {
+        Ok(payload) => checks.push(Check::pass(format!(
+            "nats-server {version} can read it: {}",
+            match payload {
+                Payload::Original => "the archive goes up unchanged",
+                Payload::ReencodedV2 => "a re-encoded v2 archive is sent",
+                Payload::ReencodedV1 => "a re-encoded v1 (tar) archive is sent",
+            }
+        ))),
+        Err(message) => checks.push(Check::fail(message)),
+    }
+    checks
+}

@@ -1,0 +1,260 @@
+//! Damaged archives: the banner at the top of a damaged backup's view (what is
+//! damaged, how much can be recovered) and the "Save salvaged copy" dialog,
+//! which runs `ops::export::export` with `salvage` on a worker thread.
+
+use super::app::Command;
+use super::dialog::{self, PathField};
+use super::export::{default_output, drop_lines};
+use super::widgets;
+use super::workers::{spawn_job, Job};
+use super::{OpenSource, Pane};
+use crate::format::headers::flags;
+use crate::model::{to_ranges, ArchiveFormat, Backup, Severity};
+use crate::ops::export::{export, ExportError, ExportOptions, ExportReport};
+use egui::{RichText, Ui};
+use std::sync::Arc;
+
+/// "1,673 of 1,674 messages intact; seq 1000 damaged; sequences 312–640 lost".
+pub fn damage_summary(backup: &Backup) -> String {
+    let unverified = backup
+        .messages
+        .flags
+        .iter()
+        .filter(|row_flags| *row_flags & flags::DAMAGED != 0)
+        .count() as u64;
+    let rows = backup.messages.len() as u64;
+    let total = rows + backup.damaged_seqs.len() as u64;
+    let mut parts = vec![format!(
+        "{} of {} messages intact",
+        widgets::count(rows.saturating_sub(unverified)),
+        widgets::count(total)
+    )];
+    if unverified > 0 {
+        parts.push(format!(
+            "{} in S2 chunks that failed their CRC",
+            widgets::count(unverified)
+        ));
+    }
+    if !backup.damaged_seqs.is_empty() {
+        let ranges = to_ranges(backup.damaged_seqs.iter().copied());
+        let word = if backup.damaged_seqs.len() == 1 {
+            "seq"
+        } else {
+            "seqs"
+        };
+        parts.push(format!("{word} {} damaged", ranges_text(&ranges)));
+    }
+    if !backup.lost.is_empty() {
+        let lost: u64 = backup.lost.iter().map(|(from, to)| to - from + 1).sum();
+        let word = if lost == 1 { "sequence" } else { "sequences" };
+        parts.push(format!("{word} {} lost", ranges_text(&backup.lost)));
+    }
+    parts.join("; ")
+}
+
+fn ranges_text(ranges: &[(u64, u64)]) -> String {
+    let mut shown: Vec<String> = ranges
+        .iter()
+        .take(5)
+        .map(|(from, to)| {
+            if from == to {
+                from.to_string()
+            } else {
+                format!("{from}–{to}")
+            }
+        })
+        .collect();
+    if ranges.len() > 5 {
+        shown.push(format!("… ({} ranges)", ranges.len()));
+    }
+    shown.join(", ")
+}
+
+/// The banner; nothing when the backup has no error findings.
+pub fn banner_ui(ui: &mut Ui, backup: &Backup, commands: &mut Vec<Command>) {
+    let errors: Vec<&crate::model::Finding> = backup
+        .findings
+        .iter()
+        .filter(|finding| finding.severity == Severity::Error)
+        .collect();
+    let Some(first) = errors.first() else {
+        return;
+    };
+    let color = widgets::error_color(ui);
+    egui::Frame::group(ui.style())
+        .stroke(egui::Stroke::new(1.0, color))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal_wrapped(|ui| {
+                ui.label(
+                    RichText::new(format!(
+                        "Damaged backup: {} error{}",
+                        errors.len(),
+                        widgets::plural(errors.len() as u64)
+                    ))
+                    .color(color)
+                    .strong(),
+                );
+                ui.label(&first.message);
+            });
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new(damage_summary(backup)).strong());
+                if ui
+                    .button("Save salvaged copy…")
+                    .on_hover_text("Write what can be read as a new backup with consistent state")
+                    .clicked()
+                {
+                    commands.push(Command::OpenSalvage);
+                }
+                if ui.small_button("Show findings").clicked() {
+                    commands.push(Command::ShowPane(Pane::Findings));
+                }
+            });
+        });
+    ui.add_space(4.0);
+}
+
+pub struct SalvageDialog {
+    pub backup: Arc<Backup>,
+    pub format: ArchiveFormat,
+    pub out: PathField,
+    pub job: Option<Job<ExportReport>>,
+    pub result: Option<Result<ExportReport, String>>,
+}
+
+impl SalvageDialog {
+    pub fn new(backup: Arc<Backup>) -> Self {
+        Self {
+            format: ArchiveFormat::V2,
+            out: PathField::new(default_output(&backup, "salvaged")),
+            job: None,
+            result: None,
+            backup,
+        }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.job.is_some() || self.out.is_picking()
+    }
+
+    fn start(&mut self, ctx: &egui::Context) {
+        let Some(out) = self.out.path() else {
+            return;
+        };
+        let options = ExportOptions {
+            format: Some(self.format),
+            salvage: true,
+            ..ExportOptions::default()
+        };
+        let backup = self.backup.clone();
+        self.result = None;
+        self.job = Some(spawn_job("salvage", ctx, move |progress, cancel| {
+            export(
+                &backup,
+                &out,
+                &options,
+                &mut |step| progress.set(step.messages_done, step.messages_total),
+                Some(cancel),
+            )
+            .map_err(|error| match error {
+                ExportError::Cancelled => format!(
+                    "salvage cancelled; nothing was written at {}",
+                    out.display()
+                ),
+                other => format!("salvage into {} failed: {other}", out.display()),
+            })
+        }));
+    }
+
+    /// Draws the dialog; returns false once it is closed.
+    pub fn show(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) -> bool {
+        if let Some(job) = &self.job {
+            if let Some(result) = job.try_result() {
+                self.result = Some(result);
+                self.job = None;
+            }
+        }
+        let mut open = true;
+        egui::Window::new(format!(
+            "Save a salvaged copy of {}",
+            self.backup.stream_name
+        ))
+        .id(egui::Id::unique("salvage_dialog"))
+        .open(&mut open)
+        .collapsible(false)
+        .default_width(600.0)
+        .show(ctx, |ui| self.body_ui(ui, commands));
+        if !open {
+            if let Some(job) = &self.job {
+                job.request_cancel();
+            }
+        }
+        open
+    }
+
+    fn body_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
+        ui.label(damage_summary(&self.backup));
+        widgets::weak(
+            ui,
+            "Every readable message is kept; damaged and lost ones become deleted sequences, so consumer positions stay valid. The original is not changed.",
+        );
+        ui.add_enabled_ui(self.job.is_none(), |ui| {
+            ui.horizontal(|ui| {
+                ui.label("Format");
+                ui.radio_value(
+                    &mut self.format,
+                    ArchiveFormat::V2,
+                    "v2 (nats-server 2.15+)",
+                );
+                ui.radio_value(
+                    &mut self.format,
+                    ArchiveFormat::V1,
+                    "v1 (tar, older servers)",
+                );
+            });
+            self.out.ui(
+                ui,
+                "output directory",
+                "a new directory (must not exist)",
+                Some(&format!("{}-salvaged", self.backup.stream_name)),
+            );
+        });
+        if let Some(job) = &self.job {
+            if dialog::progress_ui(ui, job, "Salvaging", "messages") {
+                job.request_cancel();
+            }
+        } else if ui
+            .add_enabled(
+                self.out.path().is_some(),
+                egui::Button::new("Save salvaged copy"),
+            )
+            .clicked()
+        {
+            self.start(ui.ctx());
+        }
+        match &self.result {
+            Some(Ok(report)) => {
+                dialog::check_ui(
+                    ui,
+                    Some(true),
+                    &format!(
+                        "Saved {} of {} messages ({}) to {}",
+                        widgets::count(report.kept_messages),
+                        widgets::count(report.source_messages),
+                        report.format.label(),
+                        report.out.display()
+                    ),
+                );
+                let lines = drop_lines(report);
+                if !lines.is_empty() {
+                    widgets::weak(ui, format!("left out: {}", lines.join(", ")));
+                }
+                if ui.button("Open the salvaged copy").clicked() {
+                    commands.push(Command::Open(OpenSource::Path(report.out.clone())));
+                }
+            }
+            Some(Err(message)) => dialog::error_ui(ui, message),
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The Export, Restore and Salvage dialogs driven through the real `App` with
+//! egui_kittest: real fixtures, real worker threads (polled with `step()` and
+//! a deadline), results checked on disk and against each `expected.json`.
+
+use egui::accesskit::Role;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use jsbackup::ops::index::{open_backup, ScanControl};
+use jsbackup::ui::{App, OpenSource};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn shared() -> PathBuf {
+    std::env::var_os("JSBACKUP_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")))
+}
+
+fn fixture(relative: &str) -> PathBuf {
+    shared().join("fixtures").join(relative)
+}
+
+fn expected(relative: &str) -> Value {
+    let path = fixture(relative).join("expected.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A fresh directory under the target dir, removed at the start of each run.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("ui_dialogs")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn harness(app: App) -> Harness<'static, App> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .allow_missing_glyphs()
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app)
+}
+
+/// Steps until `done(app)` holds (workers run on real threads).
+fn step_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        harness.step();
+        if done(harness.state()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.step();
+    harness.step();
+}
+
+fn open(path: PathBuf) -> Harness<'static, App> {
+    let mut app = App::default();
+    app.open(OpenSource::Path(path));
+    let mut harness = harness(app);
+    step_until(&mut harness, "the backup to be indexed", |app| {
+        !app.documents.is_empty()
+            && app
+                .documents
+                .iter()
+                .all(|d| d.backup.is_some() || d.error.is_some())
+            && app.is_settled()
+    });
+    harness
+}
+
+/// Replaces the text of the text field labelled `label` (select all, type).
+fn set_text(harness: &mut Harness<'static, App>, label: &str, text: &str) {
+    let field = harness.get_by_role_and_label(Role::TextInput, label);
+    field.focus();
+    harness.step();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .type_text(text);
+    harness.step();
+    harness.step();
+}
+
+fn reopen(path: &Path) -> jsbackup::model::Backup {
+    open_backup(path, &mut ScanControl::default())
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+#[test]
+fn export_dialog_writes_only_the_checked_consumers() {
+    let expected = expected("v2/orders");
+    let names: Vec<String> = expected["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|consumer| consumer["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        names.len() >= 3,
+        "the fixture needs three consumers or more"
+    );
+    let (dropped, kept) = names.split_at(2);
+    let out = temp_dir("export").join("orders-two-fewer");
+
+    let mut harness = open(fixture("v2/orders"));
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
+    step_until(&mut harness, "the Export dialog's dry run", |app| {
+        app.export_dialog
+            .as_ref()
+            .is_some_and(|dialog| matches!(dialog.count, Some(Ok(_))) && !dialog.is_busy())
+    });
+    let total = expected["state"]["messages"].as_u64().unwrap();
+    let total_text = jsbackup::ui::widgets::count(total);
+    assert!(
+        harness
+            .query_by_label_contains(&format!("Will keep {total_text} of {total_text} messages"))
+            .is_some(),
+        "the live count shows every message kept"
+    );
+    for name in dropped {
+        harness.get_by_role_and_label(Role::CheckBox, name).click();
+        harness.step();
+    }
+    set_text(&mut harness, "output directory", &out.display().to_string());
+    let dialog = harness.state().export_dialog.as_ref().unwrap();
+    assert_eq!(dialog.out.text, out.display().to_string());
+    let sorted = |mut names: Vec<String>| {
+        names.sort();
+        names
+    };
+    assert_eq!(sorted(dialog.consumers.selected()), sorted(kept.to_vec()));
+
+    harness.get_by_label("Run export").click();
+    step_until(&mut harness, "the export", |app| {
+        app.export_dialog
+            .as_ref()
+            .is_some_and(|dialog| dialog.result.is_some())
+    });
+    let result = harness
+        .state()
+        .export_dialog
+        .as_ref()
+        .unwrap()
+        .result
+        .clone()
+        .unwrap();
+    let report = result.unwrap_or_else(|message| panic!("export failed: {message}"));
+    assert_eq!(sorted(report.consumers.clone()), sorted(kept.to_vec()));
+    assert!(harness
+        .query_by_label_contains(&format!("Exported {total_text} messages"))
+        .is_some());
+
+    assert!(out.join("backup.json").is_file());
+    let exported = reopen(&out);
+    let exported_names: Vec<String> = exported.consumers.iter().map(|c| c.name.clone()).collect();
+    assert_eq!(sorted(exported_names), sorted(kept.to_vec()));
+    assert_eq!(exported.messages.len() as u64, total);
+    assert!(!exported.has_errors(), "{:?}", exported.findings);
+}
+
+#[test]
+fn restore_dialog_restores_into_a_local_store_under_a_new_name() {
+    let expected = expected("v2/orders");
+    let want_messages = expected["state"]["messages"].as_u64().unwrap();
+    let store = temp_dir("restore").join("store");
+    let new_name = "ORDERS_RESTORED";
+
+    let mut harness = open(fixture("v2/orders"));
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
+    step_until(&mut harness, "the Restore dialog", |app| {
+        app.restore_dialog.is_some()
+    });
+    set_text(&mut harness, "stream name", new_name);
+    set_text(
+        &mut harness,
+        "store directory",
+        &store.display().to_string(),
+    );
+    step_until(&mut harness, "the pre-flight checks", |app| {
+        app.restore_dialog
+            .as_ref()
+            .is_some_and(|dialog| dialog.preflight.is_some() && !dialog.is_busy())
+    });
+    let preflight = harness
+        .state()
+        .restore_dialog
+        .as_ref()
+        .unwrap()
+        .preflight
+        .clone()
+        .unwrap()
+        .unwrap();
+    assert!(
+        preflight.iter().all(|check| check.ok != Some(false)),
+        "{preflight:?}"
+    );
+    assert!(harness
+        .query_by_label_contains(&format!("stream directory {}", store.display()))
+        .is_some());
+
+    harness.get_by_label("Run restore").click();
+    step_until(&mut harness, "the restore", |app| {
+        app.restore_dialog
+            .as_ref()
+            .is_some_and(|dialog| dialog.result.is_some())
+    });
+    let dialog = harness.state().restore_dialog.as_ref().unwrap();
+    let report = dialog
+        .result
+        .clone()
+        .unwrap()
+        .unwrap_or_else(|message| panic!("restore failed: {message}"));
+    assert_eq!(report.stream_name, new_name);
+    assert_eq!(report.messages, want_messages);
+    let stream_dir = store.join("jetstream/$G/streams").join(new_name);
+    assert!(stream_dir.join("meta.inf").is_file());
+    assert!(harness
+        .query_by_label_contains(&format!(
+            "Restored stream {new_name} with {} messages",
+            jsbackup::ui::widgets::count(want_messages)
+        ))
+        .is_some());
+
+    // A second restore to the same place is refused before anything is written.
+    harness.state_mut().restore_dialog.as_mut().unwrap().result = None;
+    harness.get_by_label("Check again").click();
+    step_until(&mut harness, "the second pre-flight", |app| {
+        app.restore_dialog
+            .as_ref()
+            .is_some_and(|dialog| dialog.preflight.is_some() && !dialog.is_busy())
+    });
+    let preflight = harness
+        .state()
+        .restore_dialog
+        .as_ref()
+        .unwrap()
+        .preflight
+        .clone()
+        .unwrap()
+        .unwrap();
+    assert!(
+        preflight.iter().any(|check| check.ok == Some(false)),
+        "an existing stream directory must fail the pre-flight: {preflight:?}"
+    );
+}
+
+#[test]
+fn damaged_backup_banner_and_salvaged_copy() {
+    let corrupt = expected("corrupt/v1-blk-payload-flip");
+    let damaged_seq = corrupt["damage"]["record"]["seq"].as_u64().unwrap();
+    let source = expected(corrupt["derived_from"].as_str().unwrap());
+    let source_messages = source["state"]["messages"].as_u64().unwrap();
+    let out = temp_dir("salvage").join("salvaged");
+
+    let mut harness = open(fixture("corrupt/v1-blk-payload-flip"));
+    let count = jsbackup::ui::widgets::count;
+    let banner = format!(
+        "{} of {} messages intact; seq {damaged_seq} damaged",
+        count(source_messages - 1),
+        count(source_messages)
+    );
+    assert!(
+        harness.query_by_label_contains(&banner).is_some(),
+        "the banner should say {banner:?}"
+    );
+    harness.get_by_label("Save salvaged copy…").click();
+    step_until(&mut harness, "the salvage dialog", |app| {
+        app.salvage_dialog.is_some()
+    });
+    set_text(&mut harness, "output directory", &out.display().to_string());
+    harness.get_by_label("Save salvaged copy").click();
+    step_until(&mut harness, "the salvage", |app| {
+        app.salvage_dialog
+            .as_ref()
+            .is_some_and(|dialog| dialog.result.is_some())
+    });
+    let report = harness
+        .state()
+        .salvage_dialog
+        .as_ref()
+        .unwrap()
+        .result
+        .clone()
+        .unwrap()
+        .unwrap_or_else(|message| panic!("salvage failed: {message}"));
+    assert_eq!(report.kept_messages, source_messages - 1);
+    let salvaged = reopen(&out);
+    assert_eq!(salvaged.messages.len() as u64, source_messages - 1);
+    assert!(!salvaged.has_errors(), "{:?}", salvaged.findings);
+    assert!(salvaged.messages.find_seq(damaged_seq).is_none());
+}
