@@ -473,12 +473,7 @@ fn filter_worker_applies_header_payload_seq_and_exclude_filters() {
         total - eu as usize
     );
     // Header present: the index flags messages carrying Nats-Msg-Id.
-    let with_msg_id = backup
-        .messages
-        .flags
-        .iter()
-        .filter(|&&f| f & flags::MSG_ID != 0)
-        .count();
+    let with_msg_id = backup.messages.count_flagged(flags::MSG_ID);
     assert!(with_msg_id > 0);
     assert_eq!(
         count(FilterSpec {

@@ -251,10 +251,7 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
     let errors = count(Severity::Error);
     let damaged_in_bad_chunks = backup
         .messages
-        .flags
-        .iter()
-        .filter(|&&flags| flags & jsbackup::format::headers::flags::DAMAGED != 0)
-        .count();
+        .count_flagged(jsbackup::format::headers::flags::DAMAGED);
     let lost_sequences: u64 = backup.lost.iter().map(|(from, to)| to - from + 1).sum();
     if args.json {
         let document = serde_json::json!({

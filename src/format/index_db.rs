@@ -32,7 +32,8 @@ pub struct IndexBlock {
 impl IndexBlock {
     /// Messages in the block, derived as the server does.
     pub fn msgs(&self) -> u64 {
-        (self.last_seq + 1)
+        self.last_seq
+            .saturating_add(1)
             .saturating_sub(self.first_seq)
             .saturating_sub(self.num_deleted)
     }

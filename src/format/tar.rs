@@ -8,6 +8,8 @@ pub const BLOCK: usize = 512;
 
 /// Members larger than this are not read into memory.
 pub const MAX_MEMBER_IN_MEMORY: u64 = 1 << 30;
+/// At most this much is reserved before a member's bytes are actually read.
+const MAX_UPFRONT_RESERVE: u64 = 8 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TarHeader {
@@ -160,8 +162,10 @@ pub fn parse_pax_records(data: &[u8]) -> Result<Vec<(String, String)>, String> {
     Ok(records)
 }
 
+/// `size` rounded up to whole blocks; saturates for sizes near `u64::MAX`
+/// (base-256 and PAX sizes can declare anything; skipping then hits the end).
 fn padded(size: u64) -> u64 {
-    size.div_ceil(BLOCK as u64) * BLOCK as u64
+    size.div_ceil(BLOCK as u64).saturating_mul(BLOCK as u64)
 }
 
 /// Reads tar members from the decompressed stream.
@@ -220,7 +224,8 @@ impl TarReader {
                 reason: format!("member of {size} bytes is too large to read"),
             });
         }
-        out.reserve(size as usize);
+        // The declared size is not trusted for the allocation: grow as bytes arrive.
+        out.reserve(size.min(MAX_UPFRONT_RESERVE) as usize);
         let mut left = size as usize;
         while left > 0 {
             if let Err(stop) = stream.fill(1) {
@@ -231,7 +236,7 @@ impl TarReader {
             left -= piece.len();
             out.extend_from_slice(piece);
         }
-        self.remaining_padded = padded(size) - size;
+        self.remaining_padded = padded(size).saturating_sub(size);
         self.skip_rest(stream)
     }
 
@@ -332,5 +337,20 @@ impl TarReader {
                 Err((_, StreamStop::End)) => return None,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_saturates_for_huge_declared_sizes() {
+        assert_eq!(padded(0), 0);
+        assert_eq!(padded(1), 512);
+        assert_eq!(padded(512), 512);
+        assert_eq!(padded(u64::MAX), u64::MAX);
+        assert_eq!(padded(u64::MAX - 511), u64::MAX - 511);
+        assert_eq!(padded(u64::MAX - 510), u64::MAX);
     }
 }

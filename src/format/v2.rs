@@ -56,9 +56,18 @@ pub enum EntryError {
     Discontinuity { offset: u64 },
 }
 
-/// Parses an entry header from `buf` (no I/O). Returns the header and its encoded length,
-/// `Ok(None)` when `buf` is too short to tell.
-pub fn parse_entry_header(buf: &[u8], offset: u64) -> Result<Option<(EntryHeader, usize)>, String> {
+/// The five varint fields of an entry header and where its name lies in `buf`.
+struct RawEntryHeader {
+    timestamp_ns: i64,
+    sequence: u64,
+    header_size: u64,
+    payload_size: u64,
+    name_start: usize,
+    name_end: usize,
+}
+
+/// Parses the fields without copying the name; `Ok(None)` when `buf` is too short to tell.
+fn parse_raw_entry_header(buf: &[u8]) -> Result<Option<RawEntryHeader>, String> {
     let mut position = 0usize;
     let mut fields = [0u64; 5];
     for field in fields.iter_mut() {
@@ -86,20 +95,39 @@ pub fn parse_entry_header(buf: &[u8], offset: u64) -> Result<Option<(EntryHeader
         return Err("entry sizes overflow".into());
     }
     let name_end = position + name_len as usize;
-    let Some(name) = buf.get(position..name_end) else {
+    if name_end > buf.len() {
+        return Ok(None);
+    }
+    Ok(Some(RawEntryHeader {
+        timestamp_ns: super::varint::zigzag_decode(timestamp),
+        sequence,
+        header_size,
+        payload_size,
+        name_start: position,
+        name_end,
+    }))
+}
+
+/// Parses an entry header from `buf` (no I/O). Returns the header and its encoded length,
+/// `Ok(None)` when `buf` is too short to tell.
+pub fn parse_entry_header(buf: &[u8], offset: u64) -> Result<Option<(EntryHeader, usize)>, String> {
+    let Some(raw) = parse_raw_entry_header(buf)? else {
+        return Ok(None);
+    };
+    let Some(name) = buf.get(raw.name_start..raw.name_end) else {
         return Ok(None);
     };
     Ok(Some((
         EntryHeader {
             name: name.to_vec(),
-            timestamp_ns: super::varint::zigzag_decode(timestamp),
-            sequence,
-            header_size,
-            payload_size,
+            timestamp_ns: raw.timestamp_ns,
+            sequence: raw.sequence,
+            header_size: raw.header_size,
+            payload_size: raw.payload_size,
             offset,
-            data_offset: offset + name_end as u64,
+            data_offset: offset + raw.name_end as u64,
         },
-        name_end,
+        raw.name_end,
     )))
 }
 
@@ -157,17 +185,26 @@ pub fn next_entry_header<S: ChunkSource>(
 }
 
 /// Does `buf` plausibly start a message entry following `previous_seq`? Used to resynchronise.
+/// Called at every byte offset of a damaged region: the checks run on the borrowed
+/// bytes and the name is copied only for a plausible candidate.
 pub fn plausible_message_header(buf: &[u8], previous_seq: u64) -> Option<(EntryHeader, usize)> {
-    let (header, used) = parse_entry_header(buf, 0).ok().flatten()?;
-    let plausible_name = !header.name.is_empty()
-        && header.name.len() <= 4096
-        && header
-            .name
+    // Cheap rejection first: this runs at every byte offset of a damaged region.
+    let (name_len, _) = read_uvarint(buf).ok()?;
+    if name_len == 0 || name_len > 4096 {
+        return None;
+    }
+    let raw = parse_raw_entry_header(buf).ok().flatten()?;
+    let name = buf.get(raw.name_start..raw.name_end)?;
+    let plausible_name = !name.is_empty()
+        && name.len() <= 4096
+        && name
             .iter()
             .all(|&byte| byte > 0x20 && byte != 0x7f && byte != b'*' && byte != b'>');
-    let sane_sequence =
-        header.sequence > previous_seq && header.sequence - previous_seq < 100_000_000;
-    let sane_sizes = header.header_size <= MAX_HEADER_BLOCK && header.payload_size <= (64 << 20);
-    let sane_headers = header.header_size == 0 || header.header_size >= 12;
-    (plausible_name && sane_sequence && sane_sizes && sane_headers).then_some((header, used))
+    let sane_sequence = raw.sequence > previous_seq && raw.sequence - previous_seq < 100_000_000;
+    let sane_sizes = raw.header_size <= MAX_HEADER_BLOCK && raw.payload_size <= (64 << 20);
+    let sane_headers = raw.header_size == 0 || raw.header_size >= 12;
+    if !(plausible_name && sane_sequence && sane_sizes && sane_headers) {
+        return None;
+    }
+    parse_entry_header(buf, 0).ok().flatten()
 }

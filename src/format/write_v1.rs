@@ -89,6 +89,20 @@ pub enum V1WriteError {
     Encode(#[from] EncodeError),
     #[error("writing the tar: {0}")]
     Io(#[from] io::Error),
+    /// The name would make `obs/<name>/` leave `obs/` (or be cut short) when extracted.
+    #[error("consumer name {0:?} cannot be a directory under obs/ (empty, '.', '..', '/', '\\' or a control character)")]
+    BadConsumerName(String),
+}
+
+/// Can `name` be the single directory `obs/<name>/` of a tar member path?
+/// Consumer names come from the archive (v2 entry names are arbitrary bytes).
+fn consumer_dir_name_ok(name: &str) -> bool {
+    !(name.is_empty()
+        || name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '\\')))
 }
 
 type BlockSink<'a> = Box<dyn FnMut(u64, &[u8]) -> io::Result<()> + 'a>;
@@ -142,6 +156,12 @@ impl<'a, W: Write + 'a> V1Writer<'a, W> {
         last_ts_ns: i64,
         consumers: &[V1Consumer],
     ) -> Result<(W, BlockSummary), V1WriteError> {
+        if let Some(bad) = consumers
+            .iter()
+            .find(|consumer| !consumer_dir_name_ok(&consumer.name))
+        {
+            return Err(V1WriteError::BadConsumerName(bad.name.clone()));
+        }
         let Self {
             tar,
             blocks,
@@ -313,5 +333,25 @@ mod tests {
             ("path".to_string(), "obs/обработчик/o.dat".to_string())
         );
         assert_eq!(&bytes[bytes.len() - 1024..], &[0u8; 1024][..]);
+    }
+
+    #[test]
+    fn consumer_names_that_leave_obs_are_refused() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../../etc",
+            "a/b",
+            "/abs",
+            "a\\b",
+            "nul\0x",
+            "nl\n",
+        ] {
+            assert!(!consumer_dir_name_ok(bad), "{bad:?}");
+        }
+        for good in ["C1", "обработчик", "a.b", "..a", "dur-1_x"] {
+            assert!(consumer_dir_name_ok(good), "{good:?}");
+        }
     }
 }

@@ -66,18 +66,40 @@ pub struct MessageRow {
     pub flags: u8,
 }
 
-/// Live messages in sequence order, column by column.
+/// `loc` packs, per message: bits 0–39 the decompressed offset of its header
+/// block, bits 40–55 the header length, bits 56–63 the flags. Values that do not
+/// fit (headers ≥ 64 KiB, offsets ≥ 1 TiB) are kept in small side tables.
+const OFFSET_BITS: u32 = 40;
+const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+const HDR_SHIFT: u32 = 40;
+const HDR_MASK: u64 = 0xffff;
+const FLAGS_SHIFT: u32 = 56;
+
+/// Live messages in sequence order, column by column: 32 bytes a message.
 #[derive(Debug, Clone, Default)]
 pub struct MessageIndex {
     pub seq: Vec<u64>,
     pub ts_ns: Vec<i64>,
     pub subject_id: Vec<u32>,
-    pub hdr_len: Vec<u32>,
     pub data_len: Vec<u32>,
-    pub offset: Vec<u64>,
-    pub flags: Vec<u8>,
+    loc: Vec<u64>,
+    /// (seq, header length) for header blocks of 64 KiB and more.
+    big_headers: Vec<(u64, u32)>,
+    /// (seq, offset) for offsets of 1 TiB and more.
+    far_offsets: Vec<(u64, u64)>,
     /// TTLs of messages that carry `Nats-TTL`, sorted by sequence.
     pub ttls: Vec<(u64, Ttl)>,
+}
+
+fn lookup<T: Copy>(table: &[(u64, T)], seq: u64) -> Option<T> {
+    // Side tables are appended in scan order; sorted by `finish`, searched linearly before.
+    match table.binary_search_by_key(&seq, |(s, _)| *s) {
+        Ok(position) => table.get(position).map(|(_, value)| *value),
+        Err(_) => table
+            .iter()
+            .find(|(s, _)| *s == seq)
+            .map(|(_, value)| *value),
+    }
 }
 
 impl MessageIndex {
@@ -89,13 +111,75 @@ impl MessageIndex {
     }
 
     pub fn push(&mut self, row: MessageRow) {
+        let hdr_field = if row.hdr_len >= HDR_MASK as u32 {
+            self.big_headers.push((row.seq, row.hdr_len));
+            HDR_MASK
+        } else {
+            u64::from(row.hdr_len)
+        };
+        let offset_field = if row.offset >= OFFSET_MASK {
+            self.far_offsets.push((row.seq, row.offset));
+            OFFSET_MASK
+        } else {
+            row.offset
+        };
         self.seq.push(row.seq);
         self.ts_ns.push(row.ts_ns);
         self.subject_id.push(row.subject_id);
-        self.hdr_len.push(row.hdr_len);
         self.data_len.push(row.data_len);
-        self.offset.push(row.offset);
-        self.flags.push(row.flags);
+        self.loc
+            .push(offset_field | hdr_field << HDR_SHIFT | u64::from(row.flags) << FLAGS_SHIFT);
+    }
+
+    pub fn flags(&self, row: usize) -> u8 {
+        self.loc
+            .get(row)
+            .map(|loc| (loc >> FLAGS_SHIFT) as u8)
+            .unwrap_or(0)
+    }
+
+    pub fn set_flags(&mut self, row: usize, bits: u8) {
+        if let Some(loc) = self.loc.get_mut(row) {
+            *loc |= u64::from(bits) << FLAGS_SHIFT;
+        }
+    }
+
+    pub fn hdr_len(&self, row: usize) -> u32 {
+        let Some(loc) = self.loc.get(row) else {
+            return 0;
+        };
+        let field = (loc >> HDR_SHIFT) & HDR_MASK;
+        if field == HDR_MASK {
+            return self
+                .seq
+                .get(row)
+                .and_then(|&seq| lookup(&self.big_headers, seq))
+                .unwrap_or(0);
+        }
+        field as u32
+    }
+
+    pub fn offset(&self, row: usize) -> u64 {
+        let Some(loc) = self.loc.get(row) else {
+            return 0;
+        };
+        let field = loc & OFFSET_MASK;
+        if field == OFFSET_MASK {
+            return self
+                .seq
+                .get(row)
+                .and_then(|&seq| lookup(&self.far_offsets, seq))
+                .unwrap_or(0);
+        }
+        field
+    }
+
+    /// Number of rows carrying all of `bits`.
+    pub fn count_flagged(&self, bits: u8) -> usize {
+        self.loc
+            .iter()
+            .filter(|loc| ((**loc >> FLAGS_SHIFT) as u8) & bits == bits)
+            .count()
     }
 
     pub fn row(&self, index: usize) -> Option<MessageRow> {
@@ -103,11 +187,31 @@ impl MessageIndex {
             seq: *self.seq.get(index)?,
             ts_ns: *self.ts_ns.get(index)?,
             subject_id: *self.subject_id.get(index)?,
-            hdr_len: *self.hdr_len.get(index)?,
+            hdr_len: self.hdr_len(index),
             data_len: *self.data_len.get(index)?,
-            offset: *self.offset.get(index)?,
-            flags: *self.flags.get(index)?,
+            offset: self.offset(index),
+            flags: self.flags(index),
         })
+    }
+
+    /// The first `rows` rows (for previews while a scan runs).
+    pub fn prefix(&self, rows: usize) -> MessageIndex {
+        let rows = rows
+            .min(self.seq.len())
+            .min(self.ts_ns.len())
+            .min(self.subject_id.len())
+            .min(self.data_len.len())
+            .min(self.loc.len());
+        MessageIndex {
+            seq: self.seq[..rows].to_vec(),
+            ts_ns: self.ts_ns[..rows].to_vec(),
+            subject_id: self.subject_id[..rows].to_vec(),
+            data_len: self.data_len[..rows].to_vec(),
+            loc: self.loc[..rows].to_vec(),
+            big_headers: self.big_headers.clone(),
+            far_offsets: self.far_offsets.clone(),
+            ttls: Vec::new(),
+        }
     }
 
     /// Row index of a sequence, if that sequence is a live message.
@@ -146,10 +250,8 @@ impl MessageIndex {
         retain_column(&mut self.seq, keep);
         retain_column(&mut self.ts_ns, keep);
         retain_column(&mut self.subject_id, keep);
-        retain_column(&mut self.hdr_len, keep);
         retain_column(&mut self.data_len, keep);
-        retain_column(&mut self.offset, keep);
-        retain_column(&mut self.flags, keep);
+        retain_column(&mut self.loc, keep);
     }
 
     /// Sorts rows by sequence (v1 blocks are not guaranteed to be in order).
@@ -160,16 +262,29 @@ impl MessageIndex {
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.sort_by_key(|&index| self.seq[index]);
         fn permute<T: Copy>(column: &mut Vec<T>, order: &[usize]) {
-            let sorted: Vec<T> = order.iter().map(|&index| column[index]).collect();
+            let sorted: Vec<T> = order
+                .iter()
+                .filter_map(|&index| column.get(index).copied())
+                .collect();
             *column = sorted;
         }
         permute(&mut self.seq, &order);
         permute(&mut self.ts_ns, &order);
         permute(&mut self.subject_id, &order);
-        permute(&mut self.hdr_len, &order);
         permute(&mut self.data_len, &order);
-        permute(&mut self.offset, &order);
-        permute(&mut self.flags, &order);
+        permute(&mut self.loc, &order);
+    }
+
+    /// Ends a scan: side tables sorted, spare capacity released.
+    pub fn finish(&mut self) {
+        self.big_headers.sort_unstable();
+        self.far_offsets.sort_unstable();
+        self.seq.shrink_to_fit();
+        self.ts_ns.shrink_to_fit();
+        self.subject_id.shrink_to_fit();
+        self.data_len.shrink_to_fit();
+        self.loc.shrink_to_fit();
+        self.ttls.shrink_to_fit();
     }
 
     /// Recomputes live counts per subject.
@@ -187,10 +302,61 @@ impl MessageIndex {
         self.seq.capacity() * 8
             + self.ts_ns.capacity() * 8
             + self.subject_id.capacity() * 4
-            + self.hdr_len.capacity() * 4
             + self.data_len.capacity() * 4
-            + self.offset.capacity() * 8
-            + self.flags.capacity()
+            + self.loc.capacity() * 8
+            + self.big_headers.capacity() * 16
+            + self.far_offsets.capacity() * 16
             + self.ttls.capacity() * std::mem::size_of::<(u64, Ttl)>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_columns_round_trip_including_overflow() {
+        let mut index = MessageIndex::default();
+        let rows = [
+            MessageRow {
+                seq: 1,
+                ts_ns: 5,
+                subject_id: 0,
+                hdr_len: 0,
+                data_len: 3,
+                offset: 10,
+                flags: 0,
+            },
+            MessageRow {
+                seq: 2,
+                ts_ns: 6,
+                subject_id: 1,
+                hdr_len: 70_000,
+                data_len: 0,
+                offset: 1 << 41,
+                flags: 0x81,
+            },
+            MessageRow {
+                seq: 3,
+                ts_ns: 7,
+                subject_id: 1,
+                hdr_len: 65_534,
+                data_len: 9,
+                offset: (1 << 40) - 2,
+                flags: 4,
+            },
+        ];
+        for row in rows {
+            index.push(row);
+        }
+        index.finish();
+        for (position, row) in rows.iter().enumerate() {
+            assert_eq!(index.row(position), Some(*row));
+        }
+        index.set_flags(0, 128);
+        assert_eq!(index.count_flagged(128), 2);
+        let keep = [false, true, true];
+        index.retain_rows(&keep);
+        assert_eq!(index.row(0), Some(rows[1]));
     }
 }

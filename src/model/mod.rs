@@ -130,7 +130,10 @@ impl Backup {
 
     /// Number of deleted sequences.
     pub fn deleted_count(&self) -> u64 {
-        self.deleted.iter().map(|(from, to)| to - from + 1).sum()
+        self.deleted
+            .iter()
+            .map(|(from, to)| to.saturating_sub(*from).saturating_add(1))
+            .fold(0u64, u64::saturating_add)
     }
 }
 
@@ -139,7 +142,7 @@ pub fn to_ranges(sorted: impl IntoIterator<Item = u64>) -> Vec<(u64, u64)> {
     let mut ranges: Vec<(u64, u64)> = Vec::new();
     for seq in sorted {
         match ranges.last_mut() {
-            Some((_, to)) if *to + 1 == seq => *to = seq,
+            Some((_, to)) if to.checked_add(1) == Some(seq) => *to = seq,
             Some((_, to)) if *to >= seq => {}
             _ => ranges.push((seq, seq)),
         }

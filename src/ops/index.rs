@@ -9,7 +9,7 @@ use crate::format::s2::{ChunkSource, ChunkStatus, DecodedStream, S2Problem, Stre
 use crate::format::tar::{TarError, TarEvent, TarReader};
 use crate::format::v2::{self, EntryError};
 use crate::model::{
-    to_ranges, ArchiveFormat, Backup, ConsumerInfo, ConsumerState, EntryInfo, Finding, FindingKind,
+    ArchiveFormat, Backup, ConsumerInfo, ConsumerState, EntryInfo, Finding, FindingKind,
     MessageRow, PendingEntry, SequencePair, Severity, StreamState,
 };
 use crate::util::fxhash::{FxHashMap, FxHashSet};
@@ -345,7 +345,7 @@ fn scan_v2<S: ChunkSource>(
                     FindingKind::LostData,
                     format!("entries in decompressed bytes {}..{end} are unreadable (undecodable S2 chunk)", header.offset),
                 )
-                .seq(previous_seq + 1)
+                .seq(previous_seq.saturating_add(1))
                 .offset(header.offset),
             );
             if !resync_v2(stream, backup, previous_seq) {
@@ -485,7 +485,7 @@ fn scan_v2<S: ChunkSource>(
                     FindingKind::EntryHeader,
                     format!("the entry at decompressed offset {} (after sequence {previous_seq}) is not a plausible message entry: {reason}", header.offset),
                 )
-                .seq(previous_seq + 1)
+                .seq(previous_seq.saturating_add(1))
                 .offset(header.offset),
             );
             if !resync_v2(stream, backup, previous_seq) {
@@ -728,9 +728,7 @@ fn flag_suspect_previous(backup: &mut Backup, previous_seq: u64) {
     let Some(row) = backup.messages.find_seq(previous_seq) else {
         return;
     };
-    if let Some(row_flags) = backup.messages.flags.get_mut(row) {
-        *row_flags |= flags::DAMAGED;
-    }
+    backup.messages.set_flags(row, flags::DAMAGED);
     backup.findings.push(
         Finding::warning(
             FindingKind::LostData,
@@ -832,11 +830,11 @@ fn resync_v2<S: ChunkSource>(
                     format!(
                         "resynchronised at sequence {next_seq}: decompressed bytes {lost_from}..{} are unreadable; sequences {}..{} are lost",
                         stream.pos(),
-                        previous_seq + 1,
-                        next_seq - 1
+                        previous_seq.saturating_add(1),
+                        next_seq.saturating_sub(1)
                     ),
                 )
-                .seq(previous_seq + 1)
+                .seq(previous_seq.saturating_add(1))
                 .offset(lost_from),
             );
             return true;
@@ -847,7 +845,7 @@ fn resync_v2<S: ChunkSource>(
                     FindingKind::LostData,
                     format!("no readable entry after decompressed offset {lost_from}: every sequence after {previous_seq} is lost"),
                 )
-                .seq(previous_seq + 1)
+                .seq(previous_seq.saturating_add(1))
                 .offset(lost_from),
             );
             return false;
@@ -1218,6 +1216,8 @@ fn scan_block(
     // Walk the block; after a malformed record, look for the next record whose checksum
     // verifies and go on from there (the server would truncate the block instead).
     let mut start = 0usize;
+    // Verifying candidates hashes bytes; bound the total so hostile blocks stay linear.
+    let mut hash_budget = data.len().saturating_mul(4).saturating_add(1 << 20);
     let mut framing_errors: Vec<(usize, String, Option<usize>)> = Vec::new();
     while start < data.len() {
         let slice = &data[start..];
@@ -1231,7 +1231,7 @@ fn scan_block(
         });
         let Err(error) = walked else { break };
         let bad_at = start + error.offset;
-        let next = find_next_record(data, bad_at + 1, &key);
+        let next = find_next_record(data, bad_at + 1, &key, &mut hash_budget);
         framing_errors.push((bad_at, error.reason, next));
         match next {
             Some(next) => start = next,
@@ -1268,7 +1268,12 @@ fn scan_block(
 }
 
 /// The next offset ≥ `from` where a whole record with a valid checksum starts.
-fn find_next_record(data: &[u8], from: usize, key: &Hh64Key) -> Option<usize> {
+fn find_next_record(
+    data: &[u8],
+    from: usize,
+    key: &Hh64Key,
+    hash_budget: &mut usize,
+) -> Option<usize> {
     let mut position = from;
     while position + filestore::EMPTY_RECORD_LEN <= data.len() {
         let candidate = &data[position..];
@@ -1280,6 +1285,10 @@ fn find_next_record(data: &[u8], from: usize, key: &Hh64Key) -> Option<usize> {
             && len <= filestore::RL_BAD_THRESHOLD as usize
             && subject_len + filestore::EMPTY_RECORD_LEN <= len;
         if plausible {
+            if *hash_budget < len {
+                return None;
+            }
+            *hash_budget -= len;
             let mut verified = false;
             let one = filestore::walk_records(&candidate[..len], key, |record| {
                 verified = record.checksum_ok && record.offset == 0;
@@ -1330,8 +1339,8 @@ fn index_db_trust(index: &IndexDb, blocks: &BTreeMap<u64, (u64, [u8; 8])>) -> Re
                 block.index
             ));
         }
-        msgs += block.msgs();
-        bytes += block.bytes;
+        msgs = msgs.saturating_add(block.msgs());
+        bytes = bytes.saturating_add(block.bytes);
         last_seq = last_seq.max(block.last_seq);
         match first_seq {
             None => first_seq = Some(block.first_seq),
@@ -1410,7 +1419,9 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
                     first_ts_ns: index.first_ts_ns,
                     last_ts_ns: index.last_ts_ns,
                     num_deleted: if index.last_seq > index.first_seq {
-                        (index.last_seq - index.first_seq + 1).saturating_sub(index.msgs)
+                        (index.last_seq - index.first_seq)
+                            .saturating_add(1)
+                            .saturating_sub(index.msgs)
                     } else {
                         0
                     },
@@ -1458,7 +1469,7 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
                 .copied()
                 .filter(|seq| !scan.tombstones.contains(seq) && !scan.erased.contains(seq))
                 .min()
-                .unwrap_or(if last == 0 { 0 } else { last + 1 });
+                .unwrap_or(if last == 0 { 0 } else { last.saturating_add(1) });
             (first, last)
         }
     };
@@ -1699,13 +1710,13 @@ fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
     let v1 = backup.format == Some(ArchiveFormat::V1);
     let mut keep = vec![true; backup.messages.len()];
     for (row, keep_row) in keep.iter_mut().enumerate() {
-        let start = backup.messages.offset[row];
+        let start = backup.messages.offset(row);
         let end = start
-            + u64::from(backup.messages.hdr_len[row])
+            + u64::from(backup.messages.hdr_len(row))
             + u64::from(backup.messages.data_len[row]);
         for &(from, to, status) in &bad {
             if start < to && end > from {
-                backup.messages.flags[row] |= flags::DAMAGED;
+                backup.messages.set_flags(row, flags::DAMAGED);
                 // Zero-filled bytes are not the message; v1 record checksums already excluded bad records.
                 if status == ChunkStatus::Undecodable && !v1 {
                     *keep_row = false;
@@ -1734,6 +1745,7 @@ fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
 }
 
 fn finish_model(backup: &mut Backup) {
+    backup.messages.finish();
     backup.messages.ttls.sort_unstable_by_key(|(seq, _)| *seq);
     backup.messages.ttls.dedup_by_key(|(seq, _)| *seq);
     // Keep TTLs only for live messages.
@@ -1763,7 +1775,7 @@ fn finish_model(backup: &mut Backup) {
         let mut bytes = 0u64;
         for row in 0..backup.messages.len() {
             let subject_len = backup.subjects.name(backup.messages.subject_id[row]).len();
-            let hdr = backup.messages.hdr_len[row] as usize;
+            let hdr = backup.messages.hdr_len(row) as usize;
             let data = backup.messages.data_len[row] as usize;
             bytes += if memory {
                 (subject_len + hdr + data + 16) as u64
@@ -1794,18 +1806,19 @@ fn finish_model(backup: &mut Backup) {
     let last = backup.state.last_seq;
     let mut deleted: Vec<(u64, u64)> = Vec::new();
     if last >= first {
-        let mut next = first;
+        let mut next = Some(first);
         for &seq in &backup.messages.seq {
             if seq < first || seq > last {
                 continue;
             }
-            if seq > next {
-                deleted.push((next, seq - 1));
+            let Some(from) = next else { break };
+            if seq > from {
+                deleted.push((from, seq - 1));
             }
-            next = seq + 1;
+            next = seq.checked_add(1);
         }
-        if next <= last {
-            deleted.push((next, last));
+        if let Some(from) = next.filter(|&from| from <= last) {
+            deleted.push((from, last));
         }
     }
     backup.deleted = deleted;
@@ -1826,21 +1839,44 @@ fn find_lost_ranges(backup: &mut Backup, saw_end: bool, index_live: &[(u64, u64,
                     | FindingKind::LostData
             )
     });
-    let mut from_index: Vec<u64> = Vec::new();
+    let mut index_ranges: Vec<(u64, u64)> = Vec::new();
     if damaged_archive {
         // index.db says which sequences were live: those neither read nor damaged are lost.
+        // Walk each block's range by the sorted sequences it excludes, never one by one.
         for (first, last, deleted) in index_live {
-            for seq in *first..=*last {
-                if deleted.binary_search(&seq).is_err()
-                    && backup.messages.find_seq(seq).is_none()
-                    && backup.damaged_seqs.binary_search(&seq).is_err()
-                {
-                    from_index.push(seq);
+            let (first, last) = (*first, *last);
+            let live_from = backup.messages.lower_bound(first);
+            let live_to = backup.messages.lower_bound(last.saturating_add(1));
+            let mut excluded: Vec<u64> =
+                backup.messages.seq[live_from..live_to.max(live_from)].to_vec();
+            excluded.extend(
+                deleted
+                    .iter()
+                    .copied()
+                    .filter(|seq| (first..=last).contains(seq)),
+            );
+            excluded.extend(
+                backup
+                    .damaged_seqs
+                    .iter()
+                    .copied()
+                    .filter(|seq| (first..=last).contains(seq)),
+            );
+            excluded.sort_unstable();
+            excluded.dedup();
+            let mut next = Some(first);
+            for seq in excluded {
+                let Some(from) = next else { break };
+                if seq > from {
+                    index_ranges.push((from, seq - 1));
                 }
+                next = seq.checked_add(1);
+            }
+            if let Some(from) = next.filter(|&from| from <= last) {
+                index_ranges.push((from, last));
             }
         }
     }
-    let index_ranges = to_ranges(from_index);
     for &(from, to) in &index_ranges {
         backup.findings.push(
             Finding::error(
@@ -1870,7 +1906,7 @@ fn find_lost_ranges(backup: &mut Backup, saw_end: bool, index_live: &[(u64, u64,
             .unwrap_or(0);
         let scanned_last = backup.messages.seq.last().copied().unwrap_or(0);
         if declared_last > scanned_last {
-            let from = scanned_last + 1;
+            let from = scanned_last.saturating_add(1);
             backup.findings.push(
                 Finding::error(
                     FindingKind::LostData,

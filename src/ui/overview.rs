@@ -206,6 +206,16 @@ fn compact(value: &Value) -> String {
 }
 
 fn config_value_text(key: &str, value: &Value) -> String {
+    // The server writes "no limit" as -1 for counts and sizes, and 0 for max_age.
+    let limit_key = matches!(
+        key,
+        "max_consumers" | "max_msgs" | "max_bytes" | "max_msgs_per_subject" | "max_msg_size"
+    );
+    if (limit_key && value.as_i64().is_some_and(|limit| limit < 0))
+        || (key == "max_age" && value.as_i64() == Some(0))
+    {
+        return format!("unlimited ({})", compact(value));
+    }
     // Durations are nanoseconds in the server's JSON.
     if matches!(
         key,

@@ -5,7 +5,7 @@
 
 use super::filter::{self, DisplayList, FilterSpec};
 use crate::format::headers::parse_header_block;
-use crate::model::{Backup, MessageIndex};
+use crate::model::Backup;
 use crate::ops::index::{open_backup, OpenError, ScanControl, ScanProgress};
 use crate::ops::read::MessageReader;
 use std::path::PathBuf;
@@ -159,33 +159,7 @@ fn partial_copy(backup: &Backup, max_rows: usize) -> Backup {
     copy.findings = backup.findings.clone();
     copy.snapshot_time_ns = backup.snapshot_time_ns;
     let rows = backup.messages.len().min(max_rows);
-    let source = &backup.messages;
-    let take = |len: usize| 0..rows.min(len);
-    copy.messages = MessageIndex {
-        seq: source.seq[take(source.seq.len())].to_vec(),
-        ts_ns: source.ts_ns[take(source.ts_ns.len())].to_vec(),
-        subject_id: source.subject_id[take(source.subject_id.len())].to_vec(),
-        hdr_len: source.hdr_len[take(source.hdr_len.len())].to_vec(),
-        data_len: source.data_len[take(source.data_len.len())].to_vec(),
-        offset: source.offset[take(source.offset.len())].to_vec(),
-        flags: source.flags[take(source.flags.len())].to_vec(),
-        ttls: Vec::new(),
-    };
-    // Rows may not be complete column by column mid-push; keep them aligned.
-    let aligned = [
-        copy.messages.seq.len(),
-        copy.messages.ts_ns.len(),
-        copy.messages.subject_id.len(),
-        copy.messages.hdr_len.len(),
-        copy.messages.data_len.len(),
-        copy.messages.offset.len(),
-        copy.messages.flags.len(),
-    ]
-    .into_iter()
-    .min()
-    .unwrap_or(0);
-    let keep: Vec<bool> = (0..copy.messages.seq.len()).map(|i| i < aligned).collect();
-    copy.messages.retain_rows(&keep);
+    copy.messages = backup.messages.prefix(rows);
     copy.messages.sort_by_seq();
     if backup.subjects.len() <= 100_000 {
         copy.subjects = backup.subjects.clone();
