@@ -231,3 +231,48 @@ fn cli_restore_server_exit_codes() {
     let bad = run("v2/kv", &["--consumers", "nope"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// The server dies while chunks are being uploaded: a clear error, and after the
+/// server comes back on the same store, no half-restored stream is left.
+#[test]
+fn server_killed_mid_upload_is_a_clear_error() {
+    for rel in ["v2/compressed", "v1/compressed"] {
+        let store = common::TempDir::new("jsbackup-kill-store");
+        let server = NatsServer::start("2.15", Some(store.path()));
+        let backup = open(&fixture(rel));
+        let options = ServerRestoreOptions::new(server.url.clone());
+        let pid = server.pid().to_string();
+        let mut killed = false;
+        let result = restore_to_server(
+            &backup,
+            &options,
+            &mut |done, _total| {
+                if done > 0 && !killed {
+                    killed = true;
+                    let _ = std::process::Command::new("kill")
+                        .args(["-9", &pid])
+                        .status();
+                }
+            },
+            &AtomicBool::new(false),
+        );
+        assert!(killed, "{rel}: the upload never reported progress");
+        let error = result.expect_err("the server died mid-upload");
+        let text = error.to_string();
+        assert!(
+            text.contains(&server.url) || text.contains("connection") || text.contains("server"),
+            "{rel}: unclear error: {text}"
+        );
+        drop(server);
+        // Back on the same store: the stream must not exist half-restored, or the
+        // error must have said so.
+        let again = NatsServer::start("2.15", Some(store.path()));
+        let mut conn = again.connect();
+        let names = conn.stream_names();
+        let stream = backup.stream_name.clone();
+        assert!(
+            !names.contains(&stream) || text.contains("partially") || text.contains("half"),
+            "{rel}: stream {stream} left behind after a failed restore and the error did not say so: {text}"
+        );
+    }
+}
