@@ -103,6 +103,34 @@ pub fn consumer_meta_sum(stream_name: &str, consumer_name: &str, meta_inf: &[u8]
     Hh64Key::new(&format!("{stream_name}/{consumer_name}")).sum_hex(meta_inf)
 }
 
+/// Hands `write(file name, bytes)` the head files of a stream directory, in
+/// the order the server writes them: `meta.inf`, then its `meta.sum`.
+pub fn write_stream_meta_files<E>(
+    stream_name: &str,
+    meta_inf: &[u8],
+    mut write: impl FnMut(&'static str, &[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    write("meta.inf", meta_inf)?;
+    write("meta.sum", meta_sum(stream_name, meta_inf).as_bytes())
+}
+
+/// Hands `write(file name, bytes)` the files of `obs/NAME/`, in order:
+/// `meta.inf`, its `meta.sum`, `o.dat`.
+pub fn write_consumer_files<E>(
+    stream_name: &str,
+    consumer_name: &str,
+    meta_inf: &[u8],
+    odat: &[u8],
+    mut write: impl FnMut(&'static str, &[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    write("meta.inf", meta_inf)?;
+    write(
+        "meta.sum",
+        consumer_meta_sum(stream_name, consumer_name, meta_inf).as_bytes(),
+    )?;
+    write("o.dat", odat)
+}
+
 /// Consumer `o.dat` (version 2), with pending timestamps relative to now.
 pub fn encode_odat(state: &ConsumerState) -> Vec<u8> {
     let now_secs = (crate::util::time::now_ns() + 500_000_000) / 1_000_000_000;

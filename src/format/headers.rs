@@ -112,8 +112,10 @@ impl Ttl {
     pub fn is_expired(self, stored_ns: i64, reference_ns: i64) -> bool {
         match self {
             Ttl::Seconds(seconds) if seconds > 0 => {
-                let expires_ns = stored_ns.saturating_add(seconds.saturating_mul(1_000_000_000));
-                reference_ns > expires_ns
+                // Go multiplies the TTL into a Duration, which wraps on overflow; the time
+                // addition itself does not.
+                let duration_ns = seconds.wrapping_mul(1_000_000_000);
+                i128::from(reference_ns) > i128::from(stored_ns) + i128::from(duration_ns)
             }
             _ => false,
         }

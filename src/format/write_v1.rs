@@ -10,7 +10,8 @@
 //! is deterministic. No `index.db` is written: the server rebuilds it.
 
 use super::filestore_write::{
-    consumer_meta_sum, meta_sum, BlockSummary, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
+    write_consumer_files, write_stream_meta_files, BlockSummary, BlockWriter, EncodeError,
+    DEFAULT_BLOCK_SIZE,
 };
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -119,8 +120,7 @@ impl<'a, W: Write + 'a> V1Writer<'a, W> {
     /// Writes `meta.inf` (exact bytes) and its `meta.sum` keyed by `stream_name`.
     pub fn new(out: W, mtime_ns: i64, stream_name: &str, meta_inf: &[u8]) -> io::Result<Self> {
         let mut tar = TarWriter::new(out, mtime_ns);
-        tar.append("meta.inf", meta_inf)?;
-        tar.append("meta.sum", meta_sum(stream_name, meta_inf).as_bytes())?;
+        write_stream_meta_files(stream_name, meta_inf, |name, bytes| tar.append(name, bytes))?;
         let tar = Rc::new(RefCell::new(tar));
         let sink_tar = Rc::clone(&tar);
         let sink: BlockSink<'a> = Box::new(move |index: u64, bytes: &[u8]| {
@@ -172,11 +172,13 @@ impl<'a, W: Write + 'a> V1Writer<'a, W> {
             .map_err(|_| io::Error::other("tar writer still shared after the blocks ended"))?;
         let mut tar = tar.into_inner();
         for consumer in consumers {
-            let dir = format!("obs/{}", consumer.name);
-            tar.append(&format!("{dir}/meta.inf"), &consumer.meta_inf)?;
-            let sum = consumer_meta_sum(&stream_name, &consumer.name, &consumer.meta_inf);
-            tar.append(&format!("{dir}/meta.sum"), sum.as_bytes())?;
-            tar.append(&format!("{dir}/o.dat"), &consumer.odat)?;
+            write_consumer_files(
+                &stream_name,
+                &consumer.name,
+                &consumer.meta_inf,
+                &consumer.odat,
+                |file, bytes| tar.append(&format!("obs/{}/{file}", consumer.name), bytes),
+            )?;
         }
         Ok((tar.finish()?, summary))
     }

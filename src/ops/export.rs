@@ -30,14 +30,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// The data file name: the one every jsm.go version reads, for v1 and v2 content.
 pub const DATA_FILE_NAME: &str = "stream.tar.s2";
 
-/// Which consumers go into the export.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum ConsumerSelection {
-    #[default]
-    All,
-    None,
-    Only(Vec<String>),
-}
+/// Which consumers go into the export (the same choice a restore takes).
+pub use crate::ops::restore_local::ConsumerSelection;
 
 #[derive(Debug, Clone, Default)]
 pub struct ExportOptions {
@@ -222,35 +216,18 @@ fn select_consumers<'a>(
     backup: &'a Backup,
     selection: &ConsumerSelection,
 ) -> Result<Vec<&'a ConsumerInfo>, ExportError> {
-    match selection {
-        ConsumerSelection::All => Ok(backup.consumers.iter().collect()),
-        ConsumerSelection::None => Ok(Vec::new()),
-        ConsumerSelection::Only(names) => {
-            for name in names {
-                if !backup
-                    .consumers
-                    .iter()
-                    .any(|consumer| &consumer.name == name)
-                {
-                    let available: Vec<&str> =
-                        backup.consumers.iter().map(|c| c.name.as_str()).collect();
-                    return Err(ExportError::UnknownConsumer {
-                        name: name.clone(),
-                        available: if available.is_empty() {
-                            "no consumers".into()
-                        } else {
-                            available.join(", ")
-                        },
-                    });
-                }
-            }
-            Ok(backup
-                .consumers
-                .iter()
-                .filter(|consumer| names.contains(&consumer.name))
-                .collect())
-        }
+    if let Some(name) = selection.unknown_names(backup).first() {
+        let available: Vec<&str> = backup.consumers.iter().map(|c| c.name.as_str()).collect();
+        return Err(ExportError::UnknownConsumer {
+            name: (*name).clone(),
+            available: if available.is_empty() {
+                "no consumers".into()
+            } else {
+                available.join(", ")
+            },
+        });
     }
+    Ok(selection.kept(backup))
 }
 
 /// StreamState JSON in the server's key order, with its `omitempty` fields.
@@ -656,6 +633,17 @@ fn for_each_kept(
     Ok(())
 }
 
+/// A v2 consumer entry: `{"config": …, "state": …}` (state in the v2 shape).
+pub(crate) fn v2_consumer_entry(
+    config: &Value,
+    state: &ConsumerState,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut entry = Map::new();
+    entry.insert("config".into(), config.clone());
+    entry.insert("state".into(), state.to_json());
+    serde_json::to_vec(&Value::Object(entry))
+}
+
 fn write_v2_body<W: Write>(
     backup: &Backup,
     plan: &Plan,
@@ -670,10 +658,7 @@ fn write_v2_body<W: Write>(
         .map_err(|error| io_error("encoding state.json for", path, error))?;
     let mut writer = V2Writer::new(out, snapshot_ns, &state).map_err(write_error)?;
     for (consumer, state) in &plan.consumers {
-        let mut entry = Map::new();
-        entry.insert("config".into(), consumer.config.clone());
-        entry.insert("state".into(), state.to_json());
-        let json = serde_json::to_vec(&Value::Object(entry))
+        let json = v2_consumer_entry(&consumer.config, state)
             .map_err(|error| io_error("encoding a consumer for", path, error))?;
         writer
             .consumer(&consumer.name, &json)

@@ -1396,6 +1396,7 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
     }
     // index.db
     let mut trusted: Option<IndexDb> = None;
+    let mut parsed_index_last: Option<u64> = None;
     if let Some(raw) = scan.index_db.take() {
         match index_db::parse_index_db(&raw, &stream_name) {
             Ok(index) => {
@@ -1428,6 +1429,7 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
                     num_subjects: index.subjects.len() as u64,
                     consumer_count: scan.consumer_files.len() as u64,
                 });
+                parsed_index_last = Some(index.last_seq);
                 match index_db_trust(&index, &scan.blocks) {
                     Ok(()) => trusted = Some(index),
                     Err(reason) => backup.findings.push(
@@ -1459,9 +1461,12 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
     let (first_seq, last_seq) = match &trusted {
         Some(index) => (index.first_seq, index.last_seq),
         None => {
+            // The server keeps a stale index.db's last_seq when it is above what the
+            // blocks show (it writes a tombstone there), so sequences are not reused.
             let last = scan
                 .highest_seq_seen
-                .max(scan.tombstones.iter().copied().max().unwrap_or(0));
+                .max(scan.tombstones.iter().copied().max().unwrap_or(0))
+                .max(parsed_index_last.unwrap_or(0));
             let first = backup
                 .messages
                 .seq
@@ -1760,10 +1765,9 @@ fn finish_model(backup: &mut Backup) {
         let archive = backup.archive_state.clone().unwrap_or_default();
         let first_message = backup.messages.seq.first().copied();
         let last_message = backup.messages.seq.last().copied().unwrap_or(0);
-        let first_seq = match (archive.first_seq, first_message) {
-            (0, Some(first)) => first,
-            (declared, _) => declared,
-        };
+        // A restore compacts to state.json's first_seq and then skips the gap up to
+        // the first message entry, so the first entry is the stream's first sequence.
+        let first_seq = first_message.unwrap_or(archive.first_seq);
         backup.state.first_seq = first_seq;
         backup.state.last_seq = archive.last_seq.max(last_message);
         let memory = backup
@@ -1823,6 +1827,42 @@ fn finish_model(backup: &mut Backup) {
     }
     backup.deleted = deleted;
     backup.state.num_deleted = backup.deleted_count();
+}
+
+/// `ranges` minus `remove`, both sorted and non-overlapping, in linear time.
+fn subtract_ranges(ranges: &[(u64, u64)], remove: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::with_capacity(ranges.len());
+    let mut cut = 0usize;
+    for &(from, to) in ranges {
+        let mut start = Some(from);
+        while let Some(&(_, cut_to)) = remove.get(cut) {
+            if cut_to < from {
+                cut += 1;
+                continue;
+            }
+            break;
+        }
+        let mut index = cut;
+        while let (Some(current), Some(&(cut_from, cut_to))) = (start, remove.get(index)) {
+            if cut_from > to {
+                break;
+            }
+            if cut_from > current {
+                out.push((current, cut_from - 1));
+            }
+            start = cut_to.checked_add(1).filter(|&next| next <= to);
+            if cut_to > to {
+                break;
+            }
+            index += 1;
+        }
+        if let Some(current) = start {
+            if current <= to {
+                out.push((current, to));
+            }
+        }
+    }
+    out
 }
 
 /// Sequences the archive should hold (per its declared states) but that were not read.
@@ -1932,33 +1972,9 @@ fn find_lost_ranges(backup: &mut Backup, saw_end: bool, index_live: &[(u64, u64,
         }
     }
     let lost = merged;
-    // Lost sequences are unknown, not deleted.
+    // Lost sequences are unknown, not deleted: subtract them (both lists are sorted).
     if !lost.is_empty() {
-        let mut deleted = Vec::with_capacity(backup.deleted.len());
-        for &(from, to) in &backup.deleted {
-            let mut pieces = vec![(from, to)];
-            for &(lost_from, lost_to) in &lost {
-                pieces = pieces
-                    .into_iter()
-                    .flat_map(|(a, b)| {
-                        let mut kept = Vec::new();
-                        if lost_to < a || lost_from > b {
-                            kept.push((a, b));
-                        } else {
-                            if a < lost_from {
-                                kept.push((a, lost_from - 1));
-                            }
-                            if b > lost_to {
-                                kept.push((lost_to + 1, b));
-                            }
-                        }
-                        kept
-                    })
-                    .collect();
-            }
-            deleted.extend(pieces);
-        }
-        backup.deleted = deleted;
+        backup.deleted = subtract_ranges(&backup.deleted, &lost);
         backup.state.num_deleted = backup.deleted_count();
     }
     backup.lost = lost;
@@ -2065,4 +2081,21 @@ fn check_consumers(backup: &mut Backup) {
         }
     }
     backup.findings.extend(findings);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subtract_ranges;
+
+    #[test]
+    fn subtracting_ranges() {
+        let ranges = [(1, 10), (20, 30), (40, 40), (50, u64::MAX)];
+        let remove = [(0, 2), (5, 6), (9, 21), (25, 25), (40, 40), (60, u64::MAX)];
+        assert_eq!(
+            subtract_ranges(&ranges, &remove),
+            vec![(3, 4), (7, 8), (22, 24), (26, 30), (50, 59)]
+        );
+        assert_eq!(subtract_ranges(&ranges, &[]), ranges.to_vec());
+        assert_eq!(subtract_ranges(&[], &remove), Vec::<(u64, u64)>::new());
+    }
 }

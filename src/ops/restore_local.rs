@@ -8,8 +8,8 @@
 //! running on the store while it is written (it reads stream dirs at startup).
 
 use crate::format::filestore_write::{
-    clamp_consumer_state, consumer_meta_inf, consumer_meta_sum, encode_odat, meta_inf_json,
-    meta_sum, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
+    clamp_consumer_state, consumer_meta_inf, encode_odat, meta_inf_json, write_consumer_files,
+    write_stream_meta_files, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
 };
 use crate::format::headers::flags;
 use crate::model::{Backup, ConsumerInfo};
@@ -22,9 +22,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Which consumers go with the stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which consumers go with the stream (restore and export).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum ConsumerSelection {
+    #[default]
     All,
     None,
     Only(Vec<String>),
@@ -34,28 +35,38 @@ impl ConsumerSelection {
     /// The selected consumers of `backup`, in archive order. Naming a consumer
     /// the backup does not hold is bad input.
     pub fn select<'a>(&self, backup: &'a Backup) -> Result<Vec<&'a ConsumerInfo>, RestoreError> {
+        let missing = self.unknown_names(backup);
+        if !missing.is_empty() {
+            let known: Vec<&str> = backup.consumers.iter().map(|c| c.name.as_str()).collect();
+            return Err(RestoreError::BadInput(format!(
+                "consumer(s) {missing:?} not in the backup of stream {:?}; it holds {known:?}",
+                backup.stream_name
+            )));
+        }
+        Ok(self.kept(backup))
+    }
+
+    /// The names `Only` gives that `backup` does not hold, in the order given.
+    pub fn unknown_names(&self, backup: &Backup) -> Vec<&String> {
         match self {
-            ConsumerSelection::All => Ok(backup.consumers.iter().collect()),
-            ConsumerSelection::None => Ok(Vec::new()),
-            ConsumerSelection::Only(names) => {
-                let missing: Vec<&String> = names
-                    .iter()
-                    .filter(|name| !backup.consumers.iter().any(|c| &c.name == *name))
-                    .collect();
-                if !missing.is_empty() {
-                    let known: Vec<&str> =
-                        backup.consumers.iter().map(|c| c.name.as_str()).collect();
-                    return Err(RestoreError::BadInput(format!(
-                        "consumer(s) {missing:?} not in the backup of stream {:?}; it holds {known:?}",
-                        backup.stream_name
-                    )));
-                }
-                Ok(backup
-                    .consumers
-                    .iter()
-                    .filter(|c| names.contains(&c.name))
-                    .collect())
-            }
+            ConsumerSelection::All | ConsumerSelection::None => Vec::new(),
+            ConsumerSelection::Only(names) => names
+                .iter()
+                .filter(|name| !backup.consumers.iter().any(|c| &c.name == *name))
+                .collect(),
+        }
+    }
+
+    /// The selected consumers of `backup` in archive order; unknown names are ignored.
+    pub fn kept<'a>(&self, backup: &'a Backup) -> Vec<&'a ConsumerInfo> {
+        match self {
+            ConsumerSelection::All => backup.consumers.iter().collect(),
+            ConsumerSelection::None => Vec::new(),
+            ConsumerSelection::Only(names) => backup
+                .consumers
+                .iter()
+                .filter(|c| names.contains(&c.name))
+                .collect(),
         }
     }
 
@@ -258,6 +269,82 @@ pub enum SkipReason {
     Expired,
 }
 
+/// Calls `push(seq, ts_ns, subject, headers, data)` for every row a restore
+/// keeps, counting the damaged and expired rows it leaves out in `report`.
+/// `before_row(row)` runs first for every row (cancel and progress).
+pub(crate) fn for_each_restored_message<E>(
+    backup: &Backup,
+    drop_expired: bool,
+    reference_ns: i64,
+    report: &mut RestoreReport,
+    read_error: impl Fn(ReadError) -> E,
+    mut before_row: impl FnMut(usize) -> Result<(), E>,
+    mut push: impl FnMut(u64, i64, &[u8], &[u8], &[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut reader = if backup.messages.is_empty() {
+        None
+    } else {
+        Some(MessageReader::open(backup).map_err(&read_error)?)
+    };
+    for row in 0..backup.messages.len() {
+        before_row(row)?;
+        match skip_reason(backup, row, drop_expired, reference_ns) {
+            Some(SkipReason::Damaged) => {
+                report.damaged_skipped += 1;
+                continue;
+            }
+            Some(SkipReason::Expired) => {
+                report.expired_dropped += 1;
+                continue;
+            }
+            None => {}
+        }
+        let (Some(reader), Some(message)) = (reader.as_mut(), backup.messages.row(row)) else {
+            continue;
+        };
+        let bytes = reader.read_row(backup, row).map_err(&read_error)?;
+        let subject = backup.subjects.name(message.subject_id);
+        push(
+            message.seq,
+            message.ts_ns,
+            subject.as_bytes(),
+            &bytes.headers,
+            &bytes.data,
+        )?;
+    }
+    Ok(())
+}
+
+/// The stream's `meta.inf` under `stream_name`: the original bytes when the
+/// name is unchanged (nothing re-serialized), else written from `config`.
+pub(crate) fn stream_meta_inf(
+    backup: &Backup,
+    stream_name: &str,
+    config: &Value,
+) -> Result<Vec<u8>, EncodeError> {
+    match &backup.meta_inf_raw {
+        Some(raw) if stream_name == backup.stream_name => Ok(raw.clone()),
+        _ => meta_inf_json(&stream_created(backup), config),
+    }
+}
+
+/// A consumer's `meta.inf`: the original bytes (v1), else written from its config.
+pub(crate) fn consumer_meta_inf_of(
+    backup: &Backup,
+    consumer: &ConsumerInfo,
+) -> Result<Vec<u8>, EncodeError> {
+    match &consumer.meta_inf_raw {
+        Some(raw) => Ok(raw.clone()),
+        None => {
+            let created = consumer
+                .created
+                .clone()
+                .unwrap_or_else(|| stream_created(backup));
+            consumer_meta_inf(&created, &consumer.name, &consumer.config)
+        }
+    }
+}
+
 /// Ancestors of `dir` that do not exist yet, deepest last.
 fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
     let mut missing = Vec::new();
@@ -433,47 +520,32 @@ fn write_stream_dir(
             std::io::Error::other(message)
         })
     });
-    let mut reader = if total > 0 {
-        Some(MessageReader::open(backup)?)
-    } else {
-        None
-    };
-    for row in 0..backup.messages.len() {
-        if row % 256 == 0 {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(RestoreError::Cancelled(temp.to_path_buf()));
+    for_each_restored_message(
+        backup,
+        options.drop_expired,
+        options.reference_ns,
+        &mut report,
+        RestoreError::Read,
+        |row| {
+            if row % 256 == 0 {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(RestoreError::Cancelled(temp.to_path_buf()));
+                }
+                progress(row as u64, total);
             }
-            progress(row as u64, total);
-        }
-        match skip_reason(backup, row, options.drop_expired, options.reference_ns) {
-            Some(SkipReason::Damaged) => {
-                report.damaged_skipped += 1;
-                continue;
-            }
-            Some(SkipReason::Expired) => {
-                report.expired_dropped += 1;
-                continue;
-            }
-            None => {}
-        }
-        let (Some(reader), Some(message)) = (reader.as_mut(), backup.messages.row(row)) else {
-            continue;
-        };
-        let bytes = reader.read_row(backup, row)?;
-        let subject = backup.subjects.name(message.subject_id);
-        if let Err(error) = writer.push_message(
-            message.seq,
-            message.ts_ns,
-            subject.as_bytes(),
-            &bytes.headers,
-            &bytes.data,
-        ) {
-            return Err(sink_error
-                .borrow_mut()
-                .take()
-                .unwrap_or(RestoreError::Encode(error)));
-        }
-    }
+            Ok(())
+        },
+        |seq, ts_ns, subject, headers, data| {
+            writer
+                .push_message(seq, ts_ns, subject, headers, data)
+                .map_err(|error| {
+                    sink_error
+                        .borrow_mut()
+                        .take()
+                        .unwrap_or(RestoreError::Encode(error))
+                })
+        },
+    )?;
     if cancel.load(Ordering::Relaxed) {
         return Err(RestoreError::Cancelled(temp.to_path_buf()));
     }
@@ -490,17 +562,10 @@ fn write_stream_dir(
     progress(total, total);
     sync_dir(&msgs_dir)?;
 
-    let meta_inf = match (&backup.meta_inf_raw, options.stream_name.as_deref()) {
-        // The original bytes when the name is unchanged (v1): nothing re-serialized.
-        (Some(raw), None) => raw.clone(),
-        (Some(raw), Some(name)) if name == backup.stream_name => raw.clone(),
-        _ => meta_inf_json(&stream_created(backup), config)?,
-    };
-    write_synced(&temp.join("meta.inf"), &meta_inf)?;
-    write_synced(
-        &temp.join("meta.sum"),
-        meta_sum(stream_name, &meta_inf).as_bytes(),
-    )?;
+    let meta_inf = stream_meta_inf(backup, stream_name, config)?;
+    write_stream_meta_files(stream_name, &meta_inf, |file, bytes| {
+        write_synced(&temp.join(file), bytes)
+    })?;
 
     if !consumers.is_empty() {
         let obs = temp.join("obs");
@@ -553,22 +618,14 @@ fn write_consumer(
         )));
     }
     fs::create_dir(dir).map_err(io_error("create directory", dir))?;
-    let meta_inf = match &consumer.meta_inf_raw {
-        Some(raw) => raw.clone(),
-        None => {
-            let created = consumer
-                .created
-                .clone()
-                .unwrap_or_else(|| stream_created(backup));
-            consumer_meta_inf(&created, &consumer.name, &consumer.config)?
-        }
-    };
-    write_synced(&dir.join("meta.inf"), &meta_inf)?;
-    write_synced(
-        &dir.join("meta.sum"),
-        consumer_meta_sum(stream_name, &consumer.name, &meta_inf).as_bytes(),
+    let meta_inf = consumer_meta_inf_of(backup, consumer)?;
+    let odat = encode_odat(&clamp_consumer_state(&consumer.state, last_seq));
+    write_consumer_files(
+        stream_name,
+        &consumer.name,
+        &meta_inf,
+        &odat,
+        |file, bytes| write_synced(&dir.join(file), bytes),
     )?;
-    let state = clamp_consumer_state(&consumer.state, last_seq);
-    write_synced(&dir.join("o.dat"), &encode_odat(&state))?;
     sync_dir(dir)
 }

@@ -13,18 +13,16 @@
 //! fails after the server started the restore, the half-created stream is
 //! deleted and the error says so.
 
-use crate::format::filestore_write::{
-    clamp_consumer_state, consumer_meta_inf, encode_odat, meta_inf_json,
-};
+use crate::format::filestore_write::{clamp_consumer_state, encode_odat};
 use crate::format::s2_write::S2Writer;
 use crate::format::write_v1::{V1Consumer, V1Writer};
 use crate::format::write_v2::V2Writer;
 use crate::model::{ArchiveFormat, Backup, ConsumerInfo};
+use crate::ops::export::v2_consumer_entry;
 use crate::ops::nats_client::{Auth, Client, NatsError};
-use crate::ops::read::MessageReader;
 use crate::ops::restore_local::{
-    renamed_config, skip_reason, stream_created, stream_last_ts, validate_stream_name,
-    ConsumerSelection, RestoreError, RestoreReport, SkipReason,
+    consumer_meta_inf_of, for_each_restored_message, renamed_config, stream_last_ts,
+    stream_meta_inf, validate_stream_name, ConsumerSelection, RestoreError, RestoreReport,
 };
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -478,11 +476,9 @@ fn upload_reencoded(
         Err(error) => return Err(error.to_string()),
     };
     for consumer in consumers {
-        let entry = json!({
-            "config": consumer.config,
-            "state": clamp_consumer_state(&consumer.state, last_seq).to_json(),
-        });
-        let bytes = serde_json::to_vec(&entry).map_err(|error| error.to_string())?;
+        let state = clamp_consumer_state(&consumer.state, last_seq);
+        let bytes =
+            v2_consumer_entry(&consumer.config, &state).map_err(|error| error.to_string())?;
         writer
             .consumer(&consumer.name, &bytes)
             .map_err(|error| error.to_string())?;
@@ -507,41 +503,17 @@ fn for_each_message(
     backup: &Backup,
     options: &ServerRestoreOptions,
     report: &mut RestoreReport,
-    mut push: impl FnMut(u64, i64, &[u8], &[u8], &[u8]) -> Result<(), String>,
+    push: impl FnMut(u64, i64, &[u8], &[u8], &[u8]) -> Result<(), String>,
 ) -> Result<(), String> {
-    let mut reader = if backup.messages.is_empty() {
-        None
-    } else {
-        Some(MessageReader::open(backup).map_err(|error| error.to_string())?)
-    };
-    for row in 0..backup.messages.len() {
-        match skip_reason(backup, row, options.drop_expired, options.reference_ns) {
-            Some(SkipReason::Damaged) => {
-                report.damaged_skipped += 1;
-                continue;
-            }
-            Some(SkipReason::Expired) => {
-                report.expired_dropped += 1;
-                continue;
-            }
-            None => {}
-        }
-        let (Some(reader), Some(message)) = (reader.as_mut(), backup.messages.row(row)) else {
-            continue;
-        };
-        let bytes = reader
-            .read_row(backup, row)
-            .map_err(|error| error.to_string())?;
-        let subject = backup.subjects.name(message.subject_id);
-        push(
-            message.seq,
-            message.ts_ns,
-            subject.as_bytes(),
-            &bytes.headers,
-            &bytes.data,
-        )?;
-    }
-    Ok(())
+    for_each_restored_message(
+        backup,
+        options.drop_expired,
+        options.reference_ns,
+        report,
+        |error| error.to_string(),
+        |_| Ok(()),
+        push,
+    )
 }
 
 /// A v1 tar (meta.inf, blocks, obs/) under `stream_name`, for servers before 2.15.
@@ -555,23 +527,12 @@ fn upload_reencoded_v1(
     report: &mut RestoreReport,
 ) -> Result<(), String> {
     let last_seq = backup.state.last_seq;
-    let meta_inf = match &backup.meta_inf_raw {
-        Some(raw) if stream_name == backup.stream_name => raw.clone(),
-        _ => meta_inf_json(&stream_created(backup), config).map_err(|error| error.to_string())?,
-    };
+    let meta_inf =
+        stream_meta_inf(backup, stream_name, config).map_err(|error| error.to_string())?;
     let mut v1_consumers = Vec::new();
     for consumer in consumers {
-        let meta = match &consumer.meta_inf_raw {
-            Some(raw) => raw.clone(),
-            None => {
-                let created = consumer
-                    .created
-                    .clone()
-                    .unwrap_or_else(|| stream_created(backup));
-                consumer_meta_inf(&created, &consumer.name, &consumer.config)
-                    .map_err(|error| format!("consumer {:?}: {error}", consumer.name))?
-            }
-        };
+        let meta = consumer_meta_inf_of(backup, consumer)
+            .map_err(|error| format!("consumer {:?}: {error}", consumer.name))?;
         v1_consumers.push(V1Consumer {
             name: consumer.name.clone(),
             meta_inf: meta,

@@ -5,6 +5,8 @@
 use super::widgets;
 use super::workers::{self, Job};
 use crate::model::Backup;
+use crate::ops::restore_local::ConsumerSelection;
+use crate::util::time::format_rfc3339_ns;
 use egui::{RichText, Ui};
 use std::path::PathBuf;
 
@@ -49,19 +51,8 @@ impl ConsumerChecks {
         !self.checked.iter().any(|checked| *checked)
     }
 
-    pub fn export_selection(&self) -> crate::ops::export::ConsumerSelection {
-        use crate::ops::export::ConsumerSelection;
-        if self.all_checked() {
-            ConsumerSelection::All
-        } else if self.none_checked() {
-            ConsumerSelection::None
-        } else {
-            ConsumerSelection::Only(self.selected())
-        }
-    }
-
-    pub fn restore_selection(&self) -> crate::ops::restore_local::ConsumerSelection {
-        use crate::ops::restore_local::ConsumerSelection;
+    /// The choice as export and restore take it.
+    pub fn selection(&self) -> ConsumerSelection {
         if self.all_checked() {
             ConsumerSelection::All
         } else if self.none_checked() {
@@ -171,6 +162,34 @@ impl PathField {
         });
         changed
     }
+}
+
+/// Moves a finished job's result into `result` (the job slot empties).
+pub fn poll_job<T>(job: &mut Option<Job<T>>, result: &mut Option<Result<T, String>>) {
+    if let Some(running) = job {
+        if let Some(finished) = running.try_result() {
+            *result = Some(finished);
+            *job = None;
+        }
+    }
+}
+
+/// "drop TTL-expired messages" and the reference time; true when it changed.
+pub fn drop_expired_ui(ui: &mut Ui, drop_expired: &mut bool, reference_ns: Option<i64>) -> bool {
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        changed = ui
+            .checkbox(drop_expired, "drop TTL-expired messages")
+            .changed();
+        widgets::weak(
+            ui,
+            match reference_ns {
+                Some(ns) => format!("as of {}", format_rfc3339_ns(ns)),
+                None => "as of now".to_string(),
+            },
+        );
+    });
+    changed
 }
 
 /// Progress bar, rate and Cancel for a running job; true when Cancel was clicked.

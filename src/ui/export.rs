@@ -14,7 +14,7 @@ use crate::model::{ArchiveFormat, Backup};
 use crate::ops::export::{
     export, export_consumers, ConsumerExport, ExportError, ExportOptions, ExportReport,
 };
-use crate::util::time::{format_rfc3339_ns, parse_rfc3339_ns};
+use crate::util::time::parse_rfc3339_ns;
 use egui::{RichText, Ui};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -191,7 +191,7 @@ impl ExportDialog {
         };
         Ok(ExportOptions {
             format: self.format.format(),
-            consumers: self.consumers.export_selection(),
+            consumers: self.consumers.selection(),
             subjects: wildcard_list(&self.subject_include),
             exclude_subjects: wildcard_list(&self.subject_exclude),
             from_seq: seq(&self.seq_from, "from sequence")?,
@@ -211,18 +211,8 @@ impl ExportDialog {
     }
 
     fn poll(&mut self, ctx: &egui::Context) {
-        if let Some(job) = &self.count_job {
-            if let Some(result) = job.try_result() {
-                self.count = Some(result);
-                self.count_job = None;
-            }
-        }
-        if let Some(job) = &self.job {
-            if let Some(result) = job.try_result() {
-                self.result = Some(result);
-                self.job = None;
-            }
-        }
+        dialog::poll_job(&mut self.count_job, &mut self.count);
+        dialog::poll_job(&mut self.job, &mut self.result);
         let Some(since) = self.dirty_since else {
             return;
         };
@@ -268,22 +258,14 @@ impl ExportDialog {
             return;
         };
         self.result = None;
-        let backup = self.backup.clone();
-        self.job = Some(spawn_job("export", ctx, move |progress, cancel| {
-            export(
-                &backup,
-                &out,
-                &options,
-                &mut |step| progress.set(step.messages_done, step.messages_total),
-                Some(cancel),
-            )
-            .map_err(|error| match error {
-                ExportError::Cancelled => {
-                    format!("export cancelled; nothing was written at {}", out.display())
-                }
-                other => format!("export to {} failed: {other}", out.display()),
-            })
-        }));
+        self.job = Some(spawn_export(
+            ctx,
+            "export",
+            "to",
+            self.backup.clone(),
+            out,
+            options,
+        ));
     }
 
     /// Draws the dialog; returns false once it is closed.
@@ -339,18 +321,7 @@ impl ExportDialog {
                     changed |= text_cell(ui, right.0, right.1, right.2);
                 });
             }
-            ui.horizontal(|ui| {
-                changed |= ui
-                    .checkbox(&mut self.drop_expired, "drop TTL-expired messages")
-                    .changed();
-                widgets::weak(
-                    ui,
-                    match self.reference_ns {
-                        Some(ns) => format!("as of {}", format_rfc3339_ns(ns)),
-                        None => "as of now".to_string(),
-                    },
-                );
-            });
+            changed |= dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns);
             if !self.not_applied.is_empty() {
                 widgets::weak(
                     ui,
@@ -480,6 +451,32 @@ impl ExportDialog {
     }
 }
 
+/// Runs `export` on a worker with progress; errors read "`what` `into` OUT failed: …".
+pub fn spawn_export(
+    ctx: &egui::Context,
+    what: &'static str,
+    into: &'static str,
+    backup: Arc<Backup>,
+    out: PathBuf,
+    options: ExportOptions,
+) -> Job<ExportReport> {
+    spawn_job(what, ctx, move |progress, cancel| {
+        export(
+            &backup,
+            &out,
+            &options,
+            &mut |step| progress.set(step.messages_done, step.messages_total),
+            Some(cancel),
+        )
+        .map_err(|error| match error {
+            ExportError::Cancelled => {
+                format!("{what} cancelled; nothing was written at {}", out.display())
+            }
+            other => format!("{what} {into} {} failed: {other}", out.display()),
+        })
+    })
+}
+
 fn text_cell(ui: &mut Ui, label: &str, text: &mut String, hint: &str) -> bool {
     let label = ui.add_sized([64.0, 18.0], egui::Label::new(label));
     ui.add(
@@ -519,12 +516,7 @@ impl ConsumerExportDialog {
     }
 
     pub fn show(&mut self, ctx: &egui::Context) -> bool {
-        if let Some(job) = &self.job {
-            if let Some(result) = job.try_result() {
-                self.result = Some(result);
-                self.job = None;
-            }
-        }
+        dialog::poll_job(&mut self.job, &mut self.result);
         let mut open = true;
         egui::Window::new(format!(
             "Export consumers of {} as JSON",
@@ -565,7 +557,7 @@ impl ConsumerExportDialog {
             {
                 if let Some(out) = self.out.path() {
                     let backup = self.backup.clone();
-                    let selection = self.consumers.export_selection();
+                    let selection = self.consumers.selection();
                     self.result = None;
                     self.job = Some(spawn_job("export-consumers", ui.ctx(), move |_, _| {
                         export_consumers(&backup, &selection, &out).map_err(|error| {

@@ -16,7 +16,6 @@ use crate::ops::restore_local::{
 use crate::ops::restore_server::{
     choose_payload, restore_to_server, Payload, ServerRestoreError, ServerRestoreOptions,
 };
-use crate::util::time::format_rfc3339_ns;
 use egui::{RichText, Ui};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -154,18 +153,8 @@ impl RestoreDialog {
     }
 
     fn poll(&mut self, ctx: &egui::Context) {
-        if let Some(job) = &self.preflight_job {
-            if let Some(result) = job.try_result() {
-                self.preflight = Some(result);
-                self.preflight_job = None;
-            }
-        }
-        if let Some(job) = &self.job {
-            if let Some(result) = job.try_result() {
-                self.result = Some(result);
-                self.job = None;
-            }
-        }
+        dialog::poll_job(&mut self.preflight_job, &mut self.preflight);
+        dialog::poll_job(&mut self.job, &mut self.result);
         if let Some(since) = self.dirty_since {
             if since.elapsed() < DEBOUNCE {
                 ctx.request_repaint_after(DEBOUNCE);
@@ -195,7 +184,7 @@ impl RestoreDialog {
             Target::Server => {
                 let url = self.url.trim().to_string();
                 let auth = self.auth();
-                let consumers = self.consumers.restore_selection();
+                let consumers = self.consumers.selection();
                 let drop_expired = self.drop_expired;
                 spawn_job("restore-check", ctx, move |_, _| {
                     Ok(server_preflight(
@@ -216,7 +205,7 @@ impl RestoreDialog {
         self.result = None;
         let backup = self.backup.clone();
         let stream_name = self.renamed();
-        let consumers = self.consumers.restore_selection();
+        let consumers = self.consumers.selection();
         let drop_expired = self.drop_expired;
         let reference_ns = self.reference();
         self.job = Some(match self.target {
@@ -438,18 +427,7 @@ impl RestoreDialog {
             }
         });
         changed |= self.consumers.ui(ui);
-        ui.horizontal(|ui| {
-            changed |= ui
-                .checkbox(&mut self.drop_expired, "drop TTL-expired messages")
-                .changed();
-            widgets::weak(
-                ui,
-                match self.reference_ns {
-                    Some(ns) => format!("as of {}", format_rfc3339_ns(ns)),
-                    None => "as of now".to_string(),
-                },
-            );
-        });
+        changed |= dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns);
         if self.target == Target::Store {
             changed |= ui
                 .checkbox(

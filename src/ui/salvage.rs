@@ -4,13 +4,13 @@
 
 use super::app::Command;
 use super::dialog::{self, PathField};
-use super::export::{default_output, drop_lines};
+use super::export::{default_output, drop_lines, spawn_export};
 use super::widgets;
-use super::workers::{spawn_job, Job};
+use super::workers::Job;
 use super::{OpenSource, Pane};
 use crate::format::headers::flags;
 use crate::model::{to_ranges, ArchiveFormat, Backup, Severity};
-use crate::ops::export::{export, ExportError, ExportOptions, ExportReport};
+use crate::ops::export::{ExportOptions, ExportReport};
 use egui::{RichText, Ui};
 use std::sync::Arc;
 
@@ -141,34 +141,20 @@ impl SalvageDialog {
             salvage: true,
             ..ExportOptions::default()
         };
-        let backup = self.backup.clone();
         self.result = None;
-        self.job = Some(spawn_job("salvage", ctx, move |progress, cancel| {
-            export(
-                &backup,
-                &out,
-                &options,
-                &mut |step| progress.set(step.messages_done, step.messages_total),
-                Some(cancel),
-            )
-            .map_err(|error| match error {
-                ExportError::Cancelled => format!(
-                    "salvage cancelled; nothing was written at {}",
-                    out.display()
-                ),
-                other => format!("salvage into {} failed: {other}", out.display()),
-            })
-        }));
+        self.job = Some(spawn_export(
+            ctx,
+            "salvage",
+            "into",
+            self.backup.clone(),
+            out,
+            options,
+        ));
     }
 
     /// Draws the dialog; returns false once it is closed.
     pub fn show(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) -> bool {
-        if let Some(job) = &self.job {
-            if let Some(result) = job.try_result() {
-                self.result = Some(result);
-                self.job = None;
-            }
-        }
+        dialog::poll_job(&mut self.job, &mut self.result);
         let mut open = true;
         egui::Window::new(format!(
             "Save a salvaged copy of {}",
