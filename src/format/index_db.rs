@@ -222,6 +222,10 @@ pub struct OdatState {
 }
 
 pub fn parse_odat(data: &[u8]) -> Result<OdatState, String> {
+    // The server reads an empty o.dat as an empty state.
+    if data.is_empty() {
+        return Ok(OdatState::default());
+    }
     let mut cursor = Cursor::new(data);
     let truncated = || "o.dat ends early".to_string();
     let magic = cursor.u8().ok_or_else(truncated)?;
@@ -285,19 +289,22 @@ pub fn parse_odat(data: &[u8]) -> Result<OdatState, String> {
             ));
         }
     }
-    let num_redelivered = cursor.uvarint().ok_or_else(truncated)?;
-    if num_redelivered > cursor.remaining() as u64 {
-        return Err("o.dat redelivered count overruns the file".into());
-    }
+    // Like the server, what follows the pending list is read without error checks:
+    // a short or missing redelivered list keeps the entries that are there.
+    let num_redelivered = cursor.uvarint().unwrap_or(0);
     let mut redelivered = Vec::new();
-    for _ in 0..num_redelivered {
-        let delta = cursor.uvarint().ok_or_else(truncated)?;
-        let count = cursor.uvarint().ok_or_else(truncated)?;
+    for _ in 0..num_redelivered.min(cursor.remaining() as u64) {
+        let (Some(delta), Some(count)) = (cursor.uvarint(), cursor.uvarint()) else {
+            break;
+        };
         if delta == 0 || count == 0 {
             continue;
         }
         redelivered.push((delta.wrapping_add(ack_stream), count));
     }
+    // The server keeps these in maps: a repeated sequence keeps its last entry.
+    dedup_keep_last(&mut pending, |entry| entry.0);
+    dedup_keep_last(&mut redelivered, |entry| entry.0);
     pending.sort_unstable();
     redelivered.sort_unstable();
     Ok(OdatState {
@@ -306,6 +313,14 @@ pub fn parse_odat(data: &[u8]) -> Result<OdatState, String> {
         pending,
         redelivered,
     })
+}
+
+/// Sorts by key and keeps, for each key, the entry that came last.
+fn dedup_keep_last<T, K: Ord + Copy>(entries: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    // Stable sort keeps arrival order among equal keys; reverse so the last comes first.
+    entries.reverse();
+    entries.sort_by_key(|entry| key(entry));
+    entries.dedup_by_key(|entry| key(entry));
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod filestore_write;
 pub mod hash;
 pub mod headers;
 pub mod index_db;
+pub mod legacy_idx;
 pub mod s2;
 pub mod s2_write;
 pub mod tar;

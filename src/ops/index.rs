@@ -5,6 +5,7 @@ use crate::format::filestore::{self, RecordKind};
 use crate::format::hash::Hh64Key;
 use crate::format::headers::{self, flags, Ttl};
 use crate::format::index_db::{self, IndexDb};
+use crate::format::legacy_idx;
 use crate::format::s2::{ChunkSource, ChunkStatus, DecodedStream, S2Problem, StreamStop};
 use crate::format::tar::{TarError, TarEvent, TarReader};
 use crate::format::v2::{self, EntryError};
@@ -172,6 +173,8 @@ struct Scan {
     consumer_files: BTreeMap<String, ConsumerFiles>,
     meta_sum: Option<Vec<u8>>,
     progress_at: u64,
+    /// v1 (≤ 2.9): raw `msgs/N.idx` by block index.
+    legacy_idx: BTreeMap<u64, Vec<u8>>,
     /// v1: the sequences a parsed index.db says are live, as ranges per block.
     index_live: Vec<(u64, u64, Vec<u64>)>,
     /// v2: number of consumer entries declared in state.json.
@@ -980,8 +983,15 @@ fn scan_v1<S: ChunkSource>(
         } else if name == "msgs/index.db" {
             scan.index_db = Some(data.clone());
             scan.index_db_entry_offset = header.data_offset;
-        } else if name.starts_with("msgs/") && (name.ends_with(".idx") || name.ends_with(".fss")) {
-            // ≤ 2.9 per-block files: blocks are authoritative.
+        } else if let Some(block_index) = name
+            .strip_prefix("msgs/")
+            .and_then(|rest| rest.strip_suffix(".idx"))
+            .and_then(|number| number.parse::<u64>().ok())
+        {
+            // ≤ 2.9: the block's state and delete list.
+            scan.legacy_idx.insert(block_index, data.clone());
+        } else if name.starts_with("msgs/") && name.ends_with(".fss") {
+            // ≤ 2.9 per-block subject summaries: the blocks say the same.
         } else if let Some(rest) = name.strip_prefix("obs/") {
             match rest.rsplit_once('/') {
                 Some((consumer, file)) if !consumer.is_empty() => {
@@ -1457,6 +1467,35 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
                 .entry("msgs/index.db"),
         );
     }
+    // ≤ 2.9 archives: a block's .idx is used when it parses, adds up and matches the block.
+    let mut legacy: FxHashMap<u64, legacy_idx::LegacyIdx> = FxHashMap::default();
+    if trusted.is_none() {
+        for (block_index, raw) in std::mem::take(&mut scan.legacy_idx) {
+            let entry = format!("msgs/{block_index}.idx");
+            match legacy_idx::parse_legacy_idx(&raw) {
+                Ok(idx) => {
+                    let matches = match scan.blocks.get(&block_index) {
+                        Some((len, last8)) => {
+                            *last8 == idx.last_checksum || (*len == 0 && idx.msgs == 0)
+                        }
+                        None => false,
+                    };
+                    if matches {
+                        legacy.insert(block_index, idx);
+                    } else {
+                        backup.findings.push(
+                            Finding::warning(FindingKind::IndexDbStale, format!("{entry} does not match its block: the block's deletes are rebuilt from records"))
+                                .entry(entry),
+                        );
+                    }
+                }
+                Err(reason) => backup.findings.push(
+                    Finding::warning(FindingKind::IndexDb, format!("{entry}: {reason}"))
+                        .entry(entry),
+                ),
+            }
+        }
+    }
     // Liveness (format document §5.7).
     let (first_seq, last_seq) = match &trusted {
         Some(index) => (index.first_seq, index.last_seq),
@@ -1466,7 +1505,8 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
             let last = scan
                 .highest_seq_seen
                 .max(scan.tombstones.iter().copied().max().unwrap_or(0))
-                .max(parsed_index_last.unwrap_or(0));
+                .max(parsed_index_last.unwrap_or(0))
+                .max(legacy.values().map(|idx| idx.last_seq).max().unwrap_or(0));
             let first = backup
                 .messages
                 .seq
@@ -1501,6 +1541,17 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
             || scan.erased.contains(&seq)
         {
             continue;
+        }
+        if trusted.is_none() {
+            let block_index = scan.row_block.get(row).copied().unwrap_or(0);
+            if let Some(idx) = legacy.get(&block_index) {
+                if seq < idx.first_seq
+                    || seq > idx.last_seq
+                    || idx.deleted.binary_search(&seq).is_ok()
+                {
+                    continue;
+                }
+            }
         }
         if trusted.is_some() {
             let block_index = scan.row_block.get(row).copied().unwrap_or(0);

@@ -2,9 +2,9 @@
 
 pub mod export;
 pub mod index;
+pub mod nats_client;
 pub mod open;
 pub mod read;
 pub mod report;
 pub mod restore_local;
 pub mod restore_server;
-pub mod nats_client;
