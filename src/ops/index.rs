@@ -173,6 +173,8 @@ struct Scan {
     consumer_files: BTreeMap<String, ConsumerFiles>,
     meta_sum: Option<Vec<u8>>,
     progress_at: u64,
+    /// v1: per block, the decompressed offset of its first bad record and of its end.
+    block_first_bad: BTreeMap<u64, (u64, u64)>,
     /// v1 (≤ 2.9): raw `msgs/N.idx` by block index.
     legacy_idx: BTreeMap<u64, Vec<u8>>,
     /// v1: the sequences a parsed index.db says are live, as ranges per block.
@@ -1248,6 +1250,20 @@ fn scan_block(
             None => break,
         }
     }
+    let first_bad = damaged
+        .iter()
+        .map(|(_, offset)| *offset as usize)
+        .chain(framing_errors.iter().map(|(bad_at, _, _)| *bad_at))
+        .min();
+    if let Some(first_bad) = first_bad {
+        scan.block_first_bad.insert(
+            block_index,
+            (
+                data_offset + first_bad as u64,
+                data_offset + data.len() as u64,
+            ),
+        );
+    }
     for (seq, offset) in damaged {
         backup.findings.push(
             Finding::error(
@@ -1594,6 +1610,32 @@ fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
     backup.state.bytes = live_bytes;
     backup.state.first_seq = first_seq;
     backup.state.last_seq = last_seq;
+    if trusted.is_none() {
+        // Rebuilding a block without a usable index, the server cuts it at the first bad record.
+        for (&block_index, &(bad_at, block_end)) in &scan.block_first_bad {
+            let after: Vec<u64> = (0..backup.messages.len())
+                .filter(|&row| {
+                    let offset = backup.messages.offset(row);
+                    offset > bad_at && offset < block_end
+                })
+                .map(|row| backup.messages.seq[row])
+                .collect();
+            if let (Some(first), Some(last)) = (after.first(), after.last()) {
+                backup.findings.push(
+                    Finding::warning(
+                        FindingKind::BlockRecord,
+                        format!(
+                            "without a usable index.db, nats-server rebuilds msgs/{block_index}.blk and truncates it at its first bad record: restoring this archive as it is loses {} intact messages ({first}..{last}); `export --salvage` keeps them",
+                            after.len()
+                        ),
+                    )
+                    .entry(format!("msgs/{block_index}.blk"))
+                    .seq(*first)
+                    .offset(bad_at),
+                );
+            }
+        }
+    }
     if let Some(index) = &trusted {
         let live = backup.messages.len() as u64;
         if live != index.msgs {
