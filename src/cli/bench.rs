@@ -212,6 +212,10 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
             read_max.as_secs_f64() * 1e3
         );
         println!(
+            "  first rows handed out after:  {:8.3} ms",
+            first_rows.as_secs_f64() * 1e3
+        );
+        println!(
             "  subject filter {:?}: {:8.3} ms, {matched} matched",
             args.filter,
             filter_time.as_secs_f64() * 1e3

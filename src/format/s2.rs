@@ -572,9 +572,23 @@ impl ChunkLog {
 pub trait ChunkSource {
     /// Appends the next chunk's bytes to `out`, recording it in `log`.
     fn next_chunk(&mut self, log: &mut ChunkLog, out: &mut Vec<u8>) -> ChunkEvent;
+    /// The next chunk as a buffer of its own: [`CHUNK_HEADROOM`] spare bytes, then the
+    /// chunk's bytes. Lets the reader keep a short unread tail without copying the chunk.
+    fn next_chunk_owned(&mut self, log: &mut ChunkLog) -> (ChunkEvent, Vec<u8>) {
+        let mut out = vec![0u8; CHUNK_HEADROOM];
+        let event = self.next_chunk(log, &mut out);
+        (event, out)
+    }
+    /// Hands back a buffer that is no longer needed, for reuse.
+    fn recycle(&mut self, buffer: Vec<u8>) {
+        drop(buffer);
+    }
     /// Compressed bytes read so far.
     fn file_pos(&self) -> u64;
 }
+
+/// Spare room in front of an owned chunk buffer, for the unread tail of the previous one.
+pub const CHUNK_HEADROOM: usize = 64 << 10;
 
 /// Decodes on the calling thread.
 pub struct InlineSource<R: Read> {
@@ -624,6 +638,8 @@ enum Piece {
 
 /// Reads frames on one thread and decodes them on two more; hands chunks back in order.
 pub struct ThreadedSource {
+    /// Spent chunk buffers, reused by the decoders (saves page faults and zeroing).
+    pool: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
     results: std::sync::mpsc::Receiver<(u64, Piece)>,
     tokens: std::sync::mpsc::SyncSender<()>,
     waiting: std::collections::BTreeMap<u64, Piece>,
@@ -649,16 +665,23 @@ impl ThreadedSource {
         let (job_tx, job_rx) = channel::<(u64, RawChunk)>();
         let job_rx = Arc::new(Mutex::new(job_rx));
         let file_pos = Arc::new(AtomicU64::new(0));
+        let pool: Arc<Mutex<Vec<Vec<u8>>>> = Arc::new(Mutex::new(Vec::new()));
         for _ in 0..DECODER_THREADS {
             let job_rx = Arc::clone(&job_rx);
             let result_tx = result_tx.clone();
+            let pool = Arc::clone(&pool);
             std::thread::spawn(move || loop {
                 let job = match job_rx.lock() {
                     Ok(receiver) => receiver.recv(),
                     Err(_) => return,
                 };
                 let Ok((number, raw)) = job else { return };
-                let mut bytes = Vec::with_capacity(raw.max_block.min(MAX_S2_BLOCK));
+                let reused = pool.lock().ok().and_then(|mut spare| spare.pop());
+                let mut bytes = reused.unwrap_or_else(|| {
+                    Vec::with_capacity(CHUNK_HEADROOM + raw.max_block.min(MAX_S2_BLOCK))
+                });
+                bytes.clear();
+                bytes.resize(CHUNK_HEADROOM, 0);
                 let decoded = decode_chunk(&raw, &mut bytes);
                 let piece = Piece::Data {
                     file_offset: raw.file_offset,
@@ -699,6 +722,7 @@ impl ThreadedSource {
             }
         });
         Self {
+            pool,
             results,
             tokens: token_tx,
             waiting: std::collections::BTreeMap::new(),
@@ -745,11 +769,7 @@ impl ChunkSource for ThreadedSource {
                     decoded,
                     bytes,
                 } => {
-                    if out.is_empty() {
-                        *out = bytes;
-                    } else {
-                        out.extend_from_slice(&bytes);
-                    }
+                    out.extend_from_slice(bytes.get(CHUNK_HEADROOM..).unwrap_or_default());
                     return log.record_data(file_offset, body_len, &decoded);
                 }
                 Piece::Problem { problem, lost } => {
@@ -761,6 +781,48 @@ impl ChunkSource for ThreadedSource {
                     self.finished = true;
                     return log.record_end(problem);
                 }
+            }
+        }
+    }
+
+    fn next_chunk_owned(&mut self, log: &mut ChunkLog) -> (ChunkEvent, Vec<u8>) {
+        loop {
+            if self.finished {
+                return (ChunkEvent::End, Vec::new());
+            }
+            let Some(piece) = self.take_next() else {
+                self.finished = true;
+                let event = log.record_end(Some(S2Problem::Io {
+                    file_offset: self.file_pos(),
+                    message: "the decoder thread stopped".into(),
+                }));
+                return (event, Vec::new());
+            };
+            match piece {
+                Piece::Data {
+                    file_offset,
+                    body_len,
+                    decoded,
+                    bytes,
+                } => return (log.record_data(file_offset, body_len, &decoded), bytes),
+                Piece::Problem { problem, lost } => {
+                    if let Some(event) = log.record_frame_problem(problem, lost) {
+                        return (event, Vec::new());
+                    }
+                }
+                Piece::End(problem) => {
+                    self.finished = true;
+                    return (log.record_end(problem), Vec::new());
+                }
+            }
+        }
+    }
+
+    fn recycle(&mut self, buffer: Vec<u8>) {
+        if let Ok(mut spare) = self.pool.lock() {
+            // A few buffers are enough to cover the chunks in flight.
+            if spare.len() < CHUNKS_IN_FLIGHT + DECODER_THREADS {
+                spare.push(buffer);
             }
         }
     }
@@ -825,7 +887,7 @@ impl<S: ChunkSource> DecodedStream<S> {
 
     /// Decompressed offset of the next byte.
     pub fn pos(&self) -> u64 {
-        self.buf_offset + self.cursor as u64
+        self.buf_offset.wrapping_add(self.cursor as u64)
     }
 
     pub fn file_pos(&self) -> u64 {
@@ -843,10 +905,33 @@ impl<S: ChunkSource> DecodedStream<S> {
             if self.pending_discontinuity {
                 return Err(StreamStop::Discontinuity);
             }
+            let leftover = self.buf.len() - self.cursor;
+            if leftover <= CHUNK_HEADROOM {
+                // Take the chunk's own buffer and put the short unread tail in front of it.
+                let (event, mut fresh) = self.source.next_chunk_owned(&mut self.chunks);
+                match event {
+                    ChunkEvent::Data(_) if fresh.len() >= CHUNK_HEADROOM => {
+                        let start = CHUNK_HEADROOM - leftover;
+                        let position = self.pos();
+                        fresh[start..CHUNK_HEADROOM].copy_from_slice(&self.buf[self.cursor..]);
+                        let spent = std::mem::replace(&mut self.buf, fresh);
+                        self.source.recycle(spent);
+                        self.cursor = start;
+                        self.buf_offset = position.wrapping_sub(start as u64);
+                    }
+                    ChunkEvent::Data(_) => {}
+                    ChunkEvent::Discontinuity => {
+                        self.pending_discontinuity = true;
+                        self.discontinuities += 1;
+                    }
+                    ChunkEvent::End => return Err(StreamStop::End),
+                }
+                continue;
+            }
             // Drop consumed bytes before growing the buffer.
             if self.cursor > 0 {
                 self.buf.drain(..self.cursor);
-                self.buf_offset += self.cursor as u64;
+                self.buf_offset = self.buf_offset.wrapping_add(self.cursor as u64);
                 self.cursor = 0;
             }
             match self.source.next_chunk(&mut self.chunks, &mut self.buf) {

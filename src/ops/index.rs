@@ -358,8 +358,8 @@ fn scan_v2<S: ChunkSource>(
             }
             continue;
         }
-        let name = header.name_lossy();
         if header.sequence == 0 {
+            let name = header.name_lossy();
             if header.is_sentinel() {
                 if let Some((trailing, _)) = stream.peek(1).ok().map(|b| (b.len(), 0)) {
                     if trailing > 0 {
@@ -480,6 +480,8 @@ fn scan_v2<S: ChunkSource>(
             }
             continue;
         }
+        // Built only when a finding needs it: most entries never do.
+        let name = || header.name_lossy();
         // A message entry: if it does not look like one, the bytes here are corrupt.
         if let Some(reason) =
             implausible_message(&header, previous_seq, backup.archive_state.as_ref())
@@ -504,7 +506,7 @@ fn scan_v2<S: ChunkSource>(
                     FindingKind::EntryOrder,
                     "the first entry is a message, not state.json",
                 )
-                .entry(name.clone())
+                .entry(name())
                 .seq(header.sequence)
                 .offset(header.offset),
             );
@@ -519,7 +521,7 @@ fn scan_v2<S: ChunkSource>(
                         header.sequence, header.header_size
                     ),
                 )
-                .entry(name.clone())
+                .entry(name())
                 .seq(header.sequence)
                 .offset(header.offset),
             );
@@ -549,7 +551,7 @@ fn scan_v2<S: ChunkSource>(
                         header.data_len()
                     ),
                 )
-                .entry(name.clone())
+                .entry(name())
                 .seq(header.sequence)
                 .offset(header.offset),
             );
@@ -568,7 +570,7 @@ fn scan_v2<S: ChunkSource>(
                     FindingKind::SequenceOrder,
                     format!("message sequence {} out of order (after {previous_seq}); a restore aborts here", header.sequence),
                 )
-                .entry(name.clone())
+                .entry(name())
                 .seq(header.sequence)
                 .offset(header.offset),
             );
@@ -582,7 +584,7 @@ fn scan_v2<S: ChunkSource>(
                     FindingKind::MessageSize,
                     format!("sequence {} is {total} bytes, above the default max_payload of 1 MiB: a restore into a server with default limits fails", header.sequence),
                 )
-                .entry(name.clone())
+                .entry(name())
                 .seq(header.sequence)
                 .offset(header.offset),
             );
@@ -597,14 +599,16 @@ fn scan_v2<S: ChunkSource>(
                             header.sequence
                         ),
                     )
-                    .entry(name.clone())
+                    .entry(name())
                     .seq(header.sequence)
                     .offset(header.offset),
                 );
             }
         }
         let (message_flags, ttl) = headers::classify(&header_scratch);
-        note_invalid_ttl(backup, ttl, header.sequence, &name, header.offset);
+        if ttl == Ttl::Invalid {
+            note_invalid_ttl(backup, ttl, header.sequence, &name(), header.offset);
+        }
         let subject_id = backup.subjects.intern(&header.name);
         if ttl != Ttl::None {
             backup.messages.ttls.push((header.sequence, ttl));
