@@ -9,7 +9,7 @@
 
 use crate::format::filestore_write::{
     clamp_consumer_state, consumer_meta_inf, encode_odat, meta_inf_json, write_consumer_files,
-    write_stream_meta_files, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
+    write_stream_meta_files, BlockSummary, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
 };
 use crate::format::headers::flags;
 use crate::model::{Backup, ConsumerInfo};
@@ -510,55 +510,27 @@ fn write_stream_dir(
         stream_name: stream_name.to_string(),
         ..RestoreReport::default()
     };
-    // The sink's own error (with its path) is kept to report instead of the wrapped one.
-    let sink_error: RefCell<Option<RestoreError>> = RefCell::new(None);
-    let mut writer = BlockWriter::new(stream_name, DEFAULT_BLOCK_SIZE, |index, bytes: &[u8]| {
-        let path = msgs_dir.join(format!("{index}.blk"));
-        write_synced(&path, bytes).map_err(|error| {
-            let message = error.to_string();
-            *sink_error.borrow_mut() = Some(error);
-            std::io::Error::other(message)
-        })
-    });
-    for_each_restored_message(
-        backup,
-        options.drop_expired,
-        options.reference_ns,
-        &mut report,
-        RestoreError::Read,
-        |row| {
-            if row % 256 == 0 {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(RestoreError::Cancelled(temp.to_path_buf()));
-                }
-                progress(row as u64, total);
-            }
-            Ok(())
-        },
-        |seq, ts_ns, subject, headers, data| {
-            writer
-                .push_message(seq, ts_ns, subject, headers, data)
-                .map_err(|error| {
-                    sink_error
-                        .borrow_mut()
-                        .take()
-                        .unwrap_or(RestoreError::Encode(error))
-                })
-        },
-    )?;
-    if cancel.load(Ordering::Relaxed) {
-        return Err(RestoreError::Cancelled(temp.to_path_buf()));
-    }
-    let last_seq = backup.state.last_seq;
-    let summary = match writer.finish(last_seq, stream_last_ts(backup)) {
-        Ok(summary) => summary,
-        Err(error) => {
-            return Err(sink_error
-                .borrow_mut()
-                .take()
-                .unwrap_or(RestoreError::Encode(error)))
-        }
+    let summary = if can_reuse_blocks(backup, stream_name, options) {
+        // A clean v1 archive under its own name: its verified blocks (and index.db) are
+        // exactly the server's files, so they are copied instead of re-encoded.
+        let summary = copy_archive_blocks(backup, &msgs_dir, progress, cancel, temp)?;
+        report
+            .notes
+            .push("message blocks reused from the v1 archive after verification".into());
+        summary
+    } else {
+        write_blocks(
+            backup,
+            options,
+            stream_name,
+            &msgs_dir,
+            &mut report,
+            progress,
+            cancel,
+            temp,
+        )?
     };
+    let last_seq = backup.state.last_seq;
     progress(total, total);
     sync_dir(&msgs_dir)?;
 
@@ -602,6 +574,135 @@ fn write_stream_dir(
         ));
     }
     Ok(report)
+}
+
+/// Re-encodes the live messages into new blocks.
+#[allow(clippy::too_many_arguments)]
+fn write_blocks(
+    backup: &Backup,
+    options: &LocalRestoreOptions,
+    stream_name: &str,
+    msgs_dir: &Path,
+    report: &mut RestoreReport,
+    progress: &mut dyn FnMut(u64, u64),
+    cancel: &AtomicBool,
+    temp: &Path,
+) -> Result<BlockSummary, RestoreError> {
+    let total = backup.messages.len() as u64;
+    // The sink's own error (with its path) is kept to report instead of the wrapped one.
+    let sink_error: RefCell<Option<RestoreError>> = RefCell::new(None);
+    let mut writer = BlockWriter::new(stream_name, DEFAULT_BLOCK_SIZE, |index, bytes: &[u8]| {
+        let path = msgs_dir.join(format!("{index}.blk"));
+        write_synced(&path, bytes).map_err(|error| {
+            let message = error.to_string();
+            *sink_error.borrow_mut() = Some(error);
+            std::io::Error::other(message)
+        })
+    });
+    for_each_restored_message(
+        backup,
+        options.drop_expired,
+        options.reference_ns,
+        report,
+        RestoreError::Read,
+        |row| {
+            if row % 256 == 0 {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(RestoreError::Cancelled(temp.to_path_buf()));
+                }
+                progress(row as u64, total);
+            }
+            Ok(())
+        },
+        |seq, ts_ns, subject, headers, data| {
+            writer
+                .push_message(seq, ts_ns, subject, headers, data)
+                .map_err(|error| {
+                    sink_error
+                        .borrow_mut()
+                        .take()
+                        .unwrap_or(RestoreError::Encode(error))
+                })
+        },
+    )?;
+    if cancel.load(Ordering::Relaxed) {
+        return Err(RestoreError::Cancelled(temp.to_path_buf()));
+    }
+    match writer.finish(backup.state.last_seq, stream_last_ts(backup)) {
+        Ok(summary) => Ok(summary),
+        Err(error) => Err(sink_error
+            .borrow_mut()
+            .take()
+            .unwrap_or(RestoreError::Encode(error))),
+    }
+}
+
+/// Blocks can be copied when nothing about them changes and nothing is damaged.
+fn can_reuse_blocks(backup: &Backup, stream_name: &str, options: &LocalRestoreOptions) -> bool {
+    let expired = options.drop_expired
+        && crate::ops::report::ttl_summary(backup, options.reference_ns).expired > 0;
+    backup.format == Some(crate::model::ArchiveFormat::V1)
+        && stream_name == backup.stream_name
+        && backup.complete
+        && !backup.has_errors()
+        && backup.damaged_seqs.is_empty()
+        && backup.lost.is_empty()
+        && !expired
+        && backup
+            .entries
+            .iter()
+            .any(|entry| entry.name.starts_with("msgs/") && entry.name.ends_with(".blk"))
+}
+
+/// Copies `msgs/*.blk` and `msgs/index.db` out of the archive through the chunk index.
+fn copy_archive_blocks(
+    backup: &Backup,
+    msgs_dir: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+    cancel: &AtomicBool,
+    temp: &Path,
+) -> Result<BlockSummary, RestoreError> {
+    let file = fs::File::open(&backup.source.data_file)
+        .map_err(io_error("open", &backup.source.data_file))?;
+    let mut reader = crate::format::s2::RangeReader::new(file, backup.chunks.clone());
+    let files: Vec<_> = backup
+        .entries
+        .iter()
+        .filter(|entry| {
+            entry.name.strip_prefix("msgs/").is_some_and(|file| {
+                (file.ends_with(".blk") && !file.contains('/')) || file == "index.db"
+            })
+        })
+        .collect();
+    let total_bytes: u64 = files.iter().map(|entry| entry.size).sum();
+    let mut done = 0u64;
+    let mut blocks = 0u64;
+    for entry in files {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(RestoreError::Cancelled(temp.to_path_buf()));
+        }
+        let Some(file_name) = entry.name.strip_prefix("msgs/") else {
+            continue;
+        };
+        let size = usize::try_from(entry.size)
+            .map_err(|_| RestoreError::BadInput(format!("{} is too large to copy", entry.name)))?;
+        let bytes = reader
+            .read(entry.data_offset, size)
+            .map_err(|error| RestoreError::BadInput(format!("{}: {error}", entry.name)))?;
+        write_synced(&msgs_dir.join(file_name), &bytes)?;
+        if file_name.ends_with(".blk") {
+            blocks += 1;
+        }
+        done += entry.size;
+        progress(done, total_bytes.max(1));
+    }
+    Ok(BlockSummary {
+        blocks,
+        messages: backup.messages.len() as u64,
+        bytes: backup.state.bytes,
+        last_message_seq: backup.messages.seq.last().copied().unwrap_or(0),
+        trailing_skip: false,
+    })
 }
 
 fn write_consumer(
