@@ -276,3 +276,26 @@ fn server_killed_mid_upload_is_a_clear_error() {
         );
     }
 }
+
+/// `--config` replaces the stream config (name kept as asked), `--replicas` sets the count.
+#[test]
+fn config_override_and_replicas() {
+    let server = NatsServer::start("2.15", None);
+    let backup = open(&fixture("v2/orders"));
+    let mut config = backup.config.clone().expect("config");
+    config["description"] = Value::from("restored with a config override");
+    let mut options = ServerRestoreOptions::new(server.url.clone());
+    options.stream_name = Some("ORDERS_CFG".into());
+    options.config_override = Some(json!({ "config": config }));
+    options.replicas = Some(1);
+    restore_to_server(&backup, &options, &mut |_, _| {}, &AtomicBool::new(false)).expect("restore");
+    let mut conn = server.connect();
+    let info = conn.stream_info("ORDERS_CFG");
+    assert_eq!(
+        info["config"]["description"], "restored with a config override",
+        "{info}"
+    );
+    assert_eq!(info["config"]["num_replicas"], 1);
+    let expected = read_json(&fixture("v2/orders").join("expected.json"));
+    assert_eq!(info["state"]["messages"], expected["state"]["messages"]);
+}

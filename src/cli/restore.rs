@@ -31,6 +31,15 @@ pub struct RestoreArgs {
     pub password: Option<String>,
     #[arg(long, requires = "server", conflicts_with = "user")]
     pub token: Option<String>,
+    /// NATS credentials file (JWT + nkey): not supported yet, refused with a clear error.
+    #[arg(long, requires = "server")]
+    pub creds: Option<std::path::PathBuf>,
+    /// Replica count of the restored stream (server restores).
+    #[arg(long, requires = "server")]
+    pub replicas: Option<u64>,
+    /// Stream config to restore with (StreamConfig JSON or `nats stream info --json` output).
+    #[arg(long, requires = "server")]
+    pub config: Option<std::path::PathBuf>,
     /// Restore under a new stream name.
     #[arg(long = "stream")]
     pub stream: Option<String>,
@@ -102,6 +111,20 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
             (_, _, Some(token)) => Auth::Token(token.clone()),
             _ => Auth::None,
         };
+        if let Some(creds) = &args.creds {
+            return Err(anyhow!(
+                "--creds {}: credentials files (JWT + nkey signing) are not supported yet; use --user/--password or --token",
+                creds.display()
+            ));
+        }
+        if let Some(path) = &args.config {
+            let text = std::fs::read(path)
+                .map_err(|error| anyhow!("--config {}: {error}", path.display()))?;
+            let value: serde_json::Value = serde_json::from_slice(&text)
+                .map_err(|error| anyhow!("--config {}: not JSON: {error}", path.display()))?;
+            options.config_override = Some(value);
+        }
+        options.replicas = args.replicas;
         options.stream_name = args.stream.clone();
         options.consumers = consumers;
         options.drop_expired = args.drop_expired;

@@ -39,6 +39,11 @@ pub struct ServerRestoreOptions {
     /// restore on the server drops them anyway).
     pub drop_expired: bool,
     pub reference_ns: i64,
+    /// A stream config to restore with instead of the backup's (StreamConfig JSON,
+    /// or a `nats stream info --json` document with a `config` key).
+    pub config_override: Option<Value>,
+    /// Replica count for the restored stream.
+    pub replicas: Option<u64>,
     pub api_timeout: Duration,
     pub chunk_timeout: Duration,
     pub final_timeout: Duration,
@@ -53,6 +58,8 @@ impl ServerRestoreOptions {
             consumers: ConsumerSelection::All,
             drop_expired: false,
             reference_ns: crate::util::time::now_ns(),
+            config_override: None,
+            replicas: None,
             api_timeout: Duration::from_secs(10),
             chunk_timeout: Duration::from_secs(30),
             final_timeout: Duration::from_secs(3600),
@@ -174,7 +181,21 @@ pub fn restore_to_server(
         .unwrap_or_else(|| backup.stream_name.clone());
     validate_stream_name(&stream_name)?;
     let selected = options.consumers.select(backup)?;
-    let config = renamed_config(backup, &stream_name)?;
+    let mut config = renamed_config(backup, &stream_name)?;
+    if let Some(replacement) = &options.config_override {
+        let replacement = replacement.get("config").unwrap_or(replacement);
+        let Value::Object(fields) = replacement else {
+            return Err(ServerRestoreError::BadInput(
+                "the --config file is not a JSON object (StreamConfig, or stream info with a \"config\" key)".into(),
+            ));
+        };
+        let mut fields = fields.clone();
+        fields.insert("name".into(), Value::from(stream_name.as_str()));
+        config = Value::Object(fields);
+    }
+    if let Some(replicas) = options.replicas {
+        config["num_replicas"] = Value::from(replicas);
+    }
     let renamed = stream_name != backup.stream_name;
 
     // Pre-flight.
