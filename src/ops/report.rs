@@ -102,7 +102,9 @@ pub fn message_json(backup: &Backup, row: usize, reference_ns: i64) -> Option<Va
         Ttl::None => Value::Null,
         Ttl::Never => Value::from("never"),
         Ttl::Seconds(seconds) => Value::from(seconds),
-        Ttl::Invalid => Value::from("invalid"),
+        // The documented values are seconds, "never" or null; an unparseable header is
+        // null here, flagged by `ttl_invalid` (and a finding).
+        Ttl::Invalid => Value::Null,
     };
     Some(json!({
         "seq": message.seq,
@@ -112,5 +114,6 @@ pub fn message_json(backup: &Backup, row: usize, reference_ns: i64) -> Option<Va
         "data_len": message.data_len,
         "ttl": ttl_value,
         "expired": ttl.is_expired(message.ts_ns, reference_ns),
+        "ttl_invalid": ttl == Ttl::Invalid,
     }))
 }
