@@ -119,6 +119,9 @@ pub struct Document {
     ttl_cache: Option<(usize, i64, TtlSummary)>,
     /// Entry names expanded in the Findings pane.
     pub expanded_entry: Option<String>,
+    /// When the document was opened, and how long until it first had rows to show.
+    pub opened_at: std::time::Instant,
+    pub first_rows_after: Option<std::time::Duration>,
 }
 
 impl Document {
@@ -153,6 +156,8 @@ impl Document {
             },
             ttl_cache: None,
             expanded_entry: None,
+            opened_at: std::time::Instant::now(),
+            first_rows_after: None,
         }
     }
 
@@ -216,6 +221,9 @@ impl Document {
                     }
                     IndexEvent::Progress { progress, partial } => {
                         job.progress = progress;
+                        if self.first_rows_after.is_none() && !partial.messages.is_empty() {
+                            self.first_rows_after = Some(self.opened_at.elapsed());
+                        }
                         self.backup = Some(Arc::from(partial));
                     }
                     IndexEvent::Account(streams) => {
@@ -225,6 +233,9 @@ impl Document {
                     IndexEvent::Done(backup, summary) => {
                         if !backup.stream_name.is_empty() {
                             self.title = backup.stream_name.clone();
+                        }
+                        if self.first_rows_after.is_none() && !backup.messages.is_empty() {
+                            self.first_rows_after = Some(self.opened_at.elapsed());
                         }
                         let backup: Arc<Backup> = Arc::from(backup);
                         match workers::spawn_reader(backup.clone(), ctx.clone()) {

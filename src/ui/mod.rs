@@ -109,6 +109,18 @@ pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
             self.window.ui(ui, frame);
             if let Ok(mut text) = self.stats.lock() {
                 *text = self.window.app.frame_stats.report();
+                if let Some(after) = self
+                    .window
+                    .app
+                    .documents
+                    .iter()
+                    .find_map(|document| document.first_rows_after)
+                {
+                    text.push_str(&format!(
+                        "; first rows after {:.0} ms",
+                        after.as_secs_f64() * 1e3
+                    ));
+                }
             }
         }
     }

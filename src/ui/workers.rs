@@ -112,10 +112,14 @@ fn index_thread(
         return;
     }
     let mut last_sent: Option<Instant> = None;
+    let mut sent_rows = false;
     let mut on_progress = |progress: &ScanProgress, backup: &Backup| {
-        if last_sent.is_some_and(|at| at.elapsed() < PROGRESS_INTERVAL) {
+        // The first rows go out at once; after that, at most every PROGRESS_INTERVAL.
+        let first_rows = !sent_rows && !backup.messages.is_empty();
+        if !first_rows && last_sent.is_some_and(|at| at.elapsed() < PROGRESS_INTERVAL) {
             return;
         }
+        sent_rows |= first_rows;
         last_sent = Some(Instant::now());
         let _ = sender.send(IndexEvent::Progress {
             progress: *progress,
