@@ -321,17 +321,15 @@ fn scan_v2<S: ChunkSource>(
                 break;
             }
             Err(EntryError::BadHeader { offset, reason }) => {
-                backup.findings.push(
-                    Finding::error(
-                        FindingKind::EntryHeader,
-                        format!("invalid entry header after sequence {previous_seq}: {reason}"),
-                    )
-                    .offset(offset),
-                );
-                if !resync_v2(stream, backup, previous_seq) {
-                    break;
+                let finding = Finding::error(
+                    FindingKind::EntryHeader,
+                    format!("invalid entry header after sequence {previous_seq}: {reason}"),
+                )
+                .offset(offset);
+                if report_and_resync(stream, backup, finding, previous_seq) {
+                    continue;
                 }
-                continue;
+                break;
             }
             Err(EntryError::Discontinuity { .. }) => {
                 if !resync_v2(stream, backup, previous_seq) {
@@ -345,18 +343,19 @@ fn scan_v2<S: ChunkSource>(
         if let Some(end) = undecodable_chunk_end(stream, header.offset) {
             let skip = end.saturating_sub(stream.pos());
             let _ = stream.skip(skip);
-            backup.findings.push(
-                Finding::error(
-                    FindingKind::LostData,
-                    format!("entries in decompressed bytes {}..{end} are unreadable (undecodable S2 chunk)", header.offset),
-                )
-                .seq(previous_seq.saturating_add(1))
-                .offset(header.offset),
-            );
-            if !resync_v2(stream, backup, previous_seq) {
-                break;
+            let finding = Finding::error(
+                FindingKind::LostData,
+                format!(
+                    "entries in decompressed bytes {}..{end} are unreadable (undecodable S2 chunk)",
+                    header.offset
+                ),
+            )
+            .seq(previous_seq.saturating_add(1))
+            .offset(header.offset);
+            if report_and_resync(stream, backup, finding, previous_seq) {
+                continue;
             }
-            continue;
+            break;
         }
         if header.sequence == 0 {
             let name = header.name_lossy();
@@ -378,18 +377,16 @@ fn scan_v2<S: ChunkSource>(
             // A metadata entry: read it whole.
             let size = header.data_len();
             if size > v2::MAX_META_ENTRY {
-                backup.findings.push(
-                    Finding::error(
-                        FindingKind::EntryHeader,
-                        format!("entry {name:?} declares {size} bytes"),
-                    )
-                    .entry(name.clone())
-                    .offset(header.offset),
-                );
-                if !resync_v2(stream, backup, previous_seq) {
-                    break;
+                let finding = Finding::error(
+                    FindingKind::EntryHeader,
+                    format!("entry {name:?} declares {size} bytes"),
+                )
+                .entry(name.clone())
+                .offset(header.offset);
+                if report_and_resync(stream, backup, finding, previous_seq) {
+                    continue;
                 }
-                continue;
+                break;
             }
             let data = match stream.take(size as usize) {
                 Ok(data) => data.to_vec(),
@@ -487,18 +484,17 @@ fn scan_v2<S: ChunkSource>(
             implausible_message(&header, previous_seq, backup.archive_state.as_ref())
         {
             flag_suspect_previous(backup, previous_seq);
-            backup.findings.push(
+            let finding =
                 Finding::error(
                     FindingKind::EntryHeader,
                     format!("the entry at decompressed offset {} (after sequence {previous_seq}) is not a plausible message entry: {reason}", header.offset),
                 )
                 .seq(previous_seq.saturating_add(1))
-                .offset(header.offset),
-            );
-            if !resync_v2(stream, backup, previous_seq) {
-                break;
+                .offset(header.offset);
+            if report_and_resync(stream, backup, finding, previous_seq) {
+                continue;
             }
-            continue;
+            break;
         }
         if entry_number == 1 {
             backup.findings.push(
@@ -513,22 +509,20 @@ fn scan_v2<S: ChunkSource>(
         }
         seen_message = true;
         if header.header_size > v2::MAX_HEADER_BLOCK {
-            backup.findings.push(
-                Finding::error(
-                    FindingKind::EntryHeader,
-                    format!(
-                        "sequence {} declares a {}-byte header block",
-                        header.sequence, header.header_size
-                    ),
-                )
-                .entry(name())
-                .seq(header.sequence)
-                .offset(header.offset),
-            );
-            if !resync_v2(stream, backup, previous_seq) {
-                break;
+            let finding = Finding::error(
+                FindingKind::EntryHeader,
+                format!(
+                    "sequence {} declares a {}-byte header block",
+                    header.sequence, header.header_size
+                ),
+            )
+            .entry(name())
+            .seq(header.sequence)
+            .offset(header.offset);
+            if report_and_resync(stream, backup, finding, previous_seq) {
+                continue;
             }
-            continue;
+            break;
         }
         header_scratch.clear();
         let header_read = match stream.take(header.header_size as usize) {
@@ -795,6 +789,17 @@ fn implausible_message(
         }
     }
     None
+}
+
+/// Records what is wrong here, then looks for the next readable entry; false when none.
+fn report_and_resync<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
+    backup: &mut Backup,
+    finding: Finding,
+    previous_seq: u64,
+) -> bool {
+    backup.findings.push(finding);
+    resync_v2(stream, backup, previous_seq)
 }
 
 /// Searches forward for the next plausible message entry; true when found.
