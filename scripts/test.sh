@@ -231,6 +231,12 @@ if ensure_component clippy clippy; then
 fi
 
 log "cargo test --locked --all-targets $*"
-cargo test --locked --all-targets "$@"
+test_log="$(mktemp)"
+cargo test --locked --all-targets "$@" 2>&1 | tee "$test_log"
 
 gui_smoke
+
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$test_log"
+rm -f "$test_log"
