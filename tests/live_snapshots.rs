@@ -65,6 +65,29 @@ fn build_stream(conn: &mut common::NatsConn, storage: &str) {
         "$JS.API.CONSUMER.CREATE.LIVE.reader",
         &json!({"stream_name": "LIVE", "config": {"durable_name": "reader", "ack_policy": "explicit", "filter_subject": "live.s3"}}),
     );
+    // Fetch 6 messages and ack every other one: pending acks and a moved ack floor.
+    let inbox = conn.new_inbox();
+    let sid = conn.subscribe(&inbox).expect("subscribe");
+    conn.publish(
+        "$JS.API.CONSUMER.MSG.NEXT.LIVE.reader",
+        Some(&inbox),
+        None,
+        br#"{"batch":6,"expires":2000000000}"#,
+    )
+    .expect("fetch");
+    for index in 0..6 {
+        let message = conn
+            .next_msg(sid, std::time::Duration::from_secs(5))
+            .expect("fetched message");
+        if index % 2 == 0 {
+            if let Some(reply) = &message.reply {
+                conn.publish(reply, None, None, b"+ACK").expect("ack");
+            }
+        }
+    }
+    conn.flush(std::time::Duration::from_secs(5))
+        .expect("flush");
+    conn.unsubscribe(sid).expect("unsubscribe");
 }
 
 fn compare(version: &str, storage: &str) {
@@ -127,8 +150,20 @@ fn compare(version: &str, storage: &str) {
         .and_then(|list| list.iter().find(|c| c["name"] == "reader"))
         .unwrap_or_else(|| panic!("{label}: consumer missing: {}", got["consumers"]));
     for field in ["delivered", "ack_floor"] {
+        for part in ["consumer_seq", "stream_seq"] {
+            assert_eq!(
+                ours[field][part], consumer[field][part],
+                "{label}: consumer {field}.{part}"
+            );
+        }
+    }
+    for field in ["num_ack_pending", "num_redelivered"] {
         assert_eq!(ours[field], consumer[field], "{label}: consumer {field}");
     }
+    assert_eq!(
+        consumer["num_ack_pending"], 3,
+        "{label}: the scenario leaves 3 acks pending"
+    );
     let errors: Vec<&Value> = got["findings"]
         .as_array()
         .expect("findings")
