@@ -22,11 +22,12 @@ fn info(dir: &std::path::Path) -> Value {
     serde_json::from_slice(&output.stdout).expect("info JSON")
 }
 
-fn build_stream(conn: &mut common::NatsConn, storage: &str) {
+fn build_stream(conn: &mut common::NatsConn, storage: &str, retention: &str) {
     conn.create_stream(&json!({
         "name": "LIVE",
         "subjects": ["live.>"],
         "storage": storage,
+        "retention": retention,
         "max_msgs_per_subject": 12,
         "allow_msg_ttl": true,
     }));
@@ -90,16 +91,16 @@ fn build_stream(conn: &mut common::NatsConn, storage: &str) {
     conn.unsubscribe(sid).expect("unsubscribe");
 }
 
-fn compare(version: &str, storage: &str) {
+fn compare(version: &str, storage: &str, retention: &str) {
     let server = NatsServer::start(version, None);
     let mut conn = server.connect();
-    build_stream(&mut conn, storage);
+    build_stream(&mut conn, storage, retention);
     let scratch = TempDir::new("jsbackup-live");
     let dir = scratch.join("LIVE");
     snapshot_via_api(&mut conn, "LIVE", &dir).expect("snapshot");
     let live = conn.stream_info("LIVE");
     let got = info(&dir);
-    let label = format!("{version} {storage}");
+    let label = format!("{version} {storage} {retention}");
     for field in [
         "messages",
         "bytes",
@@ -180,15 +181,22 @@ fn compare(version: &str, storage: &str) {
 
 #[test]
 fn v2_file_storage_snapshot_matches_the_server() {
-    compare("2.15", "file");
+    compare("2.15", "file", "limits");
 }
 
 #[test]
 fn v2_memory_storage_snapshot_matches_the_server() {
-    compare("2.15", "memory");
+    compare("2.15", "memory", "limits");
 }
 
 #[test]
 fn v1_file_storage_snapshot_matches_the_server() {
-    compare("2.14", "file");
+    compare("2.14", "file", "limits");
+}
+
+/// Work-queue acks remove messages: tombstones in v1 blocks, gaps in v2.
+#[test]
+fn work_queue_snapshots_match_the_server() {
+    compare("2.14", "file", "workqueue");
+    compare("2.15", "file", "workqueue");
 }
