@@ -275,19 +275,28 @@ impl Document {
     }
 
     fn poll_filter(&mut self, ctx: &egui::Context) {
-        if let Some(job) = &self.messages.filter_job {
-            if let Ok(result) = job.results.try_recv() {
-                if result.generation == self.messages.generation {
-                    match result.result {
-                        Ok(display) => {
-                            self.messages.display = Arc::new(display);
-                            self.messages.filter_error = None;
-                        }
-                        Err(message) => self.messages.filter_error = Some(message),
+        let mut finished = false;
+        if let Some(job) = self.messages.filter_job.as_mut() {
+            while let Ok(result) = job.results.try_recv() {
+                if result.generation != self.messages.generation {
+                    continue;
+                }
+                match result.result {
+                    Ok(display) => {
+                        self.messages.display = Arc::new(display);
+                        self.messages.filter_error = None;
                     }
-                    self.messages.filter_job = None;
+                    Err(message) => self.messages.filter_error = Some(message),
+                }
+                job.progress = result.partial;
+                if result.partial.is_none() {
+                    finished = true;
+                    break;
                 }
             }
+        }
+        if finished {
+            self.messages.filter_job = None;
         }
         // Re-run when the spec, the reference (for "only expired") or the model changed.
         let Some(backup) = self.backup.clone() else {

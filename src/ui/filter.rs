@@ -194,6 +194,18 @@ pub fn run(
     reference_ns: i64,
     cancel: &AtomicBool,
 ) -> Result<DisplayList, String> {
+    run_streaming(backup, spec, reference_ns, cancel, &mut |_, _, _| {})
+}
+
+/// Like [`run`], handing out the rows found so far (and rows scanned of all)
+/// every quarter second, so slow payload searches show results as they come.
+pub fn run_streaming(
+    backup: &Backup,
+    spec: &FilterSpec,
+    reference_ns: i64,
+    cancel: &AtomicBool,
+    partial: &mut dyn FnMut(&DisplayList, usize, usize),
+) -> Result<DisplayList, String> {
     let messages = &backup.messages;
     if spec.is_empty() {
         return Ok(all_rows_with_gaps(backup));
@@ -223,9 +235,16 @@ pub fn run(
     };
     let start = messages.lower_bound(compiled.seq_from);
     let mut list = DisplayList::default();
+    let mut last_partial = std::time::Instant::now();
     for row in start..messages.len() {
-        if row % 4096 == 0 && cancel.load(Ordering::Relaxed) {
-            return Err("cancelled".into());
+        if row % 4096 == 0 {
+            if cancel.load(Ordering::Relaxed) {
+                return Err("cancelled".into());
+            }
+            if last_partial.elapsed() >= std::time::Duration::from_millis(250) {
+                partial(&list, row - start, messages.len() - start);
+                last_partial = std::time::Instant::now();
+            }
         }
         let Some(message) = messages.row(row) else {
             break;

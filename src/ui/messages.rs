@@ -107,9 +107,18 @@ fn filter_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
             widgets::count(display.message_count as u64),
             widgets::count(backup.messages.len() as u64)
         ));
-        if document.messages.filter_job.is_some() {
+        if let Some(job) = &document.messages.filter_job {
             ui.spinner();
-            widgets::weak(ui, "filtering…");
+            match job.progress {
+                Some((scanned, total)) if total > 0 => widgets::weak(
+                    ui,
+                    format!(
+                        "filtering… {}% (results so far shown)",
+                        scanned * 100 / total
+                    ),
+                ),
+                _ => widgets::weak(ui, "filtering…"),
+            };
         }
         if let Some(error) = &document.messages.filter_error {
             ui.label(RichText::new(error).color(widgets::error_color(ui)));

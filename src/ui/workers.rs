@@ -333,12 +333,16 @@ pub fn hex_dump(data: &[u8], limit: usize) -> String {
 pub struct FilterResult {
     pub generation: u64,
     pub result: Result<DisplayList, String>,
+    /// Rows found so far while the filter runs on: (rows scanned, rows to scan).
+    pub partial: Option<(usize, usize)>,
 }
 
 pub struct FilterJob {
     pub generation: u64,
     pub cancel: Arc<AtomicBool>,
     pub results: Receiver<FilterResult>,
+    /// (rows scanned, rows to scan) of the last partial result.
+    pub progress: Option<(usize, usize)>,
 }
 
 pub fn spawn_filter(
@@ -355,9 +359,29 @@ pub fn spawn_filter(
     let spawned = std::thread::Builder::new()
         .name("filter".into())
         .spawn(move || {
-            let result = filter::run(&backup, &spec, reference_ns, &thread_cancel);
+            let partial_sender = sender.clone();
+            let partial_ctx = ctx.clone();
+            let mut on_partial = |list: &DisplayList, scanned: usize, total: usize| {
+                let _ = partial_sender.send(FilterResult {
+                    generation,
+                    result: Ok(list.clone()),
+                    partial: Some((scanned, total)),
+                });
+                partial_ctx.request_repaint();
+            };
+            let result = filter::run_streaming(
+                &backup,
+                &spec,
+                reference_ns,
+                &thread_cancel,
+                &mut on_partial,
+            );
             if !thread_cancel.load(Ordering::Relaxed) {
-                let _ = sender.send(FilterResult { generation, result });
+                let _ = sender.send(FilterResult {
+                    generation,
+                    result,
+                    partial: None,
+                });
                 ctx.request_repaint();
             }
         });
@@ -365,12 +389,14 @@ pub fn spawn_filter(
         let _ = fallback.send(FilterResult {
             generation,
             result: Err(format!("cannot start the filter thread: {error}")),
+            partial: None,
         });
     }
     FilterJob {
         generation,
         cancel,
         results,
+        progress: None,
     }
 }
 
