@@ -956,9 +956,6 @@ fn scan_v1<S: ChunkSource>(
             );
             // Keep every whole record of a cut block.
             if let Some(block_index) = block_index_of(&name) {
-                let key_name = stream_key_name
-                    .clone()
-                    .unwrap_or_else(|| backup.stream_name.clone());
                 scan_block(
                     backup,
                     scan,
@@ -966,7 +963,7 @@ fn scan_v1<S: ChunkSource>(
                     block_index,
                     &data,
                     header.data_offset,
-                    &key_name,
+                    stream_key_name.as_deref(),
                 );
             }
             if handle_tar_error(stream, &mut tar, backup, error) {
@@ -979,9 +976,6 @@ fn scan_v1<S: ChunkSource>(
         } else if name == "meta.sum" {
             scan.meta_sum = Some(data.clone());
         } else if let Some(block_index) = block_index_of(&name) {
-            let key_name = stream_key_name
-                .clone()
-                .unwrap_or_else(|| backup.stream_name.clone());
             scan_block(
                 backup,
                 scan,
@@ -989,7 +983,7 @@ fn scan_v1<S: ChunkSource>(
                 block_index,
                 &data,
                 header.data_offset,
-                &key_name,
+                stream_key_name.as_deref(),
             );
         } else if name == "msgs/index.db" {
             scan.index_db = Some(data.clone());
@@ -1174,8 +1168,12 @@ fn scan_block(
     block_index: u64,
     data: &[u8],
     data_offset: u64,
-    stream_name: &str,
+    meta_inf_name: Option<&str>,
 ) {
+    // Record checksums are keyed by the stream name of meta.inf (else backup.json's).
+    let stream_name = meta_inf_name
+        .map(str::to_string)
+        .unwrap_or_else(|| backup.stream_name.clone());
     let mut last8 = [0u8; 8];
     if data.len() >= 8 {
         last8.copy_from_slice(&data[data.len() - 8..]);
