@@ -110,6 +110,15 @@ impl MessageIndex {
         self.seq.is_empty()
     }
 
+    /// Room for `rows` more messages (avoids re-copying the columns as they grow).
+    pub fn reserve(&mut self, rows: usize) {
+        self.seq.reserve(rows);
+        self.ts_ns.reserve(rows);
+        self.subject_id.reserve(rows);
+        self.data_len.reserve(rows);
+        self.loc.reserve(rows);
+    }
+
     pub fn push(&mut self, row: MessageRow) {
         let hdr_field = if row.hdr_len >= HDR_MASK as u32 {
             self.big_headers.push((row.seq, row.hdr_len));

@@ -75,6 +75,14 @@ pub fn open_backup(path: &Path, control: &mut ScanControl) -> Result<Backup, Ope
     })?;
     let mut backup = Backup::empty(source);
     read_backup_json(&mut backup);
+    // Size the index from the declared count, bounded by the file size so a hostile
+    // backup.json cannot make us allocate much.
+    if let Some(declared) = &backup.declared_state {
+        let bound = (backup.source.data_file_bytes / 8).min(16 << 20);
+        backup
+            .messages
+            .reserve(declared.messages.min(bound) as usize);
+    }
     // Decoding runs on background threads, ahead of the parser.
     let stream = DecodedStream::threaded(BufReader::with_capacity(1 << 20, file));
     scan_decoded(stream, &mut backup, control)?;
