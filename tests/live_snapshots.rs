@@ -89,6 +89,17 @@ fn build_stream(conn: &mut common::NatsConn, storage: &str, retention: &str) {
     conn.flush(std::time::Duration::from_secs(5))
         .expect("flush");
     conn.unsubscribe(sid).expect("unsubscribe");
+    // Acks are applied asynchronously: wait until the consumer shows them (3 pending,
+    // floor past the first acked delivery) so the snapshot and CONSUMER.INFO agree.
+    let settled = common::wait_until(std::time::Duration::from_secs(10), || {
+        let info = conn.consumer_info("LIVE", "reader");
+        info["num_ack_pending"] == 3 && info["ack_floor"]["consumer_seq"].as_u64() >= Some(1)
+    });
+    assert!(
+        settled,
+        "the consumer never showed its acks: {}",
+        conn.consumer_info("LIVE", "reader")
+    );
 }
 
 fn compare(version: &str, storage: &str, retention: &str) {
