@@ -44,6 +44,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The local UTC offset can only be read safely while the process has one thread.
+    jsbackup::ui::widgets::init_local_offset();
     let args = Args::parse();
     let result = match args.command {
         Some(Command::Info(info)) => cli::info(&info),

@@ -88,6 +88,8 @@ pub struct MessagesState {
     pub scroll_to: Option<usize>,
     pub goto_text: String,
     pub relative_time: bool,
+    /// Show times in the machine's local zone instead of UTC.
+    pub local_time: bool,
     pub detail: Option<Result<MessageView, String>>,
     pub detail_pending: Option<usize>,
     pub payload_mode: Option<PayloadMode>,

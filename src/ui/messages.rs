@@ -99,6 +99,7 @@ fn filter_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
             }
         }
         ui.checkbox(&mut document.messages.relative_time, "relative time");
+        ui.checkbox(&mut document.messages.local_time, "local time");
     });
     ui.horizontal(|ui| {
         let display = &document.messages.display;
@@ -135,6 +136,8 @@ fn table_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>) {
     let reference_ns = document.reference.ns();
     let base_ns = backup.messages.ts_ns.first().copied().unwrap_or(0);
     let relative = document.messages.relative_time;
+    let local = document.messages.local_time;
+    let local_title = format!("time (local {})", widgets::local_offset_label());
     let selected_row = document.messages.selected_row;
     let warn = widgets::warn_color(ui);
     let error = widgets::error_color(ui);
@@ -171,6 +174,8 @@ fn table_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>) {
                 "seq",
                 if relative {
                     "time (+first)"
+                } else if local {
+                    local_title.as_str()
                 } else {
                     "time (UTC)"
                 },
@@ -231,6 +236,8 @@ fn table_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>) {
                         row.col(|ui| {
                             let text = if relative {
                                 widgets::time_relative(message.ts_ns, base_ns)
+                            } else if local {
+                                widgets::time_local(message.ts_ns)
                             } else {
                                 widgets::time_utc(message.ts_ns)
                             };

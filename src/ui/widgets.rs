@@ -19,6 +19,45 @@ pub fn time_utc(ns: i64) -> String {
     moment.format(&layout).unwrap_or_else(|_| ns.to_string())
 }
 
+/// The machine's UTC offset in seconds, read once at start-up (before other threads
+/// exist, where the platform can tell it safely); 0 when it cannot be known.
+static LOCAL_OFFSET_SECONDS: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+
+pub fn init_local_offset() {
+    let offset = time::UtcOffset::current_local_offset()
+        .map(|offset| offset.whole_seconds())
+        .unwrap_or(0);
+    let _ = LOCAL_OFFSET_SECONDS.set(offset);
+}
+
+/// Local wall time, e.g. "2026-11-27 15:19:11.303954403" (the offset is in [`local_offset_label`]).
+pub fn time_local(ns: i64) -> String {
+    if ns == 0 {
+        return "–".to_string();
+    }
+    let seconds = LOCAL_OFFSET_SECONDS.get().copied().unwrap_or(0);
+    let Ok(offset) = time::UtcOffset::from_whole_seconds(seconds) else {
+        return time_utc(ns);
+    };
+    let Ok(moment) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)) else {
+        return ns.to_string();
+    };
+    let layout =
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:9]");
+    moment
+        .to_offset(offset)
+        .format(&layout)
+        .unwrap_or_else(|_| ns.to_string())
+}
+
+/// The local offset as "+01:00".
+pub fn local_offset_label() -> String {
+    let seconds = LOCAL_OFFSET_SECONDS.get().copied().unwrap_or(0);
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 /// Signed offset from `base_ns`, e.g. "+0.327242519 s".
 pub fn time_relative(ns: i64, base_ns: i64) -> String {
     let delta = i128::from(ns) - i128::from(base_ns);
