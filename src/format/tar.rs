@@ -313,12 +313,30 @@ impl TarReader {
 
     /// After damage: scans forward block by block for the next header with a valid checksum.
     pub fn resync<S: ChunkSource>(&mut self, stream: &mut DecodedStream<S>) -> Option<u64> {
+        self.resync_collecting(stream, &mut Vec::new(), 0)
+    }
+
+    /// Like [`TarReader::resync`], keeping up to `max_keep` of the skipped bytes in `kept`
+    /// (the rest of a damaged member, whose records can still be searched).
+    pub fn resync_collecting<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        kept: &mut Vec<u8>,
+        max_keep: usize,
+    ) -> Option<u64> {
         self.remaining_padded = 0;
         stream.accept_discontinuity();
+        let mut keep = |bytes: &[u8]| {
+            let room = max_keep.saturating_sub(kept.len());
+            kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        };
         // Realign to a 512-byte boundary of the decompressed stream.
-        let misalignment = stream.pos() % BLOCK as u64;
-        if misalignment != 0 && stream.skip(BLOCK as u64 - misalignment).is_err() {
-            return None;
+        let misalignment = (stream.pos() % BLOCK as u64) as usize;
+        if misalignment != 0 {
+            match stream.take(BLOCK - misalignment) {
+                Ok(bytes) => keep(bytes),
+                Err(_) => return None,
+            }
         }
         loop {
             stream.accept_discontinuity();
@@ -332,9 +350,10 @@ impl TarReader {
                 Err(StreamStop::End) => return None,
                 Err(StreamStop::Discontinuity) => continue,
             }
-            match stream.skip(BLOCK as u64) {
-                Ok(()) | Err((_, StreamStop::Discontinuity)) => {}
-                Err((_, StreamStop::End)) => return None,
+            match stream.take(BLOCK) {
+                Ok(bytes) => keep(bytes),
+                Err(StreamStop::Discontinuity) => {}
+                Err(StreamStop::End) => return None,
             }
         }
     }

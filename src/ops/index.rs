@@ -973,6 +973,42 @@ fn scan_v1<S: ChunkSource>(
                     header.data_offset,
                     stream_key_name.as_deref(),
                 );
+                // Bytes went missing inside the block: what follows the gap, up to the
+                // next tar header, still holds records whose checksums can be verified.
+                if let TarError::Discontinuity { offset } = error {
+                    let mut rest = Vec::new();
+                    let rest_offset = stream.pos();
+                    let max_keep = (header.size as usize).saturating_sub(data.len());
+                    let found = tar.resync_collecting(stream, &mut rest, max_keep);
+                    let before = backup.messages.len();
+                    scan_block_rest(
+                        backup,
+                        scan,
+                        &name,
+                        block_index,
+                        &rest,
+                        rest_offset,
+                        stream_key_name.as_deref(),
+                    );
+                    let recovered = backup.messages.len() - before;
+                    let message = match found {
+                        Some(next) => format!(
+                            "bytes of {name} are missing from decompressed offset {offset}; {recovered} message(s) after the gap recovered by their checksums; resynchronised at the tar header at {next}"
+                        ),
+                        None => format!(
+                            "bytes of {name} are missing from decompressed offset {offset}; {recovered} message(s) after the gap recovered by their checksums; no tar header follows"
+                        ),
+                    };
+                    backup.findings.push(
+                        Finding::error(FindingKind::LostData, message)
+                            .entry(name.clone())
+                            .offset(offset),
+                    );
+                    if found.is_some() {
+                        continue;
+                    }
+                    break;
+                }
             }
             if handle_tar_error(stream, &mut tar, backup, error) {
                 continue;
@@ -1165,6 +1201,41 @@ fn parse_meta_inf(backup: &mut Backup, data: &[u8], offset: u64) -> Option<Strin
             );
             None
         }
+    }
+}
+
+/// The part of a block after lost bytes: records are searched from the first one
+/// whose checksum verifies; the block's own length and last checksum are not known.
+fn scan_block_rest(
+    backup: &mut Backup,
+    scan: &mut Scan,
+    entry: &str,
+    block_index: u64,
+    rest: &[u8],
+    rest_offset: u64,
+    meta_inf_name: Option<&str>,
+) {
+    let stream_name = meta_inf_name
+        .map(str::to_string)
+        .unwrap_or_else(|| backup.stream_name.clone());
+    let key = Hh64Key::new(&format!("{stream_name}-{block_index}"));
+    let mut budget = rest.len().saturating_mul(4).saturating_add(1 << 20);
+    let Some(first) = find_next_record(rest, 0, &key, &mut budget) else {
+        return;
+    };
+    let known = scan.blocks.get(&block_index).copied();
+    scan_block(
+        backup,
+        scan,
+        entry,
+        block_index,
+        &rest[first..],
+        rest_offset + first as u64,
+        meta_inf_name,
+    );
+    // Keep the block's length and last checksum from the part read before the gap.
+    if let Some(known) = known {
+        scan.blocks.insert(block_index, known);
     }
 }
 
