@@ -107,6 +107,22 @@ fn every_message_is_accounted_for_after_damage() {
             let damaged = summary["messages_damaged"].as_u64().expect("damaged");
             let lost = summary["sequences_lost"].as_u64().expect("lost");
             assert_eq!(intact + damaged + lost, total, "{group} {what}: {summary}");
+            // Damage confined to one chunk loses about one chunk's worth of messages.
+            let data_chunks = chunks(&original)
+                .iter()
+                .filter(|(_, kind, _)| *kind <= 1)
+                .count() as u64;
+            let per_chunk = total / data_chunks.max(1);
+            if matches!(
+                what,
+                "garbage inside a chunk" | "reserved chunk type" | "chunk length damaged"
+            ) {
+                assert!(
+                    lost + damaged <= 2 * per_chunk,
+                    "{group} {what}: {} lost or damaged, one chunk holds about {per_chunk}: {summary}",
+                    lost + damaged
+                );
+            }
             assert!(
                 what == "cut at a chunk boundary" || intact * 2 > total,
                 "{group} {what}: most messages must survive one bad chunk: {summary}"
