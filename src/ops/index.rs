@@ -964,6 +964,7 @@ fn scan_v1<S: ChunkSource>(
             );
             // Keep every whole record of a cut block.
             if let Some(block_index) = block_index_of(&name) {
+                let key = block_key(backup, stream_key_name.as_deref(), block_index);
                 scan_block(
                     backup,
                     scan,
@@ -971,7 +972,7 @@ fn scan_v1<S: ChunkSource>(
                     block_index,
                     &data,
                     header.data_offset,
-                    stream_key_name.as_deref(),
+                    &key,
                 );
                 // Bytes went missing inside the block: what follows the gap, up to the
                 // next tar header, still holds records whose checksums can be verified.
@@ -981,15 +982,7 @@ fn scan_v1<S: ChunkSource>(
                     let max_keep = (header.size as usize).saturating_sub(data.len());
                     let found = tar.resync_collecting(stream, &mut rest, max_keep);
                     let before = backup.messages.len();
-                    scan_block_rest(
-                        backup,
-                        scan,
-                        &name,
-                        block_index,
-                        &rest,
-                        rest_offset,
-                        stream_key_name.as_deref(),
-                    );
+                    scan_block_rest(backup, scan, &name, block_index, &rest, rest_offset, &key);
                     let recovered = backup.messages.len() - before;
                     let message = match found {
                         Some(next) => format!(
@@ -1027,7 +1020,7 @@ fn scan_v1<S: ChunkSource>(
                 block_index,
                 &data,
                 header.data_offset,
-                stream_key_name.as_deref(),
+                &block_key(backup, stream_key_name.as_deref(), block_index),
             );
         } else if name == "msgs/index.db" {
             scan.index_db = Some(data.clone());
@@ -1204,6 +1197,13 @@ fn parse_meta_inf(backup: &mut Backup, data: &[u8], offset: u64) -> Option<Strin
     }
 }
 
+/// Record checksums of block N are keyed by "STREAM-N", with the stream name of
+/// meta.inf (else backup.json's).
+fn block_key(backup: &Backup, meta_inf_name: Option<&str>, block_index: u64) -> Hh64Key {
+    let stream_name = meta_inf_name.unwrap_or(&backup.stream_name);
+    Hh64Key::new(&format!("{stream_name}-{block_index}"))
+}
+
 /// The part of a block after lost bytes: records are searched from the first one
 /// whose checksum verifies; the block's own length and last checksum are not known.
 fn scan_block_rest(
@@ -1213,14 +1213,10 @@ fn scan_block_rest(
     block_index: u64,
     rest: &[u8],
     rest_offset: u64,
-    meta_inf_name: Option<&str>,
+    key: &Hh64Key,
 ) {
-    let stream_name = meta_inf_name
-        .map(str::to_string)
-        .unwrap_or_else(|| backup.stream_name.clone());
-    let key = Hh64Key::new(&format!("{stream_name}-{block_index}"));
     let mut budget = rest.len().saturating_mul(4).saturating_add(1 << 20);
-    let Some(first) = find_next_record(rest, 0, &key, &mut budget) else {
+    let Some(first) = find_next_record(rest, 0, key, &mut budget) else {
         return;
     };
     let known = scan.blocks.get(&block_index).copied();
@@ -1231,7 +1227,7 @@ fn scan_block_rest(
         block_index,
         &rest[first..],
         rest_offset + first as u64,
-        meta_inf_name,
+        key,
     );
     // Keep the block's length and last checksum from the part read before the gap.
     if let Some(known) = known {
@@ -1247,18 +1243,13 @@ fn scan_block(
     block_index: u64,
     data: &[u8],
     data_offset: u64,
-    meta_inf_name: Option<&str>,
+    key: &Hh64Key,
 ) {
-    // Record checksums are keyed by the stream name of meta.inf (else backup.json's).
-    let stream_name = meta_inf_name
-        .map(str::to_string)
-        .unwrap_or_else(|| backup.stream_name.clone());
     let mut last8 = [0u8; 8];
     if data.len() >= 8 {
         last8.copy_from_slice(&data[data.len() - 8..]);
     }
     scan.blocks.insert(block_index, (data.len() as u64, last8));
-    let key = Hh64Key::new(&format!("{stream_name}-{block_index}"));
     let mut last_in_block: u64 = 0;
     let mut damaged: Vec<(u64, u64)> = Vec::new();
     let mut visit = |record: &filestore::Record| {
@@ -1319,7 +1310,7 @@ fn scan_block(
     let mut framing_errors: Vec<(usize, String, Option<usize>)> = Vec::new();
     while start < data.len() {
         let slice = &data[start..];
-        let walked = filestore::walk_records(slice, &key, |record| {
+        let walked = filestore::walk_records(slice, key, |record| {
             let mut absolute = *record;
             absolute.offset += start;
             absolute.subject_start += start;
@@ -1329,7 +1320,7 @@ fn scan_block(
         });
         let Err(error) = walked else { break };
         let bad_at = start + error.offset;
-        let next = find_next_record(data, bad_at + 1, &key, &mut hash_budget);
+        let next = find_next_record(data, bad_at + 1, key, &mut hash_budget);
         framing_errors.push((bad_at, error.reason, next));
         match next {
             Some(next) => start = next,

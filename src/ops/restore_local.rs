@@ -218,6 +218,20 @@ pub fn stream_created(backup: &Backup) -> String {
     crate::util::time::format_rfc3339_ns(ns)
 }
 
+/// What both restores start from: the (possibly new) stream name, checked; the
+/// selected consumers; and the stream config under that name.
+pub fn restore_target<'a>(
+    backup: &'a Backup,
+    requested_name: Option<&str>,
+    selection: &ConsumerSelection,
+) -> Result<(String, Vec<&'a ConsumerInfo>, Value), RestoreError> {
+    let stream_name = requested_name.map_or_else(|| backup.stream_name.clone(), str::to_string);
+    validate_stream_name(&stream_name)?;
+    let consumers = selection.select(backup)?;
+    let config = renamed_config(backup, &stream_name)?;
+    Ok((stream_name, consumers, config))
+}
+
 /// The stream config with `name` set to `stream_name`.
 pub fn renamed_config(backup: &Backup, stream_name: &str) -> Result<Value, RestoreError> {
     let Some(Value::Object(config)) = &backup.config else {
@@ -380,22 +394,17 @@ pub fn restore_to_store(
     cancel: &AtomicBool,
 ) -> Result<RestoreReport, RestoreError> {
     let started = std::time::Instant::now();
-    let stream_name = options
-        .stream_name
-        .clone()
-        .unwrap_or_else(|| backup.stream_name.clone());
-    validate_stream_name(&stream_name)?;
+    let (stream_name, consumers, config) =
+        restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
     validate_consumer_name(&options.account).map_err(|_| {
         RestoreError::BadInput(format!(
             "{:?} is not a valid account directory name",
             options.account
         ))
     })?;
-    let consumers = options.consumers.select(backup)?;
     for consumer in &consumers {
         validate_consumer_name(&consumer.name)?;
     }
-    let config = renamed_config(backup, &stream_name)?;
     if config.get("storage").and_then(Value::as_str) == Some("memory") {
         return Err(RestoreError::BadInput(format!(
             "stream {:?} uses memory storage; a server never loads memory streams from its store directory (restore to a server instead)",

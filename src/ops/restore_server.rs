@@ -21,8 +21,8 @@ use crate::model::{ArchiveFormat, Backup, ConsumerInfo};
 use crate::ops::export::v2_consumer_entry;
 use crate::ops::nats_client::{Auth, Client, NatsError};
 use crate::ops::restore_local::{
-    consumer_meta_inf_of, for_each_restored_message, renamed_config, stream_last_ts,
-    stream_meta_inf, validate_stream_name, ConsumerSelection, RestoreError, RestoreReport,
+    consumer_meta_inf_of, for_each_restored_message, restore_target, stream_last_ts,
+    stream_meta_inf, ConsumerSelection, RestoreError, RestoreReport,
 };
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -175,13 +175,8 @@ pub fn restore_to_server(
     cancel: &AtomicBool,
 ) -> Result<RestoreReport, ServerRestoreError> {
     let started = std::time::Instant::now();
-    let stream_name = options
-        .stream_name
-        .clone()
-        .unwrap_or_else(|| backup.stream_name.clone());
-    validate_stream_name(&stream_name)?;
-    let selected = options.consumers.select(backup)?;
-    let mut config = renamed_config(backup, &stream_name)?;
+    let (stream_name, selected, mut config) =
+        restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
     if let Some(replacement) = &options.config_override {
         let replacement = replacement.get("config").unwrap_or(replacement);
         let Value::Object(fields) = replacement else {
