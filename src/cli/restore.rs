@@ -2,9 +2,11 @@
 //! server (`--server`). Exit 0 restored, 1 restore failed, 2 bad input.
 
 use anyhow::{anyhow, Result};
+use jsbackup::ops::config_check::ConfigPolicy;
 use jsbackup::ops::nats_client::Auth;
+use jsbackup::ops::preflight::{self, server_preflight, store_preflight, Check};
 use jsbackup::ops::restore_local::{
-    restore_to_store, ConsumerSelection, LocalRestoreOptions, RestoreReport,
+    restore_target, restore_to_store, ConsumerSelection, LocalRestoreOptions, RestoreReport,
 };
 use jsbackup::ops::restore_server::{restore_to_server, ServerRestoreOptions};
 use std::io::Write;
@@ -61,6 +63,13 @@ pub struct RestoreArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Leave out stream/consumer config fields the target nats-server version
+    /// would refuse (unknown or wrongly typed), with a note, instead of refusing.
+    #[arg(long)]
+    pub drop_unknown_config: bool,
+    /// nats-server version that will load a --store-dir restore (default: the newest known).
+    #[arg(long, requires = "store_dir")]
+    pub server_version: Option<String>,
 }
 
 pub fn restore(args: &RestoreArgs) -> Result<u8> {
@@ -77,6 +86,7 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
     let quiet = args.json;
     let mut last_percent = u64::MAX;
     let printed = std::cell::Cell::new(false);
+    let checks: Vec<Check>;
     let mut progress = |done: u64, total: u64| {
         if quiet || total == 0 {
             return;
@@ -98,9 +108,33 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
             drop_expired: args.drop_expired,
             reference_ns,
             replace: args.replace,
+            config_policy: ConfigPolicy {
+                target_version: args.server_version.clone(),
+                drop_unknown: args.drop_unknown_config,
+            },
         };
-        restore_to_store(&backup, &options, &mut progress, &cancel)
-            .map_err(|error| (error.is_bad_input(), error.to_string()))
+        // Name and consumers first: bad input is exit 2, as the restore itself says.
+        restore_target(&backup, options.stream_name.as_deref(), &options.consumers)
+            .map_err(|error| anyhow!(error.to_string()))?;
+        let name = options
+            .stream_name
+            .clone()
+            .unwrap_or_else(|| backup.stream_name.clone());
+        checks = store_preflight(
+            &backup,
+            store_dir,
+            &options.account,
+            &name,
+            options.replace,
+            &options.consumers,
+            &options.config_policy,
+        );
+        if preflight::blocked(&checks) {
+            Err((false, refusal(&checks)))
+        } else {
+            restore_to_store(&backup, &options, &mut progress, &cancel)
+                .map_err(|error| (error.is_bad_input(), error.to_string()))
+        }
     } else if let Some(url) = &args.server {
         let mut options = ServerRestoreOptions::new(url.clone());
         options.auth = match (&args.user, &args.password, &args.token) {
@@ -129,19 +163,44 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
         options.consumers = consumers;
         options.drop_expired = args.drop_expired;
         options.reference_ns = reference_ns;
-        restore_to_server(&backup, &options, &mut progress, &cancel)
-            .map_err(|error| (error.is_bad_input(), error.to_string()))
+        options.drop_unknown_config = args.drop_unknown_config;
+        // Name and consumers first: bad input is exit 2 before the server is asked.
+        restore_target(&backup, options.stream_name.as_deref(), &options.consumers)
+            .map_err(|error| anyhow!(error.to_string()))?;
+        let name = options
+            .stream_name
+            .clone()
+            .unwrap_or_else(|| backup.stream_name.clone());
+        checks = server_preflight(
+            &backup,
+            url,
+            &options.auth,
+            &name,
+            &options.consumers,
+            options.drop_expired,
+            options.drop_unknown_config,
+        );
+        if preflight::blocked(&checks) {
+            Err((false, refusal(&checks)))
+        } else {
+            restore_to_server(&backup, &options, &mut progress, &cancel)
+                .map_err(|error| (error.is_bad_input(), error.to_string()))
+        }
     } else {
         return Err(anyhow!("give --store-dir DIR or --server URL"));
     };
     if printed.get() {
         eprintln!();
     }
+    if !args.json {
+        print_preflight(&checks);
+    }
     match outcome {
         Ok(report) => {
             if args.json {
                 let mut value = serde_json::to_value(&report)?;
                 value["ok"] = serde_json::Value::Bool(true);
+                value["preflight"] = serde_json::to_value(&checks)?;
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 print_report(&report, args.store_dir.is_some());
@@ -151,12 +210,41 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
         Err((true, message)) => Err(anyhow!(message)),
         Err((false, message)) => {
             if args.json {
-                println!("{}", serde_json::json!({"ok": false, "error": message}));
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "error": message, "preflight": checks})
+                );
             } else {
                 eprintln!("jsbackup: restore failed: {message}");
             }
             Ok(1)
         }
+    }
+}
+
+/// The failed pre-flight checks as one refusal message.
+fn refusal(checks: &[Check]) -> String {
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|check| check.failed())
+        .map(|check| check.text.as_str())
+        .collect();
+    format!("refused by the pre-flight checks: {}", failed.join("; "))
+}
+
+/// The pre-flight checks, one per line, on standard error (before the result).
+fn print_preflight(checks: &[Check]) {
+    if checks.is_empty() {
+        return;
+    }
+    eprintln!("pre-flight:");
+    for check in checks {
+        let mark = match check.ok {
+            Some(true) => "ok  ",
+            Some(false) => "FAIL",
+            None => "note",
+        };
+        eprintln!("  {mark} {}", check.text);
     }
 }
 

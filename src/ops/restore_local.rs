@@ -12,7 +12,8 @@ use crate::format::filestore_write::{
     write_stream_meta_files, BlockSummary, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
 };
 use crate::format::headers::flags;
-use crate::model::{Backup, ConsumerInfo};
+use crate::model::{Backup, ConsumerInfo, StreamConfig};
+use crate::ops::config_check::{check_restore_configs, ConfigPolicy};
 use crate::ops::read::{MessageReader, ReadError};
 use serde::Serialize;
 use serde_json::Value;
@@ -96,6 +97,8 @@ pub struct LocalRestoreOptions {
     pub reference_ns: i64,
     /// Replace an existing stream directory of the same name.
     pub replace: bool,
+    /// Config fields the target version would refuse: refuse or drop.
+    pub config_policy: ConfigPolicy,
 }
 
 impl LocalRestoreOptions {
@@ -108,6 +111,7 @@ impl LocalRestoreOptions {
             drop_expired: false,
             reference_ns: crate::util::time::now_ns(),
             replace: false,
+            config_policy: ConfigPolicy::default(),
         }
     }
 }
@@ -155,6 +159,20 @@ pub enum RestoreError {
     Encode(#[from] EncodeError),
     #[error("restore cancelled; nothing was written at {}", .0.display())]
     Cancelled(PathBuf),
+    /// The new stream could not be moved into place and the old one could not be
+    /// put back: the old stream is intact at `kept`.
+    #[error(
+        "cannot rename the restored stream into {} ({rename_error}), and putting the existing stream back failed ({restore_error}): it is kept at {}; move it back to {} by hand",
+        target.display(),
+        kept.display(),
+        target.display()
+    )]
+    RollbackFailed {
+        target: PathBuf,
+        kept: PathBuf,
+        rename_error: std::io::Error,
+        restore_error: std::io::Error,
+    },
 }
 
 impl RestoreError {
@@ -234,15 +252,17 @@ pub fn restore_target<'a>(
 
 /// The stream config with `name` set to `stream_name`.
 pub fn renamed_config(backup: &Backup, stream_name: &str) -> Result<Value, RestoreError> {
-    let Some(Value::Object(config)) = &backup.config else {
+    let Some(config) = &backup.config else {
         return Err(RestoreError::BadInput(format!(
             "the backup of {:?} has no stream config (no meta.inf / backup.json config)",
             backup.stream_name
         )));
     };
-    let mut config = config.clone();
-    config.insert("name".into(), Value::from(stream_name));
-    Ok(Value::Object(config))
+    let mut config = config.to_json();
+    if let Value::Object(fields) = &mut config {
+        fields.insert("name".into(), Value::from(stream_name));
+    }
+    Ok(config)
 }
 
 /// `last_ts` to give the trailing skip record: the archive's own, else the scan's.
@@ -394,8 +414,28 @@ pub fn restore_to_store(
     cancel: &AtomicBool,
 ) -> Result<RestoreReport, RestoreError> {
     let started = std::time::Instant::now();
-    let (stream_name, consumers, config) =
+    let (stream_name, consumers, mut config) =
         restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
+    let version = options
+        .config_policy
+        .version()
+        .map_err(RestoreError::BadInput)?;
+    let checked = check_restore_configs(
+        &mut config,
+        &consumers,
+        version,
+        options.config_policy.drop_unknown,
+    )
+    .map_err(RestoreError::BadInput)?;
+    let consumers: Vec<&ConsumerInfo> = consumers
+        .iter()
+        .map(|consumer| checked.consumer(consumer))
+        .collect();
+    let meta_inf = if checked.stream_edited {
+        meta_inf_json(&stream_created(backup), &config)?
+    } else {
+        stream_meta_inf(backup, &stream_name, &config)?
+    };
     validate_consumer_name(&options.account).map_err(|_| {
         RestoreError::BadInput(format!(
             "{:?} is not a valid account directory name",
@@ -405,7 +445,7 @@ pub fn restore_to_store(
     for consumer in &consumers {
         validate_consumer_name(&consumer.name)?;
     }
-    if config.get("storage").and_then(Value::as_str) == Some("memory") {
+    if backup.config.as_ref().is_some_and(StreamConfig::is_memory) {
         return Err(RestoreError::BadInput(format!(
             "stream {:?} uses memory storage; a server never loads memory streams from its store directory (restore to a server instead)",
             backup.stream_name
@@ -424,6 +464,8 @@ pub fn restore_to_store(
     let created_ancestors = missing_ancestors(&streams_dir);
     let cleanup_ancestors = |created: &[PathBuf]| {
         for dir in created.iter().rev() {
+            // Best effort: a directory someone else filled meanwhile stays (remove_dir
+            // only removes empty ones), and the restore's own error is what to report.
             let _ = fs::remove_dir(dir);
         }
     };
@@ -444,14 +486,17 @@ pub fn restore_to_store(
         backup,
         options,
         &stream_name,
-        &config,
+        &meta_inf,
         &consumers,
         &temp,
         progress,
         cancel,
     );
     let mut report = match written {
-        Ok(report) => report,
+        Ok(mut report) => {
+            report.notes.extend(checked.notes);
+            report
+        }
         Err(error) => {
             let _ = fs::remove_dir_all(&temp);
             cleanup_ancestors(&created_ancestors);
@@ -473,7 +518,30 @@ pub fn restore_to_store(
     Ok(report)
 }
 
+type Rename = dyn Fn(&Path, &Path) -> std::io::Result<()>;
+
 fn move_into_place(
+    temp: &Path,
+    target: &Path,
+    streams_dir: &Path,
+    exists: bool,
+    stream_name: &str,
+    pid: u32,
+) -> Result<(), RestoreError> {
+    move_into_place_with(
+        &|from, to| fs::rename(from, to),
+        temp,
+        target,
+        streams_dir,
+        exists,
+        stream_name,
+        pid,
+    )
+}
+
+/// `move_into_place` with the rename to use (tests force its failures).
+fn move_into_place_with(
+    rename: &Rename,
     temp: &Path,
     target: &Path,
     streams_dir: &Path,
@@ -483,18 +551,26 @@ fn move_into_place(
 ) -> Result<(), RestoreError> {
     if exists {
         let old = streams_dir.join(format!(".{stream_name}.jsbackup-old-{pid}"));
-        fs::rename(target, &old).map_err(io_error("move aside the existing", target))?;
-        if let Err(source) = fs::rename(temp, target) {
-            let _ = fs::rename(&old, target);
-            return Err(RestoreError::Io {
-                action: "rename into place",
-                path: target.to_path_buf(),
-                source,
+        rename(target, &old).map_err(io_error("move aside the existing", target))?;
+        if let Err(source) = rename(temp, target) {
+            // Put the old stream back; if that fails too, say where it is kept.
+            return Err(match rename(&old, target) {
+                Ok(()) => RestoreError::Io {
+                    action: "rename into place",
+                    path: target.to_path_buf(),
+                    source,
+                },
+                Err(restore_error) => RestoreError::RollbackFailed {
+                    target: target.to_path_buf(),
+                    kept: old,
+                    rename_error: source,
+                    restore_error,
+                },
             });
         }
         fs::remove_dir_all(&old).map_err(io_error("remove the replaced stream directory", &old))?;
     } else {
-        fs::rename(temp, target).map_err(io_error("rename into place", target))?;
+        rename(temp, target).map_err(io_error("rename into place", target))?;
     }
     sync_dir(streams_dir)
 }
@@ -504,7 +580,7 @@ fn write_stream_dir(
     backup: &Backup,
     options: &LocalRestoreOptions,
     stream_name: &str,
-    config: &Value,
+    meta_inf: &[u8],
     consumers: &[&ConsumerInfo],
     temp: &Path,
     progress: &mut dyn FnMut(u64, u64),
@@ -543,8 +619,7 @@ fn write_stream_dir(
     progress(total, total);
     sync_dir(&msgs_dir)?;
 
-    let meta_inf = stream_meta_inf(backup, stream_name, config)?;
-    write_stream_meta_files(stream_name, &meta_inf, |file, bytes| {
+    write_stream_meta_files(stream_name, meta_inf, |file, bytes| {
         write_synced(&temp.join(file), bytes)
     })?;
 
@@ -738,4 +813,91 @@ fn write_consumer(
         |file, bytes| write_synced(&dir.join(file), bytes),
     )?;
     sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory for one test (removed when dropped).
+    struct TestDir(PathBuf);
+
+    impl TestDir {
+        fn new(name: &str) -> Self {
+            let path = std::env::temp_dir().join(format!(
+                "jsbackup-restore-local-{name}-{}",
+                std::process::id()
+            ));
+            // A leftover from an earlier run of the same test is stale.
+            let _ = fs::remove_dir_all(&path);
+            fs::create_dir_all(&path).unwrap();
+            Self(path)
+        }
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TestDir {
+        fn drop(&mut self) {
+            // Cleanup only; a failure leaves a directory in the temp dir.
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Moving the new stream in fails and so does putting the old one back:
+    /// the error names the kept copy, and the copy is there.
+    #[test]
+    fn failed_rollback_names_the_kept_copy() {
+        let dir = TestDir::new("rollback-failed");
+        let streams = dir.path();
+        let target = streams.join("S");
+        let temp = streams.join(".S.jsbackup-tmp-1");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("meta.inf"), b"old").unwrap();
+        fs::create_dir(&temp).unwrap();
+        // Only the first rename (moving the existing stream aside) works.
+        let calls = std::cell::Cell::new(0);
+        let rename = |from: &Path, to: &Path| {
+            calls.set(calls.get() + 1);
+            if calls.get() == 1 {
+                fs::rename(from, to)
+            } else {
+                Err(std::io::Error::other("injected failure"))
+            }
+        };
+        let error = move_into_place_with(&rename, &temp, &target, streams, true, "S", 1)
+            .expect_err("both renames fail");
+        let kept = streams.join(".S.jsbackup-old-1");
+        match &error {
+            RestoreError::RollbackFailed { kept: path, .. } => assert_eq!(path, &kept),
+            other => panic!("expected RollbackFailed, got {other:?}"),
+        }
+        let message = error.to_string();
+        assert!(message.contains(&kept.display().to_string()), "{message}");
+        assert!(message.contains("injected failure"), "{message}");
+        assert_eq!(fs::read(kept.join("meta.inf")).unwrap(), b"old");
+        assert_eq!(calls.get(), 3);
+    }
+
+    /// When only moving the new stream in fails, the old stream is back in place.
+    #[test]
+    fn rollback_puts_the_old_stream_back() {
+        let dir = TestDir::new("rollback");
+        let streams = dir.path();
+        let target = streams.join("S");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("meta.inf"), b"old").unwrap();
+        let missing_temp = streams.join(".S.jsbackup-tmp-1");
+        let error = move_into_place(&missing_temp, &target, streams, true, "S", 1)
+            .expect_err("the temp dir is missing");
+        assert!(matches!(
+            error,
+            RestoreError::Io {
+                action: "rename into place",
+                ..
+            }
+        ));
+        assert_eq!(fs::read(target.join("meta.inf")).unwrap(), b"old");
+    }
 }
