@@ -518,7 +518,7 @@ pub fn restore_to_store(
     Ok(report)
 }
 
-type Rename = dyn Fn(&Path, &Path) -> std::io::Result<()>;
+type Rename<'a> = dyn Fn(&Path, &Path) -> std::io::Result<()> + 'a;
 
 fn move_into_place(
     temp: &Path,
@@ -541,7 +541,7 @@ fn move_into_place(
 
 /// `move_into_place` with the rename to use (tests force its failures).
 fn move_into_place_with(
-    rename: &Rename,
+    rename: &Rename<'_>,
     temp: &Path,
     target: &Path,
     streams_dir: &Path,
