@@ -32,6 +32,12 @@ fn assert_stream_round_trip(what: &str, original: &Value) -> StreamConfig {
         original,
         "{what}: typed config changed the JSON"
     );
+    // Field order too: a re-written meta.inf keeps the server's order.
+    assert_eq!(
+        serde_json::to_string(&typed.to_json()).expect("json"),
+        serde_json::to_string(original).expect("json"),
+        "{what}: field order"
+    );
     typed
 }
 

@@ -252,6 +252,10 @@ pub struct StreamConfig {
     /// JSON type (or `null`), exactly as written.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The order the fields were read in; `to_json` writes them in that order
+    /// (so a re-written `meta.inf` keeps the server's field order).
+    #[serde(skip)]
+    pub key_order: Vec<String>,
 }
 
 /// A consumer config (`ConsumerConfig`), v1 `obs/NAME/meta.inf` without
@@ -333,6 +337,10 @@ pub struct ConsumerConfig {
     /// JSON type (or `null`), exactly as written.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The order the fields were read in; `to_json` writes them in that order
+    /// (so a re-written `meta.inf` keeps the server's field order).
+    #[serde(skip)]
+    pub key_order: Vec<String>,
 }
 
 /// Parses `value` into `T` so that serializing it gives `value` back: a field
@@ -375,15 +383,35 @@ where
     Some(parsed)
 }
 
+/// `value`'s fields in `order` first, then any others in their own order.
+fn in_order(value: Value, order: &[String]) -> Value {
+    let Value::Object(mut fields) = value else {
+        return value;
+    };
+    let mut ordered = Map::new();
+    for key in order {
+        if let Some(field) = fields.shift_remove(key) {
+            ordered.insert(key.clone(), field);
+        }
+    }
+    ordered.extend(fields);
+    Value::Object(ordered)
+}
+
 impl StreamConfig {
     /// The typed config of a JSON value; `None` when it is not an object.
     pub fn from_json(value: &Value) -> Option<Self> {
-        round_tripping(value, |config: &mut Self| &mut config.extra)
+        let mut config = round_tripping(value, |config: &mut Self| &mut config.extra)?;
+        config.key_order = value.as_object()?.keys().cloned().collect();
+        Some(config)
     }
 
     /// The config as the server's JSON (the fields as they were read).
     pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or_else(|_| Value::Object(self.extra.clone()))
+        in_order(
+            serde_json::to_value(self).unwrap_or_else(|_| Value::Object(self.extra.clone())),
+            &self.key_order,
+        )
     }
 
     /// The stream name the config carries (empty when absent).
@@ -444,11 +472,16 @@ impl StreamConfig {
 impl ConsumerConfig {
     /// The typed config of a JSON value; `None` when it is not an object.
     pub fn from_json(value: &Value) -> Option<Self> {
-        round_tripping(value, |config: &mut Self| &mut config.extra)
+        let mut config = round_tripping(value, |config: &mut Self| &mut config.extra)?;
+        config.key_order = value.as_object()?.keys().cloned().collect();
+        Some(config)
     }
 
     pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or_else(|_| Value::Object(self.extra.clone()))
+        in_order(
+            serde_json::to_value(self).unwrap_or_else(|_| Value::Object(self.extra.clone())),
+            &self.key_order,
+        )
     }
 
     /// The duration fields present, by JSON name (`backoff` entries as `backoff[i]`).
