@@ -96,6 +96,7 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
             last_percent = percent;
             printed.set(true);
             eprint!("\rrestoring… {percent:3}%");
+            // Progress display only: a stderr that cannot flush loses nothing.
             let _ = std::io::stderr().flush();
         }
     };

@@ -47,6 +47,8 @@ pub struct RestoreDialog {
     pub stream_name: String,
     pub consumers: ConsumerChecks,
     pub drop_expired: bool,
+    /// Leave out config fields the target server version would refuse.
+    pub drop_unknown_config: bool,
     /// The document's TTL reference (`None`: now, taken when the job starts).
     pub reference_ns: Option<i64>,
     pub replace: bool,
@@ -74,6 +76,7 @@ impl RestoreDialog {
             stream_name: backup.stream_name.clone(),
             consumers: ConsumerChecks::all(&backup),
             drop_expired: false,
+            drop_unknown_config: false,
             reference_ns,
             replace: false,
             confirm_replace: false,
@@ -117,6 +120,14 @@ impl RestoreDialog {
         }
     }
 
+    /// A local store is checked against the newest server version known.
+    fn config_policy(&self) -> ConfigPolicy {
+        ConfigPolicy {
+            target_version: None,
+            drop_unknown: self.drop_unknown_config,
+        }
+    }
+
     fn reference(&self) -> i64 {
         self.reference_ns.unwrap_or_else(crate::util::time::now_ns)
     }
@@ -147,15 +158,10 @@ impl RestoreDialog {
                 let account = self.account.trim().to_string();
                 let replace = self.replace;
                 let consumers = self.consumers.selection();
+                let policy = self.config_policy();
                 spawn_job("restore-check", ctx, move |_, _| {
                     Ok(store_preflight(
-                        &backup,
-                        &store,
-                        &account,
-                        &name,
-                        replace,
-                        &consumers,
-                        &ConfigPolicy::default(),
+                        &backup, &store, &account, &name, replace, &consumers, &policy,
                     ))
                 })
             }
@@ -164,6 +170,7 @@ impl RestoreDialog {
                 let auth = self.auth();
                 let consumers = self.consumers.selection();
                 let drop_expired = self.drop_expired;
+                let drop_unknown_config = self.drop_unknown_config;
                 spawn_job("restore-check", ctx, move |_, _| {
                     Ok(server_preflight(
                         &backup,
@@ -172,7 +179,7 @@ impl RestoreDialog {
                         &name,
                         &consumers,
                         drop_expired,
-                        false,
+                        drop_unknown_config,
                     ))
                 })
             }
@@ -202,7 +209,7 @@ impl RestoreDialog {
                     drop_expired,
                     reference_ns,
                     replace: self.replace,
-                    config_policy: ConfigPolicy::default(),
+                    config_policy: self.config_policy(),
                 };
                 spawn_job("restore", ctx, move |progress, cancel| {
                     restore_to_store(
@@ -226,6 +233,7 @@ impl RestoreDialog {
                 options.stream_name = stream_name;
                 options.consumers = consumers;
                 options.drop_expired = drop_expired;
+                options.drop_unknown_config = self.drop_unknown_config;
                 options.reference_ns = reference_ns;
                 spawn_job("restore", ctx, move |progress, cancel| {
                     restore_to_server(
@@ -407,6 +415,12 @@ impl RestoreDialog {
         });
         changed |= self.consumers.ui(ui);
         changed |= dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns);
+        changed |= ui
+            .checkbox(
+                &mut self.drop_unknown_config,
+                "leave out config fields the target server refuses (listed in the pre-flight)",
+            )
+            .changed();
         if self.target == Target::Store {
             changed |= ui
                 .checkbox(
