@@ -2,6 +2,7 @@
 //! server (`--server`). Exit 0 restored, 1 restore failed, 2 bad input.
 
 use anyhow::{anyhow, Result};
+use jsbackup::model::Backup;
 use jsbackup::ops::config_check::ConfigPolicy;
 use jsbackup::ops::nats_client::Auth;
 use jsbackup::ops::preflight::{self, server_preflight, store_preflight, Check};
@@ -10,7 +11,7 @@ use jsbackup::ops::restore_local::{
 };
 use jsbackup::ops::restore_server::{restore_to_server, ServerRestoreOptions};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 #[derive(clap::Args)]
@@ -86,7 +87,6 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
     let quiet = args.json;
     let mut last_percent = u64::MAX;
     let printed = std::cell::Cell::new(false);
-    let checks: Vec<Check>;
     let mut progress = |done: u64, total: u64| {
         if quiet || total == 0 {
             return;
@@ -100,101 +100,31 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
             let _ = std::io::stderr().flush();
         }
     };
-    let outcome: Result<RestoreReport, (bool, String)> = if let Some(store_dir) = &args.store_dir {
-        let options = LocalRestoreOptions {
-            store_dir: store_dir.clone(),
-            account: args.account.clone(),
-            stream_name: args.stream.clone(),
-            consumers,
-            drop_expired: args.drop_expired,
-            reference_ns,
-            replace: args.replace,
-            config_policy: ConfigPolicy {
-                target_version: args.server_version.clone(),
-                drop_unknown: args.drop_unknown_config,
-            },
-        };
-        // Name and consumers first: bad input is exit 2, as the restore itself says.
-        restore_target(&backup, options.stream_name.as_deref(), &options.consumers)
-            .map_err(|error| anyhow!(error.to_string()))?;
-        let name = options
-            .stream_name
-            .clone()
-            .unwrap_or_else(|| backup.stream_name.clone());
-        checks = store_preflight(
-            &backup,
+    let (checks, outcome) = if let Some(store_dir) = &args.store_dir {
+        to_store(
+            args,
             store_dir,
-            &options.account,
-            &name,
-            options.replace,
-            &options.consumers,
-            &options.config_policy,
-        );
-        if preflight::blocked(&checks) {
-            Err((false, refusal(&checks)))
-        } else {
-            restore_to_store(&backup, &options, &mut progress, &cancel)
-                .map_err(|error| (error.is_bad_input(), error.to_string()))
-        }
-    } else if let Some(url) = &args.server {
-        let mut options = ServerRestoreOptions::new(url.clone());
-        options.auth = match (&args.user, &args.password, &args.token) {
-            (Some(user), Some(password), _) => Auth::UserPassword {
-                user: user.clone(),
-                password: password.clone(),
-            },
-            (_, _, Some(token)) => Auth::Token(token.clone()),
-            _ => Auth::None,
-        };
-        if let Some(creds) = &args.creds {
-            return Err(anyhow!(
-                "--creds {}: credentials files (JWT + nkey signing) are not supported yet; use --user/--password or --token",
-                creds.display()
-            ));
-        }
-        if let Some(path) = &args.config {
-            let text = std::fs::read(path)
-                .map_err(|error| anyhow!("--config {}: {error}", path.display()))?;
-            let value: serde_json::Value = serde_json::from_slice(&text)
-                .map_err(|error| anyhow!("--config {}: not JSON: {error}", path.display()))?;
-            options.config_override = Some(value);
-        }
-        options.replicas = args.replicas;
-        options.stream_name = args.stream.clone();
-        options.consumers = consumers;
-        options.drop_expired = args.drop_expired;
-        options.reference_ns = reference_ns;
-        options.drop_unknown_config = args.drop_unknown_config;
-        // Name and consumers first: bad input is exit 2 before the server is asked.
-        restore_target(&backup, options.stream_name.as_deref(), &options.consumers)
-            .map_err(|error| anyhow!(error.to_string()))?;
-        let name = options
-            .stream_name
-            .clone()
-            .unwrap_or_else(|| backup.stream_name.clone());
-        checks = server_preflight(
             &backup,
+            consumers,
+            reference_ns,
+            &mut progress,
+            &cancel,
+        )?
+    } else if let Some(url) = &args.server {
+        to_server(
+            args,
             url,
-            &options.auth,
-            &name,
-            &options.consumers,
-            options.drop_expired,
-            options.drop_unknown_config,
-        );
-        if preflight::blocked(&checks) {
-            Err((false, refusal(&checks)))
-        } else {
-            restore_to_server(&backup, &options, &mut progress, &cancel)
-                .map_err(|error| (error.is_bad_input(), error.to_string()))
-        }
+            &backup,
+            consumers,
+            reference_ns,
+            &mut progress,
+            &cancel,
+        )?
     } else {
         return Err(anyhow!("give --store-dir DIR or --server URL"));
     };
     if printed.get() {
         eprintln!();
-    }
-    if !args.json {
-        print_preflight(&checks);
     }
     match outcome {
         Ok(report) => {
@@ -221,6 +151,130 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
             Ok(1)
         }
     }
+}
+
+/// What a restore ended with: the report, or (bad input?, message).
+type Outcome = Result<RestoreReport, (bool, String)>;
+type Progress<'a> = dyn FnMut(u64, u64) + 'a;
+
+/// Prints the checks (plain output) and runs `restore` unless one failed.
+fn unless_blocked(checks: &[Check], json: bool, restore: impl FnOnce() -> Outcome) -> Outcome {
+    if !json {
+        print_preflight(checks);
+    }
+    if preflight::blocked(checks) {
+        Err((false, refusal(checks)))
+    } else {
+        restore()
+    }
+}
+
+/// The stream name a restore writes (the backup's unless --stream renames it).
+fn target_name(
+    args: &RestoreArgs,
+    backup: &Backup,
+    consumers: &ConsumerSelection,
+) -> Result<String> {
+    // Name and consumers first: bad input is exit 2, as the restore itself says.
+    restore_target(backup, args.stream.as_deref(), consumers)
+        .map_err(|error| anyhow!(error.to_string()))?;
+    Ok(args
+        .stream
+        .clone()
+        .unwrap_or_else(|| backup.stream_name.clone()))
+}
+
+fn to_store(
+    args: &RestoreArgs,
+    store_dir: &Path,
+    backup: &Backup,
+    consumers: ConsumerSelection,
+    reference_ns: i64,
+    progress: &mut Progress<'_>,
+    cancel: &AtomicBool,
+) -> Result<(Vec<Check>, Outcome)> {
+    let name = target_name(args, backup, &consumers)?;
+    let options = LocalRestoreOptions {
+        store_dir: store_dir.to_path_buf(),
+        account: args.account.clone(),
+        stream_name: args.stream.clone(),
+        consumers,
+        drop_expired: args.drop_expired,
+        reference_ns,
+        replace: args.replace,
+        config_policy: ConfigPolicy {
+            target_version: args.server_version.clone(),
+            drop_unknown: args.drop_unknown_config,
+        },
+    };
+    let checks = store_preflight(
+        backup,
+        store_dir,
+        &options.account,
+        &name,
+        options.replace,
+        &options.consumers,
+        &options.config_policy,
+    );
+    let outcome = unless_blocked(&checks, args.json, || {
+        restore_to_store(backup, &options, progress, cancel)
+            .map_err(|error| (error.is_bad_input(), error.to_string()))
+    });
+    Ok((checks, outcome))
+}
+
+fn to_server(
+    args: &RestoreArgs,
+    url: &str,
+    backup: &Backup,
+    consumers: ConsumerSelection,
+    reference_ns: i64,
+    progress: &mut Progress<'_>,
+    cancel: &AtomicBool,
+) -> Result<(Vec<Check>, Outcome)> {
+    let mut options = ServerRestoreOptions::new(url);
+    options.auth = match (&args.user, &args.password, &args.token) {
+        (Some(user), Some(password), _) => Auth::UserPassword {
+            user: user.clone(),
+            password: password.clone(),
+        },
+        (_, _, Some(token)) => Auth::Token(token.clone()),
+        _ => Auth::None,
+    };
+    if let Some(creds) = &args.creds {
+        return Err(anyhow!(
+            "--creds {}: credentials files (JWT + nkey signing) are not supported yet; use --user/--password or --token",
+            creds.display()
+        ));
+    }
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read(path).map_err(|error| anyhow!("--config {}: {error}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|error| anyhow!("--config {}: not JSON: {error}", path.display()))?;
+        options.config_override = Some(value);
+    }
+    let name = target_name(args, backup, &consumers)?;
+    options.replicas = args.replicas;
+    options.stream_name = args.stream.clone();
+    options.consumers = consumers;
+    options.drop_expired = args.drop_expired;
+    options.reference_ns = reference_ns;
+    options.drop_unknown_config = args.drop_unknown_config;
+    let checks = server_preflight(
+        backup,
+        url,
+        &options.auth,
+        &name,
+        &options.consumers,
+        options.drop_expired,
+        options.drop_unknown_config,
+    );
+    let outcome = unless_blocked(&checks, args.json, || {
+        restore_to_server(backup, &options, progress, cancel)
+            .map_err(|error| (error.is_bad_input(), error.to_string()))
+    });
+    Ok((checks, outcome))
 }
 
 /// The failed pre-flight checks as one refusal message.

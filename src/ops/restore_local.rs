@@ -23,65 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Which consumers go with the stream (restore and export).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum ConsumerSelection {
-    #[default]
-    All,
-    None,
-    Only(Vec<String>),
-}
-
-impl ConsumerSelection {
-    /// The selected consumers of `backup`, in archive order. Naming a consumer
-    /// the backup does not hold is bad input.
-    pub fn select<'a>(&self, backup: &'a Backup) -> Result<Vec<&'a ConsumerInfo>, RestoreError> {
-        let missing = self.unknown_names(backup);
-        if !missing.is_empty() {
-            let known: Vec<&str> = backup.consumers.iter().map(|c| c.name.as_str()).collect();
-            return Err(RestoreError::BadInput(format!(
-                "consumer(s) {missing:?} not in the backup of stream {:?}; it holds {known:?}",
-                backup.stream_name
-            )));
-        }
-        Ok(self.kept(backup))
-    }
-
-    /// The names `Only` gives that `backup` does not hold, in the order given.
-    pub fn unknown_names(&self, backup: &Backup) -> Vec<&String> {
-        match self {
-            ConsumerSelection::All | ConsumerSelection::None => Vec::new(),
-            ConsumerSelection::Only(names) => names
-                .iter()
-                .filter(|name| !backup.consumers.iter().any(|c| &c.name == *name))
-                .collect(),
-        }
-    }
-
-    /// The selected consumers of `backup` in archive order; unknown names are ignored.
-    pub fn kept<'a>(&self, backup: &'a Backup) -> Vec<&'a ConsumerInfo> {
-        match self {
-            ConsumerSelection::All => backup.consumers.iter().collect(),
-            ConsumerSelection::None => Vec::new(),
-            ConsumerSelection::Only(names) => backup
-                .consumers
-                .iter()
-                .filter(|c| names.contains(&c.name))
-                .collect(),
-        }
-    }
-
-    /// True when every consumer of `backup` is kept.
-    pub fn keeps_all(&self, backup: &Backup) -> bool {
-        match self {
-            ConsumerSelection::All => true,
-            ConsumerSelection::None => backup.consumers.is_empty(),
-            ConsumerSelection::Only(names) => {
-                backup.consumers.iter().all(|c| names.contains(&c.name))
-            }
-        }
-    }
-}
+pub use crate::ops::selection::ConsumerSelection;
 
 #[derive(Debug, Clone)]
 pub struct LocalRestoreOptions {
@@ -506,7 +448,16 @@ pub fn restore_to_store(
             });
         }
     };
-    let moved = move_into_place(&temp, &target, &streams_dir, exists, &stream_name, pid);
+    let rename = |from: &Path, to: &Path| fs::rename(from, to);
+    let moved = move_into_place(
+        &rename,
+        &temp,
+        &target,
+        &streams_dir,
+        exists,
+        &stream_name,
+        pid,
+    );
     if let Err(error) = moved {
         let _ = fs::remove_dir_all(&temp);
         cleanup_ancestors(&created_ancestors);
@@ -520,27 +471,9 @@ pub fn restore_to_store(
 
 type Rename<'a> = dyn Fn(&Path, &Path) -> std::io::Result<()> + 'a;
 
+/// Moves the finished temp dir to `target` (the old stream aside first, put back
+/// on failure) with `rename` (tests force its failures).
 fn move_into_place(
-    temp: &Path,
-    target: &Path,
-    streams_dir: &Path,
-    exists: bool,
-    stream_name: &str,
-    pid: u32,
-) -> Result<(), RestoreError> {
-    move_into_place_with(
-        &|from, to| fs::rename(from, to),
-        temp,
-        target,
-        streams_dir,
-        exists,
-        stream_name,
-        pid,
-    )
-}
-
-/// `move_into_place` with the rename to use (tests force its failures).
-fn move_into_place_with(
     rename: &Rename<'_>,
     temp: &Path,
     target: &Path,
@@ -816,88 +749,4 @@ fn write_consumer(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A fresh directory for one test (removed when dropped).
-    struct TestDir(PathBuf);
-
-    impl TestDir {
-        fn new(name: &str) -> Self {
-            let path = std::env::temp_dir().join(format!(
-                "jsbackup-restore-local-{name}-{}",
-                std::process::id()
-            ));
-            // A leftover from an earlier run of the same test is stale.
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            Self(path)
-        }
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TestDir {
-        fn drop(&mut self) {
-            // Cleanup only; a failure leaves a directory in the temp dir.
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
-    /// Moving the new stream in fails and so does putting the old one back:
-    /// the error names the kept copy, and the copy is there.
-    #[test]
-    fn failed_rollback_names_the_kept_copy() {
-        let dir = TestDir::new("rollback-failed");
-        let streams = dir.path();
-        let target = streams.join("S");
-        let temp = streams.join(".S.jsbackup-tmp-1");
-        fs::create_dir(&target).unwrap();
-        fs::write(target.join("meta.inf"), b"old").unwrap();
-        fs::create_dir(&temp).unwrap();
-        // Only the first rename (moving the existing stream aside) works.
-        let calls = std::cell::Cell::new(0);
-        let rename = |from: &Path, to: &Path| {
-            calls.set(calls.get() + 1);
-            if calls.get() == 1 {
-                fs::rename(from, to)
-            } else {
-                Err(std::io::Error::other("injected failure"))
-            }
-        };
-        let error = move_into_place_with(&rename, &temp, &target, streams, true, "S", 1)
-            .expect_err("both renames fail");
-        let kept = streams.join(".S.jsbackup-old-1");
-        match &error {
-            RestoreError::RollbackFailed { kept: path, .. } => assert_eq!(path, &kept),
-            other => panic!("expected RollbackFailed, got {other:?}"),
-        }
-        let message = error.to_string();
-        assert!(message.contains(&kept.display().to_string()), "{message}");
-        assert!(message.contains("injected failure"), "{message}");
-        assert_eq!(fs::read(kept.join("meta.inf")).unwrap(), b"old");
-        assert_eq!(calls.get(), 3);
-    }
-
-    /// When only moving the new stream in fails, the old stream is back in place.
-    #[test]
-    fn rollback_puts_the_old_stream_back() {
-        let dir = TestDir::new("rollback");
-        let streams = dir.path();
-        let target = streams.join("S");
-        fs::create_dir(&target).unwrap();
-        fs::write(target.join("meta.inf"), b"old").unwrap();
-        let missing_temp = streams.join(".S.jsbackup-tmp-1");
-        let error = move_into_place(&missing_temp, &target, streams, true, "S", 1)
-            .expect_err("the temp dir is missing");
-        assert!(matches!(
-            error,
-            RestoreError::Io {
-                action: "rename into place",
-                ..
-            }
-        ));
-        assert_eq!(fs::read(target.join("meta.inf")).unwrap(), b"old");
-    }
-}
+mod tests;
