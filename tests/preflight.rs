@@ -230,6 +230,12 @@ fn server_checks_against_real_servers() {
         );
         let dropped = server_checks(&server, &hostile, "ORDERS", true);
         assert!(!blocked(&dropped), "{dropped:?}");
+        assert!(
+            dropped
+                .iter()
+                .any(|check| check.text.contains("re-encoded")),
+            "{version}: dropped fields cannot go up in the original archive: {dropped:?}"
+        );
         assert_eq!(
             dropped
                 .iter()

@@ -236,11 +236,25 @@ pub fn server_preflight(
             "cannot check whether stream {name} exists: {error}"
         ))),
     }
+    let policy = ConfigPolicy {
+        target_version: Some(version.clone()),
+        drop_unknown: drop_unknown_config,
+    };
+    let config_lines = if schema_version(&version).is_some() {
+        config_checks(backup, name, consumers, &policy)
+    } else {
+        Vec::new()
+    };
+    // Dropped fields (notes) mean the archive's own configs cannot go up as they are.
+    let config_edited = config_lines.iter().any(|check| check.ok.is_none());
     let renamed = name != backup.stream_name;
     match choose_payload(backup, renamed, consumers, drop_expired, &version) {
         Ok(payload) => checks.push(Check::pass(format!(
             "nats-server {version} can read it: {}",
             match payload {
+                Payload::Original if config_edited => {
+                    "a re-encoded archive is sent (without the refused config fields)"
+                }
                 Payload::Original => "the archive goes up unchanged",
                 Payload::ReencodedV2 => "a re-encoded v2 archive is sent",
                 Payload::ReencodedV1 => "a re-encoded v1 (tar) archive is sent",
@@ -248,12 +262,6 @@ pub fn server_preflight(
         ))),
         Err(message) => checks.push(Check::fail(message)),
     }
-    let policy = ConfigPolicy {
-        target_version: Some(version.clone()),
-        drop_unknown: drop_unknown_config,
-    };
-    if schema_version(&version).is_some() {
-        checks.extend(config_checks(backup, name, consumers, &policy));
-    }
+    checks.extend(config_lines);
     checks
 }
