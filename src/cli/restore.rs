@@ -58,12 +58,17 @@ pub struct RestoreArgs {
     /// Reference time for --drop-expired (RFC 3339); default now.
     #[arg(long)]
     pub now: Option<String>,
+    /// Restore the intact part of a damaged backup and report what was left out
+    /// (without it a damaged backup is refused).
+    #[arg(long)]
+    pub salvage: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn restore(args: &RestoreArgs) -> Result<u8> {
+/// Runs the restore; `cancel` is set by SIGINT/SIGTERM (see main.rs).
+pub fn restore(args: &RestoreArgs, cancel: &AtomicBool) -> Result<u8> {
     let reference_ns = super::reference_time(&args.now)?;
     let consumers = match (&args.consumers, args.no_consumers) {
         (_, true) => ConsumerSelection::None,
@@ -73,12 +78,19 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
         (None, false) => ConsumerSelection::All,
     };
     let backup = super::load(&args.path)?;
-    let cancel = AtomicBool::new(false);
     let quiet = args.json;
+    let to_server = args.server.is_some();
     let mut last_percent = u64::MAX;
     let printed = std::cell::Cell::new(false);
     let mut progress = |done: u64, total: u64| {
         if quiet || total == 0 {
+            return;
+        }
+        if to_server && done == total {
+            // restore_to_server reports `total` only once everything is sent.
+            eprint!("\rrestoring… 100%  waiting for the server to finish…");
+            let _ = std::io::stderr().flush();
+            printed.set(true);
             return;
         }
         let percent = done.saturating_mul(100) / total;
@@ -98,8 +110,9 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
             drop_expired: args.drop_expired,
             reference_ns,
             replace: args.replace,
+            salvage: args.salvage,
         };
-        restore_to_store(&backup, &options, &mut progress, &cancel)
+        restore_to_store(&backup, &options, &mut progress, cancel)
             .map_err(|error| (error.is_bad_input(), error.to_string()))
     } else if let Some(url) = &args.server {
         let mut options = ServerRestoreOptions::new(url.clone());
@@ -129,7 +142,8 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
         options.consumers = consumers;
         options.drop_expired = args.drop_expired;
         options.reference_ns = reference_ns;
-        restore_to_server(&backup, &options, &mut progress, &cancel)
+        options.salvage = args.salvage;
+        restore_to_server(&backup, &options, &mut progress, cancel)
             .map_err(|error| (error.is_bad_input(), error.to_string()))
     } else {
         return Err(anyhow!("give --store-dir DIR or --server URL"));
@@ -166,9 +180,17 @@ fn print_report(report: &RestoreReport, local: bool) {
         report.stream_name, report.target
     );
     println!(
-        "  messages {}  bytes {}  sequences {}..{}",
-        report.messages, report.bytes, report.first_seq, report.last_seq
+        "  messages {} written of {} in the archive ({})  bytes {}  sequences {}..{}",
+        report.messages,
+        report.archive_messages,
+        report.dropped.archive_messages_from,
+        report.bytes,
+        report.first_seq,
+        report.last_seq
     );
+    if report.salvaged {
+        println!("  salvaged: left out {}", report.dropped.dropped_text());
+    }
     if local {
         println!("  blocks {}", report.blocks);
     }

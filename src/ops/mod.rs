@@ -6,5 +6,7 @@ pub mod nats_client;
 pub mod open;
 pub mod read;
 pub mod report;
+pub mod restore_damage;
 pub mod restore_local;
 pub mod restore_server;
+pub mod temp_dirs;

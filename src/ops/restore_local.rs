@@ -14,6 +14,8 @@ use crate::format::filestore_write::{
 use crate::format::headers::flags;
 use crate::model::{Backup, ConsumerInfo};
 use crate::ops::read::{MessageReader, ReadError};
+pub use crate::ops::restore_damage::DamageAccount;
+use crate::ops::temp_dirs::{remove_any, remove_stale_temp_dirs, temp_path};
 use serde::Serialize;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -96,6 +98,8 @@ pub struct LocalRestoreOptions {
     pub reference_ns: i64,
     /// Replace an existing stream directory of the same name.
     pub replace: bool,
+    /// Restore the intact part of a damaged backup (else a damaged backup is refused).
+    pub salvage: bool,
 }
 
 impl LocalRestoreOptions {
@@ -108,6 +112,7 @@ impl LocalRestoreOptions {
             drop_expired: false,
             reference_ns: crate::util::time::now_ns(),
             replace: false,
+            salvage: false,
         }
     }
 }
@@ -118,7 +123,14 @@ pub struct RestoreReport {
     pub stream_name: String,
     /// Stream directory or server URL.
     pub target: String,
+    /// Messages written (local) or that the server holds after the restore.
     pub messages: u64,
+    /// Messages the archive says it holds (see `dropped.archive_messages_from`).
+    pub archive_messages: u64,
+    /// The damaged backup was restored with `salvage`.
+    pub salvaged: bool,
+    /// What the archive holds that was not restored (all empty for an intact backup).
+    pub dropped: DamageAccount,
     pub bytes: u64,
     pub first_seq: u64,
     pub last_seq: u64,
@@ -155,6 +167,9 @@ pub enum RestoreError {
     Encode(#[from] EncodeError),
     #[error("restore cancelled; nothing was written at {}", .0.display())]
     Cancelled(PathBuf),
+    /// The backup is damaged and no salvage was asked for; nothing was written.
+    #[error("{0}")]
+    Damaged(String),
 }
 
 impl RestoreError {
@@ -226,6 +241,19 @@ pub fn restore_target<'a>(
     selection: &ConsumerSelection,
 ) -> Result<(String, Vec<&'a ConsumerInfo>, Value), RestoreError> {
     let stream_name = requested_name.map_or_else(|| backup.stream_name.clone(), str::to_string);
+    if stream_name.is_empty() && requested_name.is_none() {
+        let json = match &backup.source.backup_json {
+            Some(path) if std::fs::metadata(path).is_ok_and(|meta| meta.len() == 0) => {
+                format!("{} is empty", path.display())
+            }
+            Some(path) => format!("{} names no stream (config.name)", path.display()),
+            None => "there is no backup.json".to_string(),
+        };
+        return Err(RestoreError::BadInput(format!(
+            "the backup names no stream: {json} and the archive holds no meta.inf or state with a name; \
+             give the name with --stream"
+        )));
+    }
     validate_stream_name(&stream_name)?;
     let consumers = selection.select(backup)?;
     let config = renamed_config(backup, &stream_name)?;
@@ -396,6 +424,7 @@ pub fn restore_to_store(
     let started = std::time::Instant::now();
     let (stream_name, consumers, config) =
         restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
+    let dropped = refuse_unless_salvage(backup, options.salvage)?;
     validate_consumer_name(&options.account).map_err(|_| {
         RestoreError::BadInput(format!(
             "{:?} is not a valid account directory name",
@@ -436,9 +465,15 @@ pub fn restore_to_store(
         });
     }
     let pid = std::process::id();
-    let temp = streams_dir.join(format!(".{stream_name}.jsbackup-tmp-{pid}"));
-    if temp.symlink_metadata().is_ok() {
-        let _ = fs::remove_dir_all(&temp);
+    let stale_notes = remove_stale_temp_dirs(&streams_dir);
+    let temp = temp_path(&streams_dir, &stream_name);
+    if let Err(source) = remove_any(&temp) {
+        cleanup_ancestors(&created_ancestors);
+        return Err(RestoreError::Io {
+            action: "remove the leftover",
+            path: temp,
+            source,
+        });
     }
     let written = write_stream_dir(
         backup,
@@ -453,7 +488,8 @@ pub fn restore_to_store(
     let mut report = match written {
         Ok(report) => report,
         Err(error) => {
-            let _ = fs::remove_dir_all(&temp);
+            // The error being reported matters more than a failed cleanup of the temp dir.
+            let _ = remove_any(&temp);
             cleanup_ancestors(&created_ancestors);
             return Err(match error {
                 RestoreError::Cancelled(_) => RestoreError::Cancelled(target),
@@ -462,17 +498,29 @@ pub fn restore_to_store(
         }
     };
     let moved = move_into_place(&temp, &target, &streams_dir, exists, &stream_name, pid);
-    if let Err(error) = moved {
-        let _ = fs::remove_dir_all(&temp);
-        cleanup_ancestors(&created_ancestors);
-        return Err(error);
+    match moved {
+        Ok(Some(note)) => report.notes.push(note),
+        Ok(None) => {}
+        Err(error) => {
+            let _ = remove_any(&temp);
+            cleanup_ancestors(&created_ancestors);
+            return Err(error);
+        }
     }
+    report.notes.extend(stale_notes);
+    report.salvaged = dropped.is_damaged();
+    report.archive_messages = dropped.archive_messages;
+    report.dropped = dropped;
     report.replaced = exists;
     report.target = target.display().to_string();
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
 
+/// Renames `temp` to `target`. A directory, file or symlink already at
+/// `target` (when replacing) is moved aside first and removed once the new
+/// directory is in place; a failure to remove it is a note (the restore itself
+/// succeeded), never an error.
 fn move_into_place(
     temp: &Path,
     target: &Path,
@@ -480,11 +528,14 @@ fn move_into_place(
     exists: bool,
     stream_name: &str,
     pid: u32,
-) -> Result<(), RestoreError> {
+) -> Result<Option<String>, RestoreError> {
+    let mut note = None;
     if exists {
         let old = streams_dir.join(format!(".{stream_name}.jsbackup-old-{pid}"));
+        remove_any(&old).map_err(io_error("remove the leftover", &old))?;
         fs::rename(target, &old).map_err(io_error("move aside the existing", target))?;
         if let Err(source) = fs::rename(temp, target) {
+            // Put the original back; the rename error is what gets reported.
             let _ = fs::rename(&old, target);
             return Err(RestoreError::Io {
                 action: "rename into place",
@@ -492,11 +543,26 @@ fn move_into_place(
                 source,
             });
         }
-        fs::remove_dir_all(&old).map_err(io_error("remove the replaced stream directory", &old))?;
+        if let Err(error) = remove_any(&old) {
+            note = Some(format!(
+                "the new stream is in place, but the replaced copy at {} could not be removed: {error}",
+                old.display()
+            ));
+        }
     } else {
         fs::rename(temp, target).map_err(io_error("rename into place", target))?;
     }
-    sync_dir(streams_dir)
+    sync_dir(streams_dir)?;
+    Ok(note)
+}
+
+/// The damage account of `backup`; a damaged backup is refused unless `salvage`.
+pub fn refuse_unless_salvage(backup: &Backup, salvage: bool) -> Result<DamageAccount, RestoreError> {
+    let account = DamageAccount::of(backup);
+    if account.is_damaged() && !salvage {
+        return Err(RestoreError::Damaged(account.refusal(backup)));
+    }
+    Ok(account)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -21,8 +21,8 @@ use crate::model::{ArchiveFormat, Backup, ConsumerInfo};
 use crate::ops::export::v2_consumer_entry;
 use crate::ops::nats_client::{Auth, Client, NatsError};
 use crate::ops::restore_local::{
-    consumer_meta_inf_of, for_each_restored_message, restore_target, stream_last_ts,
-    stream_meta_inf, ConsumerSelection, RestoreError, RestoreReport,
+    consumer_meta_inf_of, for_each_restored_message, refuse_unless_salvage, restore_target,
+    stream_last_ts, stream_meta_inf, ConsumerSelection, RestoreError, RestoreReport,
 };
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -44,9 +44,12 @@ pub struct ServerRestoreOptions {
     pub config_override: Option<Value>,
     /// Replica count for the restored stream.
     pub replicas: Option<u64>,
+    /// Restore the intact part of a damaged backup (else a damaged backup is refused).
+    pub salvage: bool,
     pub api_timeout: Duration,
     pub chunk_timeout: Duration,
-    pub final_timeout: Duration,
+    /// How long to wait for the server's final reply; `None`: scaled to the archive size.
+    pub final_timeout: Option<Duration>,
 }
 
 impl ServerRestoreOptions {
@@ -60,11 +63,21 @@ impl ServerRestoreOptions {
             reference_ns: crate::util::time::now_ns(),
             config_override: None,
             replicas: None,
+            salvage: false,
             api_timeout: Duration::from_secs(10),
             chunk_timeout: Duration::from_secs(30),
-            final_timeout: Duration::from_secs(3600),
+            final_timeout: None,
         }
     }
+}
+
+/// How long the server may take to answer the end of an upload: a minute plus
+/// what unpacking the archive at a slow 2 MiB/s takes (it writes every message).
+pub fn final_timeout_for(backup: &Backup) -> Duration {
+    let bytes = backup
+        .decompressed_bytes
+        .max(backup.source.data_file_bytes);
+    Duration::from_secs(60 + bytes / (2 << 20))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +90,9 @@ pub enum ServerRestoreError {
     /// Refused before anything was sent; the server is unchanged.
     #[error("{0}; nothing was sent")]
     Preflight(String),
+    /// The backup is damaged and no salvage was asked for; nothing was sent.
+    #[error("{0}")]
+    Damaged(String),
     /// Failed during or after the upload.
     #[error("restore of stream {stream:?} into {url} failed: {message}; {cleanup}")]
     Transfer {
@@ -95,7 +111,10 @@ impl ServerRestoreError {
 
 impl From<RestoreError> for ServerRestoreError {
     fn from(error: RestoreError) -> Self {
-        ServerRestoreError::BadInput(error.to_string())
+        match error {
+            RestoreError::Damaged(message) => ServerRestoreError::Damaged(message),
+            other => ServerRestoreError::BadInput(other.to_string()),
+        }
     }
 }
 
@@ -167,7 +186,10 @@ fn api_error(reply: &Value) -> Option<String> {
     ))
 }
 
-/// Restores `backup` into the server at `options.url`. `progress(sent, total)` in bytes.
+/// Restores `backup` into the server at `options.url`. `progress(sent, total)` in
+/// bytes; `sent == total` only once everything is sent and the server is being
+/// waited for ("waiting for the server to finish…"). Cancel works at any point;
+/// after the restore began, a half-created stream is deleted.
 pub fn restore_to_server(
     backup: &Backup,
     options: &ServerRestoreOptions,
@@ -177,6 +199,7 @@ pub fn restore_to_server(
     let started = std::time::Instant::now();
     let (stream_name, selected, mut config) =
         restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
+    let dropped = refuse_unless_salvage(backup, options.salvage)?;
     if let Some(replacement) = &options.config_override {
         let replacement = replacement.get("config").unwrap_or(replacement);
         let Value::Object(fields) = replacement else {
@@ -244,6 +267,11 @@ pub fn restore_to_server(
         .cloned()
         .unwrap_or_else(|| backup.state.to_json());
     let request = json!({"config": config, "state": state});
+    if cancel.load(Ordering::Relaxed) {
+        return Err(ServerRestoreError::Preflight(
+            "restore cancelled before the upload began".into(),
+        ));
+    }
     let reply = client.request_json(
         &format!("$JS.API.STREAM.RESTORE.{stream_name}"),
         &request,
@@ -280,6 +308,9 @@ pub fn restore_to_server(
     let mut report = RestoreReport {
         stream_name: stream_name.clone(),
         target: options.url.clone(),
+        archive_messages: dropped.archive_messages,
+        salvaged: dropped.is_damaged(),
+        dropped,
         ..RestoreReport::default()
     };
     let upload = match payload {
@@ -297,7 +328,10 @@ pub fn restore_to_server(
             &mut report,
         ),
     };
-    let final_reply = upload.and_then(|()| uploader.finish(options.final_timeout));
+    let final_timeout = options
+        .final_timeout
+        .unwrap_or_else(|| final_timeout_for(backup));
+    let final_reply = upload.and_then(|()| uploader.finish(final_timeout));
     let mut client = uploader.client;
     let final_reply = match final_reply {
         Ok(reply) => reply,
@@ -389,8 +423,11 @@ impl Uploader<'_> {
             .collect();
         let reply = self
             .client
-            .request(&self.deliver, &piece, self.chunk_timeout)
-            .map_err(|error| format!("sending the chunk at byte {}: {error}", self.sent))?;
+            .request_cancellable(&self.deliver, &piece, self.chunk_timeout, self.cancel)
+            .map_err(|error| match error {
+                NatsError::Cancelled { .. } => "cancelled".to_string(),
+                other => format!("sending the chunk at byte {}: {other}", self.sent),
+            })?;
         if !reply.data.is_empty() {
             let text = String::from_utf8_lossy(&reply.data).into_owned();
             let message = serde_json::from_str::<Value>(&text)
@@ -403,7 +440,8 @@ impl Uploader<'_> {
             ));
         }
         self.sent += piece.len() as u64;
-        (self.progress)(self.sent.min(self.total), self.total);
+        // `total` itself means "all sent, waiting for the server" (see `restore_to_server`).
+        (self.progress)(self.sent.min(self.total.saturating_sub(1)), self.total);
         Ok(())
     }
 
@@ -420,10 +458,16 @@ impl Uploader<'_> {
         if !self.buf.is_empty() {
             self.send_chunk(self.buf.len())?;
         }
+        (self.progress)(self.total, self.total);
         let reply = self
             .client
-            .request(&self.deliver, b"", final_timeout)
-            .map_err(|error| format!("waiting for the end of the restore: {error}"))?;
+            .request_cancellable(&self.deliver, b"", final_timeout, self.cancel)
+            .map_err(|error| match error {
+                NatsError::Cancelled { .. } => {
+                    "cancelled while waiting for the server to finish".to_string()
+                }
+                other => format!("waiting for the server to finish the restore: {other}"),
+            })?;
         let value: Value = serde_json::from_slice(&reply.data).map_err(|_| {
             format!(
                 "unexpected final reply: {:?}",
@@ -436,7 +480,6 @@ impl Uploader<'_> {
         if let Some(error) = api_error(&value) {
             return Err(format!("the server reports: {error}"));
         }
-        (self.progress)(self.total, self.total);
         Ok(value)
     }
 }

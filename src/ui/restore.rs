@@ -9,6 +9,7 @@ use super::widgets;
 use super::workers::{spawn_job, Job};
 use crate::model::Backup;
 use crate::ops::nats_client::{Auth, Client};
+use crate::ops::restore_damage::DamageAccount;
 use crate::ops::restore_local::{
     restore_to_store, validate_stream_name, ConsumerSelection, LocalRestoreOptions, RestoreError,
     RestoreReport,
@@ -81,6 +82,10 @@ pub struct RestoreDialog {
     /// The document's TTL reference (`None`: now, taken when the job starts).
     pub reference_ns: Option<i64>,
     pub replace: bool,
+    /// Restore the intact part of a damaged backup (refused without it).
+    pub salvage: bool,
+    /// What a restore of this backup leaves out (computed once: it walks every row).
+    damage: DamageAccount,
     /// The second confirmation of "replace" is showing.
     pub confirm_replace: bool,
     dirty_since: Option<Instant>,
@@ -107,6 +112,8 @@ impl RestoreDialog {
             drop_expired: false,
             reference_ns,
             replace: false,
+            salvage: false,
+            damage: DamageAccount::of(&backup),
             confirm_replace: false,
             dirty_since: None,
             preflight_job: None,
@@ -223,6 +230,7 @@ impl RestoreDialog {
                     drop_expired,
                     reference_ns,
                     replace: self.replace,
+                    salvage: self.salvage,
                 };
                 spawn_job("restore", ctx, move |progress, cancel| {
                     restore_to_store(
@@ -247,6 +255,7 @@ impl RestoreDialog {
                 options.consumers = consumers;
                 options.drop_expired = drop_expired;
                 options.reference_ns = reference_ns;
+                options.salvage = self.salvage;
                 spawn_job("restore", ctx, move |progress, cancel| {
                     restore_to_server(
                         &backup,
@@ -289,8 +298,13 @@ impl RestoreDialog {
         self.preflight_ui(ui);
         ui.separator();
         if let Some(job) = &self.job {
+            let (done, total) = job.progress();
             let (verb, unit) = match self.target {
                 Target::Store => ("Writing the stream directory", "messages"),
+                // The upload reports `total` only once all is sent (restore_to_server).
+                Target::Server if total > 0 && done >= total => {
+                    ("Waiting for the server to finish…", "bytes")
+                }
                 Target::Server => ("Uploading", "bytes"),
             };
             if dialog::progress_ui(ui, job, verb, unit) {
@@ -427,6 +441,20 @@ impl RestoreDialog {
             }
         });
         changed |= self.consumers.ui(ui);
+        let damage = &self.damage;
+        if damage.is_damaged() {
+            changed |= ui
+                .checkbox(
+                    &mut self.salvage,
+                    format!(
+                        "salvage: restore the {} intact of {} message(s), leaving out {}",
+                        widgets::count(damage.intact_messages),
+                        widgets::count(damage.archive_messages),
+                        damage.dropped_text()
+                    ),
+                )
+                .changed();
+        }
         changed |= dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns);
         if self.target == Target::Store {
             changed |= ui
@@ -522,12 +550,22 @@ impl RestoreDialog {
                     ui,
                     Some(true),
                     &format!(
-                        "Restored stream {} with {} messages into {}",
+                        "Restored stream {} with {} of the {} messages in the archive into {}",
                         report.stream_name,
                         widgets::count(report.messages),
+                        widgets::count(report.archive_messages),
                         report.target
                     ),
                 );
+                if report.salvaged {
+                    ui.label(
+                        RichText::new(format!(
+                            "salvaged: left out {}",
+                            report.dropped.dropped_text()
+                        ))
+                        .color(widgets::warn_color(ui)),
+                    );
+                }
                 widgets::mono(
                     ui,
                     format!(
