@@ -6,7 +6,7 @@
 //! caller asks for a salvage, and a salvage reports every sequence it left out.
 
 use crate::format::headers::flags;
-use crate::model::{to_ranges, Backup, FindingKind, Severity};
+use crate::model::{Backup, FindingKind, Severity};
 use serde::Serialize;
 
 /// How many findings the refusal quotes.
@@ -47,14 +47,21 @@ impl DamageAccount {
             (None, Some(archive)) => (archive.messages, "archive state"),
             (None, None) => (backup.messages.len() as u64, "scan"),
         };
-        let suspect_seqs = (0..backup.messages.len()).filter_map(|row| {
-            let message = backup.messages.row(row)?;
-            (message.flags & flags::DAMAGED != 0).then_some(message.seq)
-        });
-        let suspect_ranges: Vec<[u64; 2]> = to_ranges(suspect_seqs)
-            .into_iter()
-            .map(|(from, to)| [from, to])
-            .collect();
+        // Runs of consecutive suspect rows (deleted sequences between them do not split a run).
+        let mut suspect_ranges: Vec<[u64; 2]> = Vec::new();
+        let mut previous_suspect = false;
+        for row in 0..backup.messages.len() {
+            let Some(message) = backup.messages.row(row) else {
+                continue;
+            };
+            let suspect = message.flags & flags::DAMAGED != 0;
+            match suspect_ranges.last_mut() {
+                Some(range) if suspect && previous_suspect => range[1] = message.seq,
+                _ if suspect => suspect_ranges.push([message.seq, message.seq]),
+                _ => {}
+            }
+            previous_suspect = suspect;
+        }
         let suspect_messages = backup.messages.count_flagged(flags::DAMAGED) as u64;
         let order_findings = backup
             .findings
