@@ -131,6 +131,26 @@ impl RestoreDialog {
             || self.store.is_picking()
     }
 
+    /// The window is closing: cancels a running restore and waits up to
+    /// `timeout` for it to clean up (temp dir removed, half-restored stream
+    /// deleted). False when it did not finish in time.
+    pub fn cancel_and_wait(&mut self, timeout: Duration) -> bool {
+        let Some(job) = &self.job else {
+            return true;
+        };
+        job.request_cancel();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(result) = job.try_result() {
+                self.result = Some(result);
+                self.job = None;
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     fn changed(&mut self) {
         self.preflight = None;
         self.confirm_replace = false;
