@@ -77,8 +77,9 @@ fn cancel_on_signals() -> Arc<AtomicBool> {
     let cancel = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // The shutdown hook goes first: it fires only when the flag is already set.
-        let installed = signal_hook::flag::register_conditional_shutdown(signal, 130, cancel.clone())
-            .and_then(|_| signal_hook::flag::register(signal, cancel.clone()));
+        let installed =
+            signal_hook::flag::register_conditional_shutdown(signal, 130, cancel.clone())
+                .and_then(|_| signal_hook::flag::register(signal, cancel.clone()));
         if let Err(error) = installed {
             eprintln!("jsbackup: cannot handle signal {signal} ({error}); an interrupt ends the process without cleanup");
         }

@@ -66,12 +66,18 @@ fn assert_accounting(what: &str, report: &Value, summary: &Value, declared: u64)
     let dropped = &report["dropped"];
     assert_eq!(dropped["damaged_seqs"], summary["damaged_seqs"], "{what}");
     assert_eq!(dropped["lost_ranges"], summary["lost_ranges"], "{what}");
-    assert_eq!(dropped["sequences_lost"], summary["sequences_lost"], "{what}");
+    assert_eq!(
+        dropped["sequences_lost"], summary["sequences_lost"],
+        "{what}"
+    );
     assert_eq!(
         dropped["suspect_messages"], summary["messages_suspect"],
         "{what}"
     );
-    assert_eq!(dropped["intact_messages"], summary["messages_intact"], "{what}");
+    assert_eq!(
+        dropped["intact_messages"], summary["messages_intact"],
+        "{what}"
+    );
     assert_eq!(dropped["error_findings"], summary["errors"], "{what}");
 }
 
@@ -82,14 +88,21 @@ fn every_corrupt_fixture_into_a_store() {
     for dir in fixtures {
         let what = format!("{} -> store", dir.display());
         let (summary, errors) = verify(&dir);
-        assert!(errors > 0, "{what}: a corrupt fixture without error findings");
+        assert!(
+            errors > 0,
+            "{what}: a corrupt fixture without error findings"
+        );
         let root = TempDir::new("salvage-store");
         let store = root.join("store");
         let store_arg = store.to_str().expect("utf-8");
 
         let refused = jsbackup(&["restore", "--store-dir", store_arg, "--json"], &dir);
         assert_refused(&what, &refused, &summary);
-        assert!(!store.exists(), "{what}: the refusal created {}", store.display());
+        assert!(
+            !store.exists(),
+            "{what}: the refusal created {}",
+            store.display()
+        );
 
         let out = jsbackup(
             &["restore", "--store-dir", store_arg, "--json", "--salvage"],
@@ -113,7 +126,12 @@ fn every_corrupt_fixture_into_a_store() {
             &dir,
         );
         let stdout = text(&again.stdout);
-        assert_eq!(again.status.code(), Some(0), "{what}: {}", text(&again.stderr));
+        assert_eq!(
+            again.status.code(),
+            Some(0),
+            "{what}: {}",
+            text(&again.stderr)
+        );
         assert!(
             stdout.contains(&format!(
                 "messages {} written of {} in the archive",
@@ -128,7 +146,8 @@ fn every_corrupt_fixture_into_a_store() {
         let mut conn = server.connect();
         let info = conn.stream_info(name);
         assert_eq!(
-            info["state"]["messages"], summary["messages_intact"],
+            info["state"]["messages"],
+            summary["messages_intact"],
             "{what}: {info}\n{}",
             server.log()
         );
@@ -151,7 +170,14 @@ fn salvage_into_server(version: &str) {
         let (summary, _) = verify(&dir);
         let name = format!("SALVAGED{index}");
         let refused = jsbackup(
-            &["restore", "--server", &server.url, "--stream", &name, "--json"],
+            &[
+                "restore",
+                "--server",
+                &server.url,
+                "--stream",
+                &name,
+                "--json",
+            ],
             &dir,
         );
         assert_refused(&what, &refused, &summary);

@@ -23,7 +23,9 @@ fn make_big_backup(server: &NatsServer, out: &Path) {
     let mut conn = server.connect();
     conn.create_stream(&json!({"name": "BIG", "subjects": ["big.>"], "storage": "file"}));
     let inbox = conn.new_inbox();
-    let sid = conn.subscribe(&format!("{inbox}.*")).expect("subscribe acks");
+    let sid = conn
+        .subscribe(&format!("{inbox}.*"))
+        .expect("subscribe acks");
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut payload = vec![0u8; 200];
     const BATCH: u64 = 2_000;
@@ -133,7 +135,10 @@ impl Running {
             self.seen.extend(bytes);
         }
         let stderr = String::from_utf8_lossy(&self.seen).into_owned();
-        assert!(exited, "still running {EXIT_LIMIT:?} after the signal: {stderr}");
+        assert!(
+            exited,
+            "still running {EXIT_LIMIT:?} after the signal: {stderr}"
+        );
         (status.code(), stderr, elapsed)
     }
 }

@@ -461,6 +461,11 @@ impl Client {
         timeout: Duration,
         cancel: Option<&AtomicBool>,
     ) -> Result<Message, NatsError> {
+        if cancel.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+            return Err(NatsError::Cancelled {
+                subject: subject.to_string(),
+            });
+        }
         self.next_reply += 1;
         let reply = format!("{}.{}", self.inbox_prefix, self.next_reply);
         self.publish(subject, Some(&reply), None, payload)?;

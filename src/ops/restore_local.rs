@@ -557,7 +557,10 @@ fn move_into_place(
 }
 
 /// The damage account of `backup`; a damaged backup is refused unless `salvage`.
-pub fn refuse_unless_salvage(backup: &Backup, salvage: bool) -> Result<DamageAccount, RestoreError> {
+pub fn refuse_unless_salvage(
+    backup: &Backup,
+    salvage: bool,
+) -> Result<DamageAccount, RestoreError> {
     let account = DamageAccount::of(backup);
     if account.is_damaged() && !salvage {
         return Err(RestoreError::Damaged(account.refusal(backup)));

@@ -74,9 +74,7 @@ impl ServerRestoreOptions {
 /// How long the server may take to answer the end of an upload: a minute plus
 /// what unpacking the archive at a slow 2 MiB/s takes (it writes every message).
 pub fn final_timeout_for(backup: &Backup) -> Duration {
-    let bytes = backup
-        .decompressed_bytes
-        .max(backup.source.data_file_bytes);
+    let bytes = backup.decompressed_bytes.max(backup.source.data_file_bytes);
     Duration::from_secs(60 + bytes / (2 << 20))
 }
 
