@@ -570,7 +570,7 @@ impl RestoreDialog {
                     ui,
                     Some(true),
                     &format!(
-                        "Restored stream {} with {} of the {} messages in the archive into {}",
+                        "Restored stream {} with {} messages (of {} in the archive) into {}",
                         report.stream_name,
                         widgets::count(report.messages),
                         widgets::count(report.archive_messages),
