@@ -77,7 +77,13 @@ pub fn restore(args: &RestoreArgs, cancel: &AtomicBool) -> Result<u8> {
         }
         (None, false) => ConsumerSelection::All,
     };
-    let backup = super::load(&args.path)?;
+    let backup = match load_cancellable(&args.path, cancel)? {
+        Some(backup) => backup,
+        None => {
+            eprintln!("jsbackup: restore cancelled while reading the backup; nothing was written");
+            return Ok(1);
+        }
+    };
     let quiet = args.json;
     let to_server = args.server.is_some();
     let mut last_percent = u64::MAX;
@@ -171,6 +177,24 @@ pub fn restore(args: &RestoreArgs, cancel: &AtomicBool) -> Result<u8> {
             }
             Ok(1)
         }
+    }
+}
+
+/// Like `super::load`, but a signal stops the scan too (`None`: cancelled).
+fn load_cancellable(
+    path: &std::path::Path,
+    cancel: &AtomicBool,
+) -> Result<Option<jsbackup::model::Backup>> {
+    use jsbackup::ops::index::{open_backup, OpenError, ScanControl};
+    let mut control = ScanControl {
+        cancel: Some(cancel),
+        on_progress: None,
+    };
+    match open_backup(path, &mut control) {
+        Ok(backup) => Ok(Some(backup)),
+        Err(OpenError::Cancelled) => Ok(None),
+        Err(OpenError::Unreadable(message, _)) => Err(anyhow!(message)),
+        Err(error) => Err(anyhow!(error)),
     }
 }
 

@@ -7,6 +7,7 @@
 
 use crate::format::headers::flags;
 use crate::model::{Backup, FindingKind, Severity};
+use crate::ops::restore_local::RestoreError;
 use serde::Serialize;
 
 /// How many findings the refusal quotes.
@@ -192,6 +193,18 @@ impl DamageAccount {
     }
 }
 
+/// The damage account of `backup`; a damaged backup is refused unless `salvage`.
+pub fn refuse_unless_salvage(
+    backup: &Backup,
+    salvage: bool,
+) -> Result<DamageAccount, RestoreError> {
+    let account = DamageAccount::of(backup);
+    if account.is_damaged() && !salvage {
+        return Err(RestoreError::Damaged(account.refusal(backup)));
+    }
+    Ok(account)
+}
+
 fn list_seqs(seqs: &[u64]) -> String {
     let mut text: Vec<String> = seqs
         .iter()
@@ -243,5 +256,35 @@ mod tests {
             "1 damaged (seq 1000); 281 sequence(s) lost (seqs 360–640)"
         );
         assert!(!DamageAccount::default().is_damaged());
+    }
+
+    #[test]
+    fn out_of_order_entries_are_counted_not_silent() {
+        let source = crate::model::BackupSource {
+            opened: "x".into(),
+            data_file: "x".into(),
+            backup_json: None,
+            data_file_bytes: 0,
+        };
+        let mut backup = Backup::empty(source);
+        for seq in [5, 7] {
+            backup.findings.push(
+                crate::model::Finding::error(FindingKind::SequenceOrder, "out of order").seq(seq),
+            );
+        }
+        let account = DamageAccount::of(&backup);
+        assert_eq!(account.out_of_order_entries, 2);
+        assert_eq!(account.out_of_order_seqs, vec![5, 7]);
+        assert!(account.is_damaged());
+        assert_eq!(account.dropped_text(), "2 out of sequence order (seq 5, 7)");
+        // Beyond the listed ones the scan gives the total in a closing finding.
+        backup.findings.push(crate::model::Finding::error(
+            FindingKind::SequenceOrder,
+            "130 message entries out of sequence order in all (2 listed)",
+        ));
+        assert_eq!(DamageAccount::of(&backup).out_of_order_entries, 130);
+        let refusal = DamageAccount::of(&backup).refusal(&backup);
+        assert!(refusal.contains("130 out of sequence order"), "{refusal}");
+        assert!(refusal.contains("--salvage"), "{refusal}");
     }
 }

@@ -14,8 +14,8 @@ use crate::format::filestore_write::{
 use crate::format::headers::flags;
 use crate::model::{Backup, ConsumerInfo};
 use crate::ops::read::{MessageReader, ReadError};
-pub use crate::ops::restore_damage::DamageAccount;
-use crate::ops::temp_dirs::{remove_any, remove_stale_temp_dirs, temp_path};
+pub use crate::ops::restore_damage::{refuse_unless_salvage, DamageAccount};
+use crate::ops::temp_dirs::{missing_ancestors, remove_any, remove_stale_temp_dirs, temp_path};
 use serde::Serialize;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -387,21 +387,6 @@ pub(crate) fn consumer_meta_inf_of(
     }
 }
 
-/// Ancestors of `dir` that do not exist yet, deepest last.
-fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
-    let mut missing = Vec::new();
-    let mut current = Some(dir);
-    while let Some(path) = current {
-        if path.as_os_str().is_empty() || path.symlink_metadata().is_ok() {
-            break;
-        }
-        missing.push(path.to_path_buf());
-        current = path.parent();
-    }
-    missing.reverse();
-    missing
-}
-
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RestoreError> {
     let mut file = File::create(path).map_err(io_error("create", path))?;
     file.write_all(bytes).map_err(io_error("write", path))?;
@@ -554,18 +539,6 @@ fn move_into_place(
     }
     sync_dir(streams_dir)?;
     Ok(note)
-}
-
-/// The damage account of `backup`; a damaged backup is refused unless `salvage`.
-pub fn refuse_unless_salvage(
-    backup: &Backup,
-    salvage: bool,
-) -> Result<DamageAccount, RestoreError> {
-    let account = DamageAccount::of(backup);
-    if account.is_damaged() && !salvage {
-        return Err(RestoreError::Damaged(account.refusal(backup)));
-    }
-    Ok(account)
 }
 
 #[allow(clippy::too_many_arguments)]

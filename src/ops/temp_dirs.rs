@@ -1,6 +1,7 @@
 //! The hidden siblings a writer builds in (`.NAME.jsbackup-tmp-PID`): finding
 //! those a killed process left behind, and removing whatever stands in a
-//! target's place (directory, regular file or symlink alike).
+//! target's place (directory, regular file or symlink alike), and the missing
+//! parent directories a writer creates (to remove again on failure).
 
 use std::fs;
 use std::io;
@@ -75,6 +76,21 @@ pub fn remove_any(path: &Path) -> io::Result<()> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(error) => Err(error),
     }
+}
+
+/// Ancestors of `dir` that do not exist yet, deepest last.
+pub fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    let mut current = Some(dir);
+    while let Some(path) = current {
+        if path.as_os_str().is_empty() || path.symlink_metadata().is_ok() {
+            break;
+        }
+        missing.push(path.to_path_buf());
+        current = path.parent();
+    }
+    missing.reverse();
+    missing
 }
 
 #[cfg(test)]
