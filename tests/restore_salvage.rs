@@ -56,6 +56,14 @@ fn assert_refused(what: &str, out: &Output, summary: &Value) {
         error.contains(&format!("{} error finding", summary["errors"])),
         "{what}: the refusal counts the error findings: {error}"
     );
+    assert_eq!(
+        report["dropped"]["damaged_seqs"], summary["damaged_seqs"],
+        "{what}"
+    );
+    assert_eq!(
+        report["dropped"]["lost_ranges"], summary["lost_ranges"],
+        "{what}"
+    );
 }
 
 /// The salvage report's accounting equals verify's.

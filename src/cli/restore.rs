@@ -3,6 +3,7 @@
 
 use anyhow::{anyhow, Result};
 use jsbackup::ops::nats_client::Auth;
+use jsbackup::ops::restore_damage::DamageAccount;
 use jsbackup::ops::restore_local::{
     restore_to_store, ConsumerSelection, LocalRestoreOptions, RestoreReport,
 };
@@ -171,7 +172,13 @@ pub fn restore(args: &RestoreArgs, cancel: &AtomicBool) -> Result<u8> {
         Err((true, message)) => Err(anyhow!(message)),
         Err((false, message)) => {
             if args.json {
-                println!("{}", serde_json::json!({"ok": false, "error": message}));
+                let mut value = serde_json::json!({"ok": false, "error": message});
+                let damage = DamageAccount::of(&backup);
+                if damage.is_damaged() && !args.salvage {
+                    // The refusal: what a salvage would leave out, for scripts.
+                    value["dropped"] = serde_json::to_value(&damage)?;
+                }
+                println!("{value}");
             } else {
                 eprintln!("jsbackup: restore failed: {message}");
             }
