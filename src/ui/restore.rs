@@ -467,13 +467,19 @@ impl RestoreDialog {
                 .checkbox(
                     &mut self.salvage,
                     format!(
-                        "salvage: restore the {} intact of {} message(s), leaving out {}",
+                        "salvage: restore the {} intact of the {} messages in the archive, leave out {}",
                         widgets::count(damage.intact_messages),
                         widgets::count(damage.archive_messages),
                         damage.dropped_text()
                     ),
                 )
                 .changed();
+            if !self.salvage {
+                widgets::weak(
+                    ui,
+                    "The backup is damaged: without salvage the restore is refused.",
+                );
+            }
         }
         changed |= dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns);
         if self.target == Target::Store {
