@@ -150,7 +150,7 @@ impl DamageAccount {
             ));
         }
         if parts.is_empty() {
-            "no message".to_string()
+            "no message (the damage is outside the messages)".to_string()
         } else {
             parts.join("; ")
         }

@@ -302,6 +302,7 @@ pub fn restore_to_server(
         chunk_timeout: options.chunk_timeout,
         progress,
         cancel,
+        end_sent: false,
     };
     let mut report = RestoreReport {
         stream_name: stream_name.clone(),
@@ -334,7 +335,12 @@ pub fn restore_to_server(
     let final_reply = match final_reply {
         Ok(reply) => reply,
         Err(message) => {
-            let cleanup = delete_half_restored(&mut client, &stream_name, options.api_timeout);
+            let cleanup = delete_half_restored(
+                &mut client,
+                &stream_name,
+                options.api_timeout,
+                uploader.end_sent,
+            );
             return Err(ServerRestoreError::Transfer {
                 stream: stream_name,
                 url: options.url.clone(),
@@ -362,16 +368,39 @@ pub fn restore_to_server(
     Ok(report)
 }
 
+/// How long a cancelled restore whose end-of-upload was sent watches for the
+/// stream the server may still create from it.
+const END_SENT_GRACE: Duration = Duration::from_secs(5);
+
 /// Deletes the stream a failed restore may have left; returns what happened.
-fn delete_half_restored(client: &mut Client, stream_name: &str, timeout: Duration) -> String {
-    // The server may still be finishing; give it a moment to settle.
-    std::thread::sleep(Duration::from_millis(200));
-    let info = client.request_json(
-        &format!("$JS.API.STREAM.INFO.{stream_name}"),
-        &Value::Null,
-        timeout,
-    );
+/// After the end of the upload was sent, the server may still be creating the
+/// stream: it is watched for up to `END_SENT_GRACE`.
+fn delete_half_restored(
+    client: &mut Client,
+    stream_name: &str,
+    timeout: Duration,
+    end_sent: bool,
+) -> String {
+    let watch_until = std::time::Instant::now() + END_SENT_GRACE;
+    let info = loop {
+        // The server may still be finishing; give it a moment to settle.
+        std::thread::sleep(Duration::from_millis(200));
+        let info = client.request_json(
+            &format!("$JS.API.STREAM.INFO.{stream_name}"),
+            &Value::Null,
+            timeout,
+        );
+        let absent = matches!(&info, Ok(reply) if reply.get("error").is_some());
+        if !(absent && end_sent && std::time::Instant::now() < watch_until) {
+            break info;
+        }
+    };
     match info {
+        Ok(info) if info.get("error").is_some() && end_sent => format!(
+            "no stream {stream_name:?} appeared on the server within {} s; it had the whole \
+             upload, so check later that none was created",
+            END_SENT_GRACE.as_secs()
+        ),
         Ok(info) if info.get("error").is_some() => {
             format!("no stream {stream_name:?} was left on the server")
         }
@@ -408,6 +437,8 @@ struct Uploader<'a> {
     chunk_timeout: Duration,
     progress: &'a mut dyn FnMut(u64, u64),
     cancel: &'a AtomicBool,
+    /// The end-of-upload message went out: the server may still create the stream.
+    end_sent: bool,
 }
 
 impl Uploader<'_> {
@@ -457,6 +488,13 @@ impl Uploader<'_> {
             self.send_chunk(self.buf.len())?;
         }
         (self.progress)(self.total, self.total);
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(
+                "cancelled while waiting for the server to finish (the end of the upload was not sent)"
+                    .into(),
+            );
+        }
+        self.end_sent = true;
         let reply = self
             .client
             .request_cancellable(&self.deliver, b"", final_timeout, self.cancel)
