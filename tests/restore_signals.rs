@@ -171,10 +171,15 @@ fn interrupted_restores_leave_nothing_behind() {
     for signal in ["INT", "TERM"] {
         let name = format!("BIG_{signal}");
         let mut running = Running::start(&backup, &["--server", &server.url, "--stream", &name]);
-        running.wait_for("restoring…  10%");
+        running.wait_for("restoring…");
+        let upload_started = Instant::now();
+        running.wait_for("restoring…  30%");
+        let into_upload = upload_started.elapsed();
         running.signal(signal);
         let (code, stderr, elapsed) = running.finish();
-        eprintln!("SIG{signal} during restore --server: exit {code:?} after {elapsed:?}");
+        eprintln!(
+            "SIG{signal} {into_upload:?} into restore --server: exit {code:?} after {elapsed:?}"
+        );
         assert_eq!(code, Some(1), "{stderr}");
         assert!(
             stderr.contains("cancelled")
