@@ -61,6 +61,10 @@ fn make_big_backup(server: &NatsServer, out: &Path) {
     let info = conn.stream_info("BIG");
     assert_eq!(info["state"]["messages"], MESSAGES, "{info}");
     snapshot_via_api(&mut conn, "BIG", out).expect("snapshot BIG");
+    let bytes = std::fs::metadata(out.join("stream.tar.s2"))
+        .expect("archive")
+        .len();
+    eprintln!("archive of {MESSAGES} messages: {bytes} bytes");
 }
 
 /// A running `jsbackup restore`, its stderr collected by a thread.
