@@ -8,6 +8,8 @@ pub mod open;
 pub mod preflight;
 pub mod read;
 pub mod report;
+pub mod restore_damage;
 pub mod restore_local;
 pub mod restore_server;
 pub mod selection;
+pub mod temp_dirs;
