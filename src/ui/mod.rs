@@ -3,10 +3,13 @@
 //! (`workers`), never on the UI thread.
 
 pub mod app;
+pub mod command;
 pub mod consumers;
 pub mod dialog;
+pub mod dialogs;
 pub mod document;
 pub mod export;
+pub mod file_browser;
 pub mod filter;
 pub mod findings;
 pub mod messages;
@@ -18,7 +21,9 @@ pub mod sample;
 pub mod widgets;
 pub mod workers;
 
-pub use app::{App, Command, DialogKind, ScreenshotPlan};
+pub use app::{App, ScreenshotPlan, Settings};
+pub use command::{Action, Command};
+pub use dialogs::{Dialog, DialogKind};
 pub use document::{Document, Pane};
 pub use workers::OpenSource;
 
