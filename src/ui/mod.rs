@@ -47,7 +47,15 @@ impl eframe::App for Window {
             eprintln!("jsbackup: {}", self.app.frame_stats.report());
         }
     }
+
+    /// Theme and last folder, kept between runs in eframe's storage.
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.app.settings);
+    }
 }
+
+/// The key of [`Settings`] in eframe's storage.
+const SETTINGS_KEY: &str = "jsbackup.settings";
 
 fn native_options(size: [f32; 2]) -> eframe::NativeOptions {
     eframe::NativeOptions {
@@ -73,7 +81,13 @@ pub fn run_app(path: Option<PathBuf>) -> anyhow::Result<()> {
     eframe::run_native(
         "jsbackup",
         native_options([1280.0, 800.0]),
-        Box::new(|_creation| Ok(Box::new(window))),
+        Box::new(|creation| {
+            let mut window = window;
+            if let Some(storage) = creation.storage {
+                window.app.settings = eframe::get_value(storage, SETTINGS_KEY).unwrap_or_default();
+            }
+            Ok(Box::new(window))
+        }),
     )
     .map_err(|error| anyhow::anyhow!("cannot start the window: {error}"))
 }
@@ -110,6 +124,10 @@ pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
         stats: std::sync::Arc<std::sync::Mutex<String>>,
     }
     impl eframe::App for Shooter {
+        fn persist_egui_memory(&self) -> bool {
+            false
+        }
+
         fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
             self.window.ui(ui, frame);
             if let Ok(mut text) = self.stats.lock() {
@@ -136,12 +154,24 @@ pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
         },
         stats: stats_out,
     };
-    eframe::run_native(
+    // A screenshot shows the defaults: no stored window size, theme or memory,
+    // and nothing written over the user's stored state.
+    let scratch = std::env::temp_dir().join(format!("jsbackup-screenshot-{}", std::process::id()));
+    let mut options = native_options(request.size);
+    options.persist_window = false;
+    options.persistence_path = Some(scratch.join("state.ron"));
+    let outcome = eframe::run_native(
         "jsbackup",
-        native_options(request.size),
+        options,
         Box::new(|_creation| Ok(Box::new(shooter))),
     )
-    .map_err(|error| anyhow::anyhow!("cannot start the window: {error}"))?;
+    .map_err(|error| anyhow::anyhow!("cannot start the window: {error}"));
+    if scratch.exists() {
+        if let Err(error) = std::fs::remove_dir_all(&scratch) {
+            eprintln!("jsbackup: cannot remove {}: {error}", scratch.display());
+        }
+    }
+    outcome?;
     let outcome = result
         .lock()
         .map_err(|_| anyhow::anyhow!("screenshot state poisoned"))?

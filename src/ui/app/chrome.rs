@@ -47,7 +47,7 @@ impl App {
                 if !self.documents.is_empty() {
                     ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
                         ui.separator();
-                        self.path_field_ui(ui, "Open path", 260.0);
+                        self.path_field_ui(ui, "Open path", "Go", 260.0);
                     });
                 }
             });
@@ -56,7 +56,7 @@ impl App {
     }
 
     /// A path field with an Open button (Enter opens too).
-    fn path_field_ui(&mut self, ui: &mut Ui, label: &str, width: f32) {
+    fn path_field_ui(&mut self, ui: &mut Ui, label: &str, button: &str, width: f32) {
         let label = ui.label(label);
         let id = egui::Id::unique(PATH_FIELD_ID);
         let response = ui
@@ -73,7 +73,9 @@ impl App {
             self.focus_path = false;
         }
         let entered = response.lost_focus() && ui.input(|input| input.key_pressed(Key::Enter));
-        if (ui.button("Open").clicked() || entered) && !self.path_text.trim().is_empty() {
+        if (ui.button(button).on_hover_text("Open this path").clicked() || entered)
+            && !self.path_text.trim().is_empty()
+        {
             let path = PathBuf::from(self.path_text.trim());
             self.commands.push(Command::Open(OpenSource::Path(path)));
         }
@@ -208,7 +210,7 @@ impl App {
             }
         });
         ui.add_space(8.0);
-        ui.horizontal(|ui| self.path_field_ui(ui, "Path:", 420.0));
+        ui.horizontal(|ui| self.path_field_ui(ui, "Path:", "Open", 420.0));
         widgets::weak(ui, "…or drop a backup directory or file onto this window.");
         ui.add_space(16.0);
         ui.label(RichText::new("Recent").strong());
