@@ -217,6 +217,7 @@ impl App {
             | Action::OpenPath
             | Action::BrowseFiles
             | Action::OpenSample
+            | Action::Quit
             | Action::ToggleTheme
             | Action::CommandPalette
             | Action::KeyboardShortcuts
@@ -311,6 +312,14 @@ impl App {
         }
         self.toasts
             .retain(|toast| toast.shown_at.elapsed() < Duration::from_secs(6));
+    }
+
+    /// The notices shown now, newest last.
+    pub fn toast_texts(&self) -> Vec<&str> {
+        self.toasts
+            .iter()
+            .map(|toast| toast.text.as_str())
+            .collect()
     }
 
     fn notify(&mut self, text: String) {
@@ -513,6 +522,7 @@ impl App {
             }
             Action::OpenSample => self.open_document(OpenSource::Sample, ctx),
             Action::Close => self.close_document(self.active),
+            Action::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
             Action::Restore | Action::Export | Action::Salvage => {
                 self.open_document_dialog(action, None)
             }

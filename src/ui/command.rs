@@ -37,6 +37,7 @@ pub enum Action {
     BrowseFiles,
     OpenSample,
     Close,
+    Quit,
     Restore,
     Export,
     ExportConsumers,
@@ -122,8 +123,7 @@ const fn entry(
     }
 }
 
-/// Every user-facing command, in menu order. Shortcuts with more modifiers
-/// come before the same key with fewer (egui matches Shift loosely).
+/// Every user-facing command, in menu order.
 pub const TABLE: &[CommandInfo] = &[
     entry(
         Action::Open,
@@ -204,6 +204,14 @@ pub const TABLE: &[CommandInfo] = &[
         "Close the active backup (and its dialog)",
         Menu::File,
         false,
+    ),
+    entry(
+        Action::Quit,
+        "Quit",
+        ctrl(Key::Q),
+        "Close the window (settings are kept for the next run)",
+        Menu::File,
+        true,
     ),
     entry(
         Action::ShowOverview,
@@ -346,15 +354,31 @@ pub fn pane_of(action: Action) -> Option<Pane> {
 /// Global shortcuts pressed this frame whose command is enabled (consumed).
 pub fn pressed(ctx: &egui::Context, enabled: impl Fn(Action) -> bool) -> Vec<Action> {
     let mut actions = Vec::new();
-    for info in TABLE.iter().filter(|info| info.scope == Scope::Global) {
-        let Some(shortcut) = info.shortcut else {
-            continue;
-        };
+    // egui matches Shift and Alt loosely (Ctrl+O also fires on Ctrl+Shift+O):
+    // the shortcuts with more modifiers get the first chance to consume.
+    let mut bound: Vec<(&CommandInfo, KeyboardShortcut)> = TABLE
+        .iter()
+        .filter(|info| info.scope == Scope::Global)
+        .filter_map(|info| info.shortcut.map(|shortcut| (info, shortcut)))
+        .collect();
+    bound.sort_by_key(|(_, shortcut)| std::cmp::Reverse(modifier_count(shortcut.modifiers)));
+    for (info, shortcut) in bound {
         if enabled(info.action) && ctx.input_mut(|input| input.consume_shortcut(&shortcut)) {
             actions.push(info.action);
         }
     }
     actions
+}
+
+fn modifier_count(modifiers: Modifiers) -> u8 {
+    [
+        modifiers.alt,
+        modifiers.ctrl || modifiers.command || modifiers.mac_cmd,
+        modifiers.shift,
+    ]
+    .into_iter()
+    .map(u8::from)
+    .sum()
 }
 
 /// The entries of one menu, with separators and enabled states.

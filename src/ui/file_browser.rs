@@ -75,11 +75,7 @@ impl FileBrowser {
         let mut target: Option<PathBuf> = None;
         let mut open_path: Option<PathBuf> = None;
         ui.horizontal(|ui| {
-            if ui
-                .button("⬆ Up")
-                .on_hover_text("The parent folder")
-                .clicked()
-            {
+            if ui.button("Up").on_hover_text("The parent folder").clicked() {
                 target = self.dir.parent().map(Path::to_path_buf);
             }
             let label = ui.label(BROWSER_PATH_FIELD);
@@ -119,7 +115,7 @@ impl FileBrowser {
                     for entry in entries {
                         ui.horizontal(|ui| {
                             let text = if entry.is_dir {
-                                format!("🗀 {}/", entry.name)
+                                format!("{}/", entry.name)
                             } else {
                                 entry.name.clone()
                             };

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 const PATH_FIELD_ID: &str = "open_path_field";
 
 /// Panes are laid out at least this wide; a narrower window scrolls sideways.
-const PANE_MIN_WIDTH: f32 = 980.0;
+const PANE_MIN_WIDTH: f32 = 1060.0;
 
 impl App {
     pub(super) fn menu_ui(&mut self, ui: &mut Ui) {
@@ -342,11 +342,16 @@ impl App {
             }
         }
         let commands = &mut self.commands;
-        // A window narrower than the pane's tables scrolls sideways instead of clipping.
+        // A window narrower than the pane's tables scrolls sideways instead of
+        // clipping; that bar is solid (a floating one shows only on hover, so
+        // nothing would say there is more), the panes keep their own style.
+        let pane_scroll = ui.spacing().scroll;
+        ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
         egui::ScrollArea::horizontal()
             .id_salt(("pane_scroll", document.id))
             .auto_shrink([false, false])
             .show(ui, |ui| {
+                ui.spacing_mut().scroll = pane_scroll;
                 ui.set_min_width(PANE_MIN_WIDTH);
                 match document.pane {
                     Pane::Overview => overview::overview_ui(ui, document, commands),
