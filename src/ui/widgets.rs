@@ -204,22 +204,6 @@ pub fn ttl_banner_text(expired: u64, reference_is_now: bool, reference_ns: i64) 
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats() {
-        assert_eq!(count(1_234_567), "1,234,567");
-        assert_eq!(count(12), "12");
-        assert_eq!(duration_seconds(86400), "24h");
-        assert_eq!(duration_seconds(90), "1m30s");
-        assert_eq!(time_relative(1_500_000_000, 0), "+1.500000000 s");
-        assert_eq!(bytes(999), "999 B");
-        assert_eq!(bytes(75_663), "75.7 KB");
-    }
-}
-
 /// The TTL reference time controls and the "would be dropped" banner.
 pub fn ttl_banner_ui(ui: &mut Ui, document: &mut super::document::Document) {
     let Some(backup) = document.backup.clone() else {
@@ -300,4 +284,20 @@ pub fn ttl_banner_ui(ui: &mut Ui, document: &mut super::document::Document) {
             );
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(12), "12");
+        assert_eq!(duration_seconds(86400), "24h");
+        assert_eq!(duration_seconds(90), "1m30s");
+        assert_eq!(time_relative(1_500_000_000, 0), "+1.500000000 s");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(75_663), "75.7 KB");
+    }
 }
