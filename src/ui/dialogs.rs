@@ -16,6 +16,10 @@ pub enum DialogKind {
     Restore,
     Export,
     Salvage,
+    /// Help → Keyboard shortcuts.
+    Shortcuts,
+    /// The command palette (not a dialog, but shown the same way).
+    Palette,
 }
 
 impl DialogKind {
@@ -24,6 +28,8 @@ impl DialogKind {
             "restore" => Some(DialogKind::Restore),
             "export" => Some(DialogKind::Export),
             "salvage" => Some(DialogKind::Salvage),
+            "shortcuts" => Some(DialogKind::Shortcuts),
+            "palette" => Some(DialogKind::Palette),
             _ => None,
         }
     }

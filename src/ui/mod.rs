@@ -104,6 +104,8 @@ pub struct ScreenshotRequest {
     pub dialog: Option<DialogKind>,
     /// Frames drawn after everything is ready, before the shot.
     pub frames: u32,
+    /// `Some(false)`: the light theme; `None`: the default (dark).
+    pub dark_theme: Option<bool>,
 }
 
 /// Opens `path` in a real window, waits for indexing, shows the pane, saves a
@@ -111,6 +113,7 @@ pub struct ScreenshotRequest {
 pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
     let mut app = App::new(Vec::new(), false);
     app.default_reference_ns = request.reference_ns;
+    app.settings.dark_theme = request.dark_theme;
     app.open(OpenSource::Path(request.path.clone()));
     let mut plan = ScreenshotPlan::new(request.pane, request.out.clone(), request.select_seq);
     plan.frames_after_ready = request.frames;

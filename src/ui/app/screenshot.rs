@@ -134,6 +134,8 @@ impl App {
                 Some(DialogKind::Restore) => self.run(Action::Restore),
                 Some(DialogKind::Export) => self.run(Action::Export),
                 Some(DialogKind::Salvage) => self.run(Action::Salvage),
+                Some(DialogKind::Shortcuts) => self.run(Action::KeyboardShortcuts),
+                Some(DialogKind::Palette) => self.run(Action::CommandPalette),
                 None => {}
             }
             if let Some(document) = self.documents.get_mut(self.active) {
