@@ -355,6 +355,18 @@ fn esc_closes_a_dialog_and_the_palette() {
     assert!(harness.state().palette.is_some());
     press(&mut harness, egui::Modifiers::NONE, egui::Key::Escape);
     assert!(harness.state().palette.is_none(), "Esc closed the palette");
+
+    // A click elsewhere closes it too.
+    press(&mut harness, CTRL_SHIFT, egui::Key::P);
+    assert!(harness.state().palette.is_some());
+    let title = harness.state().documents[0].title.clone();
+    harness.get_by_role_and_label(Role::Button, &title).click();
+    harness.step();
+    harness.step();
+    assert!(
+        harness.state().palette.is_none(),
+        "a click elsewhere closed the palette"
+    );
 }
 
 #[test]

@@ -482,7 +482,7 @@ impl Palette {
     /// Draws the palette; Enter runs the selected command, Up/Down move.
     pub fn ui(&mut self, ctx: &egui::Context, enabled: impl Fn(Action) -> bool) -> PaletteOutcome {
         let mut outcome = PaletteOutcome::Stay;
-        egui::Window::new("Command palette")
+        let shown = egui::Window::new("Command palette")
             .id(egui::Id::unique("command_palette"))
             .title_bar(false)
             .collapsible(false)
@@ -492,6 +492,11 @@ impl Palette {
             .show(ctx, |ui| {
                 outcome = self.body_ui(ui, &enabled);
             });
+        // A click anywhere else closes it, like Esc.
+        let clicked_elsewhere = shown.is_some_and(|shown| shown.response.clicked_elsewhere());
+        if outcome == PaletteOutcome::Stay && clicked_elsewhere {
+            outcome = PaletteOutcome::Close;
+        }
         outcome
     }
 

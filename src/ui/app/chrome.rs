@@ -244,6 +244,14 @@ impl App {
                         if document.is_indexing() {
                             ui.spinner();
                         }
+                        // Its dialog is hidden while another backup is shown: say it still works.
+                        let running = self.dialog.as_ref().filter(|open| {
+                            open.document_id == Some(document.id) && open.dialog.is_running()
+                        });
+                        if let Some(open) = running {
+                            ui.spinner()
+                                .on_hover_text(format!("{} running", open.dialog.name()));
+                        }
                         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                             if ui
                                 .small_button("×")
