@@ -536,3 +536,84 @@ fn filter_worker_applies_header_payload_seq_and_exclude_filters() {
     )
     .is_err());
 }
+
+/// Steps until `done(app)` holds or 60 s pass.
+fn step_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.step();
+    harness.step();
+}
+
+#[test]
+fn built_in_file_browser_opens_a_fixture_folder() {
+    let expected = expected("v2/orders");
+    let mut app = App::default();
+    app.settings.last_folder = Some(fixture("v2"));
+    let mut harness = harness(app);
+    harness.step();
+    harness.key_press_modifiers(
+        egui::Modifiers::COMMAND.plus(egui::Modifiers::SHIFT),
+        egui::Key::O,
+    );
+    step_until(&mut harness, "the folder listing", |app| {
+        matches!(app.visible_dialog(), Some(jsbackup::ui::Dialog::FileBrowser(browser))
+            if matches!(browser.entries, Some(Ok(_))))
+    });
+    assert!(
+        harness
+            .query_by_label_contains("waiting for the file dialog")
+            .is_none(),
+        "Ctrl+Shift+O is the built-in browser only, not also Ctrl+O"
+    );
+    harness.get_by_label("orders/").click();
+    step_until(&mut harness, "the orders listing", |app| {
+        matches!(app.visible_dialog(), Some(jsbackup::ui::Dialog::FileBrowser(browser))
+            if browser.dir.ends_with("orders") && matches!(browser.entries, Some(Ok(_))))
+    });
+    assert!(harness.query_by_label("backup.json").is_some());
+    harness.get_by_label("Open this folder").click();
+    wait_settled(&mut harness);
+    let app = harness.state();
+    assert!(app.dialog.is_none(), "opening closes the browser");
+    let backup = app.active_document().unwrap().backup.clone().unwrap();
+    assert_eq!(
+        backup.messages.len() as u64,
+        expected["state"]["messages"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn copy_toast_names_what_was_copied() {
+    let expected = expected("v2/orders");
+    let first_seq = expected["state"]["first_seq"].as_u64().unwrap();
+    let mut harness = open(fixture("v2/orders"), None);
+    show_pane(&mut harness, Pane::Messages);
+    let field = harness.get_by_role_and_label(Role::TextInput, "go to seq");
+    field.focus();
+    field.type_text(&first_seq.to_string());
+    harness.key_press(egui::Key::Enter);
+    step_until(&mut harness, "the message detail", |app| {
+        app.active_document()
+            .is_some_and(|d| matches!(d.messages.detail, Some(Ok(_))))
+    });
+    harness.get_by_label("Hex").click();
+    harness.step();
+    harness.get_by_label("Copy").click();
+    harness.step();
+    harness.step();
+    assert_eq!(harness.state().toast_texts(), vec!["hex dump copied"]);
+    harness.get_by_label("JSON").click();
+    harness.step();
+    harness.get_by_label("Copy").click();
+    harness.step();
+    harness.step();
+    assert_eq!(
+        harness.state().toast_texts(),
+        vec!["hex dump copied", "payload (pretty JSON) copied"]
+    );
+}

@@ -1,7 +1,7 @@
 //! Consumers pane: a table of the consumers in the backup; the selected one's
 //! position over the stream, state (pending list) and config JSON.
 
-use super::app::Command;
+use super::command::Command;
 use super::document::Document;
 use super::widgets;
 use crate::model::{Backup, ConsumerInfo};
