@@ -1,5 +1,6 @@
 //! Long operations on backups, with progress and cancel: index, verify, export, restore.
 
+pub mod consumer_state;
 pub mod export;
 pub mod index;
 pub mod nats_client;
