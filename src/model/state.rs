@@ -230,6 +230,13 @@ pub struct ConsumerStatus {
     /// Live messages at or after `next_seq` that match the filters (subjects for
     /// `last_per_subject`), clamped as the server clamps it.
     pub num_pending: u64,
+    /// What the server reports once restarted or restored from this archive: for
+    /// `last_per_subject` it counts subjects, not messages, after a restart.
+    pub num_pending_after_restore: u64,
+    /// False for a `last_per_subject` consumer without a creation time (v2): its
+    /// `num_pending` at the snapshot depends on when it was created, so
+    /// `num_pending` is the after-restore count.
+    pub num_pending_exact: bool,
     pub num_ack_pending: u64,
     /// 0 when `max_deliver` is 1 (the server hides redeliveries then).
     pub num_redelivered: u64,

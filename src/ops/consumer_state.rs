@@ -163,6 +163,31 @@ impl<'a> StreamView<'a> {
             .count() as u64
     }
 
+    /// Matching subjects whose last live message up to `upto` lies in `from..=upto`.
+    fn lasts_between(&self, mask: Option<&[bool]>, from: u64, upto: u64) -> u64 {
+        let messages = &self.backup.messages;
+        let start = messages.lower_bound(from);
+        let end = messages.lower_bound(upto.saturating_add(1)).max(start);
+        let (Some(seqs), Some(ids)) = (
+            messages.seq.get(start..end),
+            messages.subject_id.get(start..end),
+        ) else {
+            return 0;
+        };
+        // A row is its subject's last up to `upto` when no later row of the subject is ≤ `upto`.
+        let mut seen = vec![false; self.backup.subjects.len()];
+        let mut count = 0;
+        for (_, &id) in seqs.iter().zip(ids).rev() {
+            if let Some(slot) = seen.get_mut(id as usize) {
+                if !*slot && matches(mask, id as usize) {
+                    count += 1;
+                }
+                *slot = true;
+            }
+        }
+        count
+    }
+
     /// First live matching message at or after `from_seq`.
     fn first_from(&self, mask: Option<&[bool]>, from_seq: u64) -> Option<u64> {
         let messages = &self.backup.messages;
@@ -216,6 +241,18 @@ fn state_recorded(backup: &Backup, consumer: &ConsumerInfo) -> bool {
                 None => false,
             }
     })
+}
+
+/// The server's `checkNumPending`: nothing past the last sequence, never more than
+/// the stream holds or than sequences remain.
+fn clamp_pending(backup: &Backup, next_seq: u64, count: impl FnOnce(u64) -> u64) -> u64 {
+    let stream = &backup.state;
+    if stream.messages == 0 || next_seq > stream.last_seq {
+        return 0;
+    }
+    count(next_seq)
+        .min(stream.messages)
+        .min(stream.last_seq - next_seq + 1)
 }
 
 /// The server's `selectStartingSeqNo`: where a consumer without stored state starts.
@@ -300,12 +337,16 @@ fn start_seq(view: &StreamView, settings: &Settings, filters: &[String]) -> u64 
     seq
 }
 
-fn compute_one(view: &StreamView, consumer: &ConsumerInfo, reference_ns: i64) -> ConsumerStatus {
+fn compute_one(
+    view: &StreamView,
+    consumer: &ConsumerInfo,
+    recorded: bool,
+    reference_ns: i64,
+) -> ConsumerStatus {
     let backup = view.backup;
     let settings = settings(&consumer.config);
     let filters = consumer.filter_subjects();
     let mask = view.mask(&filters);
-    let recorded = state_recorded(backup, consumer);
     let state = &consumer.state;
     let (delivered, ack_floor, next_seq) = if recorded {
         (
@@ -321,21 +362,41 @@ fn compute_one(view: &StreamView, consumer: &ConsumerInfo, reference_ns: i64) ->
         };
         (floor, floor, next_seq)
     };
-    let stream = &backup.state;
-    let counted = if stream.messages == 0 || next_seq > stream.last_seq {
-        0
-    } else if settings.deliver_policy == "last_per_subject" {
-        view.subjects_from(mask.as_deref(), next_seq)
-    } else {
-        view.count_from(mask.as_deref(), next_seq)
-    };
-    // checkNumPending: never more than the stream holds or than sequences remain.
-    let num_pending = if next_seq > stream.last_seq {
-        0
-    } else {
-        counted
-            .min(stream.messages)
-            .min(stream.last_seq - next_seq + 1)
+    let last_per_subject = settings.deliver_policy == "last_per_subject";
+    // After a restart the server counts subjects (`NumPending(.., lastPerSubject)`).
+    let after_restore = clamp_pending(backup, next_seq, |seq| {
+        if last_per_subject {
+            view.subjects_from(mask.as_deref(), seq)
+        } else {
+            view.count_from(mask.as_deref(), seq)
+        }
+    });
+    let creation_seq = consumer
+        .created
+        .as_deref()
+        .and_then(parse_rfc3339_ns)
+        .filter(|&ns| ns > 0)
+        .map(|created_ns| {
+            let messages = &backup.messages;
+            let row = messages.ts_ns.partition_point(|&ts| ts <= created_ns);
+            row.checked_sub(1)
+                .and_then(|row| messages.seq.get(row).copied())
+                .unwrap_or(0)
+        });
+    let num_pending = match creation_seq {
+        // A running last_per_subject consumer delivers the last message per subject
+        // as of its creation, then every message after it (`lastSeqSkipList`).
+        Some(created_at) if last_per_subject && recorded => {
+            clamp_pending(backup, next_seq, |seq| {
+                if seq > created_at {
+                    view.count_from(mask.as_deref(), seq)
+                } else {
+                    view.lasts_between(mask.as_deref(), seq, created_at)
+                        + view.count_from(mask.as_deref(), created_at.saturating_add(1))
+                }
+            })
+        }
+        _ => after_restore,
     };
     let first_pending_seq = if num_pending == 0 {
         None
@@ -357,6 +418,8 @@ fn compute_one(view: &StreamView, consumer: &ConsumerInfo, reference_ns: i64) ->
     };
     ConsumerStatus {
         num_pending,
+        num_pending_after_restore: after_restore,
+        num_pending_exact: !last_per_subject || creation_seq.is_some(),
         num_ack_pending: state.pending.len() as u64,
         num_redelivered: if settings.max_deliver == 1 {
             0
@@ -383,15 +446,22 @@ pub fn compute_all(backup: &Backup) -> Vec<ConsumerStatus> {
     backup
         .consumers
         .iter()
-        .map(|consumer| compute_one(&view, consumer, reference_ns))
+        .map(|consumer| {
+            let recorded = state_recorded(backup, consumer);
+            compute_one(&view, consumer, recorded, reference_ns)
+        })
         .collect()
 }
 
-/// One consumer's status (see [`compute_all`] for several).
-pub fn compute(backup: &Backup, consumer: &ConsumerInfo) -> ConsumerStatus {
+/// What the server would report for a consumer with this config created on the
+/// stream as the archive holds it: its stored state ignored, the start rules applied.
+pub fn compute_as_new(backup: &Backup, consumer: &ConsumerInfo) -> ConsumerStatus {
+    let mut fresh = consumer.clone();
+    fresh.state = Default::default();
     compute_one(
         &StreamView::new(backup),
-        consumer,
+        &fresh,
+        false,
         snapshot_reference_ns(backup),
     )
 }

@@ -49,6 +49,8 @@ pub fn consumer_json(consumer: &ConsumerInfo, status: &ConsumerStatus) -> Value 
         "num_ack_pending": status.num_ack_pending,
         "num_redelivered": status.num_redelivered,
         "num_pending": status.num_pending,
+        "num_pending_after_restore": status.num_pending_after_restore,
+        "num_pending_exact": status.num_pending_exact,
         "paused": status.paused,
         "ts": format_rfc3339_ns(status.reference_ns),
         "state_recorded": status.state_recorded,
