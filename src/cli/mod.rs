@@ -148,18 +148,20 @@ fn text_summary(backup: &Backup, reference_ns: i64) -> String {
             declared.messages, declared.first_seq, declared.last_seq, declared.consumer_count
         );
     }
-    for consumer in &backup.consumers {
-        let s = &consumer.state;
+    let statuses = jsbackup::ops::consumer_state::compute_all(backup);
+    for (consumer, status) in backup.consumers.iter().zip(&statuses) {
         let _ = writeln!(
             out,
-            "Consumer {}: delivered {}/{} ack floor {}/{} pending {} redelivered {}",
+            "Consumer {}: delivered {}/{} ack floor {}/{} num_pending {} ack pending {} redelivered {}{}",
             consumer.name,
-            s.delivered.consumer_seq,
-            s.delivered.stream_seq,
-            s.ack_floor.consumer_seq,
-            s.ack_floor.stream_seq,
-            s.pending.len(),
-            s.redelivered.len()
+            status.delivered.consumer_seq,
+            status.delivered.stream_seq,
+            status.ack_floor.consumer_seq,
+            status.ack_floor.stream_seq,
+            status.num_pending,
+            status.num_ack_pending,
+            status.num_redelivered,
+            if status.paused { " (paused)" } else { "" }
         );
     }
     let ttl = report::ttl_summary(backup, reference_ns);
