@@ -660,3 +660,33 @@ fn consumers_pane_shows_server_pending_sorts_and_jumps_to_first_owed_message() {
         }
     }
 }
+
+#[test]
+fn consumers_pane_filters_messages_to_what_a_consumer_was_not_delivered() {
+    let expected = expected("v2/orders");
+    let total = jsbackup::ui::widgets::count(expected["state"]["messages"].as_u64().unwrap());
+    for consumer in expected["consumers"].as_array().unwrap() {
+        let name = consumer["name"].as_str().unwrap();
+        let pending = jsbackup::ui::widgets::count(consumer["num_pending"].as_u64().unwrap());
+        let mut harness = open(fixture("v2/orders"), None);
+        show_pane(&mut harness, Pane::Consumers);
+        harness.get_all_by_label(name).next().unwrap().click();
+        // Let the detail panel's layout settle before clicking inside it.
+        for _ in 0..4 {
+            harness.step();
+        }
+        harness
+            .get_by_label(&format!("Show the {pending} undelivered in Messages"))
+            .click();
+        wait_settled(&mut harness);
+        assert_eq!(
+            harness.state().active_document().map(|d| d.pane),
+            Some(Pane::Messages)
+        );
+        let label = format!("{pending} of {total} messages");
+        assert!(
+            harness.query_by_label(&label).is_some(),
+            "{name}: expected '{label}'"
+        );
+    }
+}

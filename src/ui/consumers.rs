@@ -376,6 +376,19 @@ fn detail_ui(
     );
     if let Some(status) = status {
         status_ui(ui, status, commands);
+        if status.num_pending > 0
+            && ui
+                .button(format!(
+                    "Show the {} undelivered in Messages",
+                    widgets::count(status.num_pending)
+                ))
+                .on_hover_text(
+                    "Filter the Messages pane to its subjects from the next sequence it delivers",
+                )
+                .clicked()
+        {
+            show_undelivered(document, consumer, status);
+        }
     }
     position_bar_ui(ui, backup, consumer);
     ui.columns(2, |columns| {
@@ -452,6 +465,15 @@ fn status_ui(ui: &mut Ui, status: &ConsumerStatus, commands: &mut Vec<Command>) 
             widgets::weak(ui, "Nothing pending: the consumer is caught up.");
         }
     });
+}
+
+/// Filters the Messages pane to what the consumer has not been delivered yet.
+fn show_undelivered(document: &mut Document, consumer: &ConsumerInfo, status: &ConsumerStatus) {
+    let spec = &mut document.messages.spec;
+    *spec = Default::default();
+    spec.subject_include = consumer.filter_subjects().join(", ");
+    spec.seq_from = status.next_seq.to_string();
+    document.pane = super::document::Pane::Messages;
 }
 
 fn pending_list_ui(ui: &mut Ui, consumer: &ConsumerInfo, commands: &mut Vec<Command>) {
