@@ -389,3 +389,131 @@ fn status_is_near_linear_on_a_big_index() {
         "took {elapsed:?}"
     );
 }
+
+/// `info --json [--config FILE]` for a backup directory.
+fn info_with_config(dir: &Path, config: Option<&Path>) -> Value {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_jsbackup"));
+    command.args(["info", dir.to_str().expect("path"), "--json"]);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let output = command.output().expect("run jsbackup");
+    assert!(
+        output.status.success(),
+        "{}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("info JSON")
+}
+
+const STATE_FIELDS: [&str; 6] = [
+    "messages",
+    "bytes",
+    "first_seq",
+    "last_seq",
+    "num_deleted",
+    "num_subjects",
+];
+
+fn state_fields(state: &Value) -> Vec<u64> {
+    STATE_FIELDS
+        .iter()
+        .map(|key| state[*key].as_u64().unwrap_or(0))
+        .collect()
+}
+
+/// Config edits a restore may be given, from what the fixture holds.
+fn scenarios(expected: &Value) -> Vec<Option<Value>> {
+    let messages = expected["state"]["messages"].as_u64().unwrap_or(0);
+    let bytes = expected["state"]["bytes"].as_u64().unwrap_or(0);
+    if messages == 0 {
+        return vec![None];
+    }
+    let hour_ns = 3_600_000_000_000u64;
+    vec![
+        None,
+        Some(json!({"max_msgs": (messages / 2).max(1)})),
+        Some(json!({"max_bytes": (bytes / 3).max(1)})),
+        Some(json!({"max_msgs_per_subject": 2})),
+        Some(json!({"max_age": hour_ns})),
+        Some(json!({"max_msgs": (messages / 2).max(1), "max_age": hour_ns})),
+    ]
+}
+
+/// Restores `fixture` (its config edited by `edit`) into `conn`'s server and
+/// checks the settled stream and consumers against `restore_prediction`.
+fn check_restore(conn: &mut NatsConn, version: &str, fixture: &Path, edit: Option<&Value>) {
+    let scratch = common::TempDir::new("jsbackup-prediction");
+    let dir = scratch.join("backup");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    std::fs::copy(fixture.join("stream.tar.s2"), dir.join("stream.tar.s2")).expect("copy");
+    let mut meta = read_json(&fixture.join("backup.json"));
+    let config_path = scratch.join("config.json");
+    if let Some(edit) = edit {
+        for (key, value) in edit.as_object().expect("edit") {
+            meta["config"][key] = value.clone();
+        }
+        std::fs::write(&config_path, meta["config"].to_string()).expect("config");
+    }
+    std::fs::write(dir.join("backup.json"), meta.to_string()).expect("backup.json");
+    let stream = meta["config"]["name"].as_str().expect("name").to_string();
+    let label = format!("{version} {} {edit:?}", fixture.display());
+    common::restore_via_api(conn, &dir, &stream).unwrap_or_else(|e| panic!("{label}: {e}"));
+    // Predicted after the restore, so TTLs and max_age are judged no earlier than the server.
+    let predicted = info_with_config(&fixture.to_path_buf(), edit.map(|_| config_path.as_path()))
+        ["restore_prediction"]
+        .clone();
+    let want = state_fields(&predicted["state"]);
+    let settled = common::wait_until(Duration::from_secs(10), || {
+        state_fields(&conn.stream_info(&stream)["state"]) == want
+    });
+    let live = conn.stream_info(&stream)["state"].clone();
+    assert!(
+        settled,
+        "{label}: {STATE_FIELDS:?} predicted {want:?}, server {:?}\nprediction {predicted}",
+        state_fields(&live)
+    );
+    for consumer in predicted["consumers"].as_array().expect("consumers") {
+        let name = consumer["name"].as_str().expect("name");
+        let info = conn.consumer_info(&stream, name);
+        for key in [
+            "num_pending",
+            "num_ack_pending",
+            "num_redelivered",
+            "delivered",
+            "ack_floor",
+        ] {
+            assert_eq!(
+                field(consumer, key),
+                field(&info, key),
+                "{label}: consumer {name}: {key}: server {info}"
+            );
+        }
+    }
+    conn.delete_stream(&stream);
+}
+
+#[test]
+fn restore_prediction_matches_real_restores() {
+    let mut checked = 0;
+    for version in ["2.15", "2.14"] {
+        let server = NatsServer::start(version, None);
+        let mut conn = server.connect();
+        let groups: &[&str] = if version == "2.15" {
+            &["v2", "v1", "v1-older"]
+        } else {
+            &["v1", "v1-older"]
+        };
+        for group in groups {
+            for fixture in all_fixtures(group) {
+                let expected = read_json(&fixture.join("expected.json"));
+                for edit in scenarios(&expected) {
+                    check_restore(&mut conn, version, &fixture, edit.as_ref());
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 100, "only {checked} restores checked");
+}

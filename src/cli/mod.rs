@@ -26,6 +26,10 @@ pub struct InfoArgs {
     /// Reference time for TTL expiry (RFC 3339); default now.
     #[arg(long)]
     pub now: Option<String>,
+    /// Stream config the restore will use (StreamConfig JSON or `nats stream info --json`
+    /// output), for `restore_prediction`; default the backup's.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -78,7 +82,17 @@ pub fn info(args: &InfoArgs) -> Result<u8> {
     let reference_ns = reference_time(&args.now)?;
     let backup = load(&args.path)?;
     if args.json {
-        let document = report::info_json(&backup, reference_ns);
+        let restore_config = match &args.config {
+            Some(path) => {
+                let text =
+                    std::fs::read(path).with_context(|| format!("--config {}", path.display()))?;
+                let value: serde_json::Value = serde_json::from_slice(&text)
+                    .with_context(|| format!("--config {}: not JSON", path.display()))?;
+                Some(value)
+            }
+            None => None,
+        };
+        let document = report::info_json_with(&backup, reference_ns, restore_config.as_ref());
         println!("{}", serde_json::to_string_pretty(&document)?);
         return Ok(0);
     }

@@ -8,4 +8,5 @@ pub mod open;
 pub mod read;
 pub mod report;
 pub mod restore_local;
+pub mod restore_prediction;
 pub mod restore_server;

@@ -2,7 +2,7 @@
 
 use crate::format::headers::Ttl;
 use crate::model::{Backup, ConsumerInfo, ConsumerStatus, SequencePair, StreamState};
-use crate::ops::consumer_state;
+use crate::ops::{consumer_state, restore_prediction};
 use crate::util::time::format_rfc3339_ns;
 use serde_json::{json, Map, Value};
 
@@ -81,6 +81,13 @@ pub fn consumer_json(consumer: &ConsumerInfo, status: &ConsumerStatus) -> Value 
 
 /// The `info --json` document.
 pub fn info_json(backup: &Backup, reference_ns: i64) -> Value {
+    info_json_with(backup, reference_ns, None)
+}
+
+/// The `info --json` document; `restore_config` replaces the stream config for
+/// `restore_prediction` (as `restore --config` does).
+pub fn info_json_with(backup: &Backup, reference_ns: i64, restore_config: Option<&Value>) -> Value {
+    let prediction = restore_prediction::predict(backup, restore_config, reference_ns);
     let subjects: Map<String, Value> = backup
         .subjects
         .live_counts()
@@ -121,6 +128,7 @@ pub fn info_json(backup: &Backup, reference_ns: i64) -> Value {
             "invalid": ttl.invalid,
             "reference_time": format_rfc3339_ns(reference_ns),
         },
+        "restore_prediction": restore_prediction::prediction_json(&prediction, restore_config.is_some()),
         "findings": backup.findings,
     })
 }
