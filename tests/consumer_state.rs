@@ -461,7 +461,7 @@ fn check_restore(conn: &mut NatsConn, version: &str, fixture: &Path, edit: Optio
     let label = format!("{version} {} {edit:?}", fixture.display());
     common::restore_via_api(conn, &dir, &stream).unwrap_or_else(|e| panic!("{label}: {e}"));
     // Predicted after the restore, so TTLs and max_age are judged no earlier than the server.
-    let predicted = info_with_config(&fixture.to_path_buf(), edit.map(|_| config_path.as_path()))
+    let predicted = info_with_config(fixture, edit.map(|_| config_path.as_path()))
         ["restore_prediction"]
         .clone();
     let want = state_fields(&predicted["state"]);
