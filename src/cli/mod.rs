@@ -81,26 +81,33 @@ pub fn load(path: &Path) -> Result<Backup> {
 pub fn info(args: &InfoArgs) -> Result<u8> {
     let reference_ns = reference_time(&args.now)?;
     let backup = load(&args.path)?;
+    let restore_config = match &args.config {
+        Some(path) => {
+            let text =
+                std::fs::read(path).with_context(|| format!("--config {}", path.display()))?;
+            let value: serde_json::Value = serde_json::from_slice(&text)
+                .with_context(|| format!("--config {}: not JSON", path.display()))?;
+            Some(value)
+        }
+        None => None,
+    };
     if args.json {
-        let restore_config = match &args.config {
-            Some(path) => {
-                let text =
-                    std::fs::read(path).with_context(|| format!("--config {}", path.display()))?;
-                let value: serde_json::Value = serde_json::from_slice(&text)
-                    .with_context(|| format!("--config {}: not JSON", path.display()))?;
-                Some(value)
-            }
-            None => None,
-        };
         let document = report::info_json_with(&backup, reference_ns, restore_config.as_ref());
         println!("{}", serde_json::to_string_pretty(&document)?);
         return Ok(0);
     }
-    print!("{}", text_summary(&backup, reference_ns));
+    print!(
+        "{}",
+        text_summary(&backup, reference_ns, restore_config.as_ref())
+    );
     Ok(0)
 }
 
-fn text_summary(backup: &Backup, reference_ns: i64) -> String {
+fn text_summary(
+    backup: &Backup,
+    reference_ns: i64,
+    restore_config: Option<&serde_json::Value>,
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let state = &backup.state;
@@ -162,6 +169,40 @@ fn text_summary(backup: &Backup, reference_ns: i64) -> String {
             declared.messages, declared.first_seq, declared.last_seq, declared.consumer_count
         );
     }
+    out.push_str(&consumers_text(backup));
+    let ttl = report::ttl_summary(backup, reference_ns);
+    if ttl.messages_with_ttl > 0 {
+        let _ = writeln!(
+            out,
+            "TTL: {} messages carry Nats-TTL, {} expired at {}",
+            ttl.messages_with_ttl,
+            ttl.expired,
+            format_rfc3339_ns(reference_ns)
+        );
+    }
+    out.push_str(&restore_text(backup, reference_ns, restore_config));
+    if backup.findings.is_empty() {
+        let _ = writeln!(out, "Findings: none");
+    } else {
+        let _ = writeln!(out, "Findings:");
+        for finding in &backup.findings {
+            let _ = writeln!(
+                out,
+                "  [{}] {}: {} ({})",
+                finding.severity.label(),
+                finding.kind.label(),
+                finding.message,
+                finding.location()
+            );
+        }
+    }
+    out
+}
+
+/// One line per consumer with the state CONSUMER.INFO would report.
+fn consumers_text(backup: &Backup) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let statuses = jsbackup::ops::consumer_state::compute_all(backup);
     for (consumer, status) in backup.consumers.iter().zip(&statuses) {
         let _ = writeln!(
@@ -178,31 +219,33 @@ fn text_summary(backup: &Backup, reference_ns: i64) -> String {
             if status.paused { " (paused)" } else { "" }
         );
     }
-    let ttl = report::ttl_summary(backup, reference_ns);
-    if ttl.messages_with_ttl > 0 {
-        let _ = writeln!(
-            out,
-            "TTL: {} messages carry Nats-TTL, {} expired at {}",
-            ttl.messages_with_ttl,
-            ttl.expired,
-            format_rfc3339_ns(reference_ns)
-        );
-    }
-    if backup.findings.is_empty() {
-        let _ = writeln!(out, "Findings: none");
-    } else {
-        let _ = writeln!(out, "Findings:");
-        for finding in &backup.findings {
-            let _ = writeln!(
-                out,
-                "  [{}] {}: {} ({})",
-                finding.severity.label(),
-                finding.kind.label(),
-                finding.message,
-                finding.location()
-            );
-        }
-    }
+    out
+}
+
+/// What a restore at `reference_ns` would leave.
+fn restore_text(
+    backup: &Backup,
+    reference_ns: i64,
+    restore_config: Option<&serde_json::Value>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let prediction =
+        jsbackup::ops::restore_prediction::predict(backup, restore_config, reference_ns);
+    let dropped = &prediction.dropped;
+    let _ = writeln!(
+        out,
+        "Restore at {}: {} messages left (first seq {}), {} dropped: {} max_msgs, {} max_bytes, {} max_age, {} max_msgs_per_subject, {} TTL expired",
+        format_rfc3339_ns(reference_ns),
+        prediction.state.messages,
+        prediction.state.first_seq,
+        dropped.total,
+        dropped.max_msgs,
+        dropped.max_bytes,
+        dropped.max_age,
+        dropped.max_msgs_per_subject,
+        dropped.ttl_expired
+    );
     out
 }
 
