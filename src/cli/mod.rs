@@ -7,7 +7,7 @@ pub mod screenshot;
 
 use anyhow::{anyhow, Context, Result};
 use base64::Engine;
-use jsbackup::model::{Backup, Severity};
+use jsbackup::model::{Backup, Severity, StreamConfig};
 use jsbackup::ops::index::{open_backup, OpenError, ScanControl};
 use jsbackup::ops::read::MessageReader;
 use jsbackup::ops::report;
@@ -87,6 +87,12 @@ pub fn info(args: &InfoArgs) -> Result<u8> {
                 std::fs::read(path).with_context(|| format!("--config {}", path.display()))?;
             let value: serde_json::Value = serde_json::from_slice(&text)
                 .with_context(|| format!("--config {}: not JSON", path.display()))?;
+            if !value.get("config").unwrap_or(&value).is_object() {
+                return Err(anyhow!(
+                    "--config {}: not a StreamConfig object (or stream info with a \"config\" key)",
+                    path.display()
+                ));
+            }
             Some(value)
         }
         None => None,
@@ -124,7 +130,7 @@ fn text_summary(
         backup.source.data_file_bytes,
         backup.decompressed_bytes
     );
-    if let Some(config) = &backup.config {
+    if let Some(config) = backup.config.as_ref().map(StreamConfig::to_json) {
         let subjects = config
             .get("subjects")
             .map(|s| s.to_string())

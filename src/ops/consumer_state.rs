@@ -8,16 +8,18 @@
 //! message index (the shorter side of the start sequence) for filtered consumers;
 //! per-subject first/last sequences are built once, only when a rule needs them.
 
+use crate::model::config::DeliverPolicy;
 use crate::model::{
-    Backup, ConsumerInfo, ConsumerStatus, FindingKind, MessageStanding, SequencePair,
+    Backup, ConsumerConfig, ConsumerInfo, ConsumerStatus, FindingKind, MessageStanding,
+    SequencePair,
 };
 use crate::util::subject::subject_matches;
 use crate::util::time::parse_rfc3339_ns;
 use serde_json::Value;
 use std::cell::OnceCell;
 
-/// The consumer config fields these rules read. Kept in one place so it can
-/// become the typed `ConsumerConfig` without touching the rules.
+/// The consumer config fields these rules read (from the typed `ConsumerConfig`;
+/// `ConsumerInfo.config` is still JSON).
 #[derive(Debug, Clone, Default)]
 struct Settings {
     deliver_policy: String,
@@ -29,33 +31,23 @@ struct Settings {
 }
 
 fn settings(config: &Value) -> Settings {
-    let text = |key: &str| config.get(key).and_then(Value::as_str);
+    let typed = ConsumerConfig::from_json(config).unwrap_or_default();
     Settings {
-        deliver_policy: text("deliver_policy").unwrap_or("all").to_string(),
-        opt_start_seq: config
-            .get("opt_start_seq")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-        opt_start_time_ns: text("opt_start_time").and_then(parse_rfc3339_ns),
-        max_deliver: config
-            .get("max_deliver")
-            .and_then(Value::as_i64)
-            .unwrap_or(0),
+        // `undefined` (and absent) is read as `all`, as the server does.
+        deliver_policy: match typed.deliver_policy {
+            None | Some(DeliverPolicy::Undefined) => "all".to_string(),
+            Some(policy) => policy.as_str().to_string(),
+        },
+        opt_start_seq: typed.opt_start_seq.unwrap_or(0),
+        opt_start_time_ns: typed.opt_start_time.as_deref().and_then(parse_rfc3339_ns),
+        max_deliver: typed.max_deliver.unwrap_or(0),
         // Go's zero time means "not paused".
-        pause_until_ns: text("pause_until")
+        pause_until_ns: typed
+            .pause_until
+            .as_deref()
             .and_then(parse_rfc3339_ns)
             .filter(|&ns| ns != 0),
-        priority_groups: config
-            .get("priority_groups")
-            .and_then(Value::as_array)
-            .map(|groups| {
-                groups
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        priority_groups: typed.priority_groups.unwrap_or_default(),
     }
 }
 
@@ -291,8 +283,7 @@ fn start_seq(view: &StreamView, settings: &Settings, filters: &[String]) -> u64 
                 let per_subject_limit = backup
                     .config
                     .as_ref()
-                    .and_then(|config| config.get("max_msgs_per_subject"))
-                    .and_then(Value::as_i64);
+                    .and_then(|config| config.max_msgs_per_subject);
                 if per_subject_limit == Some(1) {
                     state.first_seq
                 } else {

@@ -1,12 +1,15 @@
 //! Long operations on backups, with progress and cancel: index, verify, export, restore.
 
+pub mod config_check;
 pub mod consumer_state;
 pub mod export;
 pub mod index;
 pub mod nats_client;
 pub mod open;
+pub mod preflight;
 pub mod read;
 pub mod report;
 pub mod restore_local;
 pub mod restore_prediction;
 pub mod restore_server;
+pub mod selection;

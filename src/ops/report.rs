@@ -1,7 +1,7 @@
 //! JSON views of a backup for scripts (`info --json`, `messages --json`).
 
 use crate::format::headers::Ttl;
-use crate::model::{Backup, ConsumerInfo, ConsumerStatus, SequencePair, StreamState};
+use crate::model::{Backup, ConsumerInfo, ConsumerStatus, SequencePair, StreamConfig, StreamState};
 use crate::ops::{consumer_state, restore_prediction};
 use crate::util::time::format_rfc3339_ns;
 use serde_json::{json, Map, Value};
@@ -107,7 +107,7 @@ pub fn info_json_with(backup: &Backup, reference_ns: i64, restore_config: Option
         "stream": {
             "name": backup.stream_name,
             "created": backup.created,
-            "config": backup.config,
+            "config": backup.config.as_ref().map(StreamConfig::to_json),
         },
         "snapshot_time": backup.snapshot_time_ns.map(format_rfc3339_ns),
         "complete": backup.complete,

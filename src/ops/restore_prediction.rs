@@ -8,8 +8,10 @@
 
 use crate::format::filestore::record_size;
 use crate::format::headers::Ttl;
+use crate::model::config::Discard;
 use crate::model::{
-    ArchiveFormat, Backup, ConsumerState, ConsumerStatus, PendingEntry, SequencePair, StreamState,
+    ArchiveFormat, Backup, ConsumerState, ConsumerStatus, PendingEntry, SequencePair, StreamConfig,
+    StreamState,
 };
 use crate::ops::consumer_state;
 use serde::Serialize;
@@ -45,7 +47,7 @@ pub struct RestorePrediction {
     pub consumers: Vec<PredictedConsumer>,
 }
 
-/// The stream config fields the rules read (one place, for the typed config to replace).
+/// The stream config fields the rules read.
 struct Limits {
     discard_old: bool,
     max_msgs: Option<u64>,
@@ -56,19 +58,21 @@ struct Limits {
     memory: bool,
 }
 
-fn limits(config: Option<&Value>) -> Limits {
-    let get = |key: &str| config.and_then(|config| config.get(key));
-    let positive = |key: &str| get(key).and_then(Value::as_i64).filter(|&value| value > 0);
+fn limits(config: Option<&StreamConfig>) -> Limits {
+    let positive = |value: Option<i64>| value.filter(|&value| value > 0);
     Limits {
-        discard_old: get("discard").and_then(Value::as_str).unwrap_or("old") == "old",
-        max_msgs: positive("max_msgs").map(|value| value as u64),
-        max_bytes: positive("max_bytes").map(|value| value as u64),
-        max_age_ns: positive("max_age"),
-        max_msgs_per_subject: positive("max_msgs_per_subject").map(|value| value as u64),
-        allow_msg_ttl: get("allow_msg_ttl")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        memory: get("storage").and_then(Value::as_str) == Some("memory"),
+        discard_old: config
+            .and_then(|config| config.discard.as_ref())
+            .is_none_or(|discard| *discard == Discard::Old),
+        max_msgs: positive(config.and_then(|c| c.max_msgs)).map(|value| value as u64),
+        max_bytes: positive(config.and_then(|c| c.max_bytes)).map(|value| value as u64),
+        max_age_ns: config
+            .and_then(StreamConfig::max_age_limit)
+            .map(|age| age.0),
+        max_msgs_per_subject: positive(config.and_then(|c| c.max_msgs_per_subject))
+            .map(|value| value as u64),
+        allow_msg_ttl: config.and_then(|c| c.allow_msg_ttl).unwrap_or(false),
+        memory: config.is_some_and(StreamConfig::is_memory),
     }
 }
 
@@ -320,8 +324,10 @@ fn move_ack_floor(state: &mut ConsumerState, terminated: PendingEntry) {
 /// stream config or `config` (an edited config for the restore).
 pub fn predict(backup: &Backup, config: Option<&Value>, reference_ns: i64) -> RestorePrediction {
     // As `restore --config`: a StreamConfig, or stream info with a "config" key.
-    let config = config.map(|value| value.get("config").unwrap_or(value));
-    let limits = limits(config.or(backup.config.as_ref()));
+    let replacement = config
+        .map(|value| value.get("config").unwrap_or(value))
+        .and_then(StreamConfig::from_json);
+    let limits = limits(replacement.as_ref().or(backup.config.as_ref()));
     let mut keep = vec![true; backup.messages.len()];
     let dropped = apply_rules(backup, &limits, reference_ns, &mut keep);
     let mut state = if dropped.total == 0 {

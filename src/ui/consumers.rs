@@ -6,7 +6,7 @@
 use super::app::Command;
 use super::document::Document;
 use super::widgets;
-use crate::model::{Backup, ConsumerInfo, ConsumerStatus, MessageStanding};
+use crate::model::{Backup, ConsumerConfig, ConsumerInfo, ConsumerStatus, MessageStanding, Nanos};
 use crate::ops::consumer_state;
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
@@ -41,18 +41,6 @@ const COLUMNS: [(SortColumn, &str); 11] = [
     (SortColumn::AckPending, "ack pending"),
     (SortColumn::Redelivered, "redelivered"),
     (SortColumn::Paused, "paused"),
-];
-
-/// Config keys holding durations in ns (shown as "30s", "5m"). The typed
-/// `ConsumerConfig` will carry this; until then it is listed once, here.
-const DURATION_KEYS: [&str; 7] = [
-    "ack_wait",
-    "idle_heartbeat",
-    "inactive_threshold",
-    "max_expires",
-    "backoff",
-    "priority_timeout",
-    "pinned_ttl",
 ];
 
 /// The statuses of the document's consumers, computed once per scanned model
@@ -554,8 +542,16 @@ fn config_ui(
                         .desired_width(f32::INFINITY),
                 );
             } else if let Value::Object(object) = &consumer.config {
+                // Top-level duration fields, by JSON name (`backoff[i]` → `backoff`).
+                let durations: Vec<String> = ConsumerConfig::from_json(&consumer.config)
+                    .map(|typed| typed.durations())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(key, _)| key.split('[').next().unwrap_or_default().to_string())
+                    .collect();
                 for (key, value) in object {
-                    tree_ui(ui, key, value, key);
+                    let duration = durations.iter().any(|name| name == key);
+                    tree_ui(ui, (key, duration), value, key);
                 }
             } else {
                 widgets::mono(ui, text);
@@ -564,7 +560,7 @@ fn config_ui(
 }
 
 /// One config value: objects and arrays of objects as collapsible branches, the rest on one line.
-fn tree_ui(ui: &mut Ui, key: &str, value: &Value, path: &str) {
+fn tree_ui(ui: &mut Ui, (key, duration): (&str, bool), value: &Value, path: &str) {
     let branch = match value {
         Value::Object(object) => !object.is_empty(),
         Value::Array(items) => items.iter().any(|item| item.is_object() || item.is_array()),
@@ -573,7 +569,7 @@ fn tree_ui(ui: &mut Ui, key: &str, value: &Value, path: &str) {
     if !branch {
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(format!("{key}:")).monospace().weak());
-            widgets::mono(ui, leaf_text(key, value));
+            widgets::mono(ui, leaf_text(value, duration));
         });
         return;
     }
@@ -583,25 +579,24 @@ fn tree_ui(ui: &mut Ui, key: &str, value: &Value, path: &str) {
         .show(ui, |ui| match value {
             Value::Object(object) => {
                 for (child, value) in object {
-                    tree_ui(ui, child, value, &format!("{path}.{child}"));
+                    tree_ui(ui, (child, false), value, &format!("{path}.{child}"));
                 }
             }
             Value::Array(items) => {
                 for (position, item) in items.iter().enumerate() {
                     let child = position.to_string();
-                    tree_ui(ui, &child, item, &format!("{path}.{child}"));
+                    tree_ui(ui, (&child, false), item, &format!("{path}.{child}"));
                 }
             }
             _ => {}
         });
 }
 
-/// A leaf's text: durations in ns as "30s", lists inline.
-fn leaf_text(key: &str, value: &Value) -> String {
-    let duration = DURATION_KEYS.contains(&key);
+/// A leaf's text: durations (ns) as "30s", "5m", lists inline.
+fn leaf_text(value: &Value, duration: bool) -> String {
     let scalar = |value: &Value| match (value, duration) {
         (Value::Number(number), true) => match number.as_i64() {
-            Some(ns) => widgets::duration_ns(ns),
+            Some(ns) => Nanos(ns).to_string(),
             None => number.to_string(),
         },
         (Value::String(text), _) => text.clone(),
