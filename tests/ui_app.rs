@@ -609,8 +609,33 @@ fn consumers_pane_shows_server_pending_sorts_and_jumps_to_first_owed_message() {
         tops.windows(2).all(|pair| pair[0] < pair[1]),
         "rows not sorted by pending: {by_pending:?} at {tops:?}"
     );
-    // Clicking processor's pending count shows the first message it still owes.
     let processor = consumers.iter().find(|c| c["name"] == "processor").unwrap();
+    // Its config: a tree with human durations, the indented raw JSON one click away.
+    harness
+        .get_all_by_label("processor")
+        .next()
+        .unwrap()
+        .click();
+    for _ in 0..4 {
+        harness.step();
+    }
+    let ack_wait_ns = processor["config"]["ack_wait"].as_i64().unwrap();
+    let human = jsbackup::model::Nanos(ack_wait_ns).to_string();
+    assert!(
+        harness.query_by_label(&human).is_some(),
+        "ack_wait {ack_wait_ns} not shown as {human}"
+    );
+    harness.get_by_label("Raw JSON").click();
+    harness.step();
+    harness.step();
+    let indented = format!("\n  \"ack_wait\": {ack_wait_ns},");
+    assert!(
+        harness
+            .query_by(|node| node.value().is_some_and(|v| v.contains(&indented)))
+            .is_some(),
+        "raw JSON with {indented:?} not shown"
+    );
+    // Clicking processor's pending count shows the first message it still owes.
     let owed = first_owed_from_expected(&expected, processor);
     let pending = jsbackup::ui::widgets::count(processor["num_pending"].as_u64().unwrap());
     harness.get_by_label(&pending).click();
