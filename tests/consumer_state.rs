@@ -517,3 +517,92 @@ fn restore_prediction_matches_real_restores() {
     }
     assert!(checked >= 100, "only {checked} restores checked");
 }
+
+/// The fixture's v1 archive with `obs/<consumer>/o.dat` (and its PAX header) left out.
+fn without_odat(fixture: &Path, consumer: &str, out_dir: &Path) {
+    use std::io::{Read, Write};
+    let file = std::fs::File::open(fixture.join("stream.tar.s2")).expect("open archive");
+    let mut tar = Vec::new();
+    minlz::Reader::new(file)
+        .read_to_end(&mut tar)
+        .expect("decompress archive");
+    let target = format!("obs/{consumer}/o.dat");
+    let mut kept = Vec::with_capacity(tar.len());
+    let mut pending_pax: Option<std::ops::Range<usize>> = None;
+    let mut pos = 0;
+    while pos + 512 <= tar.len() {
+        let header = &tar[pos..pos + 512];
+        if header.iter().all(|&b| b == 0) {
+            kept.extend_from_slice(&tar[pos..]);
+            break;
+        }
+        let size_field = String::from_utf8_lossy(&header[124..136]);
+        let size = u64::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+            .expect("tar size") as usize;
+        let end = pos + 512 + size.div_ceil(512) * 512;
+        let name = String::from_utf8_lossy(&header[..100])
+            .trim_end_matches('\0')
+            .to_string();
+        if header[156] == b'x' {
+            pending_pax = Some(pos..end);
+        } else {
+            let pax_path = pending_pax.as_ref().and_then(|range| {
+                let records =
+                    String::from_utf8_lossy(&tar[range.start + 512..range.end]).to_string();
+                records
+                    .lines()
+                    .find_map(|line| line.split_once(" path=").map(|(_, p)| p.to_string()))
+            });
+            let path = pax_path.unwrap_or(name);
+            if !path.ends_with(&target) {
+                if let Some(range) = pending_pax.take() {
+                    kept.extend_from_slice(&tar[range]);
+                }
+                kept.extend_from_slice(&tar[pos..end]);
+            }
+            pending_pax = None;
+        }
+        pos = end;
+    }
+    assert!(kept.len() < tar.len(), "{target} not found in the archive");
+    std::fs::create_dir_all(out_dir).expect("dir");
+    let out = std::fs::File::create(out_dir.join("stream.tar.s2")).expect("create");
+    let mut writer = minlz::Writer::new(out);
+    writer.write_all(&kept).expect("compress");
+    writer.flush().expect("flush");
+    drop(writer);
+    std::fs::copy(fixture.join("backup.json"), out_dir.join("backup.json")).expect("backup.json");
+}
+
+/// A v1 consumer without `o.dat`: the server starts it by its start rules, and so does `info`.
+#[test]
+fn missing_consumer_state_follows_the_start_rules_like_a_restored_server() {
+    let fixture = common::fixture("v1/orders");
+    let expected = read_json(&fixture.join("expected.json"));
+    let scratch = common::TempDir::new("jsbackup-no-odat");
+    let dir = scratch.join("ORDERS");
+    let name = "eu-shipping";
+    without_odat(&fixture, name, &dir);
+    let got = info(&dir);
+    let mine = ours(&got, name, "no o.dat");
+    assert_eq!(mine["state_recorded"], false);
+    // The archive's recorded position is not what a fresh start gives.
+    let recorded = expected["consumers"]
+        .as_array()
+        .and_then(|list| list.iter().find(|c| c["name"] == name))
+        .expect("eu-shipping in expected.json");
+    assert_ne!(field(mine, "delivered"), field(recorded, "delivered"));
+    for version in ["2.14", "2.15"] {
+        let server = NatsServer::start(version, None);
+        let mut conn = server.connect();
+        common::restore_via_api(&mut conn, &dir, "ORDERS").expect("restore");
+        let live = conn.consumer_info("ORDERS", name);
+        for key in ["delivered", "ack_floor", "num_pending", "num_ack_pending"] {
+            assert_eq!(
+                field(mine, key),
+                field(&live, key),
+                "{version}: {key}: server {live}"
+            );
+        }
+    }
+}

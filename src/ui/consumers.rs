@@ -257,8 +257,12 @@ fn counts_cells(
     status: Option<&ConsumerStatus>,
     commands: &mut Vec<Command>,
 ) {
-    let state = &consumer.state;
-    for value in [state.delivered.stream_seq, state.ack_floor.stream_seq] {
+    // The status has the start rules applied when the archive holds no state.
+    let (delivered, ack_floor) = match status {
+        Some(status) => (status.delivered, status.ack_floor),
+        None => (consumer.state.delivered, consumer.state.ack_floor),
+    };
+    for value in [delivered.stream_seq, ack_floor.stream_seq] {
         row.col(|ui| {
             widgets::mono(ui, value.to_string());
         });
