@@ -362,6 +362,8 @@ fn detail_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
         );
         widgets::weak(ui, format!("· offset {}", message.offset));
     });
+    let subject = backup.subjects.name(message.subject_id);
+    super::consumers::message_consumers_ui(ui, document, message.seq, subject);
     let view = match &document.messages.detail {
         None => {
             ui.horizontal(|ui| {
