@@ -3,6 +3,8 @@
 //! and consumers with each deliver policy, filters, acks, deletes, a pause and a
 //! priority group against a real server's CONSUMER.INFO at snapshot time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 use common::{all_fixtures, header_block, read_json, snapshot_via_api, NatsConn, NatsServer};

@@ -3,6 +3,8 @@
 //! `verify` must account for every message: intact + damaged + lost = the
 //! server's count, with every intact message byte-identical to expected.json.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 use base64::Engine;

@@ -2,6 +2,8 @@
 //! restoring the written backups into real nats-server 2.15.1 and 2.14.6.
 //! Every expected number comes from the fixtures' expected.json.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 use std::collections::BTreeMap;

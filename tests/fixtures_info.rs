@@ -1,6 +1,8 @@
 //! `info` and `messages` against every real fixture's expected.json (ground truth
 //! read from the server that made it), TTL expiry, and bad input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 use base64::Engine;

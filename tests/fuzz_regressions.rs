@@ -9,6 +9,8 @@
 //! Ignored helpers: `write_fuzz_seeds` fills `fuzz/corpus/` for cargo-fuzz, and
 //! `long_mutation_run` runs `FUZZ_ITERATIONS` mutations per fixture (default 100000).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 #[path = "../fuzz/src/entries.rs"]

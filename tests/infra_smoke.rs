@@ -3,6 +3,8 @@
 //! ORIGINAL fixtures restored through the server's own restore API match
 //! their `expected.json`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 use std::path::Path;

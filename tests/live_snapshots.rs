@@ -3,6 +3,8 @@
 //! Msg-Id headers, a durable consumer. `info` must agree with the live server's
 //! STREAM.INFO (state, deleted sequences, subjects) and CONSUMER.INFO.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 use common::{header_block, snapshot_via_api, NatsServer, TempDir};

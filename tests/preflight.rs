@@ -3,6 +3,8 @@
 //! nats-server 2.14.6 and 2.15.1, and the CLI printing them and refusing on a
 //! failed one (nothing written, nothing created on the server).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 mod restore_support;
 

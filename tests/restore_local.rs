@@ -4,6 +4,8 @@
 //! message, consumers). Plus renames, consumer subsets, 2.14 loading a store
 //! made from a v2 archive, and the failure paths.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 mod restore_support;
 

@@ -4,6 +4,8 @@
 //! as dropped is what `verify --json` reports for the archive. A real
 //! nats-server loads / holds what was restored.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 use common::{all_fixtures, read_json, NatsServer, TempDir};

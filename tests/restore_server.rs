@@ -3,6 +3,8 @@
 //! (re-encoded as v2), and the refusals (existing stream, old server,
 //! unreachable server, a failure after the upload began).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 mod restore_support;
 

@@ -4,6 +4,8 @@
 //! local restore leaves no store directory; a SIGKILLed local restore's temp
 //! directory is removed (and reported) by the next restore into that store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 use common::{fixture, snapshot_via_api, wait_until, NatsServer, TempDir};

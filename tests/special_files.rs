@@ -3,6 +3,8 @@
 //! (the binary runs under a watchdog, so a hang fails the test instead of
 //! stalling it); an empty backup.json gives a clear error.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 use common::{fixture, TempDir};

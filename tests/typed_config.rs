@@ -7,6 +7,8 @@
 //! refused by `jsbackup restore` (naming both fields) and, with
 //! `--drop-unknown-config`, restored into a store that nats-server 2.15.1 loads.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 mod restore_support;
 

@@ -1,6 +1,8 @@
 //! Headless tests of the desktop app with egui_kittest: the real `App` state,
 //! real fixtures, real worker threads (polled with `step()` and a deadline).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;

@@ -2,6 +2,8 @@
 //! egui_kittest: real fixtures, real worker threads (polled with `step()` and
 //! a deadline), results checked on disk and against each `expected.json`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;

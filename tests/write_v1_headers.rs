@@ -3,6 +3,8 @@
 //! the ustar header our `TarWriter` produces for the same name, size and
 //! mtime equal the fixture's 512-byte blocks exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 use common::all_fixtures;

@@ -15,9 +15,9 @@ impl Hh64Key {
     pub fn new(key_text: &str) -> Self {
         let digest = Sha256::digest(key_text.as_bytes());
         let mut words = [0u64; 4];
-        for (index, word) in words.iter_mut().enumerate() {
+        for (word, chunk) in words.iter_mut().zip(digest.chunks_exact(8)) {
             let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&digest[index * 8..index * 8 + 8]);
+            bytes.copy_from_slice(chunk);
             *word = u64::from_le_bytes(bytes);
         }
         Self {
@@ -43,14 +43,22 @@ impl Hh64Key {
     }
 }
 
+/// Lower-case hex, two digits per byte.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
-        out.push(DIGITS[(byte >> 4) as usize] as char);
-        out.push(DIGITS[(byte & 15) as usize] as char);
+        out.push(hex_digit(byte >> 4));
+        out.push(hex_digit(byte & 15));
     }
     out
+}
+
+/// One hex digit for a nibble (0..=15).
+fn hex_digit(nibble: u8) -> char {
+    match nibble {
+        0..=9 => char::from(b'0' + nibble),
+        _ => char::from(b'a' + (nibble & 15) - 10),
+    }
 }
 
 #[cfg(test)]

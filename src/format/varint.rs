@@ -91,19 +91,18 @@ impl<'a> Cursor<'a> {
         self.pos = end;
         Some(slice)
     }
+    /// The next `N` bytes as an array.
+    pub fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.bytes(N)?.try_into().ok()
+    }
     pub fn u16_le(&mut self) -> Option<u16> {
-        let b = self.bytes(2)?;
-        Some(u16::from_le_bytes([b[0], b[1]]))
+        self.array().map(u16::from_le_bytes)
     }
     pub fn u32_le(&mut self) -> Option<u32> {
-        let b = self.bytes(4)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        self.array().map(u32::from_le_bytes)
     }
     pub fn u64_le(&mut self) -> Option<u64> {
-        let b = self.bytes(8)?;
-        let mut word = [0u8; 8];
-        word.copy_from_slice(b);
-        Some(u64::from_le_bytes(word))
+        self.array().map(u64::from_le_bytes)
     }
 }
 
