@@ -106,6 +106,7 @@ pub fn restore(args: &RestoreArgs, cancel: &AtomicBool) -> Result<u8> {
         if server_restore && done == total {
             // restore_to_server reports `total` only once everything is sent.
             eprint!("\rrestoring… 100%  waiting for the server to finish…");
+            // Progress display only: a stderr that cannot flush loses nothing.
             let _ = std::io::stderr().flush();
             printed.set(true);
             return;

@@ -483,6 +483,7 @@ pub fn export(
         publish(&temp, out)
     });
     if result.is_err() {
+        // The write error is the one reported; a failed cleanup leaves only the temp dir.
         let _ = std::fs::remove_dir_all(&temp);
     }
     result.map(|()| report)
@@ -808,6 +809,7 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     write_file_synced(&temp, bytes)?;
     // hard_link fails if the target exists, so nothing is ever replaced.
     let linked = std::fs::hard_link(&temp, path);
+    // The link decides the outcome; the temp name is a second link to the same file, harmless if it stays.
     let _ = std::fs::remove_file(&temp);
     match linked {
         Ok(()) => Ok(()),

@@ -169,6 +169,7 @@ impl Client {
             }
         }
         let stream = connected.ok_or_else(|| connect_error(last_error))?;
+        // Latency only: without TCP_NODELAY the protocol still works.
         let _ = stream.set_nodelay(true);
         let mut client = Client {
             url: url.to_string(),
@@ -276,7 +277,13 @@ impl Client {
             return Ok(false);
         }
         let wait = (deadline - now).max(Duration::from_millis(1));
-        let _ = self.stream.set_read_timeout(Some(wait));
+        // Without the timeout the read below could block past the deadline.
+        self.stream
+            .set_read_timeout(Some(wait))
+            .map_err(|error| NatsError::Io {
+                url: self.url.clone(),
+                reason: format!("setting the read timeout: {error}"),
+            })?;
         let mut chunk = [0u8; READ_CHUNK];
         match self.stream.read(&mut chunk) {
             Ok(0) => Err(NatsError::Io {
@@ -547,6 +554,7 @@ impl Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
+        // In drop nobody can act on it; the socket is closed with the stream anyway.
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 }

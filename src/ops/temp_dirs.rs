@@ -109,6 +109,7 @@ mod tests {
     #[test]
     fn stale_dirs_of_gone_processes_are_removed() {
         let dir = std::env::temp_dir().join(format!("jsbackup-stale-{}", std::process::id()));
+        // A leftover from an earlier run may or may not exist.
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("mkdir");
         // PID 0x7fff_fff0 is above any Linux pid_max, so no such process exists.

@@ -40,6 +40,7 @@ pub fn remember(list: &mut Vec<PathBuf>, path: PathBuf) {
 
 /// Saves the list on a background thread (temp file + rename).
 pub fn save_in_background(list: Vec<PathBuf>) {
+    // The recent list is a convenience: not saving it loses no backup data, and there is no window to tell at exit.
     let _ = std::thread::Builder::new()
         .name("save-recent".into())
         .spawn(move || {
@@ -50,10 +51,12 @@ pub fn save_in_background(list: Vec<PathBuf>) {
                 return;
             };
             if let Some(parent) = path.parent() {
+                // A missing folder makes the write below fail, which is handled there.
                 let _ = std::fs::create_dir_all(parent);
             }
             let temporary = path.with_extension("json.tmp");
             if std::fs::write(&temporary, text).is_ok() {
+                // Best effort (see above): the previous list stays in place.
                 let _ = std::fs::rename(&temporary, &path);
             }
         });

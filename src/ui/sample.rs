@@ -31,6 +31,7 @@ fn write_if_different(path: &Path, content: &[u8]) -> Result<(), String> {
         std::fs::rename(&temporary, path)
     })();
     result.map_err(|error| {
+        // The write error is the one reported; a leftover temp file is harmless.
         let _ = std::fs::remove_file(&temporary);
         format!("{}: {error}", path.display())
     })

@@ -27,6 +27,7 @@ pub fn init_local_offset() {
     let offset = time::UtcOffset::current_local_offset()
         .map(|offset| offset.whole_seconds())
         .unwrap_or(0);
+    // Already set by an earlier call: that value is the same machine's offset.
     let _ = LOCAL_OFFSET_SECONDS.set(offset);
 }
 

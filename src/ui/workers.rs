@@ -78,6 +78,7 @@ pub fn spawn_index(source: OpenSource, ctx: egui::Context) -> IndexJob {
             ctx.request_repaint();
         });
     if let Err(error) = spawned {
+        // A failed send means the receiving document was closed: nobody is left to tell.
         let _ = fallback.send(IndexEvent::Failed {
             message: format!("cannot start the indexing thread: {error}"),
             backup: None,
@@ -97,6 +98,7 @@ fn index_thread(
         OpenSource::Sample => match super::sample::write_sample() {
             Ok(path) => path,
             Err(message) => {
+                // A failed send means the receiving document was closed: nobody is left to tell.
                 let _ = sender.send(IndexEvent::Failed {
                     message: format!("cannot write the sample backup: {message}"),
                     backup: None,
@@ -105,9 +107,11 @@ fn index_thread(
             }
         },
     };
+    // A failed send means the receiving document was closed: nobody is left to tell.
     let _ = sender.send(IndexEvent::Resolved(path.clone()));
     let streams = crate::ops::open::account_backup_streams(&path);
     if !streams.is_empty() {
+        // A failed send means the receiving document was closed: nobody is left to tell.
         let _ = sender.send(IndexEvent::Account(streams));
         return;
     }
@@ -121,6 +125,7 @@ fn index_thread(
         }
         sent_rows |= first_rows;
         last_sent = Some(Instant::now());
+        // A failed send means the receiving document was closed: nobody is left to tell.
         let _ = sender.send(IndexEvent::Progress {
             progress: *progress,
             partial: Box::new(partial_copy(backup, PARTIAL_ROWS)),
@@ -146,6 +151,7 @@ fn index_thread(
             backup: None,
         },
     };
+    // A failed send means the receiving document was closed: nobody is left to tell.
     let _ = sender.send(event);
 }
 
@@ -362,6 +368,7 @@ pub fn spawn_filter(
             let partial_sender = sender.clone();
             let partial_ctx = ctx.clone();
             let mut on_partial = |list: &DisplayList, scanned: usize, total: usize| {
+                // A failed send means the receiving document was closed: nobody is left to tell.
                 let _ = partial_sender.send(FilterResult {
                     generation,
                     result: Ok(list.clone()),
@@ -377,6 +384,7 @@ pub fn spawn_filter(
                 &mut on_partial,
             );
             if !thread_cancel.load(Ordering::Relaxed) {
+                // A failed send means the receiving document was closed: nobody is left to tell.
                 let _ = sender.send(FilterResult {
                     generation,
                     result,
@@ -386,6 +394,7 @@ pub fn spawn_filter(
             }
         });
     if let Err(error) = spawned {
+        // A failed send means the receiving document was closed: nobody is left to tell.
         let _ = fallback.send(FilterResult {
             generation,
             result: Err(format!("cannot start the filter thread: {error}")),
@@ -479,10 +488,12 @@ where
         .name(name.to_string())
         .spawn(move || {
             let outcome = work(&progress, &cancel);
+            // A failed send means the receiving document was closed: nobody is left to tell.
             let _ = sender.send(outcome);
             ctx.request_repaint();
         });
     if let Err(error) = spawned {
+        // A failed send means the receiving document was closed: nobody is left to tell.
         let _ = fallback.send(Err(format!("cannot start the {name} thread: {error}")));
     }
     job
@@ -506,6 +517,7 @@ pub fn spawn_pick_folder(title: &str, ctx: &egui::Context) -> Job<Option<PathBuf
 pub fn spawn_rss_sampler() -> Arc<AtomicU64> {
     let rss = Arc::new(AtomicU64::new(0));
     let weak = Arc::downgrade(&rss);
+    // Without the sampler the status bar shows no memory figure; nothing else reads it.
     let _ = std::thread::Builder::new()
         .name("rss".into())
         .spawn(move || {

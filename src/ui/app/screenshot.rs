@@ -141,6 +141,7 @@ impl App {
             if let Some(document) = self.documents.get_mut(self.active) {
                 document.pane = pane;
                 if let Some(seq) = select_seq {
+                    // A seq past the rows shown leaves the pane as it is; the screenshot shows that.
                     let _ = document.go_to_seq(seq);
                     document.pane = pane;
                 }
