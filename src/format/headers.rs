@@ -40,15 +40,17 @@ pub fn count_headers(block: &[u8]) -> usize {
     let mut rest = block;
     // Skip the status line.
     match find(rest, b"\r\n") {
-        Some(end) => rest = &rest[end + 2..],
+        Some(end) => rest = rest.get(end + 2..).unwrap_or_default(),
         None => return 0,
     }
     while let Some(end) = find(rest, b"\r\n") {
-        let line = &rest[..end];
+        let Some((line, tail)) = rest.split_at_checked(end) else {
+            break;
+        };
         if !line.is_empty() && line.contains(&b':') {
             count += 1;
         }
-        rest = &rest[end + 2..];
+        rest = tail.get(2..).unwrap_or_default();
     }
     count
 }
@@ -167,10 +169,10 @@ pub fn parse_ttl(text: &str) -> Ttl {
 pub fn parse_go_duration(original: &str) -> Option<i64> {
     let mut text = original.as_bytes();
     let mut negative = false;
-    if let Some(&first) = text.first() {
+    if let Some((&first, rest)) = text.split_first() {
         if first == b'-' || first == b'+' {
             negative = first == b'-';
-            text = &text[1..];
+            text = rest;
         }
     }
     if text == b"0" {
@@ -181,15 +183,14 @@ pub fn parse_go_duration(original: &str) -> Option<i64> {
     }
     const LIMIT: u64 = 1 << 63;
     let mut total: u64 = 0;
-    while !text.is_empty() {
-        let first = text[0];
+    while let Some(&first) = text.first() {
         if !(first == b'.' || first.is_ascii_digit()) {
             return None;
         }
         // Integer part.
         let before = text.len();
         let mut whole: u64 = 0;
-        while let Some(&digit) = text.first() {
+        while let Some((&digit, rest)) = text.split_first() {
             if !digit.is_ascii_digit() {
                 break;
             }
@@ -200,18 +201,18 @@ pub fn parse_go_duration(original: &str) -> Option<i64> {
             if whole > LIMIT {
                 return None;
             }
-            text = &text[1..];
+            text = rest;
         }
         let had_whole = text.len() != before;
         // Fraction part.
         let mut fraction: u64 = 0;
         let mut scale: f64 = 1.0;
         let mut had_fraction = false;
-        if text.first() == Some(&b'.') {
-            text = &text[1..];
+        if let Some((b'.', rest)) = text.split_first() {
+            text = rest;
             let before_fraction = text.len();
             let mut overflow = false;
-            while let Some(&digit) = text.first() {
+            while let Some((&digit, rest)) = text.split_first() {
                 if !digit.is_ascii_digit() {
                     break;
                 }
@@ -228,7 +229,7 @@ pub fn parse_go_duration(original: &str) -> Option<i64> {
                         }
                     }
                 }
-                text = &text[1..];
+                text = rest;
             }
             had_fraction = text.len() != before_fraction;
         }
@@ -243,7 +244,8 @@ pub fn parse_go_duration(original: &str) -> Option<i64> {
         if unit_len == 0 {
             return None;
         }
-        let unit: u64 = match &text[..unit_len] {
+        let (unit_text, rest) = text.split_at_checked(unit_len)?;
+        let unit: u64 = match unit_text {
             b"ns" => 1,
             b"us" | [0xc2, 0xb5, b's'] | [0xce, 0xbc, b's'] => 1_000,
             b"ms" => 1_000_000,
@@ -252,7 +254,7 @@ pub fn parse_go_duration(original: &str) -> Option<i64> {
             b"h" => 3_600_000_000_000,
             _ => return None,
         };
-        text = &text[unit_len..];
+        text = rest;
         if whole > LIMIT / unit {
             return None;
         }
@@ -352,6 +354,25 @@ mod tests {
         let parsed = parse_header_block(block);
         assert_eq!(parsed.status_line, "NATS/1.0");
         assert_eq!(parsed.entries.len(), 3);
+    }
+
+    // Values as Go's time.ParseDuration gives them.
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("1.5h"), Some(5_400_000_000_000));
+        assert_eq!(parse_go_duration("-1.5m"), Some(-90_000_000_000));
+        assert_eq!(parse_go_duration("+.5s"), Some(500_000_000));
+        assert_eq!(parse_go_duration("1.s"), Some(1_000_000_000));
+        assert_eq!(
+            parse_go_duration("1h2m3s4ms5us6ns"),
+            Some(3_723_004_005_006)
+        );
+        assert_eq!(parse_go_duration("1µs"), Some(1_000));
+        assert_eq!(parse_go_duration("-9223372036854775808ns"), Some(i64::MIN));
+        assert_eq!(parse_go_duration("9223372036854775808ns"), None);
+        for bad in ["", ".", "-", "3", "1x", "s", ".s", "1.5", "1h-2m"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

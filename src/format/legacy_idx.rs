@@ -62,7 +62,7 @@ pub fn parse_legacy_idx(data: &[u8]) -> Result<LegacyIdx, String> {
     let mut deleted = Vec::new();
     if deleted_count > 0 {
         if version == 2 {
-            let (set, _) = decode_seqset(&data[cursor.pos..])?;
+            let (set, _) = decode_seqset(data.get(cursor.pos..).unwrap_or_default())?;
             deleted = set;
         } else {
             for _ in 0..deleted_count.min(cursor.remaining() as u64) {
