@@ -1,5 +1,6 @@
 //! jsbackup command line: with no subcommand (or just a path) it opens the GUI;
 //! subcommands run the same operations headless.
+//! Arguments and output only.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

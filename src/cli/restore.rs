@@ -1,5 +1,7 @@
 //! `restore`: into a local store directory (`--store-dir`) or a running
 //! server (`--server`). Exit 0 restored, 1 restore failed, 2 bad input.
+//! Arguments and printing only: the checks and the restore are `ops::preflight` and
+//! `ops::restore_*`.
 
 use anyhow::{anyhow, Result};
 use jsbackup::model::Backup;

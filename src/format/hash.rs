@@ -1,5 +1,6 @@
 //! HighwayHash-64 keyed by SHA-256 of a string, as the filestore uses for
 //! `meta.sum`, record checksums and `index.db`.
+//! Pure computation: no I/O, and no key material kept beyond the prepared hasher.
 
 use highway::{HighwayHash, HighwayHasher, Key};
 use sha2::{Digest, Sha256};

@@ -2,6 +2,8 @@
 //!
 //! Lookups that predict server behaviour follow the server: case-sensitive key,
 //! matched at a line start and followed directly by `:`, first occurrence wins.
+//!
+//! Bytes in, values out: malformed lines are counted, never a panic; no I/O.
 
 /// Parsed header block for display: the status line and every `key: value` line in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,5 +1,7 @@
 //! `msgs/index.db` (full stream state, magic 11, versions 1–4), the AVL
 //! SequenceSet encoding of per-block delete maps, and consumer `o.dat`.
+//! Decoding and encoding only: whether `index.db` is trusted is the scan's decision
+//! (`ops::scan`); no I/O.
 
 use super::hash::Hh64Key;
 use super::varint::Cursor;

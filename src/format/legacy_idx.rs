@@ -2,6 +2,9 @@
 //! Before 2.10 there were no tombstones, so these lists are the only record of
 //! acks, limit trimming and non-erase deletes; the server trusts a block's `.idx`
 //! when its accounting adds up and its last checksum matches the block.
+//!
+//! Decoding only: whether a block's `.idx` is believed is the scan's decision
+//! (`ops::scan`); no I/O.
 
 use super::index_db::decode_seqset;
 use super::varint::Cursor;

@@ -4,6 +4,8 @@
 //! Each chunk is Snappy-compressed with `snap::raw::Encoder`, or stored as an
 //! uncompressed `0x01` chunk when compression would not shrink it. Output is
 //! deterministic: the same bytes in give the same bytes out.
+//!
+//! Never touches files or threads: the framed bytes go to any `Write`.
 
 use super::s2::{masked_crc, MAX_SNAPPY_BLOCK, SNAPPY_IDENTIFIER};
 use std::io::{self, Write};

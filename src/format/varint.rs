@@ -1,4 +1,5 @@
 //! LEB128 varints as Go's `encoding/binary` writes them (uvarint, and zigzag varint).
+//! A short or over-long varint is an error value, never a panic; no I/O.
 
 /// Why a varint could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

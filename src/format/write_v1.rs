@@ -8,6 +8,8 @@
 //! header (mode 0600, uid/gid 0, uname/gname `nats`), the data padded to 512,
 //! and two zero blocks at the end. All members share one mtime, so the output
 //! is deterministic. No `index.db` is written: the server rebuilds it.
+//!
+//! Never touches files or the clock: the bytes go to any `Write` and the mtime is given.
 
 use super::filestore_write::{
     write_consumer_files, write_stream_meta_files, BlockSummary, BlockWriter, EncodeError,

@@ -8,6 +8,8 @@
 //! So `to_value(from_json(v)) == v` for any JSON object `v`: a config from a
 //! newer server round-trips in meaning. Which fields a given server version
 //! accepts is `ops::config_check`'s business.
+//!
+//! No I/O.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};

@@ -1,4 +1,5 @@
 //! Stream state and consumer state, shaped like the server's JSON.
+//! Plain data: no I/O and no scanning; the scan fills it, `ops` reads it.
 
 use serde::Serialize;
 use serde_json::Value;

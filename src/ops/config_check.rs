@@ -9,6 +9,9 @@
 //! from nats-server's sources at v2.10.29, v2.11.9, v2.12.5, v2.14.5 and main
 //! (2.15.0-dev); 2.14 and 2.15 accept the same fields, 2.14 dropped
 //! `template_owner`. Go matches JSON keys case-insensitively, and so does this.
+//!
+//! It reports; it changes a config only when asked (`drop_fields` on the caller's copy),
+//! and does no I/O.
 
 use crate::model::ConsumerInfo;
 use serde_json::{Map, Value};

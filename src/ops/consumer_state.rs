@@ -7,6 +7,8 @@
 //! Cost: one pass over the subject table per consumer, plus at most half of the
 //! message index (the shorter side of the start sequence) for filtered consumers;
 //! per-subject first/last sequences are built once, only when a rule needs them.
+//!
+//! Reads the model only: no archive bytes, no I/O.
 
 use crate::model::config::DeliverPolicy;
 use crate::model::{

@@ -7,6 +7,8 @@
 //! with no runtime; async-nats would pull tokio, rustls and friends into a
 //! desktop binary for no gain. Auth: user/password and token go in CONNECT;
 //! credentials files (JWT + nkey signature) and TLS are not supported yet.
+//!
+//! It knows the protocol, not backups: what to send is `restore_server`'s.
 
 use serde_json::{json, Value};
 use std::io::{Read, Write};

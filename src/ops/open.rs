@@ -1,6 +1,8 @@
 //! Finding the files of a backup from what the user opened. Data files and
 //! `backup.json` must be regular files (or symlinks to them): a FIFO, device or
 //! socket would block a read forever or never end, so it is refused at once.
+//!
+//! It never reads the archive itself: that is the scan's (`ops::scan`).
 
 use crate::model::BackupSource;
 use std::path::{Path, PathBuf};

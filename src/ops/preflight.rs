@@ -2,6 +2,8 @@
 //! one list for the GUI's Restore dialog and `jsbackup restore` (which prints
 //! them and refuses on a failed one). Store checks read the file system and
 //! server checks talk to the server: run them off the UI thread.
+//!
+//! Checks only: never writes, creates or deletes anything.
 
 use crate::model::{Backup, StreamConfig};
 use crate::ops::config_check::{check_restore_configs, schema_version, ConfigPolicy};

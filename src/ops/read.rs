@@ -1,4 +1,5 @@
 //! Reading one message's bytes on demand through the chunk index.
+//! No scanning: it reads where the message table points.
 
 use crate::format::s2::{RangeError, RangeReader};
 use crate::model::Backup;

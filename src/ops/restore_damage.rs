@@ -4,6 +4,8 @@
 //! A restore never loses messages silently: a backup with error findings (or
 //! damaged, suspect, lost or out-of-order messages) is refused unless the
 //! caller asks for a salvage, and a salvage reports every sequence it left out.
+//!
+//! Counting and wording only: no I/O.
 
 use crate::format::headers::flags;
 use crate::model::{Backup, FindingKind, Severity};

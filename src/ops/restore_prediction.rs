@@ -5,6 +5,9 @@
 //! whose `Nats-TTL` ran out dropped (sequences kept as deleted); consumers as
 //! the server leaves them (pending acks of dropped messages terminated, the
 //! ack floor moved past them, num_pending counted over what is left).
+//!
+//! Reads the model only: no archive bytes, no I/O; the restore itself is `restore_local` /
+//! `restore_server`.
 
 use crate::format::filestore::record_size;
 use crate::format::headers::Ttl;

@@ -1,4 +1,5 @@
 //! Which consumers go with a stream into a restore or an export.
+//! Pure: no I/O.
 
 use crate::model::{Backup, ConsumerInfo};
 use crate::ops::restore_local::RestoreError;

@@ -3,6 +3,8 @@
 //! from the command table, and the settings kept between runs. The window
 //! chrome is in `app/chrome.rs`, the `screenshot` command in
 //! `app/screenshot.rs`; panes live in their own files, long work in `workers`.
+//!
+//! It never parses archive bytes; files are written and dialogs run on worker threads.
 
 mod chrome;
 mod screenshot;

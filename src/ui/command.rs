@@ -2,6 +2,8 @@
 //! send, and the one table of user-facing [`Action`]s (label, shortcut,
 //! tooltip, menu). Menus, keyboard handling, Help → Keyboard shortcuts, the
 //! command palette and the About text are all generated from [`TABLE`].
+//!
+//! No drawing and no work: a command is data until the app applies it.
 
 use super::document::Pane;
 use super::workers::OpenSource;

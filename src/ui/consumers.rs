@@ -2,6 +2,8 @@
 //! state CONSUMER.INFO would report (from `ops::consumer_state`); the selected
 //! one's position over the stream, pending acks, and config (tree or raw JSON).
 //! Also the "consumers of this message" line of the Messages detail.
+//!
+//! Draws only: the numbers come from `ops::consumer_state`, never computed here.
 
 use super::command::Command;
 use super::document::Document;

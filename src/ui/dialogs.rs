@@ -3,6 +3,8 @@
 //! document never shows it, Esc closes it. Every dialog has the same
 //! `show(ctx, commands) -> still open` shape. The dialogs' shared widgets
 //! are in `dialog`.
+//!
+//! No work of its own: each dialog runs its work in `workers::Job`s.
 
 use super::command::{self, Command};
 use super::export::{ConsumerExportDialog, ExportDialog};

@@ -1,5 +1,6 @@
 //! Overview pane: what the backup is, declared vs scanned state, config,
 //! messages over time and the top subjects (click one to filter Messages).
+//! Draws only: no parsing, no I/O.
 
 use super::command::Command;
 use super::document::Document;

@@ -1,4 +1,5 @@
 //! NATS subject wildcard matching (`*` one token, `>` one or more trailing tokens).
+//! Pure: no allocation, no I/O.
 
 /// Does `subject` match `filter`?
 pub fn subject_matches(filter: &str, subject: &str) -> bool {

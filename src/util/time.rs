@@ -1,4 +1,5 @@
 //! RFC 3339 times with nanoseconds, as the server writes them.
+//! No I/O; `now_ns` is the only clock read.
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;

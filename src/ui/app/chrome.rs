@@ -1,6 +1,8 @@
 //! Window chrome drawn by the app: the menu bar (from the command table)
 //! with the path field, the document list, the status bar, the welcome
 //! screen, toasts, the drop overlay and the account-backup list.
+//!
+//! Drawing only: what the user asks for goes out as [`Command`]s.
 
 use super::App;
 use crate::ui::command::{self, Action, Command, Menu};
