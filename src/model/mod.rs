@@ -3,11 +3,13 @@
 //! No I/O here.
 
 pub mod findings;
-pub mod index;
+pub mod message_table;
+pub mod odat;
 pub mod state;
 
 pub use findings::{Finding, FindingKind, Severity};
-pub use index::{MessageIndex, MessageRow, SubjectTable};
+pub use message_table::{MessageIndex, MessageRow, SubjectTable};
+pub use odat::clamp_consumer_state;
 pub use state::{ConsumerInfo, ConsumerState, PendingEntry, SequencePair, StreamState};
 
 use crate::format::s2::ChunkRecord;

@@ -10,12 +10,14 @@
 
 use crate::format::filestore::record_size;
 use crate::format::filestore_write::{
-    clamp_consumer_state, consumer_meta_inf, encode_odat_at, meta_inf_json, EncodeError,
+    consumer_meta_inf, encode_odat_at, meta_inf_json, EncodeError,
 };
 use crate::format::s2_write::S2Writer;
 use crate::format::write_v1::{V1Consumer, V1WriteError, V1Writer};
 use crate::format::write_v2::V2Writer;
-use crate::model::{ArchiveFormat, Backup, ConsumerInfo, ConsumerState, Severity, StreamState};
+use crate::model::{
+    clamp_consumer_state, ArchiveFormat, Backup, ConsumerInfo, ConsumerState, Severity, StreamState,
+};
 use crate::ops::read::{MessageReader, ReadError};
 use crate::util::subject::subject_matches;
 use crate::util::time::format_rfc3339_ns;
@@ -721,7 +723,7 @@ fn write_v1_body<W: Write>(
         consumers.push(V1Consumer {
             name: consumer.name.clone(),
             meta_inf,
-            odat: encode_odat_at(state, base_secs),
+            odat: encode_odat_at(&state.to_odat(), base_secs),
         });
     }
     let mut writer =

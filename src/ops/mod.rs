@@ -1,10 +1,11 @@
 //! Long operations on backups, with progress and cancel: index, verify, export, restore.
 
+pub mod decode;
 pub mod export;
-pub mod index;
 pub mod nats_client;
 pub mod open;
 pub mod read;
 pub mod report;
 pub mod restore_local;
 pub mod restore_server;
+pub mod scan;

@@ -84,7 +84,7 @@ pub fn open_backup(path: &Path, control: &mut ScanControl) -> Result<Backup, Ope
             .reserve(declared.messages.min(bound) as usize);
     }
     // Decoding runs on background threads, ahead of the parser.
-    let stream = DecodedStream::threaded(BufReader::with_capacity(1 << 20, file));
+    let stream = super::decode::threaded_stream(BufReader::with_capacity(1 << 20, file));
     scan_decoded(stream, &mut backup, control)?;
     if backup.format.is_none() {
         let reason = backup

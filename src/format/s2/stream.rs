@@ -1,0 +1,159 @@
+//! A buffered, position-tracking view of the decompressed stream for parsers.
+
+use super::decode::{ChunkEvent, ChunkLog, ChunkSource, InlineSource, CHUNK_HEADROOM};
+use super::MAX_S2_BLOCK;
+use std::io::Read;
+
+/// Why a read from the decompressed stream stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStop {
+    /// The stream ended (cleanly at the S2 level, or after a fatal framing problem).
+    End,
+    /// Bytes of unknown length were lost at the S2 level right here.
+    Discontinuity,
+}
+
+/// A buffered view of the decompressed stream with position tracking, for parsers.
+pub struct DecodedStream<S: ChunkSource> {
+    source: S,
+    pub chunks: ChunkLog,
+    buf: Vec<u8>,
+    /// Index in `buf` of the next unread byte.
+    cursor: usize,
+    /// Decompressed offset of `buf[0]`.
+    buf_offset: u64,
+    pending_discontinuity: bool,
+    /// Number of discontinuities seen (parsers compare this to detect them).
+    pub discontinuities: u32,
+}
+
+impl<R: Read> DecodedStream<InlineSource<R>> {
+    /// Decodes on the calling thread.
+    pub fn new(inner: R) -> Self {
+        Self::with_source(InlineSource::new(inner))
+    }
+}
+
+impl<S: ChunkSource> DecodedStream<S> {
+    pub fn with_source(source: S) -> Self {
+        Self {
+            source,
+            chunks: ChunkLog::default(),
+            buf: Vec::with_capacity(MAX_S2_BLOCK * 2),
+            cursor: 0,
+            buf_offset: 0,
+            pending_discontinuity: false,
+            discontinuities: 0,
+        }
+    }
+
+    /// Decompressed offset of the next byte.
+    pub fn pos(&self) -> u64 {
+        self.buf_offset.wrapping_add(self.cursor as u64)
+    }
+
+    pub fn file_pos(&self) -> u64 {
+        self.source.file_pos()
+    }
+
+    /// Bytes available without decoding another chunk.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.cursor..]
+    }
+
+    /// Makes at least `want` bytes available (or as many as the stream has).
+    pub fn fill(&mut self, want: usize) -> Result<(), StreamStop> {
+        while self.buf.len() - self.cursor < want {
+            if self.pending_discontinuity {
+                return Err(StreamStop::Discontinuity);
+            }
+            let leftover = self.buf.len() - self.cursor;
+            if leftover <= CHUNK_HEADROOM {
+                // Take the chunk's own buffer and put the short unread tail in front of it.
+                let (event, mut fresh) = self.source.next_chunk_owned(&mut self.chunks);
+                match event {
+                    ChunkEvent::Data(_) if fresh.len() >= CHUNK_HEADROOM => {
+                        let start = CHUNK_HEADROOM - leftover;
+                        let position = self.pos();
+                        fresh[start..CHUNK_HEADROOM].copy_from_slice(&self.buf[self.cursor..]);
+                        let spent = std::mem::replace(&mut self.buf, fresh);
+                        self.source.recycle(spent);
+                        self.cursor = start;
+                        self.buf_offset = position.wrapping_sub(start as u64);
+                    }
+                    ChunkEvent::Data(_) => {}
+                    ChunkEvent::Discontinuity => {
+                        self.pending_discontinuity = true;
+                        self.discontinuities += 1;
+                    }
+                    ChunkEvent::End => return Err(StreamStop::End),
+                }
+                continue;
+            }
+            // Drop consumed bytes before growing the buffer.
+            if self.cursor > 0 {
+                self.buf.drain(..self.cursor);
+                self.buf_offset = self.buf_offset.wrapping_add(self.cursor as u64);
+                self.cursor = 0;
+            }
+            match self.source.next_chunk(&mut self.chunks, &mut self.buf) {
+                ChunkEvent::Data(_) => {}
+                ChunkEvent::Discontinuity => {
+                    self.pending_discontinuity = true;
+                    self.discontinuities += 1;
+                }
+                ChunkEvent::End => return Err(StreamStop::End),
+            }
+        }
+        Ok(())
+    }
+
+    /// After a discontinuity, accept that bytes were lost and continue with what follows.
+    /// The decompressed offsets stay those of the decoded bytes (lost bytes take no room).
+    pub fn accept_discontinuity(&mut self) {
+        self.pending_discontinuity = false;
+    }
+
+    pub fn at_end(&mut self) -> bool {
+        matches!(self.fill(1), Err(StreamStop::End))
+    }
+
+    pub fn peek(&mut self, len: usize) -> Result<&[u8], StreamStop> {
+        self.fill(len)?;
+        Ok(&self.buf[self.cursor..self.cursor + len])
+    }
+
+    /// Consumes `len` bytes and returns them (valid until the next call).
+    pub fn take(&mut self, len: usize) -> Result<&[u8], StreamStop> {
+        self.fill(len)?;
+        let start = self.cursor;
+        self.cursor += len;
+        Ok(&self.buf[start..start + len])
+    }
+
+    /// Skips `len` bytes without keeping them in memory; returns how many were skipped.
+    pub fn skip(&mut self, len: u64) -> Result<(), (u64, StreamStop)> {
+        let mut left = len;
+        while left > 0 {
+            let available = (self.buf.len() - self.cursor) as u64;
+            if available == 0 {
+                if let Err(stop) = self.fill(1) {
+                    return Err((len - left, stop));
+                }
+                continue;
+            }
+            let step = available.min(left);
+            self.cursor += step as usize;
+            left -= step;
+        }
+        Ok(())
+    }
+
+    /// Consumes up to `max` bytes and returns them, without waiting for more chunks.
+    pub fn take_available(&mut self, max: usize) -> &[u8] {
+        let len = (self.buf.len() - self.cursor).min(max);
+        let start = self.cursor;
+        self.cursor += len;
+        &self.buf[start..start + len]
+    }
+}
