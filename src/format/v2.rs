@@ -208,3 +208,77 @@ pub fn plausible_message_header(buf: &[u8], previous_seq: u64) -> Option<(EntryH
     }
     parse_entry_header(buf, 0).ok().flatten()
 }
+
+/// Where [`resync`] found the next readable entry, or that none follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resync {
+    /// A plausible message entry for `sequence` starts at the current position;
+    /// the decompressed bytes `lost_from..` up to it were skipped.
+    Found { lost_from: u64, sequence: u64 },
+    /// The stream ends without another plausible entry.
+    Exhausted { lost_from: u64 },
+}
+
+/// Looks in `buffered` for the first offset where a plausible message entry after
+/// `previous_seq` starts and is confirmed by what follows it (the next entry or the
+/// sentinel, or the end of the stream when `at_stop`). Returns (offset, sequence).
+pub fn find_entry_start(buffered: &[u8], previous_seq: u64, at_stop: bool) -> Option<(usize, u64)> {
+    for start in 0..buffered.len() {
+        let Some((candidate, used)) = buffered
+            .get(start..)
+            .and_then(|rest| plausible_message_header(rest, previous_seq))
+        else {
+            continue;
+        };
+        let next_at = start
+            .saturating_add(used)
+            .saturating_add(usize::try_from(candidate.data_len()).unwrap_or(usize::MAX));
+        let confirmed = match buffered.get(next_at..) {
+            Some(rest) if rest.len() >= 5 => {
+                rest.get(..5) == Some(&[0u8; 5][..])
+                    || plausible_message_header(rest, candidate.sequence).is_some()
+            }
+            _ => at_stop && next_at == buffered.len(),
+        };
+        if confirmed {
+            return Some((start, candidate.sequence));
+        }
+    }
+    None
+}
+
+/// Searches forward for the next plausible message entry after `previous_seq` and
+/// stops in front of it. Bytes of a discontinuity are accepted as lost.
+pub fn resync<S: ChunkSource>(stream: &mut DecodedStream<S>, previous_seq: u64) -> Resync {
+    const WINDOW: usize = 1 << 16;
+    stream.accept_discontinuity();
+    let lost_from = stream.pos();
+    loop {
+        stream.accept_discontinuity();
+        let stop = stream.fill(WINDOW).err();
+        let buffered = stream.buffered();
+        if let Some((start, sequence)) = find_entry_start(buffered, previous_seq, stop.is_some()) {
+            // `start` lies inside the buffered bytes, so the skip cannot fail.
+            let _ = stream.skip(start as u64);
+            return Resync::Found {
+                lost_from,
+                sequence,
+            };
+        }
+        if stop == Some(StreamStop::End) {
+            return Resync::Exhausted { lost_from };
+        }
+        // Keep a tail in case a header straddles the window edge; bytes before a
+        // discontinuity are not contiguous with what follows, so drop them all.
+        let keep = if stop == Some(StreamStop::Discontinuity) {
+            0
+        } else {
+            64.min(buffered.len())
+        };
+        let advance = buffered.len() - keep;
+        if advance == 0 && stop.is_none() {
+            return Resync::Exhausted { lost_from };
+        }
+        let _ = stream.skip(advance as u64);
+    }
+}

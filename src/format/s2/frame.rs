@@ -85,77 +85,18 @@ impl<R: Read> FrameReader<R> {
                 return Frame::End(None);
             }
             let chunk_offset = self.file_pos;
-            let mut header = [0u8; 4];
-            let got = match self.read_up_to(&mut header) {
-                Ok(n) => n,
-                Err(error) => {
-                    return self.end(Some(S2Problem::Io {
-                        file_offset: chunk_offset,
-                        message: error.to_string(),
-                    }))
-                }
+            let header = match self.read_chunk_header(chunk_offset) {
+                Ok(header) => header,
+                Err(frame) => return frame,
             };
-            if got == 0 {
-                return self.end(None);
-            }
-            self.file_pos += got as u64;
-            if got < 4 {
-                return self.end(Some(S2Problem::Truncated {
-                    file_offset: chunk_offset,
-                    wanted: 4,
-                    available: got as u64,
-                }));
-            }
             let chunk_type = header[0];
-            let body_len =
-                u32::from(header[1]) | u32::from(header[2]) << 8 | u32::from(header[3]) << 16;
             if !self.started && chunk_type != 0xff {
                 return self.end(Some(S2Problem::NoIdentifier { chunk_type }));
             }
-            body.clear();
-            body.resize(body_len as usize, 0);
-            let got_body = match self.read_up_to(&mut body) {
-                Ok(n) => n,
-                Err(error) => {
-                    return self.end(Some(S2Problem::Io {
-                        file_offset: chunk_offset,
-                        message: error.to_string(),
-                    }))
-                }
-            };
-            self.file_pos += got_body as u64;
-            if got_body < body.len() {
-                let truncated = S2Problem::Truncated {
-                    file_offset: chunk_offset,
-                    wanted: u64::from(body_len),
-                    available: got_body as u64,
-                };
-                // A damaged length can look like truncation: look for a valid chunk in what is there.
-                if self.started {
-                    let mut rest = header[1..].to_vec();
-                    rest.extend_from_slice(&body[..got_body]);
-                    if let Some(frame) = self.resync_after(
-                        chunk_offset,
-                        rest,
-                        "its length runs past the end of the file",
-                    ) {
-                        return frame;
-                    }
-                }
-                return self.end(Some(truncated));
+            if let Err(frame) = self.read_chunk_body(chunk_offset, header, &mut body) {
+                return frame;
             }
-            let implausible = match chunk_type {
-                0x00 => {
-                    body.len() < 5
-                        || body.get(4..).is_none_or(|payload| {
-                            minlz::decode_len(payload).map_or(true, |(len, _)| len > self.max_block)
-                        })
-                }
-                0x01 => body.len() < 4 || body.len() - 4 > self.max_block,
-                0x02..=0x7f => true,
-                _ => false,
-            };
-            if implausible && self.started {
+            if self.started && implausible_chunk(chunk_type, &body, self.max_block) {
                 let mut rest = header[1..].to_vec();
                 rest.extend_from_slice(&body);
                 let reason = if chunk_type <= 0x01 {
@@ -171,46 +112,141 @@ impl<R: Read> FrameReader<R> {
                     chunk_type,
                 }));
             }
-            match chunk_type {
-                0xff => {
-                    if body == S2_IDENTIFIER {
-                        self.max_block = MAX_S2_BLOCK;
-                    } else if body == SNAPPY_IDENTIFIER {
-                        self.max_block = MAX_SNAPPY_BLOCK;
-                    } else if !self.started {
-                        return self.end(Some(S2Problem::NoIdentifier { chunk_type }));
-                    } else {
-                        self.started = true;
-                        return Frame::Problem {
-                            problem: S2Problem::BadIdentifier {
-                                file_offset: chunk_offset,
-                            },
-                            lost: false,
-                        };
-                    }
-                    self.started = true;
-                }
-                0x00 | 0x01 => {
-                    return Frame::Data(RawChunk {
-                        file_offset: chunk_offset,
-                        chunk_type,
-                        body,
-                        max_block: self.max_block,
-                    })
-                }
-                0x02..=0x7f => {
-                    return Frame::Problem {
-                        problem: S2Problem::Unsupported {
-                            file_offset: chunk_offset,
-                            chunk_type,
-                        },
-                        lost: true,
-                    }
-                }
-                // Padding, seek index and other skippable chunks.
-                _ => {}
+            match self.classify(chunk_offset, chunk_type, body) {
+                Ok(frame) => return frame,
+                Err(spare) => body = spare,
             }
         }
+    }
+
+    /// Reads the 4-byte chunk header; `Err` with the frame to return at the end or on a problem.
+    fn read_chunk_header(&mut self, chunk_offset: u64) -> Result<[u8; 4], Frame> {
+        let mut header = [0u8; 4];
+        let got = match self.read_up_to(&mut header) {
+            Ok(n) => n,
+            Err(error) => {
+                return Err(self.end(Some(S2Problem::Io {
+                    file_offset: chunk_offset,
+                    message: error.to_string(),
+                })))
+            }
+        };
+        if got == 0 {
+            return Err(self.end(None));
+        }
+        self.file_pos += got as u64;
+        if got < 4 {
+            return Err(self.end(Some(S2Problem::Truncated {
+                file_offset: chunk_offset,
+                wanted: 4,
+                available: got as u64,
+            })));
+        }
+        Ok(header)
+    }
+
+    /// Reads the body the header declares into `body`; a short body ends the stream
+    /// unless a valid chunk is found in what is there (a damaged length looks like truncation).
+    fn read_chunk_body(
+        &mut self,
+        chunk_offset: u64,
+        header: [u8; 4],
+        body: &mut Vec<u8>,
+    ) -> Result<(), Frame> {
+        let body_len =
+            u32::from(header[1]) | u32::from(header[2]) << 8 | u32::from(header[3]) << 16;
+        body.clear();
+        body.resize(body_len as usize, 0);
+        let got_body = match self.read_up_to(body) {
+            Ok(n) => n,
+            Err(error) => {
+                return Err(self.end(Some(S2Problem::Io {
+                    file_offset: chunk_offset,
+                    message: error.to_string(),
+                })))
+            }
+        };
+        self.file_pos += got_body as u64;
+        if got_body == body.len() {
+            return Ok(());
+        }
+        let truncated = S2Problem::Truncated {
+            file_offset: chunk_offset,
+            wanted: u64::from(body_len),
+            available: got_body as u64,
+        };
+        if self.started {
+            let mut rest = header[1..].to_vec();
+            rest.extend_from_slice(body.get(..got_body).unwrap_or_default());
+            if let Some(frame) = self.resync_after(
+                chunk_offset,
+                rest,
+                "its length runs past the end of the file",
+            ) {
+                return Err(frame);
+            }
+        }
+        Err(self.end(Some(truncated)))
+    }
+
+    /// What a well-framed chunk is; `Err(body)` hands the buffer back for a skipped chunk.
+    fn classify(
+        &mut self,
+        chunk_offset: u64,
+        chunk_type: u8,
+        body: Vec<u8>,
+    ) -> Result<Frame, Vec<u8>> {
+        match chunk_type {
+            0xff => {
+                if body == S2_IDENTIFIER {
+                    self.max_block = MAX_S2_BLOCK;
+                } else if body == SNAPPY_IDENTIFIER {
+                    self.max_block = MAX_SNAPPY_BLOCK;
+                } else if !self.started {
+                    return Ok(self.end(Some(S2Problem::NoIdentifier { chunk_type })));
+                } else {
+                    return Ok(Frame::Problem {
+                        problem: S2Problem::BadIdentifier {
+                            file_offset: chunk_offset,
+                        },
+                        lost: false,
+                    });
+                }
+                self.started = true;
+                Err(body)
+            }
+            0x00 | 0x01 => Ok(Frame::Data(RawChunk {
+                file_offset: chunk_offset,
+                chunk_type,
+                body,
+                max_block: self.max_block,
+            })),
+            0x02..=0x7f => Ok(Frame::Problem {
+                problem: S2Problem::Unsupported {
+                    file_offset: chunk_offset,
+                    chunk_type,
+                },
+                lost: true,
+            }),
+            // Padding, seek index and other skippable chunks.
+            _ => Err(body),
+        }
+    }
+}
+
+/// A chunk whose header cannot be right: a data chunk that cannot hold a block of
+/// at most `max_block` bytes, or a reserved unskippable type.
+fn implausible_chunk(chunk_type: u8, body: &[u8], max_block: usize) -> bool {
+    match chunk_type {
+        0x00 => {
+            body.len() < 5
+                || body.get(4..).is_none_or(|payload| {
+                    minlz::decode_len(payload).map_or(true, |(len, _)| len > max_block)
+                })
+        }
+        0x01 => body.len() < 4 || body.len() - 4 > max_block,
+        0x02..=0x7f => true,
+        _ => false,
     }
 }
 

@@ -1,0 +1,391 @@
+//! The v1 scan: reads the filestore tar (meta.inf, meta.sum, message blocks,
+//! index.db, consumer files) member by member, resynchronising on bad tar headers
+//! and on bytes lost inside a block.
+
+use super::v1_blocks::{block_key, scan_block, scan_block_rest, Block};
+use super::{report_progress, OpenError, Scan, ScanControl};
+use crate::format::s2::{ChunkSource, DecodedStream};
+use crate::format::tar::{TarError, TarEvent, TarHeader, TarReader};
+use crate::model::{Backup, EntryInfo, Finding, FindingKind};
+use serde_json::Value;
+
+/// Whether the member loop goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Next,
+    Stop,
+}
+
+impl From<bool> for Step {
+    fn from(go_on: bool) -> Self {
+        if go_on {
+            Step::Next
+        } else {
+            Step::Stop
+        }
+    }
+}
+
+fn block_index_of(name: &str) -> Option<u64> {
+    name.strip_prefix("msgs/")?
+        .strip_suffix(".blk")?
+        .parse()
+        .ok()
+}
+
+/// The member loop's running state.
+struct MemberLoop {
+    tar: TarReader,
+    /// The current member's bytes (reused between members).
+    data: Vec<u8>,
+    /// The stream name meta.inf gives, which keys the block checksums.
+    stream_key_name: Option<String>,
+}
+
+pub(super) fn scan_v1<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
+    backup: &mut Backup,
+    scan: &mut Scan,
+    control: &mut ScanControl,
+) -> Result<(), OpenError> {
+    let mut members = MemberLoop {
+        tar: TarReader::new(),
+        data: Vec::new(),
+        stream_key_name: None,
+    };
+    loop {
+        report_progress(stream, backup, scan, control)?;
+        if members.next_member(stream, backup, scan) == Step::Stop {
+            break;
+        }
+    }
+    super::v1_state::finish_v1(backup, scan);
+    Ok(())
+}
+
+impl MemberLoop {
+    fn next_member<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        scan: &mut Scan,
+    ) -> Step {
+        let header = match self.tar.next(stream) {
+            Ok(TarEvent::End) => {
+                scan.saw_end = true;
+                return Step::Stop;
+            }
+            Ok(TarEvent::Member(header)) => header,
+            Err(error) => return handle_tar_error(stream, &mut self.tar, backup, error).into(),
+        };
+        let name = header.name.replace('\\', "/");
+        backup.entries.push(EntryInfo {
+            name: name.clone(),
+            header_offset: header.header_offset,
+            data_offset: header.data_offset,
+            size: header.size,
+        });
+        if !header.is_regular() {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::UnexpectedEntry,
+                    format!("tar member {name:?} is not a regular file (type {:?}); the server rejects the restore", header.typeflag as char),
+                )
+                .entry(name.clone())
+                .offset(header.header_offset),
+            );
+            return Step::Next;
+        }
+        if name.split('/').any(|part| part == "..") || name.starts_with('/') {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::UnexpectedEntry,
+                    format!("tar member {name:?} points outside the stream directory"),
+                )
+                .entry(name.clone())
+                .offset(header.header_offset),
+            );
+            return Step::Next;
+        }
+        if let Err(error) = self.tar.read_data(stream, header.size, &mut self.data) {
+            return self.cut_member(stream, backup, scan, &name, &header, error);
+        }
+        self.store_member(backup, scan, &name, &header);
+        Step::Next
+    }
+
+    /// A member whose bytes stop early: keep its whole records, then go on if the
+    /// stream does.
+    fn cut_member<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        scan: &mut Scan,
+        name: &str,
+        header: &TarHeader,
+        error: TarError,
+    ) -> Step {
+        backup.findings.push(
+            Finding::error(
+                FindingKind::TarTruncated,
+                format!(
+                    "tar member {name:?} is cut short: {} of {} bytes present",
+                    self.data.len(),
+                    header.size
+                ),
+            )
+            .entry(name.to_string())
+            .offset(header.data_offset),
+        );
+        let Some(block_index) = block_index_of(name) else {
+            return handle_tar_error(stream, &mut self.tar, backup, error).into();
+        };
+        // Keep every whole record of a cut block.
+        let key = block_key(backup, self.stream_key_name.as_deref(), block_index);
+        let block = Block {
+            entry: name,
+            index: block_index,
+            data: &self.data,
+            data_offset: header.data_offset,
+            key: &key,
+        };
+        scan_block(backup, scan, &block);
+        let TarError::Discontinuity { offset } = error else {
+            return handle_tar_error(stream, &mut self.tar, backup, error).into();
+        };
+        // Bytes went missing inside the block: what follows the gap, up to the
+        // next tar header, still holds records whose checksums can be verified.
+        let mut rest = Vec::new();
+        let rest_offset = stream.pos();
+        let max_keep = (header.size as usize).saturating_sub(self.data.len());
+        let found = self.tar.resync_collecting(stream, &mut rest, max_keep);
+        let before = backup.messages.len();
+        let rest_block = Block {
+            data: &rest,
+            data_offset: rest_offset,
+            ..block
+        };
+        scan_block_rest(backup, scan, &rest_block);
+        let recovered = backup.messages.len() - before;
+        let message = match found {
+            Some(next) => format!(
+                "bytes of {name} are missing from decompressed offset {offset}; {recovered} message(s) after the gap recovered by their checksums; resynchronised at the tar header at {next}"
+            ),
+            None => format!(
+                "bytes of {name} are missing from decompressed offset {offset}; {recovered} message(s) after the gap recovered by their checksums; no tar header follows"
+            ),
+        };
+        backup.findings.push(
+            Finding::error(FindingKind::LostData, message)
+                .entry(name.to_string())
+                .offset(offset),
+        );
+        found.is_some().into()
+    }
+
+    /// Files a whole member's bytes by its name.
+    fn store_member(
+        &mut self,
+        backup: &mut Backup,
+        scan: &mut Scan,
+        name: &str,
+        header: &TarHeader,
+    ) {
+        let data = &self.data;
+        if name == "meta.inf" {
+            self.stream_key_name = parse_meta_inf(backup, data, header.data_offset);
+        } else if name == "meta.sum" {
+            scan.meta_sum = Some(data.clone());
+        } else if let Some(block_index) = block_index_of(name) {
+            let key = block_key(backup, self.stream_key_name.as_deref(), block_index);
+            let block = Block {
+                entry: name,
+                index: block_index,
+                data,
+                data_offset: header.data_offset,
+                key: &key,
+            };
+            scan_block(backup, scan, &block);
+        } else if name == "msgs/index.db" {
+            scan.index_db = Some(data.clone());
+            scan.index_db_entry_offset = header.data_offset;
+        } else if let Some(block_index) = name
+            .strip_prefix("msgs/")
+            .and_then(|rest| rest.strip_suffix(".idx"))
+            .and_then(|number| number.parse::<u64>().ok())
+        {
+            // ≤ 2.9: the block's state and delete list.
+            scan.legacy_idx.insert(block_index, data.clone());
+        } else if name.starts_with("msgs/") && name.ends_with(".fss") {
+            // ≤ 2.9 per-block subject summaries: the blocks say the same.
+        } else if let Some(rest) = name.strip_prefix("obs/") {
+            store_consumer_file(backup, scan, name, rest, data, header);
+        } else if name == "errors.txt" {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::ErrorsTxt,
+                    format!("the server failed while writing this snapshot, the archive is incomplete: {}", String::from_utf8_lossy(data)),
+                )
+                .entry(name.to_string())
+                .offset(header.data_offset),
+            );
+        } else {
+            unexpected_member(backup, name, header);
+        }
+    }
+}
+
+/// `obs/NAME/FILE`: kept until the end, when the consumer is built from its files.
+fn store_consumer_file(
+    backup: &mut Backup,
+    scan: &mut Scan,
+    name: &str,
+    rest: &str,
+    data: &[u8],
+    header: &TarHeader,
+) {
+    let Some((consumer, file)) = rest
+        .rsplit_once('/')
+        .filter(|(consumer, _)| !consumer.is_empty())
+    else {
+        unexpected_member(backup, name, header);
+        return;
+    };
+    let files = scan.consumer_files.entry(consumer.to_string()).or_default();
+    match file {
+        "meta.inf" => files.meta_inf = Some((data.to_vec(), header.data_offset)),
+        "meta.sum" => files.meta_sum = Some(data.to_vec()),
+        "o.dat" => files.odat = Some((data.to_vec(), header.data_offset)),
+        _ => backup.findings.push(
+            Finding::warning(
+                FindingKind::UnexpectedEntry,
+                format!("unexpected consumer file {name:?}"),
+            )
+            .entry(name.to_string())
+            .offset(header.header_offset),
+        ),
+    }
+}
+
+fn unexpected_member(backup: &mut Backup, name: &str, header: &TarHeader) {
+    backup.findings.push(
+        Finding::warning(
+            FindingKind::UnexpectedEntry,
+            format!("unexpected member {name:?}"),
+        )
+        .entry(name.to_string())
+        .offset(header.header_offset),
+    );
+}
+
+/// Reports a tar error; true when reading can go on (after resynchronising).
+fn handle_tar_error<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
+    tar: &mut TarReader,
+    backup: &mut Backup,
+    error: TarError,
+) -> bool {
+    match error {
+        TarError::MissingTrailer { offset } => {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::TarMissingTrailer,
+                    "tar ends without the end-of-archive marker (two zero blocks): the archive is incomplete",
+                )
+                .offset(offset),
+            );
+            false
+        }
+        TarError::Truncated { offset, what } => {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::TarTruncated,
+                    format!("archive ends inside a tar {what}: the archive is incomplete"),
+                )
+                .offset(offset),
+            );
+            false
+        }
+        TarError::BadHeader { offset, reason } => {
+            backup.findings.push(
+                Finding::error(FindingKind::TarHeader, format!("bad tar header: {reason}"))
+                    .offset(offset),
+            );
+            resync_tar(stream, tar, backup, offset)
+        }
+        TarError::Discontinuity { offset } => resync_tar(stream, tar, backup, offset),
+    }
+}
+
+fn resync_tar<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
+    tar: &mut TarReader,
+    backup: &mut Backup,
+    from: u64,
+) -> bool {
+    match tar.resync(stream) {
+        Some(offset) => {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::LostData,
+                    format!("resynchronised at the tar header at decompressed offset {offset}; bytes {from}..{offset} are unreadable"),
+                )
+                .offset(from),
+            );
+            true
+        }
+        None => {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::LostData,
+                    format!("no readable tar header after decompressed offset {from}"),
+                )
+                .offset(from),
+            );
+            false
+        }
+    }
+}
+
+fn parse_meta_inf(backup: &mut Backup, data: &[u8], offset: u64) -> Option<String> {
+    backup.meta_inf_raw = Some(data.to_vec());
+    match serde_json::from_slice::<Value>(data) {
+        Ok(Value::Object(mut object)) => {
+            backup.created = object
+                .remove("Created")
+                .and_then(|created| created.as_str().map(str::to_string));
+            let name = object
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if let Some(name) = &name {
+                if !backup.stream_name.is_empty() && backup.stream_name != *name {
+                    backup.findings.push(
+                        Finding::warning(
+                            FindingKind::MetaInf,
+                            format!(
+                                "meta.inf names stream {name:?} but backup.json names {:?}",
+                                backup.stream_name
+                            ),
+                        )
+                        .entry("meta.inf"),
+                    );
+                }
+                backup.stream_name = name.clone();
+            }
+            backup.config = Some(Value::Object(object));
+            name
+        }
+        Ok(_) | Err(_) => {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::MetaInf,
+                    "meta.inf is not a JSON object (the restore requires it)",
+                )
+                .entry("meta.inf")
+                .offset(offset),
+            );
+            None
+        }
+    }
+}
