@@ -412,7 +412,9 @@ fn cancelled(cancel: Option<&AtomicBool>) -> bool {
     cancel.is_some_and(|flag| flag.load(Ordering::Relaxed))
 }
 
-/// Salvage pre-pass: rows whose bytes cannot be read back.
+/// Salvage pre-pass: rows whose bytes cannot be read back, and rows the scan marked
+/// damaged (bytes in or next to a CRC-failed or lost range): a salvage never
+/// launders damage into the restorable copy.
 fn find_unreadable(
     backup: &Backup,
     cancel: Option<&AtomicBool>,
@@ -423,7 +425,8 @@ fn find_unreadable(
         if row % 4096 == 0 && cancelled(cancel) {
             return Err(ExportError::Cancelled);
         }
-        if reader.read_row(backup, row).is_err() {
+        let damaged = backup.messages.flags(row) & crate::format::headers::flags::DAMAGED != 0;
+        if damaged || reader.read_row(backup, row).is_err() {
             unreadable.insert(row);
         }
     }

@@ -27,7 +27,10 @@ pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
     if bad.is_empty() {
         return Vec::new();
     }
-    let v1 = backup.format == Some(ArchiveFormat::V1);
+    // v1 rows are records that passed their HighwayHash-64 check: intact wherever they lie.
+    if backup.format == Some(ArchiveFormat::V1) {
+        return Vec::new();
+    }
     let mut keep = vec![true; backup.messages.len()];
     for (row, keep_row) in keep.iter_mut().enumerate() {
         let start = backup.messages.offset(row);
@@ -37,8 +40,8 @@ pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
         for &(from, to, status) in &bad {
             if start < to && end > from {
                 backup.messages.set_flags(row, flags::DAMAGED);
-                // Zero-filled bytes are not the message; v1 record checksums already excluded bad records.
-                if status == ChunkStatus::Undecodable && !v1 {
+                // Zero-filled bytes are not the message.
+                if status == ChunkStatus::Undecodable {
                     *keep_row = false;
                 }
             }
