@@ -17,7 +17,7 @@ mod v2;
 
 use crate::format::s2::{ChunkRecord, ChunkSource, ChunkStatus, DecodedStream, S2Problem};
 use crate::format::v2::MAGIC as V2_MAGIC;
-use crate::model::{ArchiveFormat, Backup, Finding, FindingKind, StreamState};
+use crate::model::{ArchiveFormat, Backup, Finding, FindingKind, StreamConfig, StreamState};
 use crate::util::fxhash::FxHashSet;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -236,7 +236,7 @@ fn read_backup_json(backup: &mut Backup) {
                 if let Some(name) = config.get("name").and_then(Value::as_str) {
                     backup.stream_name = name.to_string();
                 }
-                backup.config = Some(config.clone());
+                backup.config = StreamConfig::from_json(config);
             }
             backup.declared_state = value.get("state").and_then(StreamState::from_json);
             backup.backup_json = Some(value);

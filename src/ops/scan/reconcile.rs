@@ -6,8 +6,9 @@
 use crate::format::filestore;
 use crate::format::headers::flags;
 use crate::format::s2::ChunkStatus;
-use crate::model::{ArchiveFormat, Backup, Finding, FindingKind, Severity, StreamState};
-use serde_json::Value;
+use crate::model::{
+    ArchiveFormat, Backup, Finding, FindingKind, Severity, StreamConfig, StreamState,
+};
 
 /// Flags messages whose bytes lie in a chunk that failed its CRC or did not decode.
 /// Returns the sequences removed because their bytes were zero-filled.
@@ -88,12 +89,7 @@ pub(super) fn finish_model(backup: &mut Backup) {
         let first_seq = first_message.unwrap_or(archive.first_seq);
         backup.state.first_seq = first_seq;
         backup.state.last_seq = archive.last_seq.max(last_message);
-        let memory = backup
-            .config
-            .as_ref()
-            .and_then(|config| config.get("storage"))
-            .and_then(Value::as_str)
-            == Some("memory");
+        let memory = backup.config.as_ref().is_some_and(StreamConfig::is_memory);
         let mut bytes = 0u64;
         for row in 0..backup.messages.len() {
             let subject_len = backup.subjects.name(backup.messages.subject_id[row]).len();

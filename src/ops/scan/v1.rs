@@ -6,7 +6,7 @@ use super::v1_blocks::{block_key, scan_block, scan_block_rest, Block};
 use super::{report_progress, OpenError, Scan, ScanControl};
 use crate::format::s2::{ChunkSource, DecodedStream};
 use crate::format::tar::{TarError, TarEvent, TarHeader, TarReader};
-use crate::model::{Backup, EntryInfo, Finding, FindingKind};
+use crate::model::{Backup, EntryInfo, Finding, FindingKind, StreamConfig};
 use serde_json::Value;
 
 /// Whether the member loop goes on.
@@ -481,7 +481,7 @@ fn parse_meta_inf(backup: &mut Backup, data: &[u8], offset: u64) -> Option<Strin
                 }
                 backup.stream_name = name.clone();
             }
-            backup.config = Some(Value::Object(object));
+            backup.config = StreamConfig::from_json(&Value::Object(object));
             name
         }
         Ok(_) | Err(_) => {

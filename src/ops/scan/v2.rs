@@ -9,7 +9,9 @@ use super::{
 use crate::format::headers::{self, flags, Ttl};
 use crate::format::s2::{ChunkSource, DecodedStream, StreamStop, LOOKBACK};
 use crate::format::v2::{self, EntryError, EntryHeader, Expectation, Resync};
-use crate::model::{Backup, EntryInfo, Finding, FindingKind, MessageRow, StreamState};
+use crate::model::{
+    Backup, EntryInfo, Finding, FindingKind, MessageRow, StreamConfig, StreamState,
+};
 use serde_json::Value;
 
 /// Whether the entry loop goes on.
@@ -48,9 +50,7 @@ pub(super) fn scan_v2<S: ChunkSource>(
     let max_msg_size = backup
         .config
         .as_ref()
-        .and_then(|config| config.get("max_msg_size"))
-        .and_then(Value::as_i64)
-        .filter(|&size| size > 0);
+        .and_then(StreamConfig::max_msg_size_limit);
     let mut entries = EntryLoop {
         entry_number: 0,
         out_of_order: 0,
