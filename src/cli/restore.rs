@@ -336,7 +336,7 @@ fn load_cancellable(
     path: &std::path::Path,
     cancel: &AtomicBool,
 ) -> Result<Option<jsbackup::model::Backup>> {
-    use jsbackup::ops::index::{open_backup, OpenError, ScanControl};
+    use jsbackup::ops::scan::{open_backup, OpenError, ScanControl};
     let mut control = ScanControl {
         cancel: Some(cancel),
         on_progress: None,

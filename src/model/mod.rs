@@ -4,12 +4,14 @@
 
 pub mod config;
 pub mod findings;
-pub mod index;
+pub mod message_table;
+pub mod odat;
 pub mod state;
 
 pub use config::{ConsumerConfig, Nanos, Storage, StreamConfig};
 pub use findings::{Finding, FindingKind, Severity};
-pub use index::{MessageIndex, MessageRow, SubjectTable};
+pub use message_table::{MessageIndex, MessageRow, SubjectTable};
+pub use odat::clamp_consumer_state;
 pub use state::{
     ConsumerInfo, ConsumerState, ConsumerStatus, MessageStanding, PendingEntry, SequencePair,
     StreamState,

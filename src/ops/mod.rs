@@ -2,8 +2,8 @@
 
 pub mod config_check;
 pub mod consumer_state;
+pub mod decode;
 pub mod export;
-pub mod index;
 pub mod nats_client;
 pub mod open;
 pub mod preflight;
@@ -13,5 +13,6 @@ pub mod restore_damage;
 pub mod restore_local;
 pub mod restore_prediction;
 pub mod restore_server;
+pub mod scan;
 pub mod selection;
 pub mod temp_dirs;

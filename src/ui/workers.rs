@@ -6,8 +6,8 @@
 use super::filter::{self, DisplayList, FilterSpec};
 use crate::format::headers::parse_header_block;
 use crate::model::Backup;
-use crate::ops::index::{open_backup, OpenError, ScanControl, ScanProgress};
 use crate::ops::read::MessageReader;
+use crate::ops::scan::{open_backup, OpenError, ScanControl, ScanProgress};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
