@@ -187,6 +187,7 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
     let mut control = ScanControl {
         cancel: Some(&cancel),
         on_progress: Some(&mut on_progress),
+        memory_budget: None,
     };
     let _ = open_backup(&args.path, &mut control);
     let first_rows = first_rows.unwrap_or_default();

@@ -8,6 +8,8 @@ pub const BLOCK: usize = 512;
 
 /// Members larger than this are not read into memory.
 pub const MAX_MEMBER_IN_MEMORY: u64 = 1 << 30;
+/// Longest member path kept (Linux PATH_MAX): a restore cannot create a longer one.
+pub const MAX_PATH: usize = 4096;
 /// At most this much is reserved before a member's bytes are actually read.
 const MAX_UPFRONT_RESERVE: u64 = 8 << 20;
 
@@ -289,6 +291,12 @@ impl TarReader {
                             .map_err(|reason| TarError::BadHeader { offset, reason })?;
                         for (key, value) in records {
                             match key.as_str() {
+                                "path" if value.len() > MAX_PATH => {
+                                    return Err(TarError::BadHeader {
+                                        offset,
+                                        reason: format!("PAX path of {} bytes, longer than any path a file system accepts ({MAX_PATH}, PATH_MAX): the server's restore fails creating it", value.len()),
+                                    });
+                                }
                                 "path" => pax_path = Some(value),
                                 "size" => pax_size = value.parse().ok(),
                                 _ => {}

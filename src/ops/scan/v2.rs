@@ -4,12 +4,13 @@
 
 use super::consumers::parse_v2_consumer;
 use super::{
+    budget,
     report_progress, OpenError, Scan, ScanControl, DEFAULT_MAX_PAYLOAD, MAX_REPEATED_FINDINGS,
 };
 use crate::format::headers::{self, flags, Ttl};
 use crate::format::s2::{ChunkSource, ChunkStatus, DecodedStream, StreamStop};
 use crate::format::v2::{self, EntryError, EntryHeader, Resync};
-use crate::model::{Backup, EntryInfo, Finding, FindingKind, MessageRow, StreamState};
+use crate::model::{Backup, EntryInfo, Finding, FindingKind, MessageRow, Severity, StreamState};
 use serde_json::Value;
 
 /// Whether the entry loop goes on.
@@ -154,7 +155,6 @@ impl EntryLoop {
         scan: &mut Scan,
         header: &EntryHeader,
     ) -> Step {
-        let name = header.name_lossy();
         if header.is_sentinel() {
             if stream.peek(1).is_ok_and(|bytes| !bytes.is_empty()) {
                 backup.findings.push(
@@ -168,16 +168,55 @@ impl EntryLoop {
             scan.saw_end = true;
             return Step::Stop;
         }
-        // A metadata entry: read it whole.
         let size = header.data_len();
         if size > v2::MAX_META_ENTRY {
             let finding = Finding::error(
                 FindingKind::EntryHeader,
-                format!("entry {name:?} declares {size} bytes"),
+                format!("entry {:?} declares {size} bytes", header.name_lossy()),
             )
-            .entry(name.clone())
+            .entry(header.name_lossy())
             .offset(header.offset);
             return self.report_and_resync(stream, backup, finding);
+        }
+        let is_state = header.name == b"state.json";
+        let is_consumer = header.name.starts_with(b"consumers/");
+        if !is_state && !is_consumer {
+            return self.misplaced_entry(stream, backup, header);
+        }
+        let name = header.name_lossy();
+        if size > budget::MAX_V2_META_ENTRY {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::TooLarge,
+                    format!("entry {name:?} is {size} bytes, more than the {} bytes of JSON the server accepts in an API request (max_payload; it warns above 8 MiB): skipped, not read", budget::MAX_V2_META_ENTRY),
+                )
+                .entry(name)
+                .offset(header.offset),
+            );
+            return self.skip_data(stream, backup, size);
+        }
+        if let Some(consumer_name) = name.strip_prefix("consumers/") {
+            if scan.consumer_names.contains(consumer_name) {
+                if backup.findings.stores(FindingKind::ConsumerMeta) {
+                    backup.findings.push(
+                        Finding::error(
+                            FindingKind::ConsumerMeta,
+                            format!("consumer {consumer_name:?} appears more than once: a restore creates it once and fails on the next (only the first is kept)"),
+                        )
+                        .entry(name.clone())
+                        .offset(header.offset),
+                    );
+                } else {
+                    backup.findings.count_only(FindingKind::ConsumerMeta, Severity::Error);
+                }
+                return self.skip_data(stream, backup, size);
+            }
+            // Held: the JSON as parsed, its name twice and the entry row.
+            let held = size.saturating_mul(2).saturating_add(256 + 2 * name.len() as u64);
+            if !scan.budget.charge(backup, held, &format!("consumer {consumer_name:?}")) {
+                return Step::Stop;
+            }
+            scan.consumer_names.insert(consumer_name.to_string());
         }
         let data = match stream.take(size as usize) {
             Ok(data) => data.to_vec(),
@@ -202,22 +241,69 @@ impl EntryLoop {
             data_offset: header.data_offset,
             size,
         });
-        if name == "state.json" {
+        if is_state {
             self.state_json(backup, scan, header, &data);
         } else if let Some(consumer_name) = name.strip_prefix("consumers/") {
             self.check_consumer_position(backup, &name, header);
             parse_v2_consumer(backup, consumer_name, &name, &data, header.data_offset);
-        } else {
+        }
+        Step::Next
+    }
+
+    /// A sequence-0 entry that is neither state.json, a consumer nor the sentinel:
+    /// listed (up to the findings cap) and skipped, its bytes never held.
+    fn misplaced_entry<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        header: &EntryHeader,
+    ) -> Step {
+        if backup.findings.stores(FindingKind::EntryOrder) {
+            let name = header.name_lossy();
+            backup.entries.push(EntryInfo {
+                name: name.clone(),
+                header_offset: header.offset,
+                data_offset: header.data_offset,
+                size: header.data_len(),
+            });
             backup.findings.push(
                 Finding::error(
                     FindingKind::EntryOrder,
                     format!("entry {name:?} has sequence 0 but is neither state.json, a consumer nor the sentinel (a restore fails with \"expected message sequence\")"),
                 )
-                .entry(name.clone())
+                .entry(name)
                 .offset(header.offset),
             );
+        } else {
+            backup
+                .findings
+                .count_only(FindingKind::EntryOrder, Severity::Error);
         }
-        Step::Next
+        self.skip_data(stream, backup, header.data_len())
+    }
+
+    /// Skips an entry's data; running into the end or lost bytes is reported as for any entry.
+    fn skip_data<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        size: u64,
+    ) -> Step {
+        let from = stream.pos();
+        match stream.skip(size) {
+            Ok(()) => Step::Next,
+            Err((_, StreamStop::Discontinuity)) => self.resync(stream, backup),
+            Err((_, StreamStop::End)) => {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::EntryTruncated,
+                        format!("an entry declares {size} bytes but the archive ends first"),
+                    )
+                    .offset(from),
+                );
+                Step::Stop
+            }
+        }
     }
 
     fn state_json(&self, backup: &mut Backup, scan: &mut Scan, header: &EntryHeader, data: &[u8]) {
