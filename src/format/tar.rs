@@ -128,6 +128,15 @@ pub fn parse_header_block(block: &[u8]) -> Result<(String, u64, u8), String> {
     Ok((name, size, typeflag))
 }
 
+/// UTF-8 text, validated by `str::from_utf8` (fast in debug builds too; the lossy
+/// conversion only for the rare invalid value).
+fn text_of(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
 /// PAX records: `LEN key=value\n`.
 pub fn parse_pax_records(data: &[u8]) -> Result<Vec<(String, String)>, String> {
     let mut records = Vec::new();
@@ -155,10 +164,7 @@ pub fn parse_pax_records(data: &[u8]) -> Result<Vec<(String, String)>, String> {
             .iter()
             .position(|&byte| byte == b'=')
             .ok_or("PAX record without '='")?;
-        records.push((
-            String::from_utf8_lossy(&record[..equals]).into_owned(),
-            String::from_utf8_lossy(&record[equals + 1..]).into_owned(),
-        ));
+        records.push((text_of(&record[..equals]), text_of(&record[equals + 1..])));
         rest = &rest[length..];
     }
     Ok(records)

@@ -28,7 +28,16 @@ struct EntryLoop {
     seen_message: bool,
     header_scratch: Vec<u8>,
     max_msg_size: Option<i64>,
+    /// Entries a restore cannot use (misplaced, duplicate, out of order), see [`MAX_FRUITLESS_ENTRIES`].
+    fruitless: u64,
+    seen_state: bool,
 }
+
+/// Entries a restore cannot use that the scan reads before it stops: the server's
+/// restore fails at the first of them, and a crafted archive repeats one such entry
+/// millions of times in a few bytes (S2 compresses repetition), which would cost
+/// seconds per million entries and tell nothing new.
+const MAX_FRUITLESS_ENTRIES: u64 = 1_000_000;
 
 pub(super) fn scan_v2<S: ChunkSource>(
     stream: &mut DecodedStream<S>,
@@ -55,6 +64,8 @@ pub(super) fn scan_v2<S: ChunkSource>(
         seen_message: false,
         header_scratch: Vec::new(),
         max_msg_size,
+        fruitless: 0,
+        seen_state: false,
     };
     loop {
         report_progress(stream, backup, scan, control)?;
@@ -178,7 +189,7 @@ impl EntryLoop {
             .offset(header.offset);
             return self.report_and_resync(stream, backup, finding);
         }
-        let is_state = header.name == b"state.json";
+        let is_state = header.name == b"state.json" && !self.seen_state;
         let is_consumer = header.name.starts_with(b"consumers/");
         if !is_state && !is_consumer {
             return self.misplaced_entry(stream, backup, header);
@@ -208,6 +219,9 @@ impl EntryLoop {
                     );
                 } else {
                     backup.findings.count_only(FindingKind::ConsumerMeta, Severity::Error);
+                }
+                if self.too_many_fruitless(backup, header.offset) {
+                    return Step::Stop;
                 }
                 return self.skip_data(stream, backup, size);
             }
@@ -242,6 +256,7 @@ impl EntryLoop {
             size,
         });
         if is_state {
+            self.seen_state = true;
             self.state_json(backup, scan, header, &data);
         } else if let Some(consumer_name) = name.strip_prefix("consumers/") {
             self.check_consumer_position(backup, &name, header);
@@ -269,7 +284,7 @@ impl EntryLoop {
             backup.findings.push(
                 Finding::error(
                     FindingKind::EntryOrder,
-                    format!("entry {name:?} has sequence 0 but is neither state.json, a consumer nor the sentinel (a restore fails with \"expected message sequence\")"),
+                    format!("entry {name:?} has sequence 0 but is neither the first state.json, a consumer nor the sentinel (a restore fails with \"expected message sequence\")"),
                 )
                 .entry(name)
                 .offset(header.offset),
@@ -279,7 +294,26 @@ impl EntryLoop {
                 .findings
                 .count_only(FindingKind::EntryOrder, Severity::Error);
         }
+        if self.too_many_fruitless(backup, header.offset) {
+            return Step::Stop;
+        }
         self.skip_data(stream, backup, header.data_len())
+    }
+
+    /// Counts an entry a restore cannot use; true (with a finding) when the scan should stop.
+    fn too_many_fruitless(&mut self, backup: &mut Backup, offset: u64) -> bool {
+        self.fruitless += 1;
+        if self.fruitless <= MAX_FRUITLESS_ENTRIES {
+            return false;
+        }
+        backup.findings.push(
+            Finding::error(
+                FindingKind::EntryOrder,
+                format!("the scan stopped after {} entries a restore cannot use (sequence-0 entries out of place, duplicate consumers, sequences out of order); a restore fails at the first of them; what follows is not read", crate::model::findings::group_thousands(MAX_FRUITLESS_ENTRIES)),
+            )
+            .offset(offset),
+        );
+        true
     }
 
     /// Skips an entry's data; running into the end or lost bytes is reported as for any entry.
@@ -426,6 +460,9 @@ impl EntryLoop {
             return Step::Stop;
         }
         if header.sequence <= previous_seq {
+            if self.too_many_fruitless(backup, header.offset) {
+                return Step::Stop;
+            }
             self.out_of_order += 1;
             if self.out_of_order <= MAX_REPEATED_FINDINGS {
                 backup.findings.push(
