@@ -185,7 +185,7 @@ fn tar_end(out: &mut S2Out) {
 }
 
 /// (a) a v2 archive: state.json, then 20 M sequence-0 entries, then the sentinel.
-fn v2_seq_zero(dir: &Path, consumer_entries: bool) -> PathBuf {
+fn v2_seq_zero(dir: &Path, consumer_entries: bool, count: u64) -> PathBuf {
     let mut out = S2Out::new();
     let mut head = b"NATSARC1".to_vec();
     let state = br#"{"messages":0,"bytes":0,"first_seq":0,"last_seq":0,"consumer_count":0}"#;
@@ -201,31 +201,31 @@ fn v2_seq_zero(dir: &Path, consumer_entries: bool) -> PathBuf {
     } else {
         vec![1, 2, 0, 0, 0, b'x']
     };
-    out.periodic(&entry, entry.len() as u64 * 20_000_000);
+    out.periodic(&entry, entry.len() as u64 * count);
     out.literal(&[0, 0, 0, 0, 0]);
     out.write(dir, "stream.tar.s2")
 }
 
 /// (b) six 1 GiB `msgs/N.idx` members of zeros in a v1 archive.
-fn v1_big_idx(dir: &Path) -> PathBuf {
+fn v1_big_idx(dir: &Path, size: u64) -> PathBuf {
     let mut out = S2Out::new();
     v1_head(&mut out);
     for index in 1..=6u64 {
-        out.literal(&ustar(&format!("msgs/{index}.idx"), 1 << 30, b'0'));
-        out.periodic(&[0], 1 << 30);
+        out.literal(&ustar(&format!("msgs/{index}.idx"), size, b'0'));
+        out.periodic(&[0], size);
     }
     tar_end(&mut out);
     out.write(dir, "stream.tar.s2")
 }
 
 /// (c) 3,000 PAX headers each holding a 1 MiB `path` record, before empty members.
-fn v1_pax_paths(dir: &Path) -> PathBuf {
+fn v1_pax_paths(dir: &Path, count: u64) -> PathBuf {
     let mut out = S2Out::new();
     v1_head(&mut out);
     let record_len: u64 = 1 << 20;
     let prefix = format!("{record_len} path=");
     let value_len = record_len - prefix.len() as u64 - 1;
-    for index in 0..3_000u64 {
+    for index in 0..count {
         let mut head = ustar(&format!("PaxHeaders.0/m{index}"), record_len, b'x');
         head.extend_from_slice(prefix.as_bytes());
         out.literal(&head);
@@ -239,11 +239,10 @@ fn v1_pax_paths(dir: &Path) -> PathBuf {
 }
 
 /// (d) 60 consumers whose meta.inf holds 60 MiB of JSON each.
-fn v1_big_consumers(dir: &Path) -> PathBuf {
+fn v1_big_consumers(dir: &Path, count: u64, size: u64) -> PathBuf {
     let mut out = S2Out::new();
     v1_head(&mut out);
-    let size: u64 = 60 << 20;
-    for index in 0..60u64 {
+    for index in 0..count {
         let name = format!("c{index}");
         let prefix = format!(r#"{{"stream_name":"{STREAM}","name":"{name}","config":{{"durable_name":"{name}","description":""#);
         let suffix = br#""}}"#;
@@ -457,7 +456,7 @@ fn scratch(name: &str) -> common::TempDir {
 fn v2_twenty_million_sequence_zero_entries() {
     for (label, consumers) in [("seq-zero entries", false), ("seq-zero consumers", true)] {
         let dir = scratch("v2-seq0");
-        let data = v2_seq_zero(dir.path(), consumers);
+        let data = v2_seq_zero(dir.path(), consumers, 20_000_000);
         assert!(std::fs::metadata(&data).unwrap().len() < 4096);
         let verify = check_bounds(label, &data, dir.path());
         assert!(findings(&verify).len() <= 40_000, "{label}: findings are bounded");
@@ -468,16 +467,16 @@ fn v2_twenty_million_sequence_zero_entries() {
 #[test]
 fn v1_six_one_gib_idx_members() {
     let dir = scratch("v1-idx");
-    let data = v1_big_idx(dir.path());
+    let data = v1_big_idx(dir.path(), 1 << 30);
     assert!(std::fs::metadata(&data).unwrap().len() < 64 << 10);
     let verify = check_bounds("1 GiB .idx members", &data, dir.path());
-    assert_finding("1 GiB .idx members", &verify, "unexpected_entry", "msgs/1.idx");
+    assert_finding("1 GiB .idx members", &verify, "too_large", "msgs/1.idx");
 }
 
 #[test]
 fn v1_three_thousand_one_mib_pax_paths() {
     let dir = scratch("v1-pax");
-    let data = v1_pax_paths(dir.path());
+    let data = v1_pax_paths(dir.path(), 3_000);
     let verify = check_bounds("1 MiB PAX paths", &data, dir.path());
     assert_finding("1 MiB PAX paths", &verify, "tar_header", "PAX path");
 }
@@ -485,9 +484,9 @@ fn v1_three_thousand_one_mib_pax_paths() {
 #[test]
 fn v1_sixty_consumers_of_sixty_mib() {
     let dir = scratch("v1-consumers");
-    let data = v1_big_consumers(dir.path());
+    let data = v1_big_consumers(dir.path(), 60, 60 << 20);
     let verify = check_bounds("60 MiB consumers", &data, dir.path());
-    assert_finding("60 MiB consumers", &verify, "consumer_meta", "obs/c0/meta.inf");
+    assert_finding("60 MiB consumers", &verify, "too_large", "obs/c0/meta.inf");
 }
 
 #[test]
@@ -515,11 +514,17 @@ fn v2_absurd_gap_flag_bits_and_duplicate_consumers() {
 #[ignore]
 fn write_inputs() {
     let out = PathBuf::from(std::env::var_os("HOSTILE_OUT").expect("set HOSTILE_OUT"));
-    v2_seq_zero(&out.join("v2-seq0-entries"), false);
-    v2_seq_zero(&out.join("v2-seq0-consumers"), true);
-    v1_big_idx(&out.join("v1-big-idx"));
-    v1_pax_paths(&out.join("v1-pax-paths"));
-    v1_big_consumers(&out.join("v1-big-consumers"));
+    v2_seq_zero(&out.join("v2-seq0-entries"), false, 20_000_000);
+    v2_seq_zero(&out.join("v2-seq0-consumers"), true, 20_000_000);
+    v1_big_idx(&out.join("v1-big-idx"), 1 << 30);
+    v1_pax_paths(&out.join("v1-pax-paths"), 3_000);
+    // Small enough to commit as a fuzz seed (tests/fuzz_corpus/scan_raw-hostile-*).
+    v1_pax_paths(&out.join("v1-pax-paths-30"), 30);
+    v2_seq_zero(&out.join("v2-seq0-entries-2m"), false, 2_000_000);
+    v2_seq_zero(&out.join("v2-seq0-consumers-2m"), true, 2_000_000);
+    v1_big_idx(&out.join("v1-big-idx-16m"), 16 << 20);
+    v1_big_consumers(&out.join("v1-big-consumers-6x12m"), 6, 12 << 20);
+    v1_big_consumers(&out.join("v1-big-consumers"), 60, 60 << 20);
     v1_wide_delete_map(&out.join("v1-wide-delete-map"));
     v2_gaps_flags_duplicates(&out.join("v2-gaps-flags-dups"));
 }
