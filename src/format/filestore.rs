@@ -242,28 +242,57 @@ pub struct RecordGap {
 }
 
 /// Walks a block like [`walk_records`], but after a malformed record goes on from
-/// the next record whose checksum verifies. Returns the stretches skipped.
+/// the next record whose checksum verifies. The length of a record that fails its
+/// checksum is not trusted either: the next record is searched from just after its
+/// start. Returns the stretches skipped.
 pub fn walk_records_resyncing(
     data: &[u8],
     key: &Hh64Key,
     mut visit: impl FnMut(&Record),
 ) -> Vec<RecordGap> {
-    let mut start = 0usize;
+    let mut position = 0usize;
     // Verifying candidates hashes bytes; bound the total so hostile blocks stay linear.
     let mut hash_budget = data.len().saturating_mul(4).saturating_add(1 << 20);
     let mut gaps = Vec::new();
-    while let Some(slice) = data.get(start..).filter(|slice| !slice.is_empty()) {
-        let walked = walk_records(slice, key, |record| visit(&record.at(start)));
-        let Err(error) = walked else { break };
-        let bad_at = start + error.offset;
+    while let Some(rest) = data.get(position..).filter(|rest| !rest.is_empty()) {
+        let (bad_at, reason) = match read_record(rest, key) {
+            Ok(record) if record.checksum_ok => {
+                visit(&record.at(position));
+                position += record.len as usize;
+                continue;
+            }
+            Ok(record) => {
+                visit(&record.at(position));
+                let declared_end = position + record.len as usize;
+                match find_next_record(data, position + 1, key, &mut hash_budget) {
+                    // The declared length was right after all.
+                    Some(next) if next == declared_end => {
+                        position = next;
+                        continue;
+                    }
+                    Some(next) if next < declared_end => {
+                        position = next;
+                        continue;
+                    }
+                    _ => (
+                        declared_end,
+                        "no record follows where the damaged record says it ends".to_string(),
+                    ),
+                }
+            }
+            Err(reason) => (position, reason),
+        };
+        if bad_at >= data.len() {
+            break;
+        }
         let next = find_next_record(data, bad_at + 1, key, &mut hash_budget);
         gaps.push(RecordGap {
             bad_at,
-            reason: error.reason,
+            reason,
             resumed_at: next,
         });
         match next {
-            Some(next) => start = next,
+            Some(next) => position = next,
             None => break,
         }
     }

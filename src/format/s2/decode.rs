@@ -63,7 +63,7 @@ pub fn decode_chunk(raw: &RawChunk, out: &mut Vec<u8>) -> DecodedChunk {
     let stored_crc = u32::from_le_bytes(*crc_bytes);
     let start = out.len();
     let mut status = ChunkStatus::Ok;
-    let mut failure = None;
+    let failure = None;
     let mut too_large = None;
     if kind == ChunkKind::Uncompressed {
         if payload.len() > raw.max_block {
@@ -79,13 +79,16 @@ pub fn decode_chunk(raw: &RawChunk, out: &mut Vec<u8>) -> DecodedChunk {
             return lost("block too large", Some(declared as u64));
         }
         zero_extend(out, declared);
-        match minlz::decode_into(&mut out[start..], payload) {
-            Ok(written) if written == declared => {}
-            Ok(_) | Err(_) => {
-                // Keep offsets aligned: the declared length stays, zero-filled.
-                out[start..].fill(0);
-                status = ChunkStatus::Undecodable;
-                failure = Some("corrupt S2 block".to_string());
+        match out
+            .get_mut(start..)
+            .map(|dst| minlz::decode_into(dst, payload))
+        {
+            Some(Ok(written)) if written == declared => {}
+            _ => {
+                // The declared length came from a corrupt block: nothing of it is
+                // kept (no zero-fill the parsers would read as structure).
+                out.truncate(start);
+                return lost("corrupt S2 block", None);
             }
         }
     }
@@ -136,7 +139,6 @@ impl ChunkLog {
                 self.problems.push(S2Problem::Undecodable {
                     file_offset: raw_offset,
                     decompressed_offset,
-                    decompressed_end: decompressed_offset,
                     reason: decoded.failure.clone().unwrap_or_default(),
                 });
             }
@@ -153,7 +155,6 @@ impl ChunkLog {
             ChunkStatus::Undecodable => self.problems.push(S2Problem::Undecodable {
                 file_offset: raw_offset,
                 decompressed_offset,
-                decompressed_end,
                 reason: decoded.failure.clone().unwrap_or_default(),
             }),
         }

@@ -30,7 +30,8 @@ pub enum ChunkStatus {
     Ok,
     /// Decoded, but the CRC of the decoded bytes does not match.
     CrcMismatch,
-    /// The block could not be decoded; its declared length was filled with zeros.
+    /// The block could not be decoded. The reader reports such a chunk as lost bytes
+    /// (a discontinuity) and records no chunk for it.
     Undecodable,
 }
 
@@ -64,11 +65,10 @@ pub enum S2Problem {
         decompressed_offset: u64,
         decompressed_end: u64,
     },
-    #[error("undecodable S2 block in the chunk at file offset {file_offset}: {reason} (decompressed bytes {decompressed_offset}..{decompressed_end} lost)")]
+    #[error("undecodable S2 block in the chunk at file offset {file_offset}: {reason}; its bytes are lost at decompressed offset {decompressed_offset}")]
     Undecodable {
         file_offset: u64,
         decompressed_offset: u64,
-        decompressed_end: u64,
         reason: String,
     },
     #[error("chunk at file offset {file_offset} of type 0x{chunk_type:02x} is reserved and cannot be skipped; its contents are lost")]
@@ -122,7 +122,7 @@ pub use decode::{
 };
 pub use frame::{Frame, FrameReader, RawChunk};
 pub use range::{RangeError, RangeReader};
-pub use stream::{DecodedStream, StreamStop};
+pub use stream::{DecodedStream, StreamStop, LOOKBACK};
 
 #[cfg(test)]
 mod tests {

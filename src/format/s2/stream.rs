@@ -13,6 +13,9 @@ pub enum StreamStop {
     Discontinuity,
 }
 
+/// Bytes behind the read position that [`DecodedStream::rewind`] can always give back.
+pub const LOOKBACK: usize = 4096;
+
 /// A buffered view of the decompressed stream with position tracking, for parsers.
 pub struct DecodedStream<S: ChunkSource> {
     source: S,
@@ -22,6 +25,8 @@ pub struct DecodedStream<S: ChunkSource> {
     cursor: usize,
     /// Decompressed offset of `buf[0]`.
     buf_offset: u64,
+    /// Index in `buf` of the oldest byte that can still be re-read ([`Self::rewind`]).
+    valid_from: usize,
     pending_discontinuity: bool,
     /// Number of discontinuities seen (parsers compare this to detect them).
     pub discontinuities: u32,
@@ -42,6 +47,7 @@ impl<S: ChunkSource> DecodedStream<S> {
             buf: Vec::with_capacity(MAX_S2_BLOCK * 2),
             cursor: 0,
             buf_offset: 0,
+            valid_from: 0,
             pending_discontinuity: false,
             discontinuities: 0,
         }
@@ -74,11 +80,15 @@ impl<S: ChunkSource> DecodedStream<S> {
                 match event {
                     ChunkEvent::Data(_) if fresh.len() >= CHUNK_HEADROOM => {
                         let start = CHUNK_HEADROOM - leftover;
+                        // Keep a little of what was read, for parsers that look back.
+                        let back = (self.cursor - self.valid_from).min(LOOKBACK).min(start);
                         let position = self.pos();
-                        fresh[start..CHUNK_HEADROOM].copy_from_slice(&self.buf[self.cursor..]);
+                        fresh[start - back..CHUNK_HEADROOM]
+                            .copy_from_slice(&self.buf[self.cursor - back..]);
                         let spent = std::mem::replace(&mut self.buf, fresh);
                         self.source.recycle(spent);
                         self.cursor = start;
+                        self.valid_from = start - back;
                         self.buf_offset = position.wrapping_sub(start as u64);
                     }
                     ChunkEvent::Data(_) => {}
@@ -91,10 +101,13 @@ impl<S: ChunkSource> DecodedStream<S> {
                 continue;
             }
             // Drop consumed bytes before growing the buffer.
-            if self.cursor > 0 {
-                self.buf.drain(..self.cursor);
-                self.buf_offset = self.buf_offset.wrapping_add(self.cursor as u64);
-                self.cursor = 0;
+            let back = (self.cursor - self.valid_from).min(LOOKBACK);
+            if self.cursor > back {
+                let drop = self.cursor - back;
+                self.buf.drain(..drop);
+                self.buf_offset = self.buf_offset.wrapping_add(drop as u64);
+                self.cursor = back;
+                self.valid_from = 0;
             }
             match self.source.next_chunk(&mut self.chunks, &mut self.buf) {
                 ChunkEvent::Data(_) => {}
@@ -106,6 +119,14 @@ impl<S: ChunkSource> DecodedStream<S> {
             }
         }
         Ok(())
+    }
+
+    /// Steps back over up to `len` bytes already read (at least [`LOOKBACK`] are kept
+    /// while they exist); returns how many. For resynchronising parsers.
+    pub fn rewind(&mut self, len: usize) -> usize {
+        let back = len.min(self.cursor - self.valid_from);
+        self.cursor -= back;
+        back
     }
 
     /// After a discontinuity, accept that bytes were lost and continue with what follows.

@@ -16,9 +16,9 @@ mod v1_blocks;
 mod v1_state;
 mod v2;
 
-use crate::format::s2::{ChunkSource, DecodedStream, S2Problem};
+use crate::format::s2::{ChunkRecord, ChunkSource, ChunkStatus, DecodedStream, S2Problem};
 use crate::format::v2::MAGIC as V2_MAGIC;
-use crate::model::{ArchiveFormat, Backup, Finding, FindingKind, StreamState};
+use crate::model::{ArchiveFormat, Backup, Finding, FindingKind, StreamConfig, StreamState};
 use crate::util::fxhash::FxHashSet;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -249,7 +249,7 @@ fn read_backup_json(backup: &mut Backup) {
                 if let Some(name) = config.get("name").and_then(Value::as_str) {
                     backup.stream_name = name.to_string();
                 }
-                backup.config = Some(config.clone());
+                backup.config = StreamConfig::from_json(config);
             }
             backup.declared_state = value.get("state").and_then(StreamState::from_json);
             backup.backup_json = Some(value);
@@ -317,4 +317,24 @@ fn report_s2_problems(problems: &[S2Problem], backup: &mut Backup) {
         }
         backup.findings.push(finding);
     }
+}
+
+/// When any byte of `from..to` lies in a chunk that failed its CRC (or did not
+/// decode), the end of that run of bad chunks.
+pub(super) fn damaged_range_end(chunks: &[ChunkRecord], from: u64, to: u64) -> Option<u64> {
+    // Chunks are in decompressed order: start at the first one that ends after `from`.
+    let first = chunks.partition_point(|chunk| chunk.decompressed_end() <= from);
+    let to = to.max(from + 1);
+    let mut bad_end: Option<u64> = None;
+    for chunk in chunks.get(first..).unwrap_or_default() {
+        let bad = chunk.status != ChunkStatus::Ok;
+        let touches = chunk.decompressed_offset < to;
+        let extends = bad_end == Some(chunk.decompressed_offset);
+        if bad && (touches || extends) {
+            bad_end = Some(chunk.decompressed_end());
+        } else if bad_end.is_some() || !touches {
+            break;
+        }
+    }
+    bad_end
 }

@@ -6,8 +6,9 @@
 use crate::format::filestore;
 use crate::format::headers::flags;
 use crate::format::s2::ChunkStatus;
-use crate::model::{ArchiveFormat, Backup, Finding, FindingKind, Severity, StreamState};
-use serde_json::Value;
+use crate::model::{
+    ArchiveFormat, Backup, Finding, FindingKind, Severity, StreamConfig, StreamState,
+};
 
 /// Flags messages whose bytes lie in a chunk that failed its CRC or did not decode.
 /// Returns the sequences removed because their bytes were zero-filled.
@@ -27,7 +28,10 @@ pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
     if bad.is_empty() {
         return Vec::new();
     }
-    let v1 = backup.format == Some(ArchiveFormat::V1);
+    // v1 rows are records that passed their HighwayHash-64 check: intact wherever they lie.
+    if backup.format == Some(ArchiveFormat::V1) {
+        return Vec::new();
+    }
     let mut keep = vec![true; backup.messages.len()];
     for (row, keep_row) in keep.iter_mut().enumerate() {
         let start = backup.messages.offset(row);
@@ -37,8 +41,8 @@ pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
         for &(from, to, status) in &bad {
             if start < to && end > from {
                 backup.messages.set_flags(row, flags::DAMAGED);
-                // Zero-filled bytes are not the message; v1 record checksums already excluded bad records.
-                if status == ChunkStatus::Undecodable && !v1 {
+                // Zero-filled bytes are not the message.
+                if status == ChunkStatus::Undecodable {
                     *keep_row = false;
                 }
             }
@@ -85,12 +89,7 @@ pub(super) fn finish_model(backup: &mut Backup) {
         let first_seq = first_message.unwrap_or(archive.first_seq);
         backup.state.first_seq = first_seq;
         backup.state.last_seq = archive.last_seq.max(last_message);
-        let memory = backup
-            .config
-            .as_ref()
-            .and_then(|config| config.get("storage"))
-            .and_then(Value::as_str)
-            == Some("memory");
+        let memory = backup.config.as_ref().is_some_and(StreamConfig::is_memory);
         let mut bytes = 0u64;
         for row in 0..backup.messages.len() {
             let subject_len = backup.subjects.name(backup.messages.subject_id[row]).len();

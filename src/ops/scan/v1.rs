@@ -6,7 +6,7 @@ use super::v1_blocks::{block_key, scan_block, scan_block_rest, Block};
 use super::{budget, report_progress, OpenError, Scan, ScanControl};
 use crate::format::s2::{ChunkSource, DecodedStream};
 use crate::format::tar::{TarError, TarEvent, TarHeader, TarReader};
-use crate::model::{Backup, EntryInfo, Finding, FindingKind};
+use crate::model::{Backup, EntryInfo, Finding, FindingKind, StreamConfig};
 use serde_json::Value;
 
 /// Whether the member loop goes on.
@@ -40,7 +40,28 @@ struct MemberLoop {
     data: Vec<u8>,
     /// The stream name meta.inf gives, which keys the block checksums.
     stream_key_name: Option<String>,
+    /// Data offset of the last member whose header was read: a resync looks back no
+    /// further, so it never finds that header again.
+    last_data_offset: u64,
+    /// The end of the last block: if no valid header follows it, its records may go
+    /// on past its declared size (bytes were inserted upstream).
+    block_tail: Option<BlockTail>,
 }
+
+/// The unreadable end of the last block (from its first unreadable byte, with the
+/// tar padding after it) and where it lies.
+struct BlockTail {
+    entry: String,
+    index: u64,
+    bytes: Vec<u8>,
+    offset: u64,
+}
+
+/// How far a tar resync looks back before the damaged header: a header cut off the
+/// 512-byte grid starts at most this far before the position it was expected at.
+const TAR_LOOK_BACK: u64 = 2 * 512 - 1;
+/// The most bytes kept after a damaged block to search for its remaining records.
+const MAX_BLOCK_TAIL: usize = 64 << 20;
 
 pub(super) fn scan_v1<S: ChunkSource>(
     stream: &mut DecodedStream<S>,
@@ -52,6 +73,8 @@ pub(super) fn scan_v1<S: ChunkSource>(
         tar: TarReader::new(),
         data: Vec::new(),
         stream_key_name: None,
+        last_data_offset: 0,
+        block_tail: None,
     };
     loop {
         report_progress(stream, backup, scan, control)?;
@@ -71,13 +94,13 @@ impl MemberLoop {
         scan: &mut Scan,
     ) -> Step {
         let header = match self.tar.next(stream) {
-            Ok(TarEvent::End) => {
-                scan.saw_end = true;
-                return Step::Stop;
-            }
+            Ok(TarEvent::End) => return self.end_marker(stream, backup, scan),
             Ok(TarEvent::Member(header)) => header,
-            Err(error) => return handle_tar_error(stream, &mut self.tar, backup, error).into(),
+            Err(error) => return self.recover(stream, backup, scan, error).into(),
         };
+        // The block before ended where its header said: its unreadable tail is just that.
+        self.block_tail = None;
+        self.last_data_offset = header.data_offset;
         let name = header.name.replace('\\', "/");
         backup.entries.push(EntryInfo {
             name: name.clone(),
@@ -120,13 +143,13 @@ impl MemberLoop {
                     why,
                     header.header_offset,
                 ));
-                return self.skip_member(stream, backup);
+                return self.skip_member(stream, backup, scan);
             }
             MemberUse::Read { .. } => {}
-            MemberUse::Skip => return self.skip_member(stream, backup),
+            MemberUse::Skip => return self.skip_member(stream, backup, scan),
             MemberUse::Unexpected => {
                 unexpected_member(backup, &name, &header);
-                return self.skip_member(stream, backup);
+                return self.skip_member(stream, backup, scan);
             }
         }
         if let Err(error) = self.tar.read_data(stream, header.size, &mut self.data) {
@@ -140,10 +163,11 @@ impl MemberLoop {
         &mut self,
         stream: &mut DecodedStream<S>,
         backup: &mut Backup,
+        scan: &mut Scan,
     ) -> Step {
         match self.tar.skip_rest(stream) {
             Ok(()) => Step::Next,
-            Err(error) => handle_tar_error(stream, &mut self.tar, backup, error).into(),
+            Err(error) => self.recover(stream, backup, scan, error).into(),
         }
     }
 
@@ -171,7 +195,7 @@ impl MemberLoop {
             .offset(header.data_offset),
         );
         let Some(block_index) = block_index_of(name) else {
-            return handle_tar_error(stream, &mut self.tar, backup, error).into();
+            return self.recover(stream, backup, scan, error).into();
         };
         // Keep every whole record of a cut block.
         let key = block_key(backup, self.stream_key_name.as_deref(), block_index);
@@ -182,16 +206,18 @@ impl MemberLoop {
             data_offset: header.data_offset,
             key: &key,
         };
-        scan_block(backup, scan, &block);
+        // The gap below is reported on its own; the unreadable tail is part of it.
+        let _unreadable_tail = scan_block(backup, scan, &block);
         let TarError::Discontinuity { offset } = error else {
-            return handle_tar_error(stream, &mut self.tar, backup, error).into();
+            return self.recover(stream, backup, scan, error).into();
         };
         // Bytes went missing inside the block: what follows the gap, up to the
         // next tar header, still holds records whose checksums can be verified.
         let mut rest = Vec::new();
         let rest_offset = stream.pos();
         let max_keep = (header.size as usize).saturating_sub(self.data.len());
-        let found = self.tar.resync_collecting(stream, &mut rest, max_keep);
+        // Bytes before a discontinuity are not contiguous with what follows: no look-back.
+        let (found, _) = self.tar.resync_collecting(stream, &mut rest, max_keep, 0);
         let before = backup.messages.len();
         let rest_block = Block {
             data: &rest,
@@ -214,6 +240,147 @@ impl MemberLoop {
                 .offset(offset),
         );
         found.is_some().into()
+    }
+
+    /// Two zero blocks end the archive, unless they were read from bytes that fail
+    /// their chunk's CRC: then they are not believed and reading resumes after them.
+    fn end_marker<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        scan: &mut Scan,
+    ) -> Step {
+        let at = stream.pos().saturating_sub(2 * 512);
+        if super::damaged_range_end(&stream.chunks.chunks, at, stream.pos()).is_none() {
+            scan.saw_end = true;
+            return Step::Stop;
+        }
+        backup.findings.push(
+            Finding::error(
+                FindingKind::TarHeader,
+                "zero blocks read from bytes that fail their S2 chunk's CRC are not taken as the end of the archive",
+            )
+            .offset(at),
+        );
+        self.resync_tar(stream, backup, scan, stream.pos(), false)
+            .into()
+    }
+
+    /// Reports a tar error; true when reading can go on (after resynchronising).
+    fn recover<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        scan: &mut Scan,
+        error: TarError,
+    ) -> bool {
+        match error {
+            TarError::MissingTrailer { offset } => {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::TarMissingTrailer,
+                        "tar ends without the end-of-archive marker (two zero blocks): the archive is incomplete",
+                    )
+                    .offset(offset),
+                );
+                false
+            }
+            TarError::Truncated { offset, what } => {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::TarTruncated,
+                        format!("archive ends inside a tar {what}: the archive is incomplete"),
+                    )
+                    .offset(offset),
+                );
+                false
+            }
+            TarError::BadHeader { offset, reason } => {
+                backup.findings.push(
+                    Finding::error(FindingKind::TarHeader, format!("bad tar header: {reason}"))
+                        .offset(offset),
+                );
+                self.resync_tar(stream, backup, scan, offset, true)
+            }
+            TarError::Discontinuity { offset } => {
+                self.resync_tar(stream, backup, scan, offset, false)
+            }
+        }
+    }
+
+    /// Finds the next tar header after damage at `from` (looking back a little when
+    /// the bytes before are contiguous), recovering the records of a block whose
+    /// unreadable tail runs into the damage.
+    fn resync_tar<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        scan: &mut Scan,
+        from: u64,
+        contiguous: bool,
+    ) -> bool {
+        let look_back = if contiguous {
+            TAR_LOOK_BACK.min(from.saturating_sub(self.last_data_offset)) as usize
+        } else {
+            0
+        };
+        let tail = self.block_tail.take();
+        let max_keep = if tail.is_some() { MAX_BLOCK_TAIL } else { 0 };
+        let mut kept = Vec::new();
+        let (found, kept_from) = self
+            .tar
+            .resync_collecting(stream, &mut kept, max_keep, look_back);
+        let recovered = tail.map_or(0, |tail| {
+            self.recover_block_tail(backup, scan, tail, &kept, kept_from)
+        });
+        let recovered_note = if recovered > 0 {
+            format!("; {recovered} message(s) of the block before recovered from them by their checksums")
+        } else {
+            String::new()
+        };
+        let message = match found {
+            Some(offset) if offset >= from => format!("resynchronised at the tar header at decompressed offset {offset}; bytes {from}..{offset} are unreadable{recovered_note}"),
+            Some(offset) => format!("resynchronised at the tar header at decompressed offset {offset}, before the damaged one at {from}: bytes were inserted or removed upstream{recovered_note}"),
+            None => format!("no readable tar header after decompressed offset {from}{recovered_note}"),
+        };
+        backup
+            .findings
+            .push(Finding::error(FindingKind::LostData, message).offset(from));
+        found.is_some()
+    }
+
+    /// Searches the unreadable tail of the last block, continued by the bytes a tar
+    /// resync skipped, for records whose checksums verify; returns how many were found.
+    fn recover_block_tail(
+        &self,
+        backup: &mut Backup,
+        scan: &mut Scan,
+        tail: BlockTail,
+        kept: &[u8],
+        kept_from: u64,
+    ) -> usize {
+        let mut bytes = tail.bytes;
+        let tail_end = tail.offset + bytes.len() as u64;
+        if kept_from >= tail.offset {
+            bytes.truncate((kept_from - tail.offset) as usize);
+            bytes.extend_from_slice(kept);
+        } else {
+            bytes.extend_from_slice(
+                kept.get((tail_end - kept_from) as usize..)
+                    .unwrap_or_default(),
+            );
+        }
+        let key = block_key(backup, self.stream_key_name.as_deref(), tail.index);
+        let block = Block {
+            entry: &tail.entry,
+            index: tail.index,
+            data: &bytes,
+            data_offset: tail.offset,
+            key: &key,
+        };
+        let before = backup.messages.len();
+        scan_block_rest(backup, scan, &block);
+        backup.messages.len() - before
     }
 
     /// Files a whole member's bytes by its name (`member_use` said it is read).
@@ -245,7 +412,18 @@ impl MemberLoop {
                 data_offset: header.data_offset,
                 key: &key,
             };
-            scan_block(backup, scan, &block);
+            // Kept until the next header reads well: if it does not, the block may go on
+            // past its declared size (bytes inserted upstream), from its unreadable tail
+            // or, when it ended cleanly, from its padding.
+            let start = scan_block(backup, scan, &block).unwrap_or(data.len());
+            let mut bytes = data.get(start..).unwrap_or_default().to_vec();
+            bytes.extend_from_slice(self.tar.last_padding());
+            self.block_tail = Some(BlockTail {
+                entry: name.to_string(),
+                index: block_index,
+                bytes,
+                offset: header.data_offset + start as u64,
+            });
         } else if name == "msgs/index.db" {
             scan.index_db = Some(data.clone());
             scan.index_db_entry_offset = header.data_offset;
@@ -375,75 +553,6 @@ fn unexpected_member(backup: &mut Backup, name: &str, header: &TarHeader) {
     );
 }
 
-/// Reports a tar error; true when reading can go on (after resynchronising).
-fn handle_tar_error<S: ChunkSource>(
-    stream: &mut DecodedStream<S>,
-    tar: &mut TarReader,
-    backup: &mut Backup,
-    error: TarError,
-) -> bool {
-    match error {
-        TarError::MissingTrailer { offset } => {
-            backup.findings.push(
-                Finding::error(
-                    FindingKind::TarMissingTrailer,
-                    "tar ends without the end-of-archive marker (two zero blocks): the archive is incomplete",
-                )
-                .offset(offset),
-            );
-            false
-        }
-        TarError::Truncated { offset, what } => {
-            backup.findings.push(
-                Finding::error(
-                    FindingKind::TarTruncated,
-                    format!("archive ends inside a tar {what}: the archive is incomplete"),
-                )
-                .offset(offset),
-            );
-            false
-        }
-        TarError::BadHeader { offset, reason } => {
-            backup.findings.push(
-                Finding::error(FindingKind::TarHeader, format!("bad tar header: {reason}"))
-                    .offset(offset),
-            );
-            resync_tar(stream, tar, backup, offset)
-        }
-        TarError::Discontinuity { offset } => resync_tar(stream, tar, backup, offset),
-    }
-}
-
-fn resync_tar<S: ChunkSource>(
-    stream: &mut DecodedStream<S>,
-    tar: &mut TarReader,
-    backup: &mut Backup,
-    from: u64,
-) -> bool {
-    match tar.resync(stream) {
-        Some(offset) => {
-            backup.findings.push(
-                Finding::error(
-                    FindingKind::LostData,
-                    format!("resynchronised at the tar header at decompressed offset {offset}; bytes {from}..{offset} are unreadable"),
-                )
-                .offset(from),
-            );
-            true
-        }
-        None => {
-            backup.findings.push(
-                Finding::error(
-                    FindingKind::LostData,
-                    format!("no readable tar header after decompressed offset {from}"),
-                )
-                .offset(from),
-            );
-            false
-        }
-    }
-}
-
 fn parse_meta_inf(backup: &mut Backup, data: &[u8], offset: u64) -> Option<String> {
     backup.meta_inf_raw = Some(data.to_vec());
     match serde_json::from_slice::<Value>(data) {
@@ -470,7 +579,7 @@ fn parse_meta_inf(backup: &mut Backup, data: &[u8], offset: u64) -> Option<Strin
                 }
                 backup.stream_name = name.clone();
             }
-            backup.config = Some(Value::Object(object));
+            backup.config = StreamConfig::from_json(&Value::Object(object));
             name
         }
         Ok(_) | Err(_) => {

@@ -39,7 +39,8 @@ pub(super) fn scan_block_rest(backup: &mut Backup, scan: &mut Scan, rest: &Block
         data_offset: rest.data_offset + first as u64,
         ..*rest
     };
-    scan_block(backup, scan, &tail);
+    // What stays unreadable at the end of this part is already reported.
+    let _unreadable_tail = scan_block(backup, scan, &tail);
     // Keep the block's length and last checksum from the part read before the gap.
     if let Some(known) = known {
         scan.blocks.insert(rest.index, known);
@@ -48,7 +49,8 @@ pub(super) fn scan_block_rest(backup: &mut Backup, scan: &mut Scan, rest: &Block
 
 /// Reads every record of a block; after a malformed record, reading goes on at the
 /// next record whose checksum verifies (the server would truncate the block instead).
-pub(super) fn scan_block(backup: &mut Backup, scan: &mut Scan, block: &Block) {
+/// Returns where an unreadable tail of the block starts, if it ends in one.
+pub(super) fn scan_block(backup: &mut Backup, scan: &mut Scan, block: &Block) -> Option<usize> {
     let data = block.data;
     let mut last8 = [0u8; 8];
     if let Some(tail) = data.len().checked_sub(8).and_then(|from| data.get(from..)) {
@@ -78,7 +80,12 @@ pub(super) fn scan_block(backup: &mut Backup, scan: &mut Scan, block: &Block) {
             ),
         );
     }
+    let tail = gaps
+        .last()
+        .filter(|gap| gap.resumed_at.is_none())
+        .map(|gap| gap.bad_at);
     report_block_damage(backup, block, &damaged, gaps);
+    tail
 }
 
 /// Files each record of one block into the scan and the message table.

@@ -8,9 +8,11 @@ use super::{
     report_progress, OpenError, Scan, ScanControl, DEFAULT_MAX_PAYLOAD, MAX_REPEATED_FINDINGS,
 };
 use crate::format::headers::{self, flags, Ttl};
-use crate::format::s2::{ChunkSource, ChunkStatus, DecodedStream, StreamStop};
-use crate::format::v2::{self, EntryError, EntryHeader, Resync};
-use crate::model::{Backup, EntryInfo, Finding, FindingKind, MessageRow, Severity, StreamState};
+use crate::format::s2::{ChunkSource, DecodedStream, StreamStop, LOOKBACK};
+use crate::format::v2::{self, EntryError, EntryHeader, Expectation, Resync};
+use crate::model::{
+    Backup, EntryInfo, Finding, FindingKind, MessageRow, Severity, StreamConfig, StreamState,
+};
 use serde_json::Value;
 
 /// Whether the entry loop goes on.
@@ -31,6 +33,10 @@ struct EntryLoop {
     /// Entries a restore cannot use (misplaced, duplicate, out of order), see [`MAX_FRUITLESS_ENTRIES`].
     fruitless: u64,
     seen_state: bool,
+    /// Data offset of the last message entry read: a resync after bad bytes looks back
+    /// to here at most (the entry after a damaged one can start before where the
+    /// damaged one said it ended).
+    previous_data_offset: u64,
 }
 
 /// Entries a restore cannot use that the scan reads before it stops: the server's
@@ -54,9 +60,7 @@ pub(super) fn scan_v2<S: ChunkSource>(
     let max_msg_size = backup
         .config
         .as_ref()
-        .and_then(|config| config.get("max_msg_size"))
-        .and_then(Value::as_i64)
-        .filter(|&size| size > 0);
+        .and_then(StreamConfig::max_msg_size_limit);
     let mut entries = EntryLoop {
         entry_number: 0,
         out_of_order: 0,
@@ -66,6 +70,7 @@ pub(super) fn scan_v2<S: ChunkSource>(
         max_msg_size,
         fruitless: 0,
         seen_state: false,
+        previous_data_offset: 0,
     };
     loop {
         report_progress(stream, backup, scan, control)?;
@@ -90,15 +95,18 @@ impl EntryLoop {
             Err(error) => return self.entry_error(stream, backup, error),
         };
         self.entry_number += 1;
-        // An entry read out of zero-filled bytes (a chunk that did not decode) is not an entry.
-        if let Some(end) = undecodable_chunk_end(stream, header.offset) {
+        // A header read out of bytes that failed their chunk's CRC is not believed:
+        // not its sentinel, sizes or sequence. Reading resumes after the damaged range.
+        if let Some(end) =
+            super::damaged_range_end(&stream.chunks.chunks, header.offset, header.data_offset)
+        {
             let skip = end.saturating_sub(stream.pos());
             // Running into the end or a gap here is what the resync below handles.
             let _ = stream.skip(skip);
             let finding = Finding::error(
                 FindingKind::LostData,
                 format!(
-                    "entries in decompressed bytes {}..{end} are unreadable (undecodable S2 chunk)",
+                    "the entry header at decompressed offset {} lies in bytes that fail their S2 chunk's CRC (up to offset {end}): it is not trusted, reading resumes after them",
                     header.offset
                 ),
             )
@@ -152,6 +160,7 @@ impl EntryLoop {
                     format!("invalid entry header after sequence {previous_seq}: {reason}"),
                 )
                 .offset(offset);
+                self.rewind_before(stream, offset);
                 self.report_and_resync(stream, backup, finding)
             }
             EntryError::Discontinuity { .. } => self.resync(stream, backup),
@@ -402,9 +411,8 @@ impl EntryLoop {
         // Built only when a finding needs it: most entries never do.
         let name = || header.name_lossy();
         // If it does not look like a message entry, the bytes here are corrupt.
-        if let Some(reason) =
-            implausible_message(header, previous_seq, backup.archive_state.as_ref())
-        {
+        let expect = self.expectation(backup);
+        if let Some(reason) = implausible_message(header, &expect, backup.archive_state.as_ref()) {
             flag_suspect_previous(backup, previous_seq);
             let finding = Finding::error(
                 FindingKind::EntryHeader,
@@ -412,6 +420,7 @@ impl EntryLoop {
             )
             .seq(previous_seq.saturating_add(1))
             .offset(header.offset);
+            self.rewind_before(stream, header.offset);
             return self.report_and_resync(stream, backup, finding);
         }
         if self.entry_number == 1 {
@@ -478,6 +487,7 @@ impl EntryLoop {
             return Step::Next;
         }
         self.previous_seq = header.sequence;
+        self.previous_data_offset = header.data_offset;
         self.record_message(backup, header);
         Step::Next
     }
@@ -525,7 +535,24 @@ impl EntryLoop {
                 );
             }
         }
-        let (message_flags, ttl) = headers::classify(&self.header_scratch);
+        let (mut message_flags, ttl) = headers::classify(&self.header_scratch);
+        // A stored header block always starts with the NATS/1.0 status line; without
+        // it the sizes that placed this entry are wrong (v2 has no message checksum).
+        if header.header_size > 0 && !self.header_scratch.starts_with(b"NATS/1.0") {
+            message_flags |= flags::DAMAGED;
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::EntryHeader,
+                    format!(
+                        "sequence {}: its header block does not start with NATS/1.0: the entry's bytes are damaged",
+                        header.sequence
+                    ),
+                )
+                .entry(name())
+                .seq(header.sequence)
+                .offset(header.offset),
+            );
+        }
         if ttl == Ttl::Invalid {
             note_invalid_ttl(backup, ttl, header.sequence, &name(), header.offset);
         }
@@ -568,6 +595,16 @@ impl EntryLoop {
         }
     }
 
+    /// Steps back to look for the next entry from a little before `offset`, where bad
+    /// bytes were found (bytes deleted inside the previous entry move it back).
+    fn rewind_before<S: ChunkSource>(&self, stream: &mut DecodedStream<S>, offset: u64) {
+        let target = offset
+            .saturating_sub(LOOKBACK as u64)
+            .max(self.previous_data_offset);
+        let back = stream.pos().saturating_sub(target);
+        stream.rewind(usize::try_from(back).unwrap_or(usize::MAX));
+    }
+
     /// Records what is wrong here, then looks for the next readable entry.
     fn report_and_resync<S: ChunkSource>(
         &self,
@@ -579,22 +616,37 @@ impl EntryLoop {
         self.resync(stream, backup)
     }
 
+    /// What the next message entry may look like.
+    fn expectation(&self, backup: &Backup) -> Expectation {
+        Expectation {
+            previous_seq: self.previous_seq,
+            ts_range: timestamp_range(backup),
+        }
+    }
+
     /// Searches forward for the next plausible message entry and says what was lost.
     fn resync<S: ChunkSource>(&self, stream: &mut DecodedStream<S>, backup: &mut Backup) -> Step {
         let previous_seq = self.previous_seq;
-        match v2::resync(stream, previous_seq) {
+        match v2::resync(stream, &self.expectation(backup)) {
             Resync::Found {
                 lost_from,
                 sequence,
             } => {
+                let missing = if sequence > previous_seq.saturating_add(1) {
+                    format!(
+                        "sequences {}..{} are not in the readable bytes",
+                        previous_seq.saturating_add(1),
+                        sequence - 1
+                    )
+                } else {
+                    "no sequence is missing between them".to_string()
+                };
                 backup.findings.push(
                     Finding::error(
                         FindingKind::LostData,
                         format!(
-                            "resynchronised at sequence {sequence}: decompressed bytes {lost_from}..{} are unreadable; sequences {}..{} are lost",
+                            "resynchronised at sequence {sequence}: decompressed bytes {lost_from}..{} are unreadable; {missing}",
                             stream.pos(),
-                            previous_seq.saturating_add(1),
-                            sequence.saturating_sub(1)
                         ),
                     )
                     .seq(previous_seq.saturating_add(1))
@@ -662,31 +714,44 @@ fn flag_suspect_previous(backup: &mut Backup, previous_seq: u64) {
     );
 }
 
-/// End of the undecodable (zero-filled) chunk holding `offset`, if any.
-fn undecodable_chunk_end<S: ChunkSource>(stream: &DecodedStream<S>, offset: u64) -> Option<u64> {
-    stream
-        .chunks
-        .chunks
-        .iter()
-        .rev()
-        .take_while(|chunk| chunk.decompressed_end() > offset)
-        .find(|chunk| {
-            chunk.status == ChunkStatus::Undecodable && chunk.decompressed_offset <= offset
-        })
-        .map(|chunk| chunk.decompressed_end())
+/// Timestamps a message of this archive can have: within a day of the span its
+/// state declares (first message to snapshot time); `None` when no state says.
+fn timestamp_range(backup: &Backup) -> Option<(i64, i64)> {
+    const SLACK_NS: i64 = 86_400 * 1_000_000_000;
+    let state = [&backup.archive_state, &backup.declared_state]
+        .into_iter()
+        .flatten()
+        .find(|state| state.first_ts_ns > 0)?;
+    let last = state.last_ts_ns.max(backup.snapshot_time_ns.unwrap_or(0));
+    let high = if last > 0 {
+        last.saturating_add(SLACK_NS)
+    } else {
+        i64::MAX
+    };
+    Some((state.first_ts_ns.saturating_sub(SLACK_NS), high))
 }
 
 /// Why a message entry header cannot be real, if it cannot.
 fn implausible_message(
     header: &EntryHeader,
-    previous_seq: u64,
+    expect: &Expectation,
     state: Option<&StreamState>,
 ) -> Option<String> {
+    let previous_seq = expect.previous_seq;
     if header.name.is_empty() || header.name.len() > 65_536 {
         return Some(format!("subject of {} bytes", header.name.len()));
     }
     if header.name.iter().any(|&byte| byte <= b' ' || byte == 0x7f) {
         return Some("subject holds spaces or control bytes".into());
+    }
+    if !v2::valid_subject(&header.name) {
+        return Some("the name is not a subject a message can be stored under".into());
+    }
+    if !expect.timestamp_ok(header.timestamp_ns) {
+        return Some(format!(
+            "timestamp {} is outside the archive's time span",
+            crate::util::time::format_rfc3339_ns(header.timestamp_ns)
+        ));
     }
     if header.header_size > 0 && header.header_size < 10 {
         return Some(format!("header block of {} bytes", header.header_size));
