@@ -187,6 +187,7 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
     let mut control = ScanControl {
         cancel: Some(&cancel),
         on_progress: Some(&mut on_progress),
+        memory_budget: None,
     };
     // Cancelled on purpose at the first rows, so Err(Cancelled) is the expected outcome; the file was opened in full above.
     let _ = open_backup(&args.path, &mut control);

@@ -340,6 +340,7 @@ fn load_cancellable(
     let mut control = ScanControl {
         cancel: Some(cancel),
         on_progress: None,
+        memory_budget: None,
     };
     match open_backup(path, &mut control) {
         Ok(backup) => Ok(Some(backup)),

@@ -135,6 +135,7 @@ fn index_thread(
     let mut control = ScanControl {
         cancel: Some(cancel),
         on_progress: Some(&mut on_progress),
+        memory_budget: None,
     };
     let event = match open_backup(&path, &mut control) {
         Ok(backup) => {
