@@ -7,6 +7,8 @@
 //! whose bytes lie wholly outside the damaged ranges, and never write a message
 //! whose bytes differ from the original (compared by sequence and digest).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
 mod common;
 
 use common::{NatsServer, TempDir};

@@ -316,7 +316,6 @@ pub fn encode_record(
         + data.len()
         + CHECKSUM_SIZE;
     let raw_len = len as u32 | if has_headers { HBIT } else { 0 };
-    let start = out.len();
     out.extend_from_slice(&raw_len.to_le_bytes());
     out.extend_from_slice(&raw_seq.to_le_bytes());
     out.extend_from_slice(&ts_ns.to_le_bytes());
@@ -327,7 +326,14 @@ pub fn encode_record(
         out.extend_from_slice(headers);
     }
     out.extend_from_slice(data);
-    let checksum = key.sum(&[&out[start + 4..start + 20], subject, headers, data]);
+    // The checksum covers seq and ts as written, then subject, headers and data.
+    let checksum = key.sum(&[
+        &raw_seq.to_le_bytes(),
+        &ts_ns.to_le_bytes(),
+        subject,
+        headers,
+        data,
+    ]);
     out.extend_from_slice(&checksum);
 }
 

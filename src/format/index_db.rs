@@ -77,10 +77,11 @@ pub fn parse_index_db_bounded(
             data.len()
         ));
     }
-    let body = &data[..data.len() - 8];
-    let stored = &data[data.len() - 8..];
+    let Some((body, stored)) = data.split_last_chunk::<8>() else {
+        return Err("index.db ends before its checksum".into());
+    };
     let computed = Hh64Key::new(stream_name).sum(&[body]);
-    if stored != computed {
+    if *stored != computed {
         return Err(
             "index.db checksum does not match (HighwayHash keyed by the stream name)".into(),
         );
@@ -150,7 +151,7 @@ pub fn parse_index_db_bounded(
         }
         let mut deleted = Vec::new();
         if num_deleted > 0 {
-            let rest = &body[cursor.pos..];
+            let rest = body.get(cursor.pos..).unwrap_or_default();
             let room = max_deletes.saturating_sub(deletes_held);
             let (set, used) = decode_seqset_bounded(rest, room).map_err(|error| {
                 format!("block {index}: {error} (the scan holds at most {max_deletes} deleted sequences from index.db)")

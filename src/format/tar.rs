@@ -58,10 +58,10 @@ pub enum TarError {
 
 fn parse_octal(field: &[u8]) -> Option<u64> {
     // Base-256 for large values (first byte has the high bit set).
-    if let Some(&first) = field.first() {
+    if let Some((&first, rest)) = field.split_first() {
         if first & 0x80 != 0 {
             let mut value: u64 = u64::from(first & 0x7f);
-            for &byte in &field[1..] {
+            for &byte in rest {
                 value = value.checked_mul(256)?.checked_add(u64::from(byte))?;
             }
             return Some(value);
@@ -87,18 +87,13 @@ fn parse_octal(field: &[u8]) -> Option<u64> {
 }
 
 fn c_string(field: &[u8]) -> String {
-    let end = field
-        .iter()
-        .position(|&byte| byte == 0)
-        .unwrap_or(field.len());
-    String::from_utf8_lossy(&field[..end]).into_owned()
+    let text = field.split(|&byte| byte == 0).next().unwrap_or_default();
+    String::from_utf8_lossy(text).into_owned()
 }
 
 /// Checks a 512-byte header's checksum; returns (name, size, typeflag) when valid.
 pub fn parse_header_block(block: &[u8]) -> Result<(String, u64, u8), String> {
-    if block.len() != BLOCK {
-        return Err("short header".into());
-    }
+    let block: &[u8; BLOCK] = block.try_into().map_err(|_| "short header")?;
     let stored = parse_octal(&block[148..156]).ok_or("checksum field is not octal")?;
     let computed: u64 = block
         .iter()
@@ -149,23 +144,30 @@ pub fn parse_pax_records(data: &[u8]) -> Result<Vec<(String, String)>, String> {
             .iter()
             .position(|&byte| byte == b' ')
             .ok_or("PAX record without length")?;
-        let length: usize = std::str::from_utf8(&rest[..space])
+        let (length_text, _) = rest.split_at(space);
+        let length: usize = std::str::from_utf8(length_text)
             .ok()
             .and_then(|text| text.parse().ok())
             .ok_or("PAX record length is not a number")?;
         if length <= space + 1 || length > rest.len() {
             return Err("PAX record length out of range".into());
         }
-        let record = &rest[space + 1..length];
+        let (record, next) = rest
+            .split_at_checked(length)
+            .ok_or("PAX record length out of range")?;
         let record = record
+            .get(space + 1..)
+            .unwrap_or_default()
             .strip_suffix(b"\n")
             .ok_or("PAX record not terminated by newline")?;
         let equals = record
             .iter()
             .position(|&byte| byte == b'=')
             .ok_or("PAX record without '='")?;
-        records.push((text_of(&record[..equals]), text_of(&record[equals + 1..])));
-        rest = &rest[length..];
+        let (key, value) = record.split_at(equals);
+        let value = value.get(1..).unwrap_or_default();
+        records.push((text_of(key), text_of(value)));
+        rest = next;
     }
     Ok(records)
 }

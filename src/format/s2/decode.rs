@@ -37,7 +37,7 @@ pub fn zero_extend(out: &mut Vec<u8>, len: usize) {
     let mut left = len;
     while left > 0 {
         let piece = left.min(ZEROS.len());
-        out.extend_from_slice(&ZEROS[..piece]);
+        out.extend_from_slice(ZEROS.get(..piece).unwrap_or_default());
         left -= piece;
     }
 }
@@ -92,7 +92,7 @@ pub fn decode_chunk(raw: &RawChunk, out: &mut Vec<u8>) -> DecodedChunk {
             }
         }
     }
-    if status == ChunkStatus::Ok && masked_crc(&out[start..]) != stored_crc {
+    if status == ChunkStatus::Ok && masked_crc(out.get(start..).unwrap_or_default()) != stored_crc {
         status = ChunkStatus::CrcMismatch;
     }
     DecodedChunk {

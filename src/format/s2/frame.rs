@@ -58,12 +58,14 @@ impl<R: Read> FrameReader<R> {
         let mut filled = 0;
         if !self.pending.is_empty() {
             let take = self.pending.len().min(buf.len());
-            buf[..take].copy_from_slice(&self.pending[..take]);
+            if let (Some(into), Some(from)) = (buf.get_mut(..take), self.pending.get(..take)) {
+                into.copy_from_slice(from);
+            }
             self.pending.drain(..take);
             filled = take;
         }
-        while filled < buf.len() {
-            match self.inner.read(&mut buf[filled..]) {
+        while let Some(rest) = buf.get_mut(filled..).filter(|rest| !rest.is_empty()) {
+            match self.inner.read(rest) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -265,7 +267,10 @@ impl<R: Read> FrameReader<R> {
             while !eof && window.len() < scan + WINDOW {
                 let before = window.len();
                 window.resize(before + (1 << 20), 0);
-                let got = match self.inner.read(&mut window[before..]) {
+                let got = match self
+                    .inner
+                    .read(window.get_mut(before..).unwrap_or_default())
+                {
                     Ok(got) => got,
                     Err(error) if error.kind() == io::ErrorKind::Interrupted => 0,
                     Err(_) => {
@@ -279,7 +284,8 @@ impl<R: Read> FrameReader<R> {
                 }
             }
             while scan + 4 <= window.len() && (eof || scan < WINDOW / 2) {
-                if valid_chunk_at(&window[scan..], self.max_block, &mut scratch) {
+                let rest = window.get(scan..).unwrap_or_default();
+                if valid_chunk_at(rest, self.max_block, &mut scratch) {
                     let found = window_offset + scan as u64;
                     self.pending = window.split_off(scan);
                     self.file_pos = found;
@@ -307,11 +313,10 @@ impl<R: Read> FrameReader<R> {
 
 /// Does a whole, valid data chunk (CRC verified) or a stream identifier start `buf`?
 fn valid_chunk_at(buf: &[u8], max_block: usize, scratch: &mut Vec<u8>) -> bool {
-    let Some(header) = buf.get(..4) else {
+    let Some(&[chunk_type, len0, len1, len2]) = buf.first_chunk::<4>() else {
         return false;
     };
-    let chunk_type = header[0];
-    let len = usize::from(header[1]) | usize::from(header[2]) << 8 | usize::from(header[3]) << 16;
+    let len = usize::from(len0) | usize::from(len1) << 8 | usize::from(len2) << 16;
     let Some(body) = buf.get(4..4 + len) else {
         return false;
     };

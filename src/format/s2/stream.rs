@@ -64,7 +64,7 @@ impl<S: ChunkSource> DecodedStream<S> {
 
     /// Bytes available without decoding another chunk.
     pub fn buffered(&self) -> &[u8] {
-        &self.buf[self.cursor..]
+        self.buf.get(self.cursor..).unwrap_or_default()
     }
 
     /// Makes at least `want` bytes available (or as many as the stream has).
@@ -83,8 +83,13 @@ impl<S: ChunkSource> DecodedStream<S> {
                         // Keep a little of what was read, for parsers that look back.
                         let back = (self.cursor - self.valid_from).min(LOOKBACK).min(start);
                         let position = self.pos();
-                        fresh[start - back..CHUNK_HEADROOM]
-                            .copy_from_slice(&self.buf[self.cursor - back..]);
+                        // Both ranges are `leftover + back` bytes long.
+                        let kept = self.buf.get(self.cursor - back..);
+                        if let (Some(into), Some(from)) =
+                            (fresh.get_mut(start - back..CHUNK_HEADROOM), kept)
+                        {
+                            into.copy_from_slice(from);
+                        }
                         let spent = std::mem::replace(&mut self.buf, fresh);
                         self.source.recycle(spent);
                         self.cursor = start;
@@ -141,15 +146,18 @@ impl<S: ChunkSource> DecodedStream<S> {
 
     pub fn peek(&mut self, len: usize) -> Result<&[u8], StreamStop> {
         self.fill(len)?;
-        Ok(&self.buf[self.cursor..self.cursor + len])
+        let end = self.cursor.saturating_add(len);
+        self.buf.get(self.cursor..end).ok_or(StreamStop::End)
     }
 
     /// Consumes `len` bytes and returns them (valid until the next call).
     pub fn take(&mut self, len: usize) -> Result<&[u8], StreamStop> {
         self.fill(len)?;
         let start = self.cursor;
-        self.cursor += len;
-        Ok(&self.buf[start..start + len])
+        let end = start.saturating_add(len);
+        let taken = self.buf.get(start..end).ok_or(StreamStop::End)?;
+        self.cursor = end;
+        Ok(taken)
     }
 
     /// Skips `len` bytes without keeping them in memory; returns how many were skipped.
@@ -175,6 +183,6 @@ impl<S: ChunkSource> DecodedStream<S> {
         let len = (self.buf.len() - self.cursor).min(max);
         let start = self.cursor;
         self.cursor += len;
-        &self.buf[start..start + len]
+        self.buf.get(start..start + len).unwrap_or_default()
     }
 }
