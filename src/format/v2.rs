@@ -136,6 +136,7 @@ pub fn read_magic<S: ChunkSource>(stream: &mut DecodedStream<S>) -> Result<bool,
     let peeked = stream.peek(8).map(|bytes| bytes == MAGIC);
     match peeked {
         Ok(true) => {
+            // The 8 bytes were just peeked, so this take cannot fail.
             let _ = stream.take(8);
             Ok(true)
         }
@@ -163,6 +164,7 @@ pub fn next_entry_header<S: ChunkSource>(
         }
         match parse_entry_header(buffered, offset) {
             Ok(Some((header, used))) => {
+                // `used` bytes are buffered (the header was parsed from them), so this take cannot fail.
                 let _ = stream.take(used);
                 return Ok(header);
             }

@@ -52,6 +52,7 @@ impl ThreadedSource {
         let (result_tx, results) = channel::<(u64, Piece)>();
         let (token_tx, token_rx) = sync_channel::<()>(CHUNKS_IN_FLIGHT);
         for _ in 0..CHUNKS_IN_FLIGHT {
+            // The channel has room for exactly CHUNKS_IN_FLIGHT tokens: this cannot fail.
             let _ = token_tx.try_send(());
         }
         let (job_tx, job_rx) = channel::<(u64, RawChunk)>();
@@ -103,6 +104,7 @@ impl ThreadedSource {
                         .send((number, Piece::Problem { problem, lost }))
                         .is_ok(),
                     Frame::End(problem) => {
+                        // The reader thread ends here either way; a failed send means the consumer is gone.
                         let _ = result_tx.send((number, Piece::End(problem)));
                         return;
                     }
@@ -128,6 +130,7 @@ impl ThreadedSource {
         loop {
             if let Some(piece) = self.waiting.remove(&self.next_piece) {
                 self.next_piece += 1;
+                // Full means the reader already has every token it may hold; disconnected means it ended.
                 let _ = self.tokens.try_send(());
                 return Some(piece);
             }
