@@ -1,4 +1,6 @@
 //! Filestore message blocks (`msgs/N.blk`): record layout, flag bits and checksums.
+//! Bytes only: what a record means for the stream (live, deleted, lost) is the scan's
+//! (`ops::scan::v1_blocks`); no I/O.
 
 use super::hash::Hh64Key;
 

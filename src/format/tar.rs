@@ -1,6 +1,8 @@
 //! A PAX/ustar tar reader over the decompressed stream, recording each member's
 //! decompressed offset. Written here (rather than the `tar` crate) so that a bad
 //! header can be reported with its offset and reading can resynchronise.
+//!
+//! It never decides what a member means: that is the scan's (`ops::scan::v1`).
 
 use super::s2::{ChunkSource, DecodedStream, StreamStop};
 

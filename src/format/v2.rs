@@ -2,6 +2,8 @@
 //!
 //! Header field order on the wire: name_len, timestamp (zigzag), sequence,
 //! header_size, payload_size, then the name and `header_size + payload_size` bytes.
+//!
+//! It never decides when to resynchronise or what to report: that is `ops::scan::v2`'s.
 
 use super::s2::{ChunkSource, DecodedStream, StreamStop};
 use super::varint::{read_uvarint, VarintError};

@@ -2,6 +2,8 @@
 //! `consumers/<name>` entry per consumer, the messages in ascending sequence
 //! order, then the 5-byte end sentinel. The bytes go to any `Write`
 //! (normally an [`super::s2_write::S2Writer`]). Deterministic: no clock, no maps.
+//!
+//! Never touches files.
 
 use super::v2::MAGIC;
 use super::varint::{write_uvarint, write_varint};

@@ -1,6 +1,8 @@
 //! The consumer state as `o.dat` holds it: conversion between the model's
 //! [`ConsumerState`] and the plain [`OdatState`] the format layer encodes, and the
 //! clamping the server applies when it snapshots a consumer.
+//!
+//! No I/O; the bytes are `format::index_db`'s.
 
 use super::{ConsumerState, PendingEntry, SequencePair};
 use crate::format::index_db::OdatState;

@@ -1,5 +1,6 @@
 //! Decoding one data chunk (CRC, then block), the chunk log that assigns
 //! decompressed offsets in stream order, and the chunk sources a parser reads from.
+//! No threads: the threaded chunk source is `ops::decode`'s.
 
 use super::frame::{Frame, FrameReader, RawChunk};
 use super::{masked_crc, ChunkKind, ChunkRecord, ChunkStatus, S2Problem, MAX_S2_BLOCK};

@@ -1,5 +1,7 @@
 //! S2 framing: chunk headers and bodies read from any `Read`, and the byte-level
 //! resynchronisation to the next valid chunk after a damaged header.
+//! Never decodes blocks (that is `decode.rs`); a bad header is a problem value, never a
+//! panic.
 
 use super::decode::decode_chunk;
 use super::{

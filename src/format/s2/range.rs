@@ -1,4 +1,5 @@
 //! Random access to decompressed byte ranges through the chunk index.
+//! Read-only, no threads: the caller supplies the `Read + Seek`.
 
 use super::{ChunkKind, ChunkRecord, ChunkStatus};
 use std::io::{self, Read, Seek, SeekFrom};

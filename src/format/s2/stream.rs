@@ -1,4 +1,5 @@
 //! A buffered, position-tracking view of the decompressed stream for parsers.
+//! Never seeks or spawns: it pulls chunks from a `ChunkSource`.
 
 use super::decode::{ChunkEvent, ChunkLog, ChunkSource, InlineSource, CHUNK_HEADROOM};
 use super::MAX_S2_BLOCK;

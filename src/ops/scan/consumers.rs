@@ -1,6 +1,8 @@
 //! Consumers: v2 consumer entries, v1 `obs/NAME/` files (meta.inf, meta.sum,
 //! o.dat) turned into the model's consumers, and the checks of their state
 //! against the stream.
+//!
+//! No byte parsing of its own: `o.dat` is decoded by `format::index_db`.
 
 use super::ConsumerFiles;
 use crate::format::hash::Hh64Key;

@@ -7,6 +7,8 @@
 //! tells deleted from lost from damaged, `consumers` reads and checks consumers.
 //! Byte-level parsing and resync live in `format`; the policy (when to resync,
 //! what to report) lives here.
+//!
+//! Never draws or prints.
 
 pub mod budget;
 mod consumers;

@@ -2,6 +2,8 @@
 //! chunk's CRC or decoding reveals, the scanned stream state, deleted versus lost
 //! sequences (deleted: the server removed them; lost: their bytes are gone; damaged:
 //! present but failing a check), and declared versus scanned state.
+//!
+//! It reads what the scan gathered: no I/O, no archive bytes.
 
 use crate::format::filestore;
 use crate::format::headers::flags;

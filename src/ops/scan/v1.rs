@@ -1,6 +1,9 @@
 //! The v1 scan: reads the filestore tar (meta.inf, meta.sum, message blocks,
 //! index.db, consumer files) member by member, resynchronising on bad tar headers
 //! and on bytes lost inside a block.
+//!
+//! The tar parsing and its byte search are `format::tar`'s; here is what to make of each
+//! member.
 
 use super::v1_blocks::{block_key, scan_block, scan_block_rest, Block};
 use super::{budget, report_progress, OpenError, Scan, ScanControl};
