@@ -1,4 +1,4 @@
-//! The message table (`MessageIndex`): one compact, columnar row per message the
+//! The message table (`MessageTable`): one compact, columnar row per message the
 //! scan found — no payload bytes, subjects interned. Not to be confused with the
 //! scan (`ops::scan`) or a v1 archive's `msgs/index.db` (`format::index_db`).
 
@@ -12,7 +12,7 @@ pub struct SubjectTable {
     /// Keyed by the subject's bytes as stored, so lookups need no UTF-8 conversion.
     lookup: FxHashMap<Box<[u8]>, u32>,
 
-    /// Live messages per subject id (filled by [`MessageIndex::recount_subjects`]).
+    /// Live messages per subject id (filled by [`MessageTable::recount_subjects`]).
     pub counts: Vec<u64>,
 }
 
@@ -79,7 +79,7 @@ const FLAGS_SHIFT: u32 = 56;
 
 /// Live messages in sequence order, column by column: 32 bytes a message.
 #[derive(Debug, Clone, Default)]
-pub struct MessageIndex {
+pub struct MessageTable {
     pub seq: Vec<u64>,
     pub ts_ns: Vec<i64>,
     pub subject_id: Vec<u32>,
@@ -104,7 +104,7 @@ fn lookup<T: Copy>(table: &[(u64, T)], seq: u64) -> Option<T> {
     }
 }
 
-impl MessageIndex {
+impl MessageTable {
     pub fn len(&self) -> usize {
         self.seq.len()
     }
@@ -206,14 +206,14 @@ impl MessageIndex {
     }
 
     /// The first `rows` rows (for previews while a scan runs).
-    pub fn prefix(&self, rows: usize) -> MessageIndex {
+    pub fn prefix(&self, rows: usize) -> MessageTable {
         let rows = rows
             .min(self.seq.len())
             .min(self.ts_ns.len())
             .min(self.subject_id.len())
             .min(self.data_len.len())
             .min(self.loc.len());
-        MessageIndex {
+        MessageTable {
             seq: self.seq[..rows].to_vec(),
             ts_ns: self.ts_ns[..rows].to_vec(),
             subject_id: self.subject_id[..rows].to_vec(),
@@ -327,7 +327,7 @@ mod tests {
 
     #[test]
     fn packed_columns_round_trip_including_overflow() {
-        let mut index = MessageIndex::default();
+        let mut index = MessageTable::default();
         let rows = [
             MessageRow {
                 seq: 1,

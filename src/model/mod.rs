@@ -10,7 +10,7 @@ pub mod state;
 
 pub use config::{ConsumerConfig, Nanos, Storage, StreamConfig};
 pub use findings::{Finding, FindingKind, Findings, Severity};
-pub use message_table::{MessageIndex, MessageRow, SubjectTable};
+pub use message_table::{MessageRow, MessageTable, SubjectTable};
 pub use odat::clamp_consumer_state;
 pub use state::{
     ConsumerInfo, ConsumerState, ConsumerStatus, MessageStanding, PendingEntry, SequencePair,
@@ -84,7 +84,7 @@ pub struct Backup {
     /// State computed from the scan.
     pub state: StreamState,
     pub consumers: Vec<ConsumerInfo>,
-    pub messages: MessageIndex,
+    pub messages: MessageTable,
     pub subjects: SubjectTable,
     /// Deleted sequences as inclusive ranges, ascending.
     pub deleted: Vec<(u64, u64)>,
@@ -116,7 +116,7 @@ impl Backup {
             archive_state: None,
             state: StreamState::default(),
             consumers: Vec::new(),
-            messages: MessageIndex::default(),
+            messages: MessageTable::default(),
             subjects: SubjectTable::default(),
             deleted: Vec::new(),
             findings: Findings::new(),
