@@ -191,20 +191,13 @@ fn api_error(reply: &Value) -> Option<String> {
     ))
 }
 
-/// Restores `backup` into the server at `options.url`. `progress(sent, total)` in
-/// bytes; `sent == total` only once everything is sent and the server is being
-/// waited for ("waiting for the server to finish…"). Cancel works at any point;
-/// after the restore began, a half-created stream is deleted.
-pub fn restore_to_server(
-    backup: &Backup,
+/// `--config` (a StreamConfig, or stream info with a `config` key) replaces the
+/// archive's config under the target name; `--replicas` sets `num_replicas`.
+fn apply_config_options(
+    config: &mut Value,
+    stream_name: &str,
     options: &ServerRestoreOptions,
-    progress: &mut dyn FnMut(u64, u64),
-    cancel: &AtomicBool,
-) -> Result<RestoreReport, ServerRestoreError> {
-    let started = std::time::Instant::now();
-    let (stream_name, selected, mut config) =
-        restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
-    let dropped = refuse_unless_salvage(backup, options.salvage)?;
+) -> Result<(), ServerRestoreError> {
     if let Some(replacement) = &options.config_override {
         let replacement = replacement.get("config").unwrap_or(replacement);
         let Value::Object(fields) = replacement else {
@@ -213,17 +206,23 @@ pub fn restore_to_server(
             ));
         };
         let mut fields = fields.clone();
-        fields.insert("name".into(), Value::from(stream_name.as_str()));
-        config = Value::Object(fields);
+        fields.insert("name".into(), Value::from(stream_name));
+        *config = Value::Object(fields);
     }
     if let Some(replicas) = options.replicas {
         config["num_replicas"] = Value::from(replicas);
     }
-    let renamed = stream_name != backup.stream_name;
+    Ok(())
+}
 
-    // Pre-flight.
-    let mut client = Client::connect(&options.url, &options.auth)?;
-    let version = client.server_version();
+/// The server-side pre-flight: JetStream enabled and available to this account,
+/// and no stream of that name yet.
+fn check_server(
+    client: &mut Client,
+    stream_name: &str,
+    version: &str,
+    options: &ServerRestoreOptions,
+) -> Result<(), ServerRestoreError> {
     if client.info().get("jetstream").and_then(Value::as_bool) == Some(false) {
         return Err(ServerRestoreError::Preflight(format!(
             "JetStream is not enabled on {} (server {version})",
@@ -240,41 +239,44 @@ pub fn restore_to_server(
     let info_subject = format!("$JS.API.STREAM.INFO.{stream_name}");
     let existing = client.request_json(&info_subject, &Value::Null, options.api_timeout)?;
     match existing.get("error") {
-        None => {
-            return Err(ServerRestoreError::Preflight(format!(
-                "stream {stream_name:?} already exists on {}; delete it first or restore under another name with --stream",
-                options.url
-            )))
-        }
-        Some(error) if error.get("code").and_then(Value::as_u64) == Some(404) => {}
-        Some(_) => {
-            return Err(ServerRestoreError::Preflight(format!(
-                "cannot check whether stream {stream_name:?} exists on {}: {}",
-                options.url,
-                api_error(&existing).unwrap_or_default()
-            )))
-        }
+        None => Err(ServerRestoreError::Preflight(format!(
+            "stream {stream_name:?} already exists on {}; delete it first or restore under another name with --stream",
+            options.url
+        ))),
+        Some(error) if error.get("code").and_then(Value::as_u64) == Some(404) => Ok(()),
+        Some(_) => Err(ServerRestoreError::Preflight(format!(
+            "cannot check whether stream {stream_name:?} exists on {}: {}",
+            options.url,
+            api_error(&existing).unwrap_or_default()
+        ))),
     }
+}
+
+/// What goes up (the archive unchanged or re-encoded) and the configs as this
+/// server version accepts them (or with its refused fields dropped).
+fn payload_and_configs(
+    backup: &Backup,
+    renamed: bool,
+    version: &str,
+    config: &mut Value,
+    selected: &[&ConsumerInfo],
+    options: &ServerRestoreOptions,
+) -> Result<(Payload, CheckedConfigs), ServerRestoreError> {
     let mut payload = choose_payload(
         backup,
         renamed,
         &options.consumers,
         options.drop_expired,
-        &version,
+        version,
     )
     .map_err(ServerRestoreError::Preflight)?;
-    // The configs go as this server version accepts them (or with its refused fields dropped).
-    let checked = match schema_version(&version) {
+    let checked = match schema_version(version) {
         Some(schema) => {
-            check_restore_configs(&mut config, &selected, schema, options.drop_unknown_config)
+            check_restore_configs(config, selected, schema, options.drop_unknown_config)
                 .map_err(ServerRestoreError::Preflight)?
         }
         None => CheckedConfigs::default(),
     };
-    let selected: Vec<&ConsumerInfo> = selected
-        .iter()
-        .map(|consumer| checked.consumer(consumer))
-        .collect();
     if checked.edited() && payload == Payload::Original {
         // The archive's own meta.inf / consumer entries carry the refused fields.
         payload = if backup.format == Some(ArchiveFormat::V2) {
@@ -283,6 +285,75 @@ pub fn restore_to_server(
             Payload::ReencodedV1
         };
     }
+    Ok((payload, checked))
+}
+
+/// Sends the restore request; the reply's `deliver_subject` is where the chunks go.
+fn begin_restore(
+    client: &mut Client,
+    stream_name: &str,
+    request: &Value,
+    options: &ServerRestoreOptions,
+) -> Result<String, ServerRestoreError> {
+    let reply = client.request_json(
+        &format!("$JS.API.STREAM.RESTORE.{stream_name}"),
+        request,
+        options.chunk_timeout,
+    )?;
+    if let Some(error) = api_error(&reply) {
+        return Err(ServerRestoreError::Preflight(format!(
+            "the server refused to restore stream {stream_name:?}: {error}"
+        )));
+    }
+    reply
+        .get("deliver_subject")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ServerRestoreError::Preflight(format!(
+                "the restore reply has no deliver_subject: {reply}"
+            ))
+        })
+}
+
+/// The stream state from the server's final `stream_create_response`.
+fn fill_final_state(report: &mut RestoreReport, final_reply: Value) {
+    let state = final_reply.get("state").cloned().unwrap_or(Value::Null);
+    let number = |key: &str| state.get(key).and_then(Value::as_u64).unwrap_or(0);
+    report.messages = number("messages");
+    report.bytes = number("bytes");
+    report.first_seq = number("first_seq");
+    report.last_seq = number("last_seq");
+    report.server_stream_info = Some(final_reply);
+}
+
+/// Restores `backup` into the server at `options.url`. `progress(sent, total)` in
+/// bytes; `sent == total` only once everything is sent and the server is being
+/// waited for ("waiting for the server to finish…"). Cancel works at any point;
+/// after the restore began, a half-created stream is deleted.
+pub fn restore_to_server(
+    backup: &Backup,
+    options: &ServerRestoreOptions,
+    progress: &mut dyn FnMut(u64, u64),
+    cancel: &AtomicBool,
+) -> Result<RestoreReport, ServerRestoreError> {
+    let started = std::time::Instant::now();
+    let (stream_name, selected, mut config) =
+        restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
+    let dropped = refuse_unless_salvage(backup, options.salvage)?;
+    apply_config_options(&mut config, &stream_name, options)?;
+    let renamed = stream_name != backup.stream_name;
+
+    // Pre-flight.
+    let mut client = Client::connect(&options.url, &options.auth)?;
+    let version = client.server_version();
+    check_server(&mut client, &stream_name, &version, options)?;
+    let (payload, checked) =
+        payload_and_configs(backup, renamed, &version, &mut config, &selected, options)?;
+    let selected: Vec<&ConsumerInfo> = selected
+        .iter()
+        .map(|consumer| checked.consumer(consumer))
+        .collect();
 
     // Restore request.
     let state = backup
@@ -297,25 +368,7 @@ pub fn restore_to_server(
             "restore cancelled before the upload began".into(),
         ));
     }
-    let reply = client.request_json(
-        &format!("$JS.API.STREAM.RESTORE.{stream_name}"),
-        &request,
-        options.chunk_timeout,
-    )?;
-    if let Some(error) = api_error(&reply) {
-        return Err(ServerRestoreError::Preflight(format!(
-            "the server refused to restore stream {stream_name:?}: {error}"
-        )));
-    }
-    let Some(deliver) = reply
-        .get("deliver_subject")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
-        return Err(ServerRestoreError::Preflight(format!(
-            "the restore reply has no deliver_subject: {reply}"
-        )));
-    };
+    let deliver = begin_restore(&mut client, &stream_name, &request, options)?;
 
     let chunk_size = client.max_payload().clamp(1024, 128 * 1024);
     let total = backup.source.data_file_bytes.max(1);
@@ -376,16 +429,9 @@ pub fn restore_to_server(
             });
         }
     };
-    let sent = uploader.sent;
-    let state = final_reply.get("state").cloned().unwrap_or(Value::Null);
-    let number = |key: &str| state.get(key).and_then(Value::as_u64).unwrap_or(0);
-    report.messages = number("messages");
-    report.bytes = number("bytes");
-    report.first_seq = number("first_seq");
-    report.last_seq = number("last_seq");
+    report.bytes_sent = Some(uploader.sent);
     report.consumers = selected.iter().map(|c| c.name.clone()).collect();
-    report.bytes_sent = Some(sent);
-    report.server_stream_info = Some(final_reply);
+    fill_final_state(&mut report, final_reply);
     report.notes.extend(checked.notes);
     report.notes.push(match payload {
         Payload::Original => format!("sent the archive unchanged to server {version}"),
