@@ -1,4 +1,5 @@
 //! `screenshot`: render one pane of the app for a backup to a PNG (needs X11, e.g. Xvfb).
+//! Arguments and the PNG only: drawing is the app's.
 
 use anyhow::{anyhow, Context, Result};
 use jsbackup::ui::{Pane, ScreenshotRequest};

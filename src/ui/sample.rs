@@ -1,5 +1,6 @@
 //! The sample backup embedded in the binary (a real v2 fixture), written to a
 //! temp directory on a worker thread so "Open the sample backup" works from anywhere.
+//! Never writes on the UI thread.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

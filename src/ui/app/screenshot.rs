@@ -1,5 +1,6 @@
 //! The `screenshot` command's plan (open, wait until indexed, show a pane
 //! and maybe a dialog, save a PNG, close) and the frame timing it reports.
+//! It drives the app like a user would; it never reads the backup itself.
 
 use super::App;
 use crate::ui::command::Action;
