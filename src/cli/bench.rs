@@ -1,5 +1,5 @@
 //! `bench`: indexing speed and memory against the raw-decode floor, measured in one run.
-//! Measuring and printing only: the work measured is `ops`'s.
+//! Measuring and printing only: the work measured is done by `ops` and `format`.
 
 use anyhow::{anyhow, Result};
 use jsbackup::format::s2::{decode_chunk, Frame, FrameReader};
