@@ -173,7 +173,7 @@ impl MemberLoop {
             key: &key,
         };
         // The gap below is reported on its own; the unreadable tail is part of it.
-        let _unreadable_tail = scan_block(backup, scan, &block);
+        let tail_start = scan_block(backup, scan, &block).unwrap_or(self.data.len());
         let TarError::Discontinuity { offset } = error else {
             return self.recover(stream, backup, scan, error).into();
         };
@@ -185,9 +185,14 @@ impl MemberLoop {
         // Bytes before a discontinuity are not contiguous with what follows: no look-back.
         let (found, _) = self.tar.resync_collecting(stream, &mut rest, max_keep, 0);
         let before = backup.messages.len();
+        // The unreadable end of the part before the gap goes in front: a record that
+        // spans the gap verifies when no bytes were lost after all (only garbage
+        // between two chunks was skipped). Lost bytes take no room in the offsets.
+        let mut joined = self.data.get(tail_start..).unwrap_or_default().to_vec();
+        joined.extend_from_slice(&rest);
         let rest_block = Block {
-            data: &rest,
-            data_offset: rest_offset,
+            data: &joined,
+            data_offset: rest_offset - (joined.len() - rest.len()) as u64,
             ..block
         };
         scan_block_rest(backup, scan, &rest_block);

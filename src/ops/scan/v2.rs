@@ -83,18 +83,23 @@ impl EntryLoop {
             Err(error) => return self.entry_error(stream, backup, error),
         };
         self.entry_number += 1;
-        // A header read out of bytes that failed their chunk's CRC is not believed:
-        // not its sentinel, sizes or sequence. Reading resumes after the damaged range.
-        if let Some(end) =
-            super::damaged_range_end(&stream.chunks.chunks, header.offset, header.data_offset)
-        {
+        // A sentinel read out of bytes that fail their chunk's CRC (a chunk that
+        // decodes to zeros looks like one) does not end the backup: reading resumes
+        // after them. Other entries there are read if plausible, and marked damaged.
+        let bad_end = header
+            .is_sentinel()
+            .then(|| {
+                super::damaged_range_end(&stream.chunks.chunks, header.offset, header.data_offset)
+            })
+            .flatten();
+        if let Some(end) = bad_end {
             let skip = end.saturating_sub(stream.pos());
             // Running into the end or a gap here is what the resync below handles.
             let _ = stream.skip(skip);
             let finding = Finding::error(
                 FindingKind::LostData,
                 format!(
-                    "the entry header at decompressed offset {} lies in bytes that fail their S2 chunk's CRC (up to offset {end}): it is not trusted, reading resumes after them",
+                    "an end-of-backup sentinel at decompressed offset {} was read from bytes that fail their S2 chunk's CRC (up to offset {end}): it is not believed, reading resumes after them",
                     header.offset
                 ),
             )
