@@ -40,12 +40,15 @@ pub(super) fn scan_v2<S: ChunkSource>(
     backup: &mut Backup,
     scan: &mut Scan,
     control: &mut ScanControl,
+    start_readable: bool,
 ) -> Result<(), OpenError> {
-    if let Err(message) = v2::read_magic(stream) {
-        backup
-            .findings
-            .push(Finding::error(FindingKind::NotAnArchive, message).offset(0));
-        return Ok(());
+    if start_readable {
+        if let Err(message) = v2::read_magic(stream) {
+            backup
+                .findings
+                .push(Finding::error(FindingKind::NotAnArchive, message).offset(0));
+            return Ok(());
+        }
     }
     let max_msg_size = backup
         .config
@@ -60,11 +63,26 @@ pub(super) fn scan_v2<S: ChunkSource>(
         max_msg_size,
         previous_data_offset: 0,
     };
-    loop {
+    let mut step = Step::Next;
+    if !start_readable {
+        backup.findings.push(
+            Finding::error(
+                FindingKind::LostData,
+                "the start of the archive (NATSARC1 magic, state.json, consumers) is not readable: reading resumes at the first message entries that line up; the config comes from backup.json",
+            )
+            .seq(
+                backup
+                    .declared_state
+                    .as_ref()
+                    .map_or(1, |state| state.first_seq.max(1)),
+            )
+            .offset(0),
+        );
+        step = entries.resync(stream, backup);
+    }
+    while step == Step::Next {
         report_progress(stream, backup, scan, control)?;
-        if entries.next_entry(stream, backup, scan) == Step::Stop {
-            break;
-        }
+        step = entries.next_entry(stream, backup, scan);
     }
     entries.finish(backup, scan);
     Ok(())
@@ -598,7 +616,7 @@ fn flag_suspect_previous(backup: &mut Backup, previous_seq: u64) {
 
 /// Timestamps a message of this archive can have: within a day of the span its
 /// state declares (first message to snapshot time); `None` when no state says.
-fn timestamp_range(backup: &Backup) -> Option<(i64, i64)> {
+pub(super) fn timestamp_range(backup: &Backup) -> Option<(i64, i64)> {
     const SLACK_NS: i64 = 86_400 * 1_000_000_000;
     let state = [&backup.archive_state, &backup.declared_state]
         .into_iter()
