@@ -186,6 +186,17 @@ fn damage_chunk(
         .filter(|&index| list[index].chunk_type <= 1 && Some(index) != avoid)
         .collect();
     let index = data_chunks[rng.below(data_chunks.len())];
+    damage_at(kind, list, bytes, rng, index)
+}
+
+/// Applies `kind` to chunk `index`.
+fn damage_at(
+    kind: Kind,
+    list: &[Chunk],
+    bytes: &[u8],
+    rng: &mut Rng,
+    index: usize,
+) -> (usize, Vec<u8>, (usize, usize), String) {
     let chunk = &list[index];
     let whole = (chunk.decompressed_offset, chunk.decompressed_end());
     let original = bytes[chunk.file_offset..chunk.end()].to_vec();
@@ -287,6 +298,23 @@ fn variants(bytes: &[u8], seed: u64) -> Vec<Damaged> {
         out.push(Damaged {
             what,
             bytes: file,
+            ranges: vec![range],
+        });
+    }
+    // The first data chunk (v2 magic and state.json, v1 meta.inf) lost or garbage:
+    // the later chunks are still read, with the config from backup.json.
+    let first = list
+        .iter()
+        .position(|chunk| chunk.chunk_type <= 1)
+        .expect("a data chunk");
+    for kind in [Kind::Removed, Kind::Garbage] {
+        let mut rng = Rng(seed ^ 0x1234_5678);
+        let (index, replacement, range, what) = damage_at(kind, &list, bytes, &mut rng, first);
+        let mut replaced = BTreeMap::new();
+        replaced.insert(index, replacement);
+        out.push(Damaged {
+            what: format!("first data {what}"),
+            bytes: rebuild(&list, bytes, &replaced),
             ranges: vec![range],
         });
     }

@@ -385,7 +385,7 @@ impl TarReader {
             let stop = stream.fill(WINDOW).err();
             let base = stream.pos();
             let buffered = stream.buffered();
-            if let Some(at) = find_header(buffered, base) {
+            if let Some(at) = find_header_from(buffered, base) {
                 keep(buffered.get(..at).unwrap_or_default());
                 // `at` lies inside the buffered bytes: the skip cannot fail.
                 let _ = stream.skip(at as u64);
@@ -413,9 +413,14 @@ impl TarReader {
     }
 }
 
-/// The first offset in `buf` where a valid, non-zero tar header starts; `base` is the
-/// decompressed offset of `buf[0]`.
-fn find_header(buf: &[u8], base: u64) -> Option<usize> {
+/// The first offset in `buf` where a valid, non-zero tar header starts.
+pub fn find_header(buf: &[u8]) -> Option<usize> {
+    find_header_from(buf, 0)
+}
+
+/// [`find_header`] where `buf[0]` is at decompressed offset `base` (headers on the
+/// 512-byte grid are tried without the `ustar` magic).
+fn find_header_from(buf: &[u8], base: u64) -> Option<usize> {
     let last = buf.len().checked_sub(BLOCK)?;
     (0..=last).find(|&at| {
         let Some(block) = buf.get(at..at + BLOCK) else {

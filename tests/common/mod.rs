@@ -7,6 +7,8 @@
 //! missing server binary or fixture panics with a message saying what to run.
 //!
 //! Everything stays on 127.0.0.1.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 #![allow(dead_code)]
 
 use std::collections::VecDeque;

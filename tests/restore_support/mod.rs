@@ -1,5 +1,7 @@
 //! Checks shared by the restore tests: what expected.json says a restored
 //! stream looks like, and a comparison against a live server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 #![allow(dead_code)]
 
 use crate::common::{NatsConn, NatsServer};

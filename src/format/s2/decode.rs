@@ -45,7 +45,17 @@ pub fn zero_extend(out: &mut Vec<u8>, len: usize) {
 
 /// Decodes a data chunk body (CRC, then block) and appends its bytes to `out`.
 pub fn decode_chunk(raw: &RawChunk, out: &mut Vec<u8>) -> DecodedChunk {
-    let kind = if raw.chunk_type == 0x01 {
+    decode_chunk_body(raw.chunk_type, &raw.body, raw.max_block, out)
+}
+
+/// [`decode_chunk`] over a borrowed body (resync candidates are not copied).
+pub fn decode_chunk_body(
+    chunk_type: u8,
+    body: &[u8],
+    max_block: usize,
+    out: &mut Vec<u8>,
+) -> DecodedChunk {
+    let kind = if chunk_type == 0x01 {
         ChunkKind::Uncompressed
     } else {
         ChunkKind::Compressed
@@ -58,7 +68,7 @@ pub fn decode_chunk(raw: &RawChunk, out: &mut Vec<u8>) -> DecodedChunk {
         failure: Some(failure.to_string()),
         too_large,
     };
-    let Some((crc_bytes, payload)) = raw.body.split_first_chunk::<4>() else {
+    let Some((crc_bytes, payload)) = body.split_first_chunk::<4>() else {
         return lost("chunk body shorter than its CRC", None);
     };
     let stored_crc = u32::from_le_bytes(*crc_bytes);
@@ -67,7 +77,7 @@ pub fn decode_chunk(raw: &RawChunk, out: &mut Vec<u8>) -> DecodedChunk {
     let failure = None;
     let mut too_large = None;
     if kind == ChunkKind::Uncompressed {
-        if payload.len() > raw.max_block {
+        if payload.len() > max_block {
             too_large = Some(payload.len() as u64);
         }
         out.extend_from_slice(payload);
@@ -76,7 +86,7 @@ pub fn decode_chunk(raw: &RawChunk, out: &mut Vec<u8>) -> DecodedChunk {
             Ok((len, _)) => len,
             Err(error) => return lost(&format!("bad block length ({error:?})"), None),
         };
-        if declared > raw.max_block {
+        if declared > max_block {
             return lost("block too large", Some(declared as u64));
         }
         zero_extend(out, declared);

@@ -3,7 +3,7 @@
 //! Never decodes blocks (that is `decode.rs`); a bad header is a problem value, never a
 //! panic.
 
-use super::decode::decode_chunk;
+use super::decode::decode_chunk_body;
 use super::{
     ChunkStatus, S2Problem, MAX_S2_BLOCK, MAX_SNAPPY_BLOCK, S2_IDENTIFIER, SNAPPY_IDENTIFIER,
 };
@@ -257,37 +257,35 @@ fn implausible_chunk(chunk_type: u8, body: &[u8], max_block: usize) -> bool {
 impl<R: Read> FrameReader<R> {
     /// After a bad chunk header at `chunk_offset`: searches the bytes after it (`rest`
     /// holds those already read) for the next chunk that decodes with a matching CRC.
+    ///
+    /// Work stays linear in the bytes present: every offset gets cheap checks first
+    /// (type, length against the bytes there, a decoded length the body can hold, and
+    /// a plausible chunk header right after), and the candidates that pass are decoded
+    /// within a budget proportional to the bytes searched.
     fn resync_after(&mut self, chunk_offset: u64, rest: Vec<u8>, reason: &str) -> Option<Frame> {
-        const WINDOW: usize = 16 << 20;
         let mut window = rest;
         window.append(&mut self.pending);
         let mut window_offset = chunk_offset + 1;
         let mut scan = 0usize;
         let mut eof = false;
         let mut scratch = Vec::new();
+        let mut decode_budget = RESYNC_DECODE_ALLOWANCE;
         loop {
-            while !eof && window.len() < scan + WINDOW {
-                let before = window.len();
-                window.resize(before + (1 << 20), 0);
-                let got = match self
-                    .inner
-                    .read(window.get_mut(before..).unwrap_or_default())
-                {
-                    Ok(got) => got,
-                    Err(error) if error.kind() == io::ErrorKind::Interrupted => 0,
-                    Err(_) => {
-                        eof = true;
-                        0
-                    }
-                };
-                window.truncate(before + got);
-                if got == 0 {
-                    eof = true;
-                }
+            // Keep the largest chunk (and the header after it) in view of the scan point.
+            while !eof && window.len() < scan + MAX_CHUNK_VIEW {
+                eof = self.read_more(&mut window);
             }
-            while scan + 4 <= window.len() && (eof || scan < WINDOW / 2) {
-                let rest = window.get(scan..).unwrap_or_default();
-                if valid_chunk_at(rest, self.max_block, &mut scratch) {
+            while scan + 4 <= window.len() && (eof || scan + MAX_CHUNK_VIEW <= window.len()) {
+                let candidate = window.get(scan..).unwrap_or_default();
+                decode_budget = decode_budget.saturating_add(RESYNC_DECODE_PER_BYTE);
+                if plausible_chunk_at(candidate, self.max_block, eof)
+                    && verified_chunk_at(
+                        candidate,
+                        self.max_block,
+                        &mut scratch,
+                        &mut decode_budget,
+                    )
+                {
                     let found = window_offset + scan as u64;
                     self.pending = window.split_off(scan);
                     self.file_pos = found;
@@ -311,30 +309,136 @@ impl<R: Read> FrameReader<R> {
             scan = 0;
         }
     }
+
+    /// Appends up to 1 MiB from the input to `window`; true at the end of the input.
+    fn read_more(&mut self, window: &mut Vec<u8>) -> bool {
+        let before = window.len();
+        window.resize(before + (1 << 20), 0);
+        let got = loop {
+            match self
+                .inner
+                .read(window.get_mut(before..).unwrap_or_default())
+            {
+                Ok(got) => break got,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                // A read error ends the search like the end of the input does.
+                Err(_) => break 0,
+            }
+        };
+        window.truncate(before + got);
+        got == 0
+    }
 }
 
-/// Does a whole, valid data chunk (CRC verified) or a stream identifier start `buf`?
-fn valid_chunk_at(buf: &[u8], max_block: usize, scratch: &mut Vec<u8>) -> bool {
-    let Some(&[chunk_type, len0, len1, len2]) = buf.first_chunk::<4>() else {
+/// Bytes a resync keeps in view past the scan point: the largest chunk body a
+/// candidate may declare, its header, and the header of the chunk after it.
+const MAX_CHUNK_VIEW: usize = MAX_COMPRESSED_BODY + 8;
+/// The largest body of a compressed chunk: a 4 MiB block that did not compress,
+/// with S2's worst-case overhead, and its CRC.
+const MAX_COMPRESSED_BODY: usize = MAX_S2_BLOCK + MAX_S2_BLOCK / 4 + 64;
+/// Decoded bytes a resync may spend on candidates: an allowance for the real chunk,
+/// and a few bytes for every byte searched.
+const RESYNC_DECODE_ALLOWANCE: usize = 2 * MAX_S2_BLOCK;
+const RESYNC_DECODE_PER_BYTE: usize = 8;
+
+fn chunk_header(buf: &[u8]) -> Option<(u8, usize)> {
+    let [chunk_type, l0, l1, l2] = *buf.get(..4)? else {
+        return None;
+    };
+    Some((
+        chunk_type,
+        usize::from(l0) | usize::from(l1) << 8 | usize::from(l2) << 16,
+    ))
+}
+
+/// The cheap checks of a resync candidate: a data chunk or stream identifier whose
+/// declared sizes fit, followed by the end of the input or another chunk header.
+fn plausible_chunk_at(buf: &[u8], max_block: usize, eof: bool) -> bool {
+    let Some((chunk_type, len)) = chunk_header(buf) else {
         return false;
     };
-    let len = usize::from(len0) | usize::from(len1) << 8 | usize::from(len2) << 16;
     let Some(body) = buf.get(4..4 + len) else {
         return false;
     };
-    match chunk_type {
+    let fits = match chunk_type {
         0xff => body == S2_IDENTIFIER || body == SNAPPY_IDENTIFIER,
-        0x00 | 0x01 if len >= 4 => {
-            let raw = RawChunk {
-                file_offset: 0,
-                chunk_type,
-                body: body.to_vec(),
-                max_block,
-            };
-            scratch.clear();
-            let decoded = decode_chunk(&raw, scratch);
-            !decoded.lost && decoded.status == ChunkStatus::Ok && decoded.too_large.is_none()
+        0x01 => len > 4 && len - 4 <= max_block,
+        0x00 => {
+            len > 5
+                && len <= MAX_COMPRESSED_BODY
+                && body.get(4..).is_some_and(|payload| {
+                    minlz::decode_len(payload).is_ok_and(|(decoded, _)| {
+                        // A block never compresses to much more than its own size.
+                        decoded > 0
+                            && decoded <= max_block
+                            && payload.len() <= decoded + decoded / 4 + 64
+                    })
+                })
         }
         _ => false,
+    };
+    if !fits {
+        return false;
     }
+    buf.get(4 + len..)
+        .is_some_and(|after| chunks_follow(after, eof, CHAIN_DEPTH))
+}
+
+/// Chunk headers that must line up after a resync candidate (when in view).
+const CHAIN_DEPTH: usize = 2;
+
+/// Do `depth` plausible chunk headers follow (or the end of the input)? Only the
+/// types a stream writer emits count: data, padding, stream identifier, S2 index.
+fn chunks_follow(after: &[u8], eof: bool, depth: usize) -> bool {
+    if depth == 0 {
+        return true;
+    }
+    if after.is_empty() {
+        return eof;
+    }
+    let Some((next_type, next_len)) = chunk_header(after) else {
+        // A header cut by the end of the input, or not in view yet.
+        return true;
+    };
+    if !matches!(next_type, 0x00 | 0x01 | 0x99 | 0xfe | 0xff) {
+        return false;
+    }
+    match after.get(4 + next_len..) {
+        Some(rest) => chunks_follow(rest, eof, depth - 1),
+        // The next chunk is cut by the end of the input, or out of view.
+        None => true,
+    }
+}
+
+/// Does the candidate decode with a matching CRC? Identifiers need no decoding;
+/// decoding spends `budget` (decoded bytes), and nothing is decoded once it is spent.
+fn verified_chunk_at(
+    buf: &[u8],
+    max_block: usize,
+    scratch: &mut Vec<u8>,
+    budget: &mut usize,
+) -> bool {
+    let Some((chunk_type, len)) = chunk_header(buf) else {
+        return false;
+    };
+    let Some(body) = buf.get(4..4 + len) else {
+        return false;
+    };
+    if chunk_type == 0xff {
+        return true;
+    }
+    let cost = match chunk_type {
+        0x00 => body
+            .get(4..)
+            .and_then(|payload| minlz::decode_len(payload).ok())
+            .map_or(0, |(decoded, _)| decoded),
+        _ => len,
+    };
+    if cost > *budget {
+        return false;
+    }
+    *budget -= cost;
+    scratch.clear();
+    let decoded = decode_chunk_body(chunk_type, body, max_block, scratch);
+    !decoded.lost && decoded.status == ChunkStatus::Ok && decoded.too_large.is_none()
 }

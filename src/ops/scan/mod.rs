@@ -18,7 +18,10 @@ mod v1_blocks;
 mod v1_state;
 mod v2;
 
-use crate::format::s2::{ChunkRecord, ChunkSource, ChunkStatus, DecodedStream, S2Problem};
+use crate::format::s2::{
+    ChunkRecord, ChunkSource, ChunkStatus, DecodedStream, S2Problem, StreamStop,
+};
+use crate::format::tar::find_header as find_tar_header;
 use crate::format::v2::MAGIC as V2_MAGIC;
 use crate::model::{ArchiveFormat, Backup, Finding, FindingKind, StreamConfig, StreamState};
 use crate::util::fxhash::FxHashSet;
@@ -124,16 +127,9 @@ pub fn scan_decoded<S: ChunkSource>(
     backup: &mut Backup,
     control: &mut ScanControl,
 ) -> Result<(), OpenError> {
-    let format = match stream.peek(8) {
-        Ok(bytes) if bytes == V2_MAGIC => Some(ArchiveFormat::V2),
-        Ok(_) => Some(ArchiveFormat::V1),
-        Err(_) => {
-            if stream.buffered().is_empty() {
-                None
-            } else {
-                Some(ArchiveFormat::V1)
-            }
-        }
+    let (format, start_readable) = match detect_format(&mut stream, backup) {
+        Some((format, start_readable)) => (Some(format), start_readable),
+        None => (None, true),
     };
     let mut scan = Scan {
         budget: budget::Budget::new(control.memory_budget),
@@ -142,7 +138,7 @@ pub fn scan_decoded<S: ChunkSource>(
     match format {
         Some(ArchiveFormat::V2) => {
             backup.format = format;
-            v2::scan_v2(&mut stream, backup, &mut scan, control)?;
+            v2::scan_v2(&mut stream, backup, &mut scan, control, start_readable)?;
         }
         Some(ArchiveFormat::V1) => {
             backup.format = format;
@@ -175,6 +171,55 @@ pub fn scan_decoded<S: ChunkSource>(
     backup.complete = scan.saw_end && !backup.has_errors();
     backup.findings.seal();
     Ok(())
+}
+
+/// The archive's format, and whether its start is readable. When the first chunk is
+/// lost or damaged the magic (v2) or first tar header (v1) is gone: the first bytes
+/// that read as v2 entries or as a tar header decide.
+fn detect_format<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
+    backup: &Backup,
+) -> Option<(ArchiveFormat, bool)> {
+    const PROBE: usize = 1 << 20;
+    let mut start_lost = false;
+    loop {
+        match stream.peek(8) {
+            Ok(bytes) if bytes == V2_MAGIC => return Some((ArchiveFormat::V2, !start_lost)),
+            Ok(_) => break,
+            Err(StreamStop::Discontinuity) => {
+                stream.accept_discontinuity();
+                start_lost = true;
+            }
+            Err(StreamStop::End) => {
+                return (!stream.buffered().is_empty()).then_some((ArchiveFormat::V1, true));
+            }
+        }
+    }
+    let at_stop = stream.fill(PROBE).is_err();
+    let buffered = stream.buffered();
+    let start_damaged = start_lost
+        || stream
+            .chunks
+            .chunks
+            .first()
+            .is_some_and(|chunk| chunk.status != ChunkStatus::Ok);
+    let tar_at = find_tar_header(buffered);
+    if tar_at == Some(0) && !start_damaged {
+        return Some((ArchiveFormat::V1, true));
+    }
+    let expect = crate::format::v2::Expectation {
+        previous_seq: 0,
+        ts_range: v2::timestamp_range(backup),
+    };
+    let v2_at = match crate::format::v2::find_entry_start(buffered, 0, &expect, at_stop) {
+        crate::format::v2::EntrySearch::Found { at, .. } => Some(at),
+        _ => None,
+    };
+    match (v2_at, tar_at) {
+        (Some(entry), Some(header)) if entry < header => Some((ArchiveFormat::V2, false)),
+        (Some(_), None) => Some((ArchiveFormat::V2, false)),
+        _ => Some((ArchiveFormat::V1, tar_at == Some(0))),
+    }
 }
 
 /// Scan-time facts that are not part of the final model.

@@ -7,6 +7,7 @@
 
 use super::v1_blocks::{block_key, scan_block, scan_block_rest, Block};
 use super::{budget, report_progress, OpenError, Scan, ScanControl};
+use crate::format::filestore;
 use crate::format::s2::{ChunkSource, DecodedStream};
 use crate::format::tar::{TarError, TarEvent, TarHeader, TarReader};
 use crate::model::{Backup, EntryInfo, Finding, FindingKind, StreamConfig};
@@ -49,6 +50,9 @@ struct MemberLoop {
     /// The end of the last block: if no valid header follows it, its records may go
     /// on past its declared size (bytes were inserted upstream).
     block_tail: Option<BlockTail>,
+    /// Bytes a resync skipped with no block around them (the start of the archive
+    /// lost, say): they may hold records of a block whose header is gone.
+    orphan: Option<(u64, Vec<u8>)>,
 }
 
 /// The unreadable end of the last block (from its first unreadable byte, with the
@@ -78,6 +82,7 @@ pub(super) fn scan_v1<S: ChunkSource>(
         stream_key_name: None,
         last_data_offset: 0,
         block_tail: None,
+        orphan: None,
     };
     loop {
         report_progress(stream, backup, scan, control)?;
@@ -85,6 +90,7 @@ pub(super) fn scan_v1<S: ChunkSource>(
             break;
         }
     }
+    members.adopt_orphan(backup, scan, None);
     super::v1_state::finish_v1(backup, scan);
     Ok(())
 }
@@ -105,6 +111,7 @@ impl MemberLoop {
         self.block_tail = None;
         self.last_data_offset = header.data_offset;
         let name = header.name.replace('\\', "/");
+        self.adopt_orphan(backup, scan, block_index_of(&name));
         backup.entries.push(EntryInfo {
             name: name.clone(),
             header_offset: header.header_offset,
@@ -210,7 +217,7 @@ impl MemberLoop {
             key: &key,
         };
         // The gap below is reported on its own; the unreadable tail is part of it.
-        let _unreadable_tail = scan_block(backup, scan, &block);
+        let tail_start = scan_block(backup, scan, &block).unwrap_or(self.data.len());
         let TarError::Discontinuity { offset } = error else {
             return self.recover(stream, backup, scan, error).into();
         };
@@ -222,9 +229,14 @@ impl MemberLoop {
         // Bytes before a discontinuity are not contiguous with what follows: no look-back.
         let (found, _) = self.tar.resync_collecting(stream, &mut rest, max_keep, 0);
         let before = backup.messages.len();
+        // The unreadable end of the part before the gap goes in front: a record that
+        // spans the gap verifies when no bytes were lost after all (only garbage
+        // between two chunks was skipped). Lost bytes take no room in the offsets.
+        let mut joined = self.data.get(tail_start..).unwrap_or_default().to_vec();
+        joined.extend_from_slice(&rest);
         let rest_block = Block {
-            data: &rest,
-            data_offset: rest_offset,
+            data: &joined,
+            data_offset: rest_offset - (joined.len() - rest.len()) as u64,
             ..block
         };
         scan_block_rest(backup, scan, &rest_block);
@@ -322,20 +334,28 @@ impl MemberLoop {
         from: u64,
         contiguous: bool,
     ) -> bool {
+        // Back to the damaged header (its bytes were consumed), and a little before it.
         let look_back = if contiguous {
-            TAR_LOOK_BACK.min(from.saturating_sub(self.last_data_offset)) as usize
+            let before = TAR_LOOK_BACK.min(from.saturating_sub(self.last_data_offset));
+            usize::try_from(stream.pos().saturating_sub(from) + before).unwrap_or(usize::MAX)
         } else {
             0
         };
         let tail = self.block_tail.take();
-        let max_keep = if tail.is_some() { MAX_BLOCK_TAIL } else { 0 };
         let mut kept = Vec::new();
-        let (found, kept_from) = self
-            .tar
-            .resync_collecting(stream, &mut kept, max_keep, look_back);
-        let recovered = tail.map_or(0, |tail| {
-            self.recover_block_tail(backup, scan, tail, &kept, kept_from)
-        });
+        let (found, kept_from) =
+            self.tar
+                .resync_collecting(stream, &mut kept, MAX_BLOCK_TAIL, look_back);
+        let recovered = match tail {
+            Some(tail) => self.recover_block_tail(backup, scan, tail, &kept, kept_from),
+            None => {
+                // Kept until the next header says which block these bytes may belong to.
+                if kept.len() >= filestore::EMPTY_RECORD_LEN {
+                    self.orphan = Some((kept_from, kept));
+                }
+                0
+            }
+        };
         let recovered_note = if recovered > 0 {
             format!("; {recovered} message(s) of the block before recovered from them by their checksums")
         } else {
@@ -350,6 +370,56 @@ impl MemberLoop {
             .findings
             .push(Finding::error(FindingKind::LostData, message).offset(from));
         found.is_some()
+    }
+
+    /// Searches bytes skipped outside any block for records, with the checksum key of
+    /// the block they most likely belong to: the one before the block whose header
+    /// followed them, else the first block index.db or a block header names, else 1.
+    fn adopt_orphan(&mut self, backup: &mut Backup, scan: &mut Scan, next_block: Option<u64>) {
+        let Some((offset, bytes)) = self.orphan.take() else {
+            return;
+        };
+        let first_seen = scan.blocks.keys().next().copied();
+        let mut candidates: Vec<u64> = Vec::new();
+        if let Some(next) = next_block.filter(|&next| next > 1) {
+            candidates.push(next - 1);
+        }
+        candidates.extend(first_seen);
+        candidates.push(1);
+        candidates.dedup();
+        {
+            let orphan = (offset, bytes);
+            for index in candidates {
+                let key = block_key(backup, self.stream_key_name.as_deref(), index);
+                let entry = format!("msgs/{index}.blk");
+                let block = Block {
+                    entry: &entry,
+                    index,
+                    data: &orphan.1,
+                    data_offset: orphan.0,
+                    key: &key,
+                };
+                let before = backup.messages.len();
+                let known = scan.blocks.get(&index).copied();
+                scan_block_rest(backup, scan, &block);
+                if known.is_none() {
+                    // Only a real block member sets the block's length and last checksum.
+                    scan.blocks.remove(&index);
+                }
+                let recovered = backup.messages.len() - before;
+                if recovered > 0 {
+                    backup.findings.push(
+                        Finding::error(
+                            FindingKind::LostData,
+                            format!("the tar header of {entry} is lost: {recovered} of its message(s) recovered from the bytes after it by their checksums"),
+                        )
+                        .entry(entry.clone())
+                        .offset(orphan.0),
+                    );
+                    break;
+                }
+            }
+        }
     }
 
     /// Searches the unreadable tail of the last block, continued by the bytes a tar

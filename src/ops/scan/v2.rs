@@ -50,12 +50,15 @@ pub(super) fn scan_v2<S: ChunkSource>(
     backup: &mut Backup,
     scan: &mut Scan,
     control: &mut ScanControl,
+    start_readable: bool,
 ) -> Result<(), OpenError> {
-    if let Err(message) = v2::read_magic(stream) {
-        backup
-            .findings
-            .push(Finding::error(FindingKind::NotAnArchive, message).offset(0));
-        return Ok(());
+    if start_readable {
+        if let Err(message) = v2::read_magic(stream) {
+            backup
+                .findings
+                .push(Finding::error(FindingKind::NotAnArchive, message).offset(0));
+            return Ok(());
+        }
     }
     let max_msg_size = backup
         .config
@@ -72,11 +75,26 @@ pub(super) fn scan_v2<S: ChunkSource>(
         seen_state: false,
         previous_data_offset: 0,
     };
-    loop {
+    let mut step = Step::Next;
+    if !start_readable {
+        backup.findings.push(
+            Finding::error(
+                FindingKind::LostData,
+                "the start of the archive (NATSARC1 magic, state.json, consumers) is not readable: reading resumes at the first message entries that line up; the config comes from backup.json",
+            )
+            .seq(
+                backup
+                    .declared_state
+                    .as_ref()
+                    .map_or(1, |state| state.first_seq.max(1)),
+            )
+            .offset(0),
+        );
+        step = entries.resync(stream, backup);
+    }
+    while step == Step::Next {
         report_progress(stream, backup, scan, control)?;
-        if entries.next_entry(stream, backup, scan) == Step::Stop {
-            break;
-        }
+        step = entries.next_entry(stream, backup, scan);
     }
     entries.finish(backup, scan);
     Ok(())
@@ -95,18 +113,23 @@ impl EntryLoop {
             Err(error) => return self.entry_error(stream, backup, error),
         };
         self.entry_number += 1;
-        // A header read out of bytes that failed their chunk's CRC is not believed:
-        // not its sentinel, sizes or sequence. Reading resumes after the damaged range.
-        if let Some(end) =
-            super::damaged_range_end(&stream.chunks.chunks, header.offset, header.data_offset)
-        {
+        // A sentinel read out of bytes that fail their chunk's CRC (a chunk that
+        // decodes to zeros looks like one) does not end the backup: reading resumes
+        // after them. Other entries there are read if plausible, and marked damaged.
+        let bad_end = header
+            .is_sentinel()
+            .then(|| {
+                super::damaged_range_end(&stream.chunks.chunks, header.offset, header.data_offset)
+            })
+            .flatten();
+        if let Some(end) = bad_end {
             let skip = end.saturating_sub(stream.pos());
             // Running into the end or a gap here is what the resync below handles.
             let _ = stream.skip(skip);
             let finding = Finding::error(
                 FindingKind::LostData,
                 format!(
-                    "the entry header at decompressed offset {} lies in bytes that fail their S2 chunk's CRC (up to offset {end}): it is not trusted, reading resumes after them",
+                    "an end-of-backup sentinel at decompressed offset {} was read from bytes that fail their S2 chunk's CRC (up to offset {end}): it is not believed, reading resumes after them",
                     header.offset
                 ),
             )
@@ -716,7 +739,7 @@ fn flag_suspect_previous(backup: &mut Backup, previous_seq: u64) {
 
 /// Timestamps a message of this archive can have: within a day of the span its
 /// state declares (first message to snapshot time); `None` when no state says.
-fn timestamp_range(backup: &Backup) -> Option<(i64, i64)> {
+pub(super) fn timestamp_range(backup: &Backup) -> Option<(i64, i64)> {
     const SLACK_NS: i64 = 86_400 * 1_000_000_000;
     let state = [&backup.archive_state, &backup.declared_state]
         .into_iter()
