@@ -12,7 +12,10 @@ pub use config::{ConsumerConfig, Nanos, Storage, StreamConfig};
 pub use findings::{Finding, FindingKind, Findings, Severity};
 pub use message_table::{MessageIndex, MessageRow, SubjectTable};
 pub use odat::clamp_consumer_state;
-pub use state::{ConsumerInfo, ConsumerState, PendingEntry, SequencePair, StreamState};
+pub use state::{
+    ConsumerInfo, ConsumerState, ConsumerStatus, MessageStanding, PendingEntry, SequencePair,
+    StreamState,
+};
 
 use crate::format::s2::ChunkRecord;
 use std::path::PathBuf;
