@@ -46,7 +46,8 @@ impl S2Out {
     fn chunk(&mut self, chunk_type: u8, crc: u32, body: &[u8]) {
         let len = body.len() + 4;
         self.bytes.push(chunk_type);
-        self.bytes.extend_from_slice(&(len as u32).to_le_bytes()[..3]);
+        self.bytes
+            .extend_from_slice(&(len as u32).to_le_bytes()[..3]);
         self.bytes.extend_from_slice(&crc.to_le_bytes());
         self.bytes.extend_from_slice(body);
     }
@@ -62,7 +63,7 @@ impl S2Out {
     /// `total` bytes of `pattern` repeated (`total` a multiple of the pattern's length).
     fn periodic(&mut self, pattern: &[u8], total: u64) {
         let period = pattern.len();
-        assert!(period > 0 && period <= 60 && total % period as u64 == 0);
+        assert!(period > 0 && period <= 60 && total.is_multiple_of(period as u64));
         let block = S2_BLOCK / period * period;
         let mut left = total;
         while left > 0 {
@@ -244,7 +245,9 @@ fn v1_big_consumers(dir: &Path, count: u64, size: u64) -> PathBuf {
     v1_head(&mut out);
     for index in 0..count {
         let name = format!("c{index}");
-        let prefix = format!(r#"{{"stream_name":"{STREAM}","name":"{name}","config":{{"durable_name":"{name}","description":""#);
+        let prefix = format!(
+            r#"{{"stream_name":"{STREAM}","name":"{name}","config":{{"durable_name":"{name}","description":""#
+        );
         let suffix = br#""}}"#;
         let filler = size - prefix.len() as u64 - suffix.len() as u64;
         let mut head = ustar(&format!("obs/{name}/meta.inf"), size, b'0');
@@ -309,15 +312,24 @@ fn v2_gaps_flags_duplicates(dir: &Path) -> PathBuf {
     let state = format!(
         r#"{{"messages":4,"bytes":0,"first_seq":1,"last_seq":{flagged},"consumer_count":2}}"#
     );
-    let mut writer =
-        jsbackup::format::write_v2::V2Writer::new(Vec::new(), 1_700_000_000_000_000_000, state.as_bytes())
-            .unwrap();
+    let mut writer = jsbackup::format::write_v2::V2Writer::new(
+        Vec::new(),
+        1_700_000_000_000_000_000,
+        state.as_bytes(),
+    )
+    .unwrap();
     let consumer = br#"{"config":{"durable_name":"dup","ack_policy":"explicit"},"state":{"delivered":{"consumer_seq":0,"stream_seq":0},"ack_floor":{"consumer_seq":0,"stream_seq":0}}}"#;
     writer.consumer("dup", consumer).unwrap();
     writer.consumer("dup", consumer).unwrap();
     for seq in [1u64, 2, 1_000_000_003, flagged] {
         writer
-            .message(b"h.a", 1_700_000_000_000_000_000 + seq as i64 % 1000, seq, b"", b"x")
+            .message(
+                b"h.a",
+                1_700_000_000_000_000_000 + seq as i64 % 1000,
+                seq,
+                b"",
+                b"x",
+            )
             .unwrap();
     }
     let body = writer.finish().unwrap();
@@ -388,7 +400,10 @@ fn check_bounds(label: &str, data: &Path, scratch: &Path) -> Value {
         ("info", vec!["info", data_text]),
         ("verify", vec!["verify", data_text, "--json"]),
         ("messages", vec!["messages", data_text]),
-        ("export --salvage", vec!["export", data_text, &out_text, "--salvage"]),
+        (
+            "export --salvage",
+            vec!["export", data_text, &out_text, "--salvage"],
+        ),
     ];
     let mut verify = Value::Null;
     for (name, args) in commands {
@@ -416,8 +431,9 @@ fn check_bounds(label: &str, data: &Path, scratch: &Path) -> Value {
             measured.seconds
         );
         if name == "verify" {
-            verify = serde_json::from_str(&measured.stdout)
-                .unwrap_or_else(|error| panic!("{label}: verify --json: {error}: {}", measured.stdout));
+            verify = serde_json::from_str(&measured.stdout).unwrap_or_else(|error| {
+                panic!("{label}: verify --json: {error}: {}", measured.stdout)
+            });
         }
     }
     verify
@@ -459,8 +475,20 @@ fn v2_twenty_million_sequence_zero_entries() {
         let data = v2_seq_zero(dir.path(), consumers, 20_000_000);
         assert!(std::fs::metadata(&data).unwrap().len() < 4096);
         let verify = check_bounds(label, &data, dir.path());
-        assert!(findings(&verify).len() <= 40_000, "{label}: findings are bounded");
-        assert_finding(label, &verify, if consumers { "consumer_meta" } else { "entry_order" }, "more");
+        assert!(
+            findings(&verify).len() <= 40_000,
+            "{label}: findings are bounded"
+        );
+        assert_finding(
+            label,
+            &verify,
+            if consumers {
+                "consumer_meta"
+            } else {
+                "entry_order"
+            },
+            "more",
+        );
     }
 }
 
@@ -503,7 +531,12 @@ fn v2_absurd_gap_flag_bits_and_duplicate_consumers() {
     let data = v2_gaps_flags_duplicates(dir.path());
     let label = "gaps, flags, duplicates";
     let verify = check_bounds(label, &data, dir.path());
-    assert_finding(label, &verify, "sequence_gap", "3..1000000002 (1,000,000,000 sequences)");
+    assert_finding(
+        label,
+        &verify,
+        "sequence_gap",
+        "3..1000000002 (1,000,000,000 sequences)",
+    );
     assert_finding(label, &verify, "sequence_flags", "4611686018427387911");
     assert_finding(label, &verify, "consumer_meta", "\"dup\"");
 }

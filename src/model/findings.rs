@@ -238,7 +238,7 @@ pub fn group_thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
@@ -283,7 +283,10 @@ mod tests {
     fn findings_past_the_cap_are_counted_in_one_summary() {
         let mut findings = Findings::new();
         for index in 0..MAX_STORED_PER_KIND + 1_234 {
-            findings.push(Finding::warning(FindingKind::EntryOrder, format!("entry {index}")));
+            findings.push(Finding::warning(
+                FindingKind::EntryOrder,
+                format!("entry {index}"),
+            ));
         }
         findings.push(Finding::error(FindingKind::S2Crc, "crc"));
         findings.seal();
@@ -291,6 +294,12 @@ mod tests {
         assert_eq!(findings.total(), MAX_STORED_PER_KIND + 1_235);
         let summary = &findings[MAX_STORED_PER_KIND as usize];
         assert_eq!(summary.kind, FindingKind::EntryOrder);
-        assert!(summary.message.starts_with("and 1,234 more entry_order findings"), "{}", summary.message);
+        assert!(
+            summary
+                .message
+                .starts_with("and 1,234 more entry_order findings"),
+            "{}",
+            summary.message
+        );
     }
 }
