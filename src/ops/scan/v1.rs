@@ -141,7 +141,10 @@ impl MemberLoop {
             return Step::Next;
         }
         let held = 96 + name.len() as u64;
-        if !scan.budget.charge(backup, held, &format!("tar member {name:?}")) {
+        if !scan
+            .budget
+            .charge(backup, held, &format!("tar member {name:?}"))
+        {
             return Step::Stop;
         }
         match member_use(&name) {
@@ -469,7 +472,11 @@ impl MemberLoop {
             "meta.inf" | "meta.sum" | "msgs/index.db" => true,
             _ => name.ends_with(".idx") || name.starts_with("obs/"),
         };
-        if kept && !scan.budget.charge(backup, data.len() as u64, &format!("tar member {name:?}")) {
+        if kept
+            && !scan
+                .budget
+                .charge(backup, data.len() as u64, &format!("tar member {name:?}"))
+        {
             return Step::Stop;
         }
         if name == "meta.inf" {

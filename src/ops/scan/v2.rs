@@ -4,8 +4,8 @@
 
 use super::consumers::parse_v2_consumer;
 use super::{
-    budget,
-    report_progress, OpenError, Scan, ScanControl, DEFAULT_MAX_PAYLOAD, MAX_REPEATED_FINDINGS,
+    budget, report_progress, OpenError, Scan, ScanControl, DEFAULT_MAX_PAYLOAD,
+    MAX_REPEATED_FINDINGS,
 };
 use crate::format::headers::{self, flags, Ttl};
 use crate::format::s2::{ChunkSource, DecodedStream, StreamStop, LOOKBACK};
@@ -250,7 +250,9 @@ impl EntryLoop {
                         .offset(header.offset),
                     );
                 } else {
-                    backup.findings.count_only(FindingKind::ConsumerMeta, Severity::Error);
+                    backup
+                        .findings
+                        .count_only(FindingKind::ConsumerMeta, Severity::Error);
                 }
                 if self.too_many_fruitless(backup, header.offset) {
                     return Step::Stop;
@@ -258,8 +260,13 @@ impl EntryLoop {
                 return self.skip_data(stream, backup, size);
             }
             // Held: the JSON as parsed, its name twice and the entry row.
-            let held = size.saturating_mul(2).saturating_add(256 + 2 * name.len() as u64);
-            if !scan.budget.charge(backup, held, &format!("consumer {consumer_name:?}")) {
+            let held = size
+                .saturating_mul(2)
+                .saturating_add(256 + 2 * name.len() as u64);
+            if !scan
+                .budget
+                .charge(backup, held, &format!("consumer {consumer_name:?}"))
+            {
                 return Step::Stop;
             }
             scan.consumer_names.insert(consumer_name.to_string());
