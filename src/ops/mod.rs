@@ -8,3 +8,4 @@ pub mod read;
 pub mod report;
 pub mod restore_local;
 pub mod restore_server;
+pub mod sniff;

@@ -14,6 +14,11 @@ pub enum LocateError {
     NoDataFile { path: PathBuf },
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
+    #[error("{path}: {reason}")]
+    NotABackup {
+        path: PathBuf,
+        reason: super::sniff::NotABackup,
+    },
 }
 
 /// Resolves a backup directory, a data file, or a `backup.json` to its files.
@@ -52,6 +57,10 @@ pub fn locate(path: &Path) -> Result<BackupSource, LocateError> {
             path.to_path_buf(),
         )
     };
+    super::sniff::check_data_file(&data_file).map_err(|reason| LocateError::NotABackup {
+        path: data_file.clone(),
+        reason,
+    })?;
     let backup_json = directory.join("backup.json");
     let data_file_bytes = std::fs::metadata(&data_file).map(|m| m.len()).unwrap_or(0);
     Ok(BackupSource {

@@ -284,7 +284,14 @@ impl App {
                     shown_at: Instant::now(),
                 });
             }
+            if let Some(path) = document.accepted_path.take() {
+                crate::ui::recent::remember(&mut self.recent, path);
+                if self.persist_recent {
+                    crate::ui::recent::save_in_background(self.recent.clone());
+                }
+            }
         }
+        self.close_refused_documents();
         while let Ok(notice) = self.notice_receiver.try_recv() {
             self.notify(notice);
         }
@@ -401,6 +408,19 @@ impl App {
         }
     }
 
+    /// Not a backup, or no such path: no document stays open, a notice says why.
+    fn close_refused_documents(&mut self) {
+        while let Some(index) = self.documents.iter().position(|d| d.refused.is_some()) {
+            let document = self.documents.remove(index);
+            if index < self.active || self.active >= self.documents.len() {
+                self.active = self.active.saturating_sub(1);
+            }
+            if let Some(message) = document.refused {
+                self.notify(message);
+            }
+        }
+    }
+
     /// Opens a dialog for the active backup, or says why it cannot.
     fn open_dialog(&mut self, command: &Command) {
         let (backup, reference_ns) = match self.indexed_backup() {
@@ -472,12 +492,7 @@ impl App {
         match command {
             Command::OpenDialog { folder } => self.start_dialog(folder, ctx),
             Command::Open(source) => {
-                if let OpenSource::Path(path) = &source {
-                    crate::ui::recent::remember(&mut self.recent, path.clone());
-                    if self.persist_recent {
-                        crate::ui::recent::save_in_background(self.recent.clone());
-                    }
-                }
+                // Recent files get the path once the scan shows it is a backup (see `poll`).
                 let mut document = Document::open(self.next_id, source, ctx);
                 if let Some(ns) = self.default_reference_ns {
                     document.set_reference_ns(ns);

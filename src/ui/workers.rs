@@ -48,6 +48,8 @@ pub enum IndexEvent {
         backup: Option<Box<Backup>>,
     },
     Cancelled,
+    /// Not a backup at all (or no such path): the document closes, with this message.
+    Refused(String),
 }
 
 pub struct IndexJob {
@@ -137,6 +139,7 @@ fn index_thread(
             IndexEvent::Done(Box::new(backup), summary)
         }
         Err(OpenError::Cancelled) => IndexEvent::Cancelled,
+        Err(error @ OpenError::Locate(_)) => IndexEvent::Refused(error.to_string()),
         Err(OpenError::Unreadable(message, backup)) => IndexEvent::Failed {
             message,
             backup: Some(backup),
