@@ -1,11 +1,14 @@
 //! Long operations on backups, with progress and cancel: index, verify, export, restore.
 
+pub mod content_checks;
 pub mod export;
 pub mod index;
 pub mod nats_client;
 pub mod open;
+pub mod predict;
 pub mod read;
 pub mod report;
 pub mod restore_local;
 pub mod restore_server;
+pub mod triage;
 pub mod sniff;
