@@ -60,7 +60,10 @@ pub fn subject_problem(subject: &str) -> Option<&'static str> {
     if subject.is_empty() {
         return Some("it is empty");
     }
-    if subject.bytes().any(|b| b == b' ' || b == b'\t' || b == b'\r' || b == b'\n') {
+    if subject
+        .bytes()
+        .any(|b| b == b' ' || b == b'\t' || b == b'\r' || b == b'\n')
+    {
         return Some("it contains whitespace");
     }
     if subject.bytes().any(|b| b < 0x20 || b == 0x7f) {
@@ -134,7 +137,9 @@ fn kv_findings(backup: &Backup, bucket: &str) -> Vec<Finding> {
     // Per subject: live revisions (seqs) and the latest purge marker.
     let mut per_subject: BTreeMap<u32, (Vec<u64>, Option<u64>)> = BTreeMap::new();
     for row in 0..backup.messages.len() {
-        let entry = per_subject.entry(backup.messages.subject_id[row]).or_default();
+        let entry = per_subject
+            .entry(backup.messages.subject_id[row])
+            .or_default();
         let seq = backup.messages.seq[row];
         entry.0.push(seq);
         if backup.messages.flags(row) & flags::KV_PURGE != 0 {
@@ -174,7 +179,11 @@ fn kv_findings(backup: &Backup, bucket: &str) -> Vec<Finding> {
             );
         }
         if let Some(purge_seq) = purge {
-            let older: Vec<u64> = seqs.iter().copied().filter(|&seq| seq < purge_seq).collect();
+            let older: Vec<u64> = seqs
+                .iter()
+                .copied()
+                .filter(|&seq| seq < purge_seq)
+                .collect();
             if !older.is_empty() {
                 findings.push(
                     Finding::error(
@@ -207,7 +216,13 @@ struct ObjectMeta {
 fn parse_object_meta(data: &[u8]) -> Result<ObjectMeta, String> {
     let value: serde_json::Value =
         serde_json::from_slice(data).map_err(|error| format!("not JSON: {error}"))?;
-    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let text = |key: &str| {
+        value
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     let number = |key: &str| value.get(key).and_then(|v| v.as_u64()).unwrap_or(0);
     Ok(ObjectMeta {
         name: text("name"),
@@ -215,7 +230,10 @@ fn parse_object_meta(data: &[u8]) -> Result<ObjectMeta, String> {
         size: number("size"),
         chunks: number("chunks"),
         digest: text("digest"),
-        deleted: value.get("deleted").and_then(|v| v.as_bool()).unwrap_or(false),
+        deleted: value
+            .get("deleted")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
         link: value
             .get("options")
             .and_then(|options| options.get("link"))
@@ -281,7 +299,10 @@ fn object_findings(
         if meta.deleted || meta.link {
             continue;
         }
-        let rows = chunks.get(meta.nuid.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        let rows = chunks
+            .get(meta.nuid.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         if let Some(finding) = check_object(backup, &mut reader, bucket, &meta, meta_seq, rows)? {
             findings.push(finding);
         }
@@ -332,7 +353,11 @@ fn check_object(
     };
     let mut problems = Vec::new();
     if rows.len() as u64 != meta.chunks {
-        problems.push(format!("{} chunks present, {} declared", rows.len(), meta.chunks));
+        problems.push(format!(
+            "{} chunks present, {} declared",
+            rows.len(),
+            meta.chunks
+        ));
     }
     if size != meta.size {
         problems.push(format!("{size} bytes reassembled, {} declared", meta.size));
@@ -344,7 +369,10 @@ fn check_object(
             base64::engine::general_purpose::URL_SAFE.encode(computed),
             meta.digest
         )),
-        None => problems.push(format!("the digest {:?} is not a SHA-256 digest", meta.digest)),
+        None => problems.push(format!(
+            "the digest {:?} is not a SHA-256 digest",
+            meta.digest
+        )),
     }
     if problems.is_empty() {
         return Ok(None);
@@ -371,7 +399,10 @@ fn check_object(
     ))
 }
 
-fn header_findings(backup: &Backup, cancel: Option<&AtomicBool>) -> Result<Vec<Finding>, ReadError> {
+fn header_findings(
+    backup: &Backup,
+    cancel: Option<&AtomicBool>,
+) -> Result<Vec<Finding>, ReadError> {
     let file = std::fs::File::open(&backup.source.data_file).map_err(|error| ReadError::Open {
         path: backup.source.data_file.display().to_string(),
         message: error.to_string(),
@@ -425,7 +456,10 @@ pub fn header_problem(block: &[u8]) -> Option<String> {
     }
     let parsed = parse_header_block(block);
     if parsed.malformed_lines > 0 {
-        return Some(format!("{} lines are not `key: value`", parsed.malformed_lines));
+        return Some(format!(
+            "{} lines are not `key: value`",
+            parsed.malformed_lines
+        ));
     }
     if let Some((key, _)) = parsed
         .entries
@@ -462,7 +496,10 @@ mod tests {
             base64::engine::general_purpose::URL_SAFE.encode(zero)
         );
         assert_eq!(parse_digest(&padded), Some(zero.to_vec()));
-        assert_eq!(parse_digest(&padded.trim_end_matches('=').replace("SHA", "sha")), Some(zero.to_vec()));
+        assert_eq!(
+            parse_digest(&padded.trim_end_matches('=').replace("SHA", "sha")),
+            Some(zero.to_vec())
+        );
         assert_eq!(parse_digest("MD5=abc"), None);
         assert_eq!(header_problem(b"NATS/1.0\r\nA: b\r\n\r\n"), None);
         assert!(header_problem(b"NATS/1.0\r\nbroken\r\n\r\n").is_some());

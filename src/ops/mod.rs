@@ -10,5 +10,5 @@ pub mod read;
 pub mod report;
 pub mod restore_local;
 pub mod restore_server;
-pub mod triage;
 pub mod sniff;
+pub mod triage;

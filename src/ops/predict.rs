@@ -81,7 +81,10 @@ pub fn first_s2_failure(backup: &Backup) -> Option<S2Failure> {
         })
         .collect();
     for finding in &backup.findings {
-        if !matches!(finding.kind, FindingKind::S2Framing | FindingKind::S2Truncated) {
+        if !matches!(
+            finding.kind,
+            FindingKind::S2Framing | FindingKind::S2Truncated
+        ) {
             continue;
         }
         let Some(file_offset) = finding.file_offset else {
@@ -106,9 +109,9 @@ pub fn first_s2_failure(backup: &Backup) -> Option<S2Failure> {
             error,
         });
     }
-    candidates.into_iter().min_by_key(|failure| {
-        (failure.decompressed_offset, failure.file_offset)
-    })
+    candidates
+        .into_iter()
+        .min_by_key(|failure| (failure.decompressed_offset, failure.file_offset))
 }
 
 /// One prediction per server line that can read this archive's format.
@@ -127,7 +130,12 @@ fn has_error(backup: &Backup, kind: FindingKind) -> bool {
         .any(|finding| finding.kind == kind && finding.severity == Severity::Error)
 }
 
-fn failed(servers: Vec<&'static str>, error: String, exact: bool, summary: String) -> RestorePrediction {
+fn failed(
+    servers: Vec<&'static str>,
+    error: String,
+    exact: bool,
+    summary: String,
+) -> RestorePrediction {
     RestorePrediction {
         servers,
         outcome: Outcome::Fails,
@@ -296,9 +304,10 @@ fn v2_entry_stops(backup: &Backup) -> Vec<V2Stop> {
                 finding.seq.is_some(),
             ),
             FindingKind::EntryHeader => ("archive: invalid archive stream".to_string(), false),
-            FindingKind::EntryOrder | FindingKind::SequenceOrder => {
-                (format!("message sequence {seq} out of order"), finding.seq.is_some())
-            }
+            FindingKind::EntryOrder | FindingKind::SequenceOrder => (
+                format!("message sequence {seq} out of order"),
+                finding.seq.is_some(),
+            ),
             _ => continue,
         };
         stops.push(V2Stop {
@@ -313,7 +322,10 @@ fn v2_entry_stops(backup: &Backup) -> Vec<V2Stop> {
 fn predict_v2(backup: &Backup, reference_ns: i64) -> RestorePrediction {
     let servers = vec!["2.15"];
     let s2 = first_s2_failure(backup);
-    let state_entry = backup.entries.iter().find(|entry| entry.name == "state.json");
+    let state_entry = backup
+        .entries
+        .iter()
+        .find(|entry| entry.name == "state.json");
     if let Some(failure) = s2.filter(|failure| failure.decompressed_offset < 8) {
         return failed(
             servers,
@@ -361,7 +373,15 @@ fn predict_v2(backup: &Backup, reference_ns: i64) -> RestorePrediction {
         .unwrap_or(0);
     let stop = stops.into_iter().min_by_key(|stop| stop.offset);
     if let Some(stop) = stop.as_ref().filter(|stop| stop.offset < consumers_end) {
-        return partial(servers, backup, 0, 0, stop.error.clone(), false, "reading the consumers");
+        return partial(
+            servers,
+            backup,
+            0,
+            0,
+            stop.error.clone(),
+            false,
+            "reading the consumers",
+        );
     }
     replay_messages(servers, backup, stop, reference_ns)
 }
@@ -384,13 +404,21 @@ fn partial(
     let missing = to_ranges(missing);
     let mut not_restored = Vec::new();
     if !missing.is_empty() {
-        not_restored.push(format!("seq {} of the archive are not restored", ranges_text(&missing)));
+        not_restored.push(format!(
+            "seq {} of the archive are not restored",
+            ranges_text(&missing)
+        ));
     }
     if !backup.lost.is_empty() {
-        not_restored.push(format!("seq {} are lost from the archive", ranges_text(&backup.lost)));
+        not_restored.push(format!(
+            "seq {} are lost from the archive",
+            ranges_text(&backup.lost)
+        ));
     }
     if not_restored.is_empty() {
-        not_restored.push("every message the archive holds is stored, but the restore reports an error".into());
+        not_restored.push(
+            "every message the archive holds is stored, but the restore reports an error".into(),
+        );
     }
     RestorePrediction {
         servers,
@@ -427,7 +455,10 @@ fn replay_messages(
     order.sort_by_key(|&row| backup.messages.offset(row));
     let mut stored = 0u64;
     let mut expired = 0u64;
-    let mut last_seq = backup.archive_state.as_ref().map_or(0, |s| s.first_seq.saturating_sub(1));
+    let mut last_seq = backup
+        .archive_state
+        .as_ref()
+        .map_or(0, |s| s.first_seq.saturating_sub(1));
     let stop_offset = stop.as_ref().map_or(u64::MAX, |stop| stop.offset);
     for row in order {
         let Some(message) = backup.messages.row(row) else {
@@ -439,7 +470,10 @@ fn replay_messages(
             let stop = stop.as_ref();
             let (error, exact) = if stop_offset >= message.offset {
                 (
-                    format!("failed to read message sequence {}: archive: invalid archive stream", message.seq),
+                    format!(
+                        "failed to read message sequence {}: archive: invalid archive stream",
+                        message.seq
+                    ),
                     true,
                 )
             } else {
@@ -447,12 +481,26 @@ fn replay_messages(
                     (stop.error.clone(), stop.exact)
                 })
             };
-            return partial(servers, backup, stored, last_seq, error, exact, &format!("at seq {}", message.seq));
+            return partial(
+                servers,
+                backup,
+                stored,
+                last_seq,
+                error,
+                exact,
+                &format!("at seq {}", message.seq),
+            );
         }
         let fatal = if size > DEFAULT_MAX_PAYLOAD {
-            Some(format!("message sequence {} exceeds maximum payload size", message.seq))
+            Some(format!(
+                "message sequence {} exceeds maximum payload size",
+                message.seq
+            ))
         } else if max_msg_size >= 0 && size > max_msg_size as u64 {
-            Some(format!("message sequence {} exceeds maximum message size", message.seq))
+            Some(format!(
+                "message sequence {} exceeds maximum message size",
+                message.seq
+            ))
         } else if message.seq <= last_seq {
             Some(format!("message sequence {} out of order", message.seq))
         } else if message.flags & flags::TTL_INVALID != 0 {
@@ -462,22 +510,53 @@ fn replay_messages(
         };
         if let Some(error) = fatal {
             let exact = !error.starts_with("failed to parse");
-            return partial(servers, backup, stored, last_seq, error, exact, &format!("at seq {}", message.seq));
+            return partial(
+                servers,
+                backup,
+                stored,
+                last_seq,
+                error,
+                exact,
+                &format!("at seq {}", message.seq),
+            );
         }
         last_seq = message.seq;
-        if backup.messages.ttl_of(message.seq).is_expired(message.ts_ns, reference_ns) {
+        if backup
+            .messages
+            .ttl_of(message.seq)
+            .is_expired(message.ts_ns, reference_ns)
+        {
             expired += 1;
         } else {
             stored += 1;
         }
     }
     if let Some(stop) = stop {
-        return partial(servers, backup, stored, last_seq, stop.error, stop.exact, "after the last readable message");
+        return partial(
+            servers,
+            backup,
+            stored,
+            last_seq,
+            stop.error,
+            stop.exact,
+            "after the last readable message",
+        );
     }
     if has_error(backup, FindingKind::MissingSentinel) {
-        return partial(servers, backup, stored, last_seq, "EOF".into(), true, "at the end of the archive (no end-of-backup sentinel)");
+        return partial(
+            servers,
+            backup,
+            stored,
+            last_seq,
+            "EOF".into(),
+            true,
+            "at the end of the archive (no end-of-backup sentinel)",
+        );
     }
-    let declared_last = backup.archive_state.as_ref().map_or(0, |state| state.last_seq);
+    let declared_last = backup
+        .archive_state
+        .as_ref()
+        .map_or(0, |state| state.last_seq);
     let last_seq = last_seq.max(declared_last);
     let lost = backup.lost.clone();
     let outcome = if lost.is_empty() && backup.damaged_seqs.is_empty() {

@@ -136,7 +136,11 @@ pub fn verify_json(
     let accounting = &triage.accounting;
     let suspect_count: u64 = accounting.suspect.iter().map(|suspect| suspect.count).sum();
     let lost_sequences: u64 = backup.lost.iter().map(|(from, to)| to - from + 1).sum();
-    let ranges = |list: &[(u64, u64)]| list.iter().map(|(from, to)| json!([from, to])).collect::<Vec<_>>();
+    let ranges = |list: &[(u64, u64)]| {
+        list.iter()
+            .map(|(from, to)| json!([from, to]))
+            .collect::<Vec<_>>()
+    };
     json!({
         "path": path.display().to_string(),
         "format": backup.format.map(|f| f.label()),
@@ -189,39 +193,121 @@ pub fn triage_markdown(backup: &Backup, triage: &crate::ops::triage::Triage) -> 
     let _ = writeln!(out, "## Identity\n");
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| Stream | `{}` |", backup.stream_name);
-    let _ = writeln!(out, "| Format | {} |", backup.format.map_or("unknown", |f| f.label()));
-    let _ = writeln!(out, "| Made by | nats-server {} |", triage.server_version_guess);
-    let _ = writeln!(out, "| Data file | `{}` |", backup.source.data_file.display());
-    let _ = writeln!(out, "| Size | {} bytes ({} decompressed, {} S2 chunks) |", group(backup.source.data_file_bytes), group(backup.decompressed_bytes), backup.chunks.len());
-    let _ = writeln!(out, "| SHA-256 | `{}` |", triage.data_file_sha256.as_deref().unwrap_or("unreadable"));
+    let _ = writeln!(
+        out,
+        "| Format | {} |",
+        backup.format.map_or("unknown", |f| f.label())
+    );
+    let _ = writeln!(
+        out,
+        "| Made by | nats-server {} |",
+        triage.server_version_guess
+    );
+    let _ = writeln!(
+        out,
+        "| Data file | `{}` |",
+        backup.source.data_file.display()
+    );
+    let _ = writeln!(
+        out,
+        "| Size | {} bytes ({} decompressed, {} S2 chunks) |",
+        group(backup.source.data_file_bytes),
+        group(backup.decompressed_bytes),
+        backup.chunks.len()
+    );
+    let _ = writeln!(
+        out,
+        "| SHA-256 | `{}` |",
+        triage.data_file_sha256.as_deref().unwrap_or("unreadable")
+    );
     if let Some(time) = backup.snapshot_time_ns {
         let _ = writeln!(out, "| Snapshot time | {} |", format_rfc3339_ns(time));
     }
-    let _ = writeln!(out, "| State (scanned) | {} messages, seq {}–{} |", group(backup.state.messages), backup.state.first_seq, backup.state.last_seq);
+    let _ = writeln!(
+        out,
+        "| State (scanned) | {} messages, seq {}–{} |",
+        group(backup.state.messages),
+        backup.state.first_seq,
+        backup.state.last_seq
+    );
     let _ = writeln!(out, "| Consumers | {} |", backup.consumers.len());
     let _ = writeln!(out, "\n## Accounting\n");
     let suspect: u64 = accounting.suspect.iter().map(|s| s.count).sum();
     let _ = writeln!(out, "- **Intact**: {} messages", group(accounting.intact));
     let damaged = crate::model::to_ranges(accounting.damaged.iter().copied());
-    let _ = writeln!(out, "- **Damaged** (bytes present, failing a check): {}", if damaged.is_empty() { "none".into() } else { format!("seq {}", ranges_text(&damaged)) });
+    let _ = writeln!(
+        out,
+        "- **Damaged** (bytes present, failing a check): {}",
+        if damaged.is_empty() {
+            "none".into()
+        } else {
+            format!("seq {}", ranges_text(&damaged))
+        }
+    );
     for (seq, subject) in &triage.damaged_subjects {
-        let _ = writeln!(out, "  - seq {seq}: subject {}", subject.as_deref().map_or("unreadable".to_string(), |s| format!("`{s}`")));
+        let _ = writeln!(
+            out,
+            "  - seq {seq}: subject {}",
+            subject
+                .as_deref()
+                .map_or("unreadable".to_string(), |s| format!("`{s}`"))
+        );
     }
-    let _ = writeln!(out, "- **Lost** (not in the archive any more): {}", if accounting.lost.is_empty() { "none".into() } else { format!("seq {}", ranges_text(&accounting.lost)) });
-    let deleted: u64 = accounting.deleted.iter().map(|(from, to)| to - from + 1).sum();
-    let _ = writeln!(out, "- **Deleted** (by the server): {} sequences{}", group(deleted), if accounting.deleted.is_empty() { String::new() } else { format!(" ({})", ranges_text(&accounting.deleted)) });
-    let _ = writeln!(out, "- **Suspect** (present, not proven): {}", group(suspect));
+    let _ = writeln!(
+        out,
+        "- **Lost** (not in the archive any more): {}",
+        if accounting.lost.is_empty() {
+            "none".into()
+        } else {
+            format!("seq {}", ranges_text(&accounting.lost))
+        }
+    );
+    let deleted: u64 = accounting
+        .deleted
+        .iter()
+        .map(|(from, to)| to - from + 1)
+        .sum();
+    let _ = writeln!(
+        out,
+        "- **Deleted** (by the server): {} sequences{}",
+        group(deleted),
+        if accounting.deleted.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", ranges_text(&accounting.deleted))
+        }
+    );
+    let _ = writeln!(
+        out,
+        "- **Suspect** (present, not proven): {}",
+        group(suspect)
+    );
     for item in &accounting.suspect {
-        let _ = writeln!(out, "  - seq {} ({}): {}", ranges_text(&item.seqs), group(item.count), item.why);
+        let _ = writeln!(
+            out,
+            "  - seq {} ({}): {}",
+            ranges_text(&item.seqs),
+            group(item.count),
+            item.why
+        );
     }
     let _ = writeln!(out, "\n## What a restore would do\n");
     if triage.restore.is_empty() {
         let _ = writeln!(out, "No server can restore this input.");
     }
     for prediction in &triage.restore {
-        let _ = writeln!(out, "- **nats-server {}**: {}.", prediction.servers.join(" and "), prediction.summary);
+        let _ = writeln!(
+            out,
+            "- **nats-server {}**: {}.",
+            prediction.servers.join(" and "),
+            prediction.summary
+        );
         if let Some(error) = &prediction.error {
-            let _ = writeln!(out, "  Expected error: `{error}{}`", if prediction.error_exact { "" } else { "…" });
+            let _ = writeln!(
+                out,
+                "  Expected error: `{error}{}`",
+                if prediction.error_exact { "" } else { "…" }
+            );
         }
     }
     if backup.format == Some(crate::model::ArchiveFormat::V2) {
@@ -229,17 +315,36 @@ pub fn triage_markdown(backup: &Backup, triage: &crate::ops::triage::Triage) -> 
     }
     let _ = writeln!(out, "\n## What a salvage keeps\n");
     match &triage.salvage {
-        Some(plan) => { let _ = writeln!(out, "{}: `jsbackup export {} OUT --salvage`.", capitalise(&plan.summary), backup.source.opened.display()); }
-        None => { let _ = writeln!(out, "No salvage is needed: nothing is damaged."); }
+        Some(plan) => {
+            let _ = writeln!(
+                out,
+                "{}: `jsbackup export {} OUT --salvage`.",
+                capitalise(&plan.summary),
+                backup.source.opened.display()
+            );
+        }
+        None => {
+            let _ = writeln!(out, "No salvage is needed: nothing is damaged.");
+        }
     }
     let _ = writeln!(out, "\n## Findings ({})\n", triage.findings.len());
     if triage.findings.is_empty() {
-        let _ = writeln!(out, "Nothing wrong found: every checksum, entry and state matched.");
+        let _ = writeln!(
+            out,
+            "Nothing wrong found: every checksum, entry and state matched."
+        );
     }
     for (index, explained) in triage.findings.iter().enumerate() {
         let finding = &explained.finding;
         let location = finding.location();
-        let _ = writeln!(out, "{}. **{}** `{}`: {}", index + 1, finding.severity.label(), finding.kind.label(), finding.message);
+        let _ = writeln!(
+            out,
+            "{}. **{}** `{}`: {}",
+            index + 1,
+            finding.severity.label(),
+            finding.kind.label(),
+            finding.message
+        );
         if !location.is_empty() {
             let _ = writeln!(out, "   - Where: {location}");
         }

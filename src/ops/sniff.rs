@@ -119,9 +119,7 @@ fn describe(head: &[u8]) -> String {
         let more = if head.len() > 40 { "…" } else { "" };
         return format!("{kind}: \"{}{more}\"", sample.trim_end());
     }
-    format!(
-        "no S2 stream identifier, tar header or NATSARC1 magic; the file starts {first}"
-    )
+    format!("no S2 stream identifier, tar header or NATSARC1 magic; the file starts {first}")
 }
 
 fn first_bytes_hex(head: &[u8]) -> String {
@@ -158,6 +156,9 @@ mod tests {
         let gzip = check_bytes(&[0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6]).unwrap_err();
         assert_eq!(gzip.found, "a gzip file: 1f 8b 08 00 01 02 03 04 …");
         let zeros = check_bytes(&[0u8; 4096]).unwrap_err();
-        assert!(zeros.found.starts_with("no S2 stream identifier"), "{zeros}");
+        assert!(
+            zeros.found.starts_with("no S2 stream identifier"),
+            "{zeros}"
+        );
     }
 }

@@ -85,7 +85,9 @@ pub fn accounting(backup: &Backup) -> Accounting {
             + u64::from(backup.messages.data_len[row]);
         let first = bad_chunks.partition_point(|chunk| chunk.decompressed_end() <= start);
         match bad_chunks.get(first) {
-            Some(chunk) if chunk.decompressed_offset < end => by_chunk[first].push(backup.messages.seq[row]),
+            Some(chunk) if chunk.decompressed_offset < end => {
+                by_chunk[first].push(backup.messages.seq[row])
+            }
             _ => elsewhere.push(backup.messages.seq[row]),
         }
     }
@@ -233,7 +235,15 @@ pub fn triage(backup: &Backup, reference_ns: i64, cancel: Option<&AtomicBool>) -
     let findings = backup
         .findings
         .iter()
-        .map(|finding| explain(backup, finding, &restore, salvage.as_ref(), &damaged_subjects))
+        .map(|finding| {
+            explain(
+                backup,
+                finding,
+                &restore,
+                salvage.as_ref(),
+                &damaged_subjects,
+            )
+        })
         .collect();
     Triage {
         data_file_sha256: sha256_of(&backup.source.data_file),
@@ -248,7 +258,12 @@ pub fn triage(backup: &Backup, reference_ns: i64, cancel: Option<&AtomicBool>) -
 
 fn subject_of(backup: &Backup, seq: u64, damaged: &[(u64, Option<String>)]) -> Option<String> {
     if let Some(row) = backup.messages.find_seq(seq) {
-        return Some(backup.subjects.name(backup.messages.subject_id[row]).to_string());
+        return Some(
+            backup
+                .subjects
+                .name(backup.messages.subject_id[row])
+                .to_string(),
+        );
     }
     damaged
         .iter()
@@ -261,7 +276,11 @@ fn restore_line(restore: &[RestorePrediction]) -> String {
     restore
         .iter()
         .map(|prediction| {
-            format!("nats-server {}: {}", prediction.servers.join(" and "), prediction.summary)
+            format!(
+                "nats-server {}: {}",
+                prediction.servers.join(" and "),
+                prediction.summary
+            )
         })
         .collect::<Vec<_>>()
         .join("; ")

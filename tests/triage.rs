@@ -1,0 +1,397 @@
+//! Triage: the predicted server restore against what real servers answered
+//! (every corrupt and clean fixture's expected.json), "not a backup" refusals,
+//! the Markdown report, and the object-store digest check on a backup taken
+//! from a live nats-server with objects put through nats-py.
+
+mod common;
+
+use common::{NatsServer, TempDir};
+use jsbackup::format::s2::{decode_chunk, Frame, FrameReader};
+use jsbackup::format::s2_write::S2Writer;
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn jsbackup(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
+        .args(args)
+        .output()
+        .expect("run jsbackup")
+}
+
+fn verify_json(dir: &Path, now: Option<&str>) -> Value {
+    let path = dir.to_str().expect("utf-8 path");
+    let mut args = vec!["verify", path, "--json"];
+    if let Some(now) = now {
+        args.extend_from_slice(&["--now", now]);
+    }
+    let output = jsbackup(&args);
+    assert!(
+        output.status.code() == Some(0) || output.status.code() == Some(1),
+        "verify {path}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("verify JSON")
+}
+
+/// The prediction that covers `version` ("2.15.1" → a v2 prediction for "2.15";
+/// every tar-reading server shares the one v1 prediction).
+fn prediction_for<'a>(report: &'a Value, version: &str) -> &'a Value {
+    let predictions = report["restore_prediction"]
+        .as_array()
+        .expect("predictions");
+    if report["format"] == "v1" {
+        assert_eq!(predictions.len(), 1);
+        return &predictions[0];
+    }
+    let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+    predictions
+        .iter()
+        .find(|p| {
+            p["servers"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|v| v == minor.as_str()))
+        })
+        .unwrap_or_else(|| panic!("no prediction for {version} in {predictions:?}"))
+}
+
+fn check_error(label: &str, prediction: &Value, expected: &str) {
+    let predicted = prediction["error"].as_str().expect("predicted error");
+    if prediction["error_exact"] == true {
+        assert_eq!(predicted, expected, "{label}: error");
+    } else {
+        assert!(
+            expected.starts_with(predicted) && predicted.len() > "restore failed: ".len(),
+            "{label}: predicted {predicted:?}, server said {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn restore_prediction_matches_the_real_servers_on_every_corrupt_fixture() {
+    let fixtures = common::all_fixtures("corrupt");
+    assert!(fixtures.len() >= 8, "corrupt fixtures: {fixtures:?}");
+    let mut checked = 0;
+    for dir in fixtures {
+        let expected = common::read_json(&dir.join("expected.json"));
+        let report = verify_json(&dir, None);
+        let servers = expected["server_restore"]
+            .as_object()
+            .expect("server_restore");
+        for (version, answer) in servers {
+            let label = format!("{} on {version}", dir.display());
+            let prediction = prediction_for(&report, version);
+            let ok = answer["ok"].as_bool().expect("ok");
+            assert_eq!(
+                prediction["outcome"] != "fails",
+                ok,
+                "{label}: {prediction}"
+            );
+            let exists = answer["stream_after"]["exists"].as_bool().expect("exists");
+            assert_eq!(prediction["stream_created"], exists, "{label}: stream left");
+            if !ok {
+                let said = answer["error"]["description"].as_str().expect("error");
+                check_error(&label, prediction, said);
+            }
+            if exists {
+                assert_eq!(
+                    prediction["messages"], answer["state"]["messages"],
+                    "{label}"
+                );
+                assert_eq!(
+                    prediction["last_seq"], answer["state"]["last_seq"],
+                    "{label}"
+                );
+            }
+            if let Some(seq) = answer["probe"]["damaged_seq"]["seq"].as_u64() {
+                // The server answers "no message found" for it: predicted as missing.
+                let missing = prediction["missing"].as_array().expect("missing");
+                assert!(
+                    missing
+                        .iter()
+                        .any(|r| r[0].as_u64() <= Some(seq) && r[1].as_u64() >= Some(seq)),
+                    "{label}: seq {seq} not predicted missing: {prediction}"
+                );
+                assert_eq!(prediction["outcome"], "succeeds_with_loss", "{label}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 11, "checked {checked} server answers");
+}
+
+#[test]
+fn clean_fixtures_predict_success_with_the_servers_counts() {
+    let mut checked = 0;
+    for group in ["v1", "v2", "v1-older"] {
+        for dir in common::all_fixtures(group) {
+            let expected = common::read_json(&dir.join("expected.json"));
+            let restored = expected["restored"].as_object().expect("restored");
+            for (version, answer) in restored {
+                let label = format!("{} on {version}", dir.display());
+                // TTL expiry on restore depends on the time: predict at the restore's time.
+                let at = answer["restored_at"].as_str().expect("restored_at");
+                let report = verify_json(&dir, Some(at));
+                let prediction = prediction_for(&report, version);
+                assert_eq!(answer["ok"], true, "{label}");
+                assert_eq!(prediction["outcome"], "succeeds", "{label}: {prediction}");
+                assert_eq!(
+                    prediction["messages"], answer["state"]["messages"],
+                    "{label}"
+                );
+                assert_eq!(
+                    prediction["last_seq"], answer["state"]["last_seq"],
+                    "{label}"
+                );
+                assert_eq!(
+                    report["summary"]["errors"], 0,
+                    "{label}: {}",
+                    report["findings"]
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 20, "checked {checked}");
+}
+
+#[test]
+fn every_finding_has_an_impact_and_a_next_step() {
+    for dir in common::all_fixtures("corrupt") {
+        let report = verify_json(&dir, None);
+        let findings = report["findings"].as_array().expect("findings");
+        assert!(!findings.is_empty(), "{}", dir.display());
+        for finding in findings {
+            for key in ["impact", "next_step"] {
+                let text = finding[key].as_str().unwrap_or("");
+                assert!(text.len() > 10, "{}: {key} of {finding}", dir.display());
+            }
+        }
+    }
+    let flip = verify_json(&common::fixture("corrupt/v1-blk-payload-flip"), None);
+    let damaged = &flip["damaged_subjects"][0];
+    assert_eq!(damaged["seq"], 1000);
+    // expected.json: the damaged record's subject.
+    let expected = common::expected("corrupt/v1-blk-payload-flip");
+    assert_eq!(damaged["subject"], expected["damage"]["record"]["subject"]);
+    let checksum = flip["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["kind"] == "record_checksum")
+        .expect("record checksum finding");
+    let impact = checksum["impact"].as_str().expect("impact");
+    assert!(impact.contains("orders.paid.us"), "{impact}");
+    assert!(impact.contains("no message found"), "{impact}");
+    let keeps = flip["salvage"]["keeps"].as_u64().expect("salvage keeps");
+    let intact = flip["summary"]["intact"].as_u64().expect("intact");
+    assert_eq!(keeps, intact);
+    assert_eq!(flip["salvage"]["format"], "v1");
+}
+
+#[test]
+fn not_a_backup_is_refused_with_what_was_found() {
+    let scratch = TempDir::new("jsbackup-sniff");
+    let random = scratch.join("random.bin");
+    let mut bytes = Vec::with_capacity(8192);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..8192 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.push((state >> 24) as u8);
+    }
+    std::fs::write(&random, &bytes).expect("write random");
+    let empty = scratch.join("empty.s2");
+    std::fs::write(&empty, b"").expect("write empty");
+    let text = scratch.join("notes.txt");
+    std::fs::write(&text, b"meeting notes, not a backup\n").expect("write text");
+    for (path, found) in [
+        (&random, "no S2 stream identifier"),
+        (&empty, "an empty file"),
+        (&text, "text: \"meeting notes"),
+    ] {
+        for command in ["info", "verify", "messages"] {
+            let output = jsbackup(&[command, path.to_str().expect("path")]);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{command} {}",
+                path.display()
+            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains("not a NATS stream backup ("), "{stderr}");
+            assert!(stderr.contains(found), "{stderr}");
+        }
+    }
+    let missing = scratch.join("no-such-backup");
+    let output = jsbackup(&["verify", missing.to_str().expect("path")]);
+    assert_eq!(output.status.code(), Some(2));
+    // A damaged backup is still a backup: a flipped identifier byte is not refused.
+    let mut damaged =
+        std::fs::read(common::fixture("v2/orders").join("stream.tar.s2")).expect("read fixture");
+    damaged[0] ^= 0xff;
+    let damaged_path = scratch.join("damaged.s2");
+    std::fs::write(&damaged_path, &damaged).expect("write damaged");
+    let output = jsbackup(&["verify", damaged_path.to_str().expect("path")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("not a NATS stream backup"), "{stderr}");
+}
+
+#[test]
+fn report_file_holds_identity_accounting_prediction_and_findings() {
+    let scratch = TempDir::new("jsbackup-report");
+    let dir = common::fixture("corrupt/v2-truncated");
+    let expected = common::read_json(&dir.join("expected.json"));
+    let out = scratch.join("triage.md");
+    let out_str = out.to_str().expect("path");
+    let output = jsbackup(&["verify", dir.to_str().expect("path"), "--report", out_str]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&out).expect("report written");
+    let sha = expected["archive"]["sha256"].as_str().expect("sha256");
+    for needle in [
+        "# Backup triage: TELEMETRY",
+        "## Identity",
+        sha,
+        "## Accounting",
+        "**Lost** (not in the archive any more): seq 312–640",
+        "## What a restore would do",
+        "failed to read message sequence 312: archive: invalid archive stream",
+        "## What a salvage keeps",
+        "keeps 311 of 640 messages",
+        "## Findings",
+        "Impact:",
+        "Next step:",
+    ] {
+        assert!(text.contains(needle), "report lacks {needle:?}:\n{text}");
+    }
+    // Never overwritten.
+    let again = jsbackup(&["verify", dir.to_str().expect("path"), "--report", out_str]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+// ---------------------------------------------------------------- object store
+
+fn python() -> PathBuf {
+    match std::env::var_os("JSBACKUP_PYTHON") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from("/work/main/target/venv/bin/python"),
+    }
+}
+
+const PUT_OBJECTS: &str = r#"
+import asyncio, sys
+import nats
+
+async def main(url):
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    store = await js.create_object_store("files")
+    await store.put("small.txt", b"hello object store\n")
+    # Three chunks of 128 KiB: a marker the test flips a bit after.
+    big = bytearray()
+    for i in range(300 * 1024 // 16):
+        big += b"%015d\n" % i
+    big[200000:200010] = b"FLIPMARKER"
+    await store.put("big.bin", bytes(big))
+    await store.put("gone.txt", b"deleted soon")
+    await store.delete("gone.txt")
+    await nc.close()
+
+asyncio.run(main(sys.argv[1]))
+"#;
+
+fn decompress(data: &[u8]) -> Vec<u8> {
+    let mut frames = FrameReader::new(data);
+    let mut out = Vec::new();
+    loop {
+        match frames.next_frame(Vec::new()) {
+            Frame::Data(raw) => {
+                let decoded = decode_chunk(&raw, &mut out);
+                assert!(!decoded.lost && decoded.failure.is_none(), "snapshot chunk");
+            }
+            Frame::Problem { problem, .. } => panic!("snapshot framing: {problem}"),
+            Frame::End(problem) => {
+                assert!(problem.is_none(), "snapshot end: {problem:?}");
+                return out;
+            }
+        }
+    }
+}
+
+#[test]
+fn object_store_digest_mismatch_is_found_when_every_crc_is_valid() {
+    let server = NatsServer::start("2.15", None);
+    let scratch = TempDir::new("jsbackup-obj");
+    let script = scratch.join("put_objects.py");
+    std::fs::write(&script, PUT_OBJECTS).expect("write script");
+    let output = Command::new(python())
+        .arg(&script)
+        .arg(&server.url)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", python().display()));
+    assert!(
+        output.status.success(),
+        "nats-py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut conn = server.connect();
+    let clean = scratch.join("clean");
+    common::snapshot_via_api(&mut conn, "OBJ_files", &clean).expect("snapshot");
+
+    let report = verify_json(&clean, None);
+    assert_eq!(
+        report["summary"]["errors"], 0,
+        "clean object store: {}",
+        report["findings"]
+    );
+    assert_eq!(prediction_for(&report, "2.15.1")["outcome"], "succeeds");
+
+    // One bit flipped inside a chunk payload, re-framed with valid CRCs.
+    let mut plain = decompress(&std::fs::read(clean.join("stream.tar.s2")).expect("read"));
+    let marker = plain
+        .windows(10)
+        .position(|window| window == b"FLIPMARKER")
+        .expect("marker in the archive");
+    plain[marker + 10] ^= 0x01;
+    let damaged = scratch.join("damaged");
+    std::fs::create_dir(&damaged).expect("mkdir");
+    std::fs::copy(clean.join("backup.json"), damaged.join("backup.json")).expect("copy");
+    let mut writer = S2Writer::new(Vec::new());
+    writer.write_all(&plain).expect("frame");
+    let framed = writer.finish().expect("finish");
+    std::fs::write(damaged.join("stream.tar.s2"), framed).expect("write damaged");
+
+    let report = verify_json(&damaged, None);
+    let findings = report["findings"].as_array().expect("findings");
+    let digest: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["kind"] == "object_digest")
+        .collect();
+    assert_eq!(digest.len(), 1, "{findings:?}");
+    let message = digest[0]["message"].as_str().expect("message");
+    assert!(message.contains("\"big.bin\""), "{message}");
+    assert!(message.contains("chunk seqs"), "{message}");
+    assert!(!message.contains("small.txt"), "{message}");
+    assert!(
+        findings.iter().all(|f| f["kind"] != "s2_crc"),
+        "only the digest check sees it"
+    );
+    assert_eq!(report["summary"]["errors"], 1);
+    // The server's restore would succeed: the damage is invisible to it.
+    assert_eq!(prediction_for(&report, "2.15.1")["outcome"], "succeeds");
+    // Three 128 KiB chunks: the finding points at the first chunk's sequence.
+    let seq = digest[0]["seq"].as_u64().expect("seq");
+    let info = conn.stream_info("OBJ_files");
+    assert!(
+        seq >= info["state"]["first_seq"].as_u64().unwrap_or(0),
+        "{seq}"
+    );
+}
