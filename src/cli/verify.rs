@@ -36,7 +36,7 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
     let mut backup = load(&args.path)?;
     content_checks::run(&mut backup, CheckOptions { headers: true }, None)
         .context("reading messages for the content checks")?;
-    let result = triage::triage(&backup, reference_ns, None);
+    let result = triage::triage(&backup, reference_ns, None, true);
     if let Some(path) = &args.report {
         let text = report::triage_markdown(&backup, &result);
         write_new_file(path, text.as_bytes())?;

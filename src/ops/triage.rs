@@ -192,6 +192,37 @@ pub fn salvage_plan(backup: &Backup, cancel: Option<&AtomicBool>) -> Option<Salv
     })
 }
 
+/// Where a salvaged copy goes by default: `preferred` (beside the backup) unless
+/// that folder cannot be written (read-only evidence); then `$HOME`, then the
+/// current directory. Writability is tried with a small file that is removed.
+pub fn salvage_output_dir(preferred: &std::path::Path) -> std::path::PathBuf {
+    let mut candidates = vec![preferred.to_path_buf()];
+    if let Some(home) = std::env::var_os("HOME").filter(|home| !home.is_empty()) {
+        candidates.push(std::path::PathBuf::from(home));
+    }
+    if let Ok(current) = std::env::current_dir() {
+        candidates.push(current);
+    }
+    for dir in &candidates {
+        if is_writable_dir(dir) {
+            return dir.clone();
+        }
+    }
+    preferred.to_path_buf()
+}
+
+fn is_writable_dir(dir: &std::path::Path) -> bool {
+    let probe = dir.join(format!(".jsbackup-write-probe-{}", std::process::id()));
+    match std::fs::File::create_new(&probe) {
+        Ok(file) => {
+            drop(file);
+            // A probe left behind is harmless; the folder is writable either way.
+            std::fs::remove_file(&probe).is_ok() || probe.exists()
+        }
+        Err(_) => false,
+    }
+}
+
 /// v1: the subject a damaged record still names (its bytes failed the checksum,
 /// so it is shown as read, not trusted).
 fn damaged_subjects(backup: &Backup) -> Vec<(u64, Option<String>)> {
@@ -222,8 +253,14 @@ fn record_subject(range: &mut RangeReader, offset: u64) -> Option<String> {
     text.chars().all(|c| !c.is_control()).then_some(text)
 }
 
-/// Everything a triage report holds. Reads the data file (hash, salvage plan).
-pub fn triage(backup: &Backup, reference_ns: i64, cancel: Option<&AtomicBool>) -> Triage {
+/// Everything a triage report holds. Reads the data file (salvage plan, damaged
+/// records, and its SHA-256 when `hash_data_file`).
+pub fn triage(
+    backup: &Backup,
+    reference_ns: i64,
+    cancel: Option<&AtomicBool>,
+    hash_data_file: bool,
+) -> Triage {
     let accounting = accounting(backup);
     let restore = predict_restore(backup, reference_ns);
     let salvage = if backup.has_errors() {
@@ -246,7 +283,11 @@ pub fn triage(backup: &Backup, reference_ns: i64, cancel: Option<&AtomicBool>) -
         })
         .collect();
     Triage {
-        data_file_sha256: sha256_of(&backup.source.data_file),
+        data_file_sha256: if hash_data_file {
+            sha256_of(&backup.source.data_file)
+        } else {
+            None
+        },
         server_version_guess: server_version_guess(backup),
         accounting,
         restore,
@@ -380,5 +421,21 @@ pub fn explain(
         finding: finding.clone(),
         impact,
         next_step,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salvage_goes_elsewhere_when_the_evidence_folder_cannot_be_written() {
+        let writable = std::env::temp_dir();
+        assert_eq!(salvage_output_dir(&writable), writable);
+        // A folder that cannot take a file (here: it does not exist).
+        let unwritable = writable.join(format!("jsbackup-no-such-dir-{}", std::process::id()));
+        let chosen = salvage_output_dir(&unwritable);
+        assert_ne!(chosen, unwritable);
+        assert!(is_writable_dir(&chosen), "{}", chosen.display());
     }
 }

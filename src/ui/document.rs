@@ -130,6 +130,8 @@ pub struct Document {
     recent_candidate: Option<PathBuf>,
     /// The opened path once it proved to be a backup, for the app's Recent list.
     pub accepted_path: Option<PathBuf>,
+    /// "Save report…": the Markdown triage report being built (file name, bytes).
+    pub report_job: Option<workers::Job<(String, Vec<u8>)>>,
 }
 
 impl Document {
@@ -170,6 +172,7 @@ impl Document {
             refused: None,
             recent_candidate,
             accepted_path: None,
+            report_job: None,
         }
     }
 
