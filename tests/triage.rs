@@ -395,3 +395,171 @@ fn object_store_digest_mismatch_is_found_when_every_crc_is_valid() {
         "{seq}"
     );
 }
+
+// ------------------------------------------------ prediction vs a live server
+
+/// Raw uncompressed S2 framing of `plain` in chunks of `chunk` bytes, valid CRCs.
+fn frame_uncompressed(plain: &[u8], chunk: usize) -> (Vec<u8>, Vec<usize>) {
+    let mut out = b"\xff\x06\x00\x00sNaPpY".to_vec();
+    let mut chunk_starts = Vec::new();
+    for piece in plain.chunks(chunk) {
+        chunk_starts.push(out.len());
+        let len = piece.len() + 4;
+        out.extend_from_slice(&[0x01, len as u8, (len >> 8) as u8, (len >> 16) as u8]);
+        out.extend_from_slice(&jsbackup::format::s2::masked_crc(piece).to_le_bytes());
+        out.extend_from_slice(piece);
+    }
+    (out, chunk_starts)
+}
+
+/// Seeded damages of a real archive: (label, framed bytes).
+fn damages(plain: &[u8]) -> Vec<(String, Vec<u8>)> {
+    const CHUNK: usize = 8 * 1024;
+    let (framed, starts) = frame_uncompressed(plain, CHUNK);
+    let middle = starts[starts.len() / 2];
+    let late = starts[starts.len() * 3 / 4];
+    let mut out = Vec::new();
+    // One payload byte flipped, the CRC kept: the chunk fails its CRC.
+    let mut crc = framed.clone();
+    crc[middle + 8 + 100] ^= 0x20;
+    out.push(("crc-fails-mid".to_string(), crc));
+    // The chunk's bytes zeroed, its CRC kept.
+    let mut zeros = framed.clone();
+    let body_end = starts
+        .get(starts.len() / 2 + 1)
+        .copied()
+        .unwrap_or(framed.len());
+    zeros[middle + 8..body_end].fill(0);
+    out.push(("zeroed-chunk".to_string(), zeros));
+    // Cut at a chunk boundary (S2 is clean, the archive is not).
+    out.push(("cut-at-chunk".to_string(), framed[..late].to_vec()));
+    // Cut inside a chunk.
+    out.push(("cut-in-chunk".to_string(), framed[..late + 1000].to_vec()));
+    // Two damages: a CRC failure late and another earlier.
+    let mut two = framed.clone();
+    two[late + 8 + 10] ^= 0x01;
+    two[starts[2] + 8 + 10] ^= 0x01;
+    out.push(("two-crc-failures".to_string(), two));
+    // A whole chunk removed: framing and CRCs stay valid, bytes are missing.
+    let mut removed = framed[..middle].to_vec();
+    removed.extend_from_slice(&framed[body_end..]);
+    out.push(("chunk-removed".to_string(), removed));
+    // Garbage inserted into a chunk, its CRC recomputed.
+    let index = starts.len() / 3;
+    let piece_start = index * CHUNK;
+    let piece_end = (piece_start + CHUNK).min(plain.len());
+    let mut piece = plain[piece_start..piece_end].to_vec();
+    let garbage: Vec<u8> = (0..300u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    piece.splice(500..500, garbage);
+    let mut inserted = plain[..piece_start].to_vec();
+    inserted.extend_from_slice(&piece);
+    inserted.extend_from_slice(&plain[piece_end..]);
+    out.push((
+        "bytes-inserted".to_string(),
+        frame_uncompressed(&inserted, CHUNK).0,
+    ));
+    // Bytes deleted inside a chunk, CRC recomputed.
+    let mut deleted = plain.to_vec();
+    deleted.drain(piece_start + 500..piece_start + 540);
+    out.push((
+        "bytes-deleted".to_string(),
+        frame_uncompressed(&deleted, CHUNK).0,
+    ));
+    out
+}
+
+/// What the server answered: (ok, error description).
+fn live_restore(conn: &mut common::NatsConn, dir: &Path, name: &str) -> (bool, String) {
+    match common::restore_via_api(conn, dir, name) {
+        Ok(_) => (true, String::new()),
+        Err(text) => {
+            let json_start = text.find('{').unwrap_or(text.len());
+            let reply: Value = serde_json::from_str(&text[json_start..]).unwrap_or(Value::Null);
+            let description = reply["error"]["description"].as_str().unwrap_or(&text);
+            (false, description.to_string())
+        }
+    }
+}
+
+fn backup_is_v2(plain: &[u8]) -> bool {
+    plain.starts_with(b"NATSARC1")
+}
+
+fn check_live(server_version: &str, fixture: &str) {
+    let server = NatsServer::start(server_version, None);
+    let mut conn = server.connect();
+    let source = common::fixture(fixture);
+    let backup: Value = common::read_json(&source.join("backup.json"));
+    let name = backup["config"]["name"]
+        .as_str()
+        .expect("stream name")
+        .to_string();
+    let plain = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("read"));
+    let scratch = TempDir::new("jsbackup-live-predict");
+    for (case, (label, bytes)) in damages(&plain).into_iter().enumerate() {
+        let label = format!("{fixture} {label} on {server_version}");
+        // v2 takes any name (a fresh one per case: a just-deleted stream can still be
+        // settling on the server); a v1 tar must keep the name in its meta.inf.
+        let name = if backup_is_v2(&plain) {
+            format!("{name}_{case}")
+        } else {
+            name.clone()
+        };
+        let dir = scratch.join(label.replace(['/', ' '], "-"));
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+        std::fs::write(dir.join("stream.tar.s2"), &bytes).expect("write");
+        let report = verify_json(&dir, None);
+        let prediction = prediction_for(&report, server_version).clone();
+        let (ok, said) = live_restore(&mut conn, &dir, &name);
+        assert_eq!(
+            prediction["outcome"] != "fails",
+            ok,
+            "{label}: {prediction} vs {said:?}"
+        );
+        let info = conn.stream_info(&name);
+        let exists = info.get("error").is_none();
+        assert_eq!(
+            prediction["stream_created"], exists,
+            "{label}: {prediction} vs {info}"
+        );
+        if !ok {
+            check_error(
+                &label,
+                &prediction,
+                &format!(
+                    "restore failed: {}",
+                    said.trim_start_matches("restore failed: ")
+                ),
+            );
+        }
+        if exists {
+            assert_eq!(
+                prediction["messages"], info["state"]["messages"],
+                "{label}: {prediction}"
+            );
+            assert_eq!(
+                prediction["last_seq"], info["state"]["last_seq"],
+                "{label}: {prediction}"
+            );
+            conn.delete_stream(&name);
+        }
+        eprintln!(
+            "{label}: predicted and got {}",
+            if ok { "success".into() } else { said }
+        );
+    }
+}
+
+#[test]
+fn predictions_match_a_live_2_15_server_on_seeded_damage_v2() {
+    check_live("2.15", "v2/orders");
+}
+
+#[test]
+fn predictions_match_live_2_14_and_2_15_servers_on_seeded_damage_v1() {
+    check_live("2.15", "v1/orders");
+    check_live("2.14", "v1/orders");
+}

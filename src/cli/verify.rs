@@ -117,8 +117,11 @@ pub fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
         std::fs::rename(&temp, path)
     })();
     if let Err(error) = result {
-        if let Err(cleanup) = std::fs::remove_file(&temp) {
-            eprintln!("jsbackup: cannot remove {}: {cleanup}", temp.display());
+        match std::fs::remove_file(&temp) {
+            Err(cleanup) if cleanup.kind() != std::io::ErrorKind::NotFound => {
+                eprintln!("jsbackup: cannot remove {}: {cleanup}", temp.display());
+            }
+            _ => {}
         }
         return Err(error).with_context(|| format!("writing {}", path.display()));
     }

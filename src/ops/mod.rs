@@ -6,6 +6,7 @@ pub mod index;
 pub mod nats_client;
 pub mod open;
 pub mod predict;
+pub mod predict_replay;
 pub mod read;
 pub mod report;
 pub mod restore_local;

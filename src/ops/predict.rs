@@ -20,6 +20,7 @@
 use crate::format::headers::flags;
 use crate::format::s2::ChunkStatus;
 use crate::model::{to_ranges, ArchiveFormat, Backup, FindingKind, Severity};
+use crate::ops::predict_replay::{replay_v2, Replay};
 use serde::Serialize;
 
 /// The server's default `max_payload`: larger messages fail a v2 restore.
@@ -319,8 +320,48 @@ fn v2_entry_stops(backup: &Backup) -> Vec<V2Stop> {
     stops
 }
 
+/// A damaged v2 archive: what the byte-by-byte replay of the server's reader found.
+fn from_replay(servers: Vec<&'static str>, backup: &Backup, replay: Replay) -> RestorePrediction {
+    let Some(error) = replay.error else {
+        return succeeded_v2(
+            servers,
+            backup,
+            replay.stored,
+            replay.last_seq,
+            replay.expired,
+        );
+    };
+    if !replay.stream_created {
+        return failed(
+            servers,
+            error.clone(),
+            replay.exact,
+            format!("the restore fails at once with `{error}` and no stream is created"),
+        );
+    }
+    let where_ = match replay.failed_seq {
+        Some(seq) => format!("at seq {seq}"),
+        None => "reading the archive".to_string(),
+    };
+    partial(
+        servers,
+        backup,
+        replay.stored,
+        replay.last_seq,
+        error,
+        replay.exact,
+        &where_,
+    )
+}
+
 fn predict_v2(backup: &Backup, reference_ns: i64) -> RestorePrediction {
     let servers = vec!["2.15"];
+    if backup.has_errors() {
+        // Damage decides what the server parses: replay its reader over the bytes.
+        if let Some(replay) = replay_v2(backup, reference_ns) {
+            return from_replay(servers, backup, replay);
+        }
+    }
     let s2 = first_s2_failure(backup);
     let state_entry = backup
         .entries
@@ -358,10 +399,11 @@ fn predict_v2(backup: &Backup, reference_ns: i64) -> RestorePrediction {
     }
     let mut stops = v2_entry_stops(backup);
     if let Some(failure) = s2 {
+        // Inside an entry header the archive reader turns any read error into this.
         stops.push(V2Stop {
             offset: failure.decompressed_offset,
             error: "archive: invalid archive stream".into(),
-            exact: false,
+            exact: true,
         });
     }
     let consumers_end = backup
@@ -451,8 +493,22 @@ fn replay_messages(
         .and_then(|config| config.get("max_msg_size"))
         .and_then(serde_json::Value::as_i64)
         .unwrap_or(-1);
-    let mut order: Vec<usize> = (0..backup.messages.len()).collect();
-    order.sort_by_key(|&row| backup.messages.offset(row));
+    // Archive order; v2 writes in sequence order, so the sort is usually not needed.
+    let rows = backup.messages.len();
+    let in_order =
+        (1..rows).all(|row| backup.messages.offset(row - 1) <= backup.messages.offset(row));
+    let mut order: Vec<usize> = Vec::new();
+    if !in_order {
+        order = (0..rows).collect();
+        order.sort_by_key(|&row| backup.messages.offset(row));
+    }
+    let archive_order = (0..rows).map(|index| {
+        if in_order {
+            index
+        } else {
+            order.get(index).copied().unwrap_or(index)
+        }
+    });
     let mut stored = 0u64;
     let mut expired = 0u64;
     let mut last_seq = backup
@@ -460,7 +516,7 @@ fn replay_messages(
         .as_ref()
         .map_or(0, |s| s.first_seq.saturating_sub(1));
     let stop_offset = stop.as_ref().map_or(u64::MAX, |stop| stop.offset);
-    for row in order {
+    for row in archive_order {
         let Some(message) = backup.messages.row(row) else {
             continue;
         };
@@ -557,7 +613,22 @@ fn replay_messages(
         .archive_state
         .as_ref()
         .map_or(0, |state| state.last_seq);
-    let last_seq = last_seq.max(declared_last);
+    succeeded_v2(
+        servers,
+        backup,
+        stored,
+        last_seq.max(declared_last),
+        expired,
+    )
+}
+
+fn succeeded_v2(
+    servers: Vec<&'static str>,
+    backup: &Backup,
+    stored: u64,
+    last_seq: u64,
+    expired: u64,
+) -> RestorePrediction {
     let lost = backup.lost.clone();
     let outcome = if lost.is_empty() && backup.damaged_seqs.is_empty() {
         Outcome::Succeeds
@@ -606,21 +677,22 @@ pub fn group(value: u64) -> String {
     out
 }
 
-/// "12,349–18,504, 20,001" (at most 8 ranges, then a count).
+/// "12349–18504, 20001" (sequence numbers as every view prints them; at most 8
+/// ranges, then how many there are in all).
 pub fn ranges_text(ranges: &[(u64, u64)]) -> String {
     let mut shown: Vec<String> = ranges
         .iter()
         .take(8)
         .map(|&(from, to)| {
             if from == to {
-                group(from)
+                from.to_string()
             } else {
-                format!("{}–{}", group(from), group(to))
+                format!("{from}–{to}")
             }
         })
         .collect();
     if ranges.len() > 8 {
-        shown.push(format!("… ({} ranges)", ranges.len()));
+        shown.push(format!("… ({} ranges in all)", group(ranges.len() as u64)));
     }
     shown.join(", ")
 }

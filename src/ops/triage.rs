@@ -327,13 +327,22 @@ fn restore_line(restore: &[RestorePrediction]) -> String {
         .join("; ")
 }
 
-fn salvage_line(salvage: Option<&SalvagePlan>) -> String {
+fn salvage_line(backup: &Backup, salvage: Option<&SalvagePlan>) -> String {
+    let command = format!(
+        "`jsbackup export {} {}-salvaged --salvage`",
+        backup.source.opened.display(),
+        if backup.stream_name.is_empty() {
+            "stream"
+        } else {
+            backup.stream_name.as_str()
+        }
+    );
     match salvage {
         Some(plan) => format!(
-            "Save a salvaged copy (`jsbackup export PATH OUT --salvage`): {}; restore that instead, and ask for a new backup if the stream still exists.",
+            "Save a salvaged copy ({command}, or \"Save salvaged copy…\" in the app): {}; restore that instead, and ask for a new backup if the stream still exists.",
             plan.summary
         ),
-        None => "Save a salvaged copy (`jsbackup export PATH OUT --salvage`) and restore that.".into(),
+        None => format!("Save a salvaged copy ({command}) and restore that."),
     }
 }
 
@@ -361,29 +370,29 @@ pub fn explain(
         FindingKind::S2Crc | FindingKind::S2Framing | FindingKind::S2Truncated => (
             format!("The compressed framing is damaged here. {restore_text}{lost}."),
             if finding.kind == FindingKind::S2Truncated {
-                format!("The file is cut short: copy the backup again from where it was made (an interrupted transfer?). Otherwise: {}", salvage_line(salvage))
+                format!("The file is cut short: copy the backup again from where it was made (an interrupted transfer?). Otherwise: {}", salvage_line(backup, salvage))
             } else {
-                salvage_line(salvage)
+                salvage_line(backup, salvage)
             },
         ),
         FindingKind::RecordChecksum => (
             format!(
                 "Seq {}{subject} is damaged: its bytes are present but fail the HighwayHash-64 record checksum. {restore_text}.",
-                finding.seq.map_or("?".into(), group)
+                finding.seq.map_or("?".into(), |seq| seq.to_string())
             ),
-            format!("Inspect its bytes in the Messages pane (hex). {}", salvage_line(salvage)),
+            format!("Inspect its bytes in the Messages pane (hex). {}", salvage_line(backup, salvage)),
         ),
         FindingKind::LostData | FindingKind::TarTruncated | FindingKind::EntryTruncated => (
             format!("Messages are lost: their bytes are not in the archive{lost}. {restore_text}."),
-            format!("If the stream still exists on the server, take a new backup. {}", salvage_line(salvage)),
+            format!("If the stream still exists on the server, take a new backup. {}", salvage_line(backup, salvage)),
         ),
         FindingKind::MissingSentinel => (
             format!("The archive ends without its end-of-backup marker, so it may be incomplete. {restore_text}."),
-            salvage_line(salvage),
+            salvage_line(backup, salvage),
         ),
         FindingKind::StateJson | FindingKind::MetaInf | FindingKind::IndexDb => (
             format!("Stream metadata cannot be read. {restore_text}."),
-            salvage_line(salvage),
+            salvage_line(backup, salvage),
         ),
         FindingKind::StateMismatch | FindingKind::IndexDbStale | FindingKind::ConsumerCountMismatch => (
             if backup.has_errors() {
@@ -408,7 +417,7 @@ pub fn explain(
         _ => match finding.severity {
             Severity::Error => (
                 format!("{restore_text}."),
-                if fails { salvage_line(salvage) } else { "Review the evidence at this location.".into() },
+                if fails { salvage_line(backup, salvage) } else { "Review the evidence at this location.".into() },
             ),
             Severity::Warning => (
                 "Not damage by itself; the restore is not affected by it alone.".into(),

@@ -14,6 +14,9 @@ use egui::{RichText, Ui};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Findings are grouped by severity (most severe first), then kind.
+type GroupKey = (std::cmp::Reverse<Severity>, FindingKind);
+
 pub fn findings_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Command>) {
     if let Some(error) = &document.error {
         ui.label(RichText::new(error).color(widgets::error_color(ui)));
@@ -54,10 +57,7 @@ pub fn findings_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Comm
         );
         return;
     }
-    let mut groups: BTreeMap<
-        (std::cmp::Reverse<Severity>, FindingKind),
-        Vec<(&Finding, Option<&Explained>)>,
-    > = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<(&Finding, Option<&Explained>)>> = BTreeMap::new();
     for (index, finding) in backup.findings.iter().enumerate() {
         // The triage explains the findings in the same order (one per finding).
         let explained = triage
