@@ -412,21 +412,31 @@ fn frame_uncompressed(plain: &[u8], chunk: usize) -> (Vec<u8>, Vec<usize>) {
     (out, chunk_starts)
 }
 
-/// Seeded damages of a real archive: (label, framed bytes).
-fn damages(plain: &[u8]) -> Vec<(String, Vec<u8>)> {
+/// Damages of a real archive at positions drawn from `seed`: (label, framed bytes).
+fn damages(plain: &[u8], seed: u64) -> Vec<(String, Vec<u8>)> {
     const CHUNK: usize = 8 * 1024;
     let (framed, starts) = frame_uncompressed(plain, CHUNK);
-    let middle = starts[starts.len() / 2];
-    let late = starts[starts.len() * 3 / 4];
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut pick = |from: usize, to: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        from + (state as usize) % (to - from)
+    };
+    let chunks = starts.len();
+    let middle_index = pick(3, chunks - 3);
+    let middle = starts[middle_index];
+    let late = starts[pick(middle_index + 1, chunks - 1)];
+    let in_chunk = pick(16, 4000);
     let mut out = Vec::new();
     // One payload byte flipped, the CRC kept: the chunk fails its CRC.
     let mut crc = framed.clone();
-    crc[middle + 8 + 100] ^= 0x20;
+    crc[middle + 8 + in_chunk] ^= 0x20;
     out.push(("crc-fails-mid".to_string(), crc));
     // The chunk's bytes zeroed, its CRC kept.
     let mut zeros = framed.clone();
     let body_end = starts
-        .get(starts.len() / 2 + 1)
+        .get(middle_index + 1)
         .copied()
         .unwrap_or(framed.len());
     zeros[middle + 8..body_end].fill(0);
@@ -434,25 +444,28 @@ fn damages(plain: &[u8]) -> Vec<(String, Vec<u8>)> {
     // Cut at a chunk boundary (S2 is clean, the archive is not).
     out.push(("cut-at-chunk".to_string(), framed[..late].to_vec()));
     // Cut inside a chunk.
-    out.push(("cut-in-chunk".to_string(), framed[..late + 1000].to_vec()));
+    out.push((
+        "cut-in-chunk".to_string(),
+        framed[..late + in_chunk].to_vec(),
+    ));
     // Two damages: a CRC failure late and another earlier.
     let mut two = framed.clone();
-    two[late + 8 + 10] ^= 0x01;
-    two[starts[2] + 8 + 10] ^= 0x01;
+    two[late + 8 + in_chunk] ^= 0x01;
+    two[starts[pick(1, middle_index)] + 8 + in_chunk] ^= 0x01;
     out.push(("two-crc-failures".to_string(), two));
     // A whole chunk removed: framing and CRCs stay valid, bytes are missing.
     let mut removed = framed[..middle].to_vec();
     removed.extend_from_slice(&framed[body_end..]);
     out.push(("chunk-removed".to_string(), removed));
     // Garbage inserted into a chunk, its CRC recomputed.
-    let index = starts.len() / 3;
+    let index = pick(1, chunks - 2);
     let piece_start = index * CHUNK;
     let piece_end = (piece_start + CHUNK).min(plain.len());
     let mut piece = plain[piece_start..piece_end].to_vec();
     let garbage: Vec<u8> = (0..300u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    piece.splice(500..500, garbage);
+    piece.splice(in_chunk..in_chunk, garbage);
     let mut inserted = plain[..piece_start].to_vec();
     inserted.extend_from_slice(&piece);
     inserted.extend_from_slice(&plain[piece_end..]);
@@ -462,7 +475,8 @@ fn damages(plain: &[u8]) -> Vec<(String, Vec<u8>)> {
     ));
     // Bytes deleted inside a chunk, CRC recomputed.
     let mut deleted = plain.to_vec();
-    deleted.drain(piece_start + 500..piece_start + 540);
+    let gone = pick(1, 100);
+    deleted.drain(piece_start + in_chunk..piece_start + in_chunk + gone);
     out.push((
         "bytes-deleted".to_string(),
         frame_uncompressed(&deleted, CHUNK).0,
@@ -483,6 +497,9 @@ fn live_restore(conn: &mut common::NatsConn, dir: &Path, name: &str) -> (bool, S
     }
 }
 
+/// Seeds per archive: each gives every kind of damage at new positions.
+const SEEDS: u64 = 4;
+
 fn backup_is_v2(plain: &[u8]) -> bool {
     plain.starts_with(b"NATSARC1")
 }
@@ -498,7 +515,12 @@ fn check_live(server_version: &str, fixture: &str) {
         .to_string();
     let plain = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("read"));
     let scratch = TempDir::new("jsbackup-live-predict");
-    for (case, (label, bytes)) in damages(&plain).into_iter().enumerate() {
+    let cases = (1..=SEEDS).flat_map(|seed| {
+        damages(&plain, seed)
+            .into_iter()
+            .map(move |(label, bytes)| (format!("{label} seed {seed}"), bytes))
+    });
+    for (case, (label, bytes)) in cases.enumerate() {
         let label = format!("{fixture} {label} on {server_version}");
         // v2 takes any name (a fresh one per case: a just-deleted stream can still be
         // settling on the server); a v1 tar must keep the name in its meta.inf.

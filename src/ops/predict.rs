@@ -383,8 +383,8 @@ fn predict_v2(backup: &Backup, reference_ns: i64) -> RestorePrediction {
         if failure.decompressed_offset < end {
             return failed(
                 servers,
-                String::new(),
-                false,
+                "error in state.json: archive: invalid archive stream".into(),
+                true,
                 "the S2 chunk holding state.json is damaged: the restore fails before the stream exists".into(),
             );
         }

@@ -136,8 +136,16 @@ pub fn replay_v2(backup: &Backup, reference_ns: i64) -> Option<Replay> {
     if state.name != b"state.json" {
         return Some(failed(false, 0, 0, "expected state.json first", true));
     }
+    // 2.15.1 decodes state.json and consumers straight from the entry reader, so a
+    // read error comes back wrapped as a decode error.
     let Some(state_bytes) = entry_data(&mut source, &state, state.data_len()) else {
-        return Some(failed(false, 0, 0, "expected state.json contents", true));
+        return Some(failed(
+            false,
+            0,
+            0,
+            format!("error in state.json: {INVALID}"),
+            true,
+        ));
     };
     let state_json: serde_json::Value = match serde_json::from_slice(&state_bytes) {
         Ok(value) => value,
@@ -152,9 +160,11 @@ pub fn replay_v2(backup: &Backup, reference_ns: i64) -> Option<Replay> {
     };
     let (first_seq, declared_last) = (number("first_seq"), number("last_seq"));
     let mut offset = state.data_offset + state.data_len();
+    // The new stream is compacted to the archive's first sequence before anything is stored.
+    let empty_last = first_seq.saturating_sub(1);
     for _ in 0..number("consumer_count") {
         let header = match next_entry(&mut source, offset) {
-            Next::Failed(error) => return Some(failed(true, 0, 0, error, true)),
+            Next::Failed(error) => return Some(failed(true, 0, empty_last, error, true)),
             Next::Entry(header) => header,
         };
         let name = header.name_lossy();
@@ -162,7 +172,7 @@ pub fn replay_v2(backup: &Backup, reference_ns: i64) -> Option<Replay> {
             return Some(failed(
                 true,
                 0,
-                0,
+                empty_last,
                 format!("expected consumer, found {name:?}"),
                 true,
             ));
@@ -171,8 +181,8 @@ pub fn replay_v2(backup: &Backup, reference_ns: i64) -> Option<Replay> {
             return Some(failed(
                 true,
                 0,
-                0,
-                format!("failed to read consumer {consumer:?} state: {INVALID}"),
+                empty_last,
+                format!("failed to decode consumer {consumer:?} state: {INVALID}"),
                 true,
             ));
         };
@@ -180,7 +190,7 @@ pub fn replay_v2(backup: &Backup, reference_ns: i64) -> Option<Replay> {
             return Some(failed(
                 true,
                 0,
-                0,
+                empty_last,
                 format!("failed to decode consumer {consumer:?} state"),
                 false,
             ));
