@@ -144,11 +144,8 @@ fn clean_fixtures_predict_success_with_the_servers_counts() {
                     prediction["last_seq"], answer["state"]["last_seq"],
                     "{label}"
                 );
-                assert_eq!(
-                    report["summary"]["errors"], 0,
-                    "{label}: {}",
-                    report["findings"]
-                );
+                // Every check, content checks included, is silent on real clean backups.
+                assert_eq!(report["findings"], serde_json::json!([]), "{label}");
                 checked += 1;
             }
         }

@@ -488,6 +488,70 @@ mod tests {
         assert!(!valid_kv_key("x y"));
     }
 
+    fn kv_backup(history: i64, revisions: &[(u64, &str, u8)]) -> Backup {
+        let mut backup = Backup::empty(crate::model::BackupSource::default());
+        backup.stream_name = "KV_cfg".into();
+        backup.config = Some(serde_json::json!({"max_msgs_per_subject": history}));
+        for &(seq, subject, row_flags) in revisions {
+            let subject_id = backup.subjects.intern(subject.as_bytes());
+            backup.messages.push(crate::model::MessageRow {
+                seq,
+                ts_ns: seq as i64,
+                subject_id,
+                hdr_len: 0,
+                data_len: 1,
+                offset: seq * 100,
+                flags: row_flags,
+            });
+        }
+        backup
+    }
+
+    #[test]
+    fn kv_history_rollups_and_keys() {
+        let clean = kv_backup(
+            2,
+            &[
+                (1, "$KV.cfg.a", 0),
+                (2, "$KV.cfg.a", 0),
+                (3, "$KV.cfg.b", 0),
+            ],
+        );
+        assert!(kv_findings(&clean, "cfg").is_empty());
+        let over = kv_backup(
+            2,
+            &[
+                (1, "$KV.cfg.a", 0),
+                (2, "$KV.cfg.a", 0),
+                (3, "$KV.cfg.a", 0),
+            ],
+        );
+        let findings = kv_findings(&over, "cfg");
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].kind, FindingKind::KvHistory);
+        assert!(
+            findings[0].message.contains("3 revisions (seqs 1–3)"),
+            "{}",
+            findings[0].message
+        );
+        let purge = kv_backup(
+            5,
+            &[
+                (1, "$KV.cfg.a", 0),
+                (4, "$KV.cfg.a", flags::KV_PURGE | flags::ROLLUP),
+            ],
+        );
+        let findings = kv_findings(&purge, "cfg");
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(
+            findings[0].message.contains("purged at seq 4"),
+            "{}",
+            findings[0].message
+        );
+        let key = kv_backup(5, &[(1, "$KV.cfg.bad key", 0)]);
+        assert_eq!(kv_findings(&key, "cfg")[0].kind, FindingKind::KvKey);
+    }
+
     #[test]
     fn digests_and_headers() {
         let zero = [0u8; 32];
