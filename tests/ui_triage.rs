@@ -145,6 +145,24 @@ fn findings_pane_explains_each_finding_and_predicts_the_restore() {
             .count()
             > 0
     );
+    // "Save report…" builds the report on a worker; the UI thread only polls it.
+    harness.get_by_label("Save report…").click();
+    harness.step();
+    assert!(harness
+        .state()
+        .active_document()
+        .is_some_and(|d| d.report_job.is_some()));
+    step_until(&mut harness, |h| {
+        h.state()
+            .active_document()
+            .is_some_and(|d| d.report_job.is_none())
+    });
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("cannot build the report")
+            .count(),
+        0
+    );
 }
 
 #[test]
