@@ -582,3 +582,67 @@ fn predictions_match_live_2_14_and_2_15_servers_on_seeded_damage_v1() {
     check_live("2.15", "v1/orders");
     check_live("2.14", "v1/orders");
 }
+
+// ------------------------------------------------------- robustness of triage
+
+/// Seeded byte mutations (CRCs recomputed, so the damage reaches the archive
+/// parsers): the content checks, restore replay and triage never panic, and stay fast.
+#[test]
+fn triage_of_mutated_archives_never_panics() {
+    let scratch = TempDir::new("jsbackup-triage-mutations");
+    let started = std::time::Instant::now();
+    let mut cases = 0;
+    for fixture in ["v2/orders", "v1/orders", "v2/kv", "v1/kv", "v2/ttl"] {
+        let source = common::fixture(fixture);
+        let plain = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("read"));
+        let mut state = 0x5eed_u64 ^ plain.len() as u64;
+        for iteration in 0..40 {
+            let mut mutated = plain.clone();
+            for _ in 0..1 + iteration % 4 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let at = (state as usize) % mutated.len();
+                match state >> 60 {
+                    0..=7 => mutated[at] ^= 1 << (state >> 56 & 7),
+                    8..=11 => mutated.truncate(at.max(1)),
+                    _ => mutated
+                        .splice(at..at, (0..(state >> 40) as u8 % 64).map(|b| b ^ 0x5a))
+                        .for_each(drop),
+                }
+            }
+            let dir = scratch.join(format!("{}-{iteration}", fixture.replace('/', "-")));
+            std::fs::create_dir(&dir).expect("mkdir");
+            std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+            std::fs::write(
+                dir.join("stream.tar.s2"),
+                frame_uncompressed(&mutated, 8192).0,
+            )
+            .expect("write");
+            let one = std::time::Instant::now();
+            let mut control = jsbackup::ops::index::ScanControl::default();
+            let Ok(mut backup) = jsbackup::ops::index::open_backup(&dir, &mut control) else {
+                continue;
+            };
+            let options = jsbackup::ops::content_checks::CheckOptions { headers: true };
+            if let Err(error) = jsbackup::ops::content_checks::run(&mut backup, options, None) {
+                panic!("{}: content checks: {error}", dir.display());
+            }
+            let triage = jsbackup::ops::triage::triage(&backup, 0, None, true);
+            assert_eq!(triage.findings.len(), backup.findings.len());
+            assert!(!triage.restore.is_empty(), "{}", dir.display());
+            assert!(
+                one.elapsed().as_secs() < 10,
+                "{}: {:?}",
+                dir.display(),
+                one.elapsed()
+            );
+            cases += 1;
+        }
+    }
+    eprintln!(
+        "{cases} mutated archives triaged in {:?}",
+        started.elapsed()
+    );
+    assert!(cases >= 150, "{cases}");
+}

@@ -361,7 +361,8 @@ pub fn explain(
         .and_then(|seq| subject_of(backup, seq, damaged))
         .map(|subject| format!(" (subject {subject})"))
         .unwrap_or_default();
-    let lost = if backup.lost.is_empty() {
+    // The restore line names lost ranges itself when the restore fails.
+    let lost = if backup.lost.is_empty() || restore_text.contains("lost") {
         String::new()
     } else {
         format!("; seq {} are lost", ranges_text(&backup.lost))
