@@ -130,8 +130,7 @@ fn kv_findings(backup: &Backup, bucket: &str) -> Vec<Finding> {
     let history = backup
         .config
         .as_ref()
-        .and_then(|config| config.get("max_msgs_per_subject"))
-        .and_then(serde_json::Value::as_i64)
+        .and_then(|config| config.max_msgs_per_subject)
         .unwrap_or(-1);
     let prefix = format!("$KV.{bucket}.");
     // Per subject: live revisions (seqs) and the latest purge marker.
@@ -491,7 +490,9 @@ mod tests {
     fn kv_backup(history: i64, revisions: &[(u64, &str, u8)]) -> Backup {
         let mut backup = Backup::empty(crate::model::BackupSource::default());
         backup.stream_name = "KV_cfg".into();
-        backup.config = Some(serde_json::json!({"max_msgs_per_subject": history}));
+        backup.config = crate::model::StreamConfig::from_json(
+            &serde_json::json!({"max_msgs_per_subject": history}),
+        );
         for &(seq, subject, row_flags) in revisions {
             let subject_id = backup.subjects.intern(subject.as_bytes());
             backup.messages.push(crate::model::MessageRow {

@@ -1,5 +1,6 @@
 //! Long operations on backups, with progress and cancel: index, verify, export, restore.
 
+pub mod config_check;
 pub mod content_checks;
 pub mod export;
 pub mod index;
@@ -7,9 +8,11 @@ pub mod nats_client;
 pub mod open;
 pub mod predict;
 pub mod predict_replay;
+pub mod preflight;
 pub mod read;
 pub mod report;
 pub mod restore_local;
 pub mod restore_server;
+pub mod selection;
 pub mod sniff;
 pub mod triage;

@@ -487,12 +487,12 @@ fn replay_messages(
     stop: Option<V2Stop>,
     reference_ns: i64,
 ) -> RestorePrediction {
+    // The server treats 0 (and negative) as "no limit".
     let max_msg_size = backup
         .config
         .as_ref()
-        .and_then(|config| config.get("max_msg_size"))
-        .and_then(serde_json::Value::as_i64)
-        .unwrap_or(-1);
+        .and_then(|config| config.max_msg_size_limit())
+        .map(|limit| limit as u64);
     // Archive order; v2 writes in sequence order, so the sort is usually not needed.
     let rows = backup.messages.len();
     let in_order =
@@ -552,7 +552,7 @@ fn replay_messages(
                 "message sequence {} exceeds maximum payload size",
                 message.seq
             ))
-        } else if max_msg_size >= 0 && size > max_msg_size as u64 {
+        } else if max_msg_size.is_some_and(|limit| size > limit) {
             Some(format!(
                 "message sequence {} exceeds maximum message size",
                 message.seq

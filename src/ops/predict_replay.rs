@@ -215,12 +215,12 @@ fn replay_messages(
     declared_last: u64,
     reference_ns: i64,
 ) -> Replay {
+    // The server treats 0 (and negative) as "no limit".
     let max_msg_size = backup
         .config
         .as_ref()
-        .and_then(|config| config.get("max_msg_size"))
-        .and_then(serde_json::Value::as_i64)
-        .unwrap_or(-1);
+        .and_then(|config| config.max_msg_size_limit())
+        .map(|limit| limit as u64);
     let mut lseq = first_seq.saturating_sub(1);
     let mut stored = 0u64;
     let mut expired = 0u64;
@@ -248,7 +248,7 @@ fn replay_messages(
                 true,
             );
         }
-        if max_msg_size >= 0 && (hdr > max_msg_size as u64 || payload > max_msg_size as u64 - hdr) {
+        if max_msg_size.is_some_and(|limit| hdr > limit || payload > limit - hdr) {
             return stop(
                 format!("message sequence {seq} exceeds maximum message size"),
                 true,

@@ -2,7 +2,7 @@
 //! `verify --json` and the Markdown triage report (`verify --report`).
 
 use crate::format::headers::Ttl;
-use crate::model::{Backup, ConsumerInfo, StreamState};
+use crate::model::{Backup, ConsumerInfo, StreamConfig, StreamState};
 use crate::util::time::format_rfc3339_ns;
 use serde_json::{json, Map, Value};
 
@@ -75,7 +75,7 @@ pub fn info_json(backup: &Backup, reference_ns: i64) -> Value {
         "stream": {
             "name": backup.stream_name,
             "created": backup.created,
-            "config": backup.config,
+            "config": backup.config.as_ref().map(StreamConfig::to_json),
         },
         "snapshot_time": backup.snapshot_time_ns.map(format_rfc3339_ns),
         "complete": backup.complete,

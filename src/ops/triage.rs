@@ -132,8 +132,9 @@ pub fn server_version_guess(backup: &Backup) -> String {
     let stamped = backup
         .config
         .as_ref()
-        .and_then(|config| config.pointer("/metadata/_nats.ver"))
-        .and_then(serde_json::Value::as_str);
+        .and_then(|config| config.metadata.as_ref())
+        .and_then(|metadata| metadata.get("_nats.ver"))
+        .map(String::as_str);
     match (stamped, backup.format) {
         (Some(version), _) => format!("{version} (stamped in the stream metadata)"),
         (None, Some(ArchiveFormat::V2)) => "2.15 or later (v2 NATSARC1 archive)".into(),
