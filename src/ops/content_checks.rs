@@ -37,6 +37,7 @@ pub fn run(
     cancel: Option<&AtomicBool>,
 ) -> Result<(), ReadError> {
     let mut findings = subject_findings(backup);
+    findings.extend(ttl_findings(backup));
     if let Some(bucket) = backup.stream_name.strip_prefix("KV_") {
         findings.extend(kv_findings(backup, bucket));
     }
@@ -114,6 +115,43 @@ fn subject_findings(backup: &Backup) -> Vec<Finding> {
         ));
     }
     findings
+}
+
+/// `Nats-TTL` on a stream that does not allow per-message TTLs: the server refuses
+/// such publishes, so the backup and its config disagree. (Values the server
+/// rejects outright are reported by the scan as `invalid_ttl`.)
+fn ttl_findings(backup: &Backup) -> Vec<Finding> {
+    let allowed = backup
+        .config
+        .as_ref()
+        .and_then(|config| config.allow_msg_ttl)
+        .unwrap_or(false);
+    let with_ttl: Vec<u64> = backup
+        .messages
+        .ttls
+        .iter()
+        .filter(|(_, ttl)| {
+            matches!(
+                ttl,
+                crate::format::headers::Ttl::Seconds(_) | crate::format::headers::Ttl::Never
+            )
+        })
+        .map(|(seq, _)| *seq)
+        .collect();
+    if allowed || with_ttl.is_empty() || backup.config.is_none() {
+        return Vec::new();
+    }
+    let ranges = to_ranges(with_ttl.iter().copied());
+    vec![Finding::warning(
+        FindingKind::InvalidTtl,
+        format!(
+            "{} message{} carry Nats-TTL (seq {}) but the stream config does not allow per-message TTLs (allow_msg_ttl is not set): the server refuses such publishes, and after a restore their TTL may not be honoured",
+            group(with_ttl.len() as u64),
+            if with_ttl.len() == 1 { "" } else { "s" },
+            ranges_text(&ranges)
+        ),
+    )
+    .seq(with_ttl.first().copied().unwrap_or(0))]
 }
 
 /// A KV key as the KV API validates it.
@@ -551,6 +589,23 @@ mod tests {
         );
         let key = kv_backup(5, &[(1, "$KV.cfg.bad key", 0)]);
         assert_eq!(kv_findings(&key, "cfg")[0].kind, FindingKind::KvKey);
+    }
+
+    #[test]
+    fn ttl_on_a_stream_that_does_not_allow_it() {
+        use crate::format::headers::Ttl;
+        let mut backup = kv_backup(5, &[(1, "$KV.cfg.a", flags::HAS_TTL)]);
+        backup.messages.ttls = vec![(1, Ttl::Seconds(60))];
+        let findings = ttl_findings(&backup);
+        assert_eq!(findings.len(), 1);
+        assert!(
+            findings[0].message.contains("allow_msg_ttl"),
+            "{}",
+            findings[0].message
+        );
+        backup.config =
+            crate::model::StreamConfig::from_json(&serde_json::json!({"allow_msg_ttl": true}));
+        assert!(ttl_findings(&backup).is_empty());
     }
 
     #[test]
