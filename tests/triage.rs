@@ -276,11 +276,18 @@ fn report_file_holds_identity_accounting_prediction_and_findings() {
 
 // ---------------------------------------------------------------- object store
 
+/// `$JSBACKUP_PYTHON`, else the venv `scripts/test.sh` makes (with nats-py).
 fn python() -> PathBuf {
-    match std::env::var_os("JSBACKUP_PYTHON") {
+    let path = match std::env::var_os("JSBACKUP_PYTHON") {
         Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => PathBuf::from("/work/main/target/venv/bin/python"),
-    }
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv/bin/python"),
+    };
+    assert!(
+        path.is_file(),
+        "Python with nats-py not found at {}: set JSBACKUP_PYTHON or run scripts/test.sh once",
+        path.display()
+    );
+    path
 }
 
 const PUT_OBJECTS: &str = r#"
