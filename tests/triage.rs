@@ -485,7 +485,50 @@ fn damages(plain: &[u8], seed: u64) -> Vec<(String, Vec<u8>)> {
         "bytes-deleted".to_string(),
         frame_uncompressed(&deleted, CHUNK).0,
     ));
+    // v1 only: a record length inside msgs/1.blk made wrong (tar and S2 stay valid).
+    for (kind, grow) in [
+        ("record-length-past-block", 1u32 << 20),
+        ("record-length-off-by-8", 8),
+    ] {
+        let pick_record = pick(1, 1000);
+        if let Some(bytes) = v1_record_length_damage(plain, pick_record, grow) {
+            out.push((kind.to_string(), frame_uncompressed(&bytes, CHUNK).0));
+        }
+    }
     out
+}
+
+/// `plain` with the length of the `index`-th record of `msgs/1.blk` changed: set to
+/// `grow` when that is at least 1 MiB, else grown by `grow`. `None` for v2 archives.
+fn v1_record_length_damage(plain: &[u8], index: usize, grow: u32) -> Option<Vec<u8>> {
+    let header = (0..plain.len() / 512)
+        .map(|block| block * 512)
+        .find(|&at| plain.get(at..at + 11) == Some(b"msgs/1.blk\0".as_slice()))?;
+    let size_field = std::str::from_utf8(plain.get(header + 124..header + 135)?).ok()?;
+    let size =
+        usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok()?;
+    let data = header + 512;
+    let read_len = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(plain.get(at..at + 4)?.try_into().ok()?))
+    };
+    let mut offset = 0usize;
+    for _ in 0..index {
+        let len = (read_len(data + offset)? & 0x7fff_ffff) as usize;
+        if len == 0 || offset + len >= size {
+            return None;
+        }
+        offset += len;
+    }
+    let at = data + offset;
+    let raw = read_len(at)?;
+    let len = if grow >= 1 << 20 {
+        grow
+    } else {
+        (raw & 0x7fff_ffff) + grow
+    };
+    let mut out = plain.to_vec();
+    out[at..at + 4].copy_from_slice(&((raw & 0x8000_0000) | len).to_le_bytes());
+    Some(out)
 }
 
 /// What the server answered: (ok, error description).
@@ -564,11 +607,13 @@ fn check_live(server_version: &str, fixture: &str) {
         if exists {
             assert_eq!(
                 prediction["messages"], info["state"]["messages"],
-                "{label}: {prediction}"
+                "{label}: {prediction} vs {}",
+                info["state"]
             );
             assert_eq!(
                 prediction["last_seq"], info["state"]["last_seq"],
-                "{label}: {prediction}"
+                "{label}: {prediction} vs {}",
+                info["state"]
             );
             conn.delete_stream(&name);
         }

@@ -3,7 +3,8 @@
 //! succeed while silently losing sequences. Derived from the scanned model and
 //! the server's restore rules (server/stream.go `RestoreStream` for tar archives,
 //! server/stream_backup.go `RestoreStreamV2` for NATSARC1, the klauspost S2 reader
-//! underneath both). Works on the model only: no I/O.
+//! underneath both). Works on the model; damaged archives also have a few of their
+//! bytes read (`predict_replay`).
 //!
 //! The rules that matter:
 //! - The S2 reader verifies each chunk before it hands out any of its bytes, so the
@@ -201,14 +202,26 @@ fn predict_v1(backup: &Backup) -> RestorePrediction {
             "meta.inf cannot be read: the restore fails and no stream is created".into(),
         );
     }
-    let truncated = truncated_block_seqs(backup);
-    let damaged: Vec<u64> = backup.damaged_seqs.clone();
+    let cuts = block_cuts(backup);
+    let mut truncated: Vec<u64> = cuts
+        .truncated
+        .iter()
+        .chain(&cuts.dropped_damaged)
+        .copied()
+        .collect();
+    truncated.sort_unstable();
+    let damaged: Vec<u64> = backup
+        .damaged_seqs
+        .iter()
+        .copied()
+        .filter(|seq| cuts.dropped_damaged.binary_search(seq).is_err())
+        .collect();
     let mut missing_seqs: Vec<u64> = damaged.clone();
     missing_seqs.extend(truncated.iter().copied());
     missing_seqs.sort_unstable();
     missing_seqs.dedup();
     let missing = to_ranges(missing_seqs.iter().copied());
-    let messages = backup.state.messages + damaged.len() as u64;
+    let (messages, last_seq) = v1_restored_counts(backup, &cuts);
     let outcome = if missing.is_empty() && backup.lost.is_empty() {
         Outcome::Succeeds
     } else {
@@ -218,13 +231,13 @@ fn predict_v1(backup: &Backup) -> RestorePrediction {
         Outcome::Succeeds => format!(
             "the restore succeeds with {} messages (last seq {})",
             group(messages),
-            backup.state.last_seq
+            last_seq
         ),
         _ => {
             let mut parts = vec![format!(
                 "the restore reports success ({} messages, last seq {})",
                 group(messages),
-                backup.state.last_seq
+                last_seq
             )];
             if !damaged.is_empty() {
                 parts.push(format!(
@@ -241,7 +254,7 @@ fn predict_v1(backup: &Backup) -> RestorePrediction {
             }
             if !backup.lost.is_empty() {
                 parts.push(format!(
-                    "seq {} are not in the archive at all",
+                    "seq {} cannot be read from the archive at all",
                     ranges_text(&backup.lost)
                 ));
             }
@@ -255,15 +268,58 @@ fn predict_v1(backup: &Backup) -> RestorePrediction {
         error_exact: true,
         stream_created: true,
         messages,
-        last_seq: backup.state.last_seq,
+        last_seq,
         missing,
         summary,
     }
 }
 
-/// v1: messages after a malformed record in the same block (the server truncates the block there).
-fn truncated_block_seqs(backup: &Backup) -> Vec<u64> {
-    let mut seqs = Vec::new();
+/// v1: what the restored stream's state counts. Records failing only their checksum
+/// stay counted; a cut block loses every record from its cut on, and when nothing
+/// later survives the stream ends just before the cut.
+fn v1_restored_counts(backup: &Backup, cuts: &BlockCuts) -> (u64, u64) {
+    let damaged = backup.damaged_seqs.len() as u64;
+    let Some(first_dropped) = cuts.first_dropped else {
+        return (backup.state.messages + damaged, backup.state.last_seq);
+    };
+    let kept_rows = (backup.messages.len() as u64).saturating_sub(cuts.truncated.len() as u64);
+    let kept_damaged = damaged.saturating_sub(cuts.dropped_damaged.len() as u64);
+    let survivor_after_cut = backup
+        .messages
+        .seq
+        .iter()
+        .rev()
+        .find(|seq| cuts.truncated.binary_search(seq).is_err())
+        .is_some_and(|&seq| seq > first_dropped);
+    let last_seq = if survivor_after_cut {
+        backup.state.last_seq
+    } else {
+        first_dropped.saturating_sub(1)
+    };
+    (kept_rows + kept_damaged, last_seq)
+}
+
+/// v1 blocks holding a malformed record: the server cuts each such block at its
+/// first bad record (a checksum failure before the malformed record counts too)
+/// and keeps nothing after the cut.
+#[derive(Debug, Default)]
+struct BlockCuts {
+    /// Readable messages after a cut.
+    truncated: Vec<u64>,
+    /// Checksum-failed records at or after a cut (no longer counted by the server).
+    dropped_damaged: Vec<u64>,
+    /// The first sequence the cut removes.
+    first_dropped: Option<u64>,
+}
+
+fn block_cuts(backup: &Backup) -> BlockCuts {
+    let mut cuts = BlockCuts::default();
+    let checksum_failures: Vec<(&str, u64, u64)> = backup
+        .findings
+        .iter()
+        .filter(|finding| finding.kind == FindingKind::RecordChecksum)
+        .filter_map(|finding| Some((finding.entry.as_deref()?, finding.offset?, finding.seq?)))
+        .collect();
     for finding in &backup.findings {
         if finding.kind != FindingKind::BlockRecord {
             continue;
@@ -275,14 +331,55 @@ fn truncated_block_seqs(backup: &Backup) -> Vec<u64> {
             continue;
         };
         let block_end = entry.data_offset.saturating_add(entry.size);
+        let earlier_bad = checksum_failures
+            .iter()
+            .filter(|(name, offset, _)| *name == entry_name && *offset < bad_at)
+            .min_by_key(|(_, offset, _)| *offset);
+        let (cut, cut_seq) = match earlier_bad {
+            Some(&(_, offset, seq)) => (offset, Some(seq)),
+            None => (bad_at, None),
+        };
+        let before = cuts.truncated.len();
         for row in 0..backup.messages.len() {
             let offset = backup.messages.offset(row);
-            if offset > bad_at && offset < block_end {
-                seqs.push(backup.messages.seq[row]);
+            if offset > cut && offset < block_end {
+                cuts.truncated.push(backup.messages.seq[row]);
             }
         }
+        cuts.dropped_damaged.extend(
+            checksum_failures
+                .iter()
+                .filter(|(name, offset, _)| *name == entry_name && *offset >= cut)
+                .map(|(_, _, seq)| *seq),
+        );
+        let first_truncated = cuts
+            .truncated
+            .get(before..)
+            .and_then(|new| new.iter().min().copied());
+        // A malformed record has no readable seq: it starts the lost range before the rest.
+        let malformed_seq = backup
+            .lost
+            .iter()
+            .map(|&(from, _)| from)
+            .filter(|&from| first_truncated.is_none_or(|first| from < first))
+            .max();
+        // The malformed record's own seq field, when it is plausible where it sits.
+        let read_seq =
+            crate::ops::predict_replay::v1_record_seq_at(backup, bad_at).filter(|&seq| {
+                first_truncated.is_none_or(|first| seq < first)
+                    && malformed_seq.is_none_or(|lost| seq >= lost)
+            });
+        let first = cut_seq.or(read_seq).or(malformed_seq).or(first_truncated);
+        cuts.first_dropped = match (cuts.first_dropped, first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
-    seqs
+    cuts.truncated.sort_unstable();
+    cuts.truncated.dedup();
+    cuts.dropped_damaged.sort_unstable();
+    cuts.dropped_damaged.dedup();
+    cuts
 }
 
 /// A point in the archive where the v2 reader stops, with its error.

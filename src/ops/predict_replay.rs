@@ -285,3 +285,14 @@ fn replay_messages(
         failed_seq: None,
     }
 }
+
+/// v1: the sequence a filestore record at decompressed `offset` names (its
+/// length may be malformed; the seq field after it usually is not). The erase
+/// and tombstone bits are cleared. `None` when the bytes cannot be read.
+pub fn v1_record_seq_at(backup: &Backup, offset: u64) -> Option<u64> {
+    let file = std::fs::File::open(&backup.source.data_file).ok()?;
+    let mut range = RangeReader::new(file, backup.chunks.clone());
+    let bytes = range.read(offset + 4, 8).ok()?;
+    let raw = u64::from_le_bytes(bytes.try_into().ok()?);
+    Some(raw & !(3u64 << 62))
+}
