@@ -366,11 +366,13 @@ pub fn explain(
     let lost = if backup.lost.is_empty() || restore_text.contains("lost") {
         String::new()
     } else {
-        format!("; seq {} are lost", ranges_text(&backup.lost))
+        format!(" (lost: seq {})", ranges_text(&backup.lost))
     };
+    // Anything short of a clean success is worth a salvaged copy.
+    let clean_restore = restore.iter().all(|p| p.outcome == Outcome::Succeeds);
     let (impact, next_step) = match finding.kind {
         FindingKind::S2Crc | FindingKind::S2Framing | FindingKind::S2Truncated => (
-            format!("The compressed framing is damaged here. {restore_text}{lost}."),
+            format!("The compressed framing is damaged here{lost}. {restore_text}."),
             if finding.kind == FindingKind::S2Truncated {
                 format!("The file is cut short: copy the backup again from where it was made (an interrupted transfer?). Otherwise: {}", salvage_line(backup, salvage))
             } else {
@@ -387,6 +389,10 @@ pub fn explain(
         FindingKind::LostData | FindingKind::TarTruncated | FindingKind::EntryTruncated => (
             format!("Messages are lost: their bytes are not in the archive{lost}. {restore_text}."),
             format!("If the stream still exists on the server, take a new backup. {}", salvage_line(backup, salvage)),
+        ),
+        FindingKind::BlockRecord | FindingKind::TarHeader => (
+            format!("The archive's structure is damaged here{lost}. {restore_text}."),
+            salvage_line(backup, salvage),
         ),
         FindingKind::MissingSentinel => (
             format!("The archive ends without its end-of-backup marker, so it may be incomplete. {restore_text}."),
@@ -419,7 +425,7 @@ pub fn explain(
         _ => match finding.severity {
             Severity::Error => (
                 format!("{restore_text}."),
-                if fails { salvage_line(backup, salvage) } else { "Review the evidence at this location.".into() },
+                if fails || !clean_restore { salvage_line(backup, salvage) } else { "Review the evidence at this location.".into() },
             ),
             Severity::Warning => (
                 "Not damage by itself; the restore is not affected by it alone.".into(),
