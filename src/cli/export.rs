@@ -92,7 +92,8 @@ fn selection(consumers: &Option<Vec<String>>, none: bool) -> ConsumerSelection {
     }
 }
 
-pub fn export(args: &ExportArgs) -> Result<u8> {
+/// Runs the export; `cancel` is set by SIGINT/SIGTERM (see main.rs).
+pub fn export(args: &ExportArgs, cancel: &std::sync::atomic::AtomicBool) -> Result<u8> {
     let options = ExportOptions {
         format: args.format.map(|format| match format {
             FormatArg::V1 => ArchiveFormat::V1,
@@ -116,7 +117,7 @@ pub fn export(args: &ExportArgs) -> Result<u8> {
         // The source's format, salvage included: v1 stays v1 so the server that made it can restore it.
         options.format = backup.format;
     }
-    let report = export::export(&backup, &args.out, &options, &mut |_| {}, None)?;
+    let report = export::export(&backup, &args.out, &options, &mut |_| {}, Some(cancel))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
