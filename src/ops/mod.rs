@@ -18,3 +18,4 @@ pub mod selection;
 pub mod sniff;
 pub mod temp_dirs;
 pub mod triage;
+pub mod wording;
