@@ -179,11 +179,10 @@ fn salvage_dialog_keeps_the_source_format_and_says_what_it_keeps_first() {
     harness.get_by_label("Save salvaged copy…").click();
     step_until(&mut harness, |h| {
         h.state()
-            .salvage_dialog
-            .as_ref()
+            .salvage_dialog()
             .is_some_and(|dialog| dialog.preflight.is_some())
     });
-    let dialog = harness.state().salvage_dialog.as_ref().expect("dialog");
+    let dialog = harness.state().salvage_dialog().expect("dialog");
     assert_eq!(dialog.format, jsbackup::model::ArchiveFormat::V1);
     assert!(dialog.result.is_none(), "nothing written yet");
     // expected.json: 1,674 messages, seq 1000 damaged.

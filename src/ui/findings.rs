@@ -3,7 +3,7 @@
 //! above them what a server restore would do and what a salvage keeps, and
 //! "Save report…" (the Markdown triage report, built on a worker).
 
-use super::app::Command;
+use super::command::Command;
 use super::document::Document;
 use super::widgets;
 use super::workers::{spawn_job, Job};

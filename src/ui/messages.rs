@@ -1,7 +1,7 @@
 //! Messages pane: the filter row, a virtualized table of the display list
 //! (messages and deleted gaps) and the selected message's detail.
 
-use super::app::Command;
+use super::command::Command;
 use super::document::{Document, PayloadMode};
 use super::filter::DisplayRow;
 use super::widgets;
@@ -19,7 +19,7 @@ pub fn messages_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Comm
         widgets::weak(ui, "Reading…");
         return;
     };
-    super::app::ttl_banner_ui(ui, document);
+    super::widgets::ttl_banner_ui(ui, document);
     filter_ui(ui, document, &backup, commands);
     ui.separator();
     egui::Panel::bottom("message_detail")
@@ -362,6 +362,8 @@ fn detail_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
         );
         widgets::weak(ui, format!("· offset {}", message.offset));
     });
+    let subject = backup.subjects.name(message.subject_id);
+    super::consumers::message_consumers_ui(ui, document, message.seq, subject);
     let view = match &document.messages.detail {
         None => {
             ui.horizontal(|ui| {
@@ -422,12 +424,12 @@ fn payload_ui(
         PayloadMode::Hex
     };
     let mut mode = document.messages.payload_mode.unwrap_or(PayloadMode::Auto);
+    let resolved = if mode == PayloadMode::Auto {
+        auto
+    } else {
+        mode
+    };
     let text = {
-        let resolved = if mode == PayloadMode::Auto {
-            auto
-        } else {
-            mode
-        };
         match resolved {
             PayloadMode::Json => view
                 .pretty_json
@@ -452,7 +454,13 @@ fn payload_ui(
         }
         if ui.small_button("Copy").clicked() {
             ui.ctx().copy_text(text.clone());
-            commands.push(Command::Notice("payload copied".into()));
+            // Say what was copied: the hex dump is not the payload.
+            let what = match resolved {
+                PayloadMode::Json => "payload (pretty JSON) copied",
+                PayloadMode::Text => "payload text copied",
+                PayloadMode::Hex | PayloadMode::Auto => "hex dump copied",
+            };
+            commands.push(Command::Notice(what.into()));
         }
         if ui.small_button("Save raw…").clicked() {
             commands.push(Command::SaveRaw {
