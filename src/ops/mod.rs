@@ -1,6 +1,7 @@
 //! Long operations on backups, with progress and cancel: index, verify, export, restore.
 
 pub mod export;
+pub mod filter;
 pub mod index;
 pub mod nats_client;
 pub mod open;

@@ -13,6 +13,9 @@ use std::sync::Arc;
 
 pub const FILTER_SUBJECT_ID: &str = "filter_subject";
 pub const GOTO_SEQ_ID: &str = "goto_seq";
+pub const FILTER_WHERE_ID: &str = "filter_where";
+/// Expressions kept in the `where` history.
+const WHERE_HISTORY: usize = 12;
 
 pub fn messages_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Command>) {
     let Some(backup) = document.backup.clone() else {
@@ -71,6 +74,12 @@ fn filter_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
         labelled_edit(ui, "payload", &mut spec.payload, 130.0, None);
         ui.checkbox(&mut spec.payload_regex, "regex");
         ui.checkbox(&mut spec.only_expired, "only expired");
+        ui.checkbox(&mut spec.kv_delete, "KV delete")
+            .on_hover_text("KV-Operation: DEL markers");
+        ui.checkbox(&mut spec.kv_purge, "KV purge")
+            .on_hover_text("KV-Operation: PURGE markers");
+        ui.checkbox(&mut spec.only_damaged, "damaged")
+            .on_hover_text("Messages failing their checksum or in a damaged chunk");
         if !spec.is_empty() && ui.small_button("Clear").clicked() {
             *spec = Default::default();
         }
@@ -101,6 +110,7 @@ fn filter_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
         ui.checkbox(&mut document.messages.relative_time, "relative time");
         ui.checkbox(&mut document.messages.local_time, "local time");
     });
+    where_ui(ui, document);
     ui.horizontal(|ui| {
         let display = &document.messages.display;
         ui.label(format!(
@@ -121,13 +131,115 @@ fn filter_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
                 _ => widgets::weak(ui, "filtering…"),
             };
         }
-        if let Some(error) = &document.messages.filter_error {
-            ui.label(RichText::new(error).color(widgets::error_color(ui)));
+        // A `where` error is drawn under the expression instead.
+        if let Some(error) = document
+            .messages
+            .filter_error
+            .as_ref()
+            .filter(|error| error.span.is_none())
+        {
+            ui.label(RichText::new(error.to_string()).color(widgets::error_color(ui)));
         }
         if document.is_indexing() {
             widgets::weak(ui, "(first rows while indexing)");
         }
     });
+}
+
+/// The filter-language field (combined with the fields by `and`), its history,
+/// and a parse error underlined at the offending token.
+fn where_ui(ui: &mut Ui, document: &mut Document) {
+    let messages = &mut document.messages;
+    ui.horizontal(|ui| {
+        let label = ui.label("where");
+        let width = (ui.available_width() - 110.0).max(200.0);
+        let edit = egui::TextEdit::singleline(&mut messages.spec.expression)
+            .id(egui::Id::unique(FILTER_WHERE_ID))
+            .font(egui::TextStyle::Monospace)
+            .desired_width(width)
+            .hint_text(r#"subject ~ "orders.*.eu" and size > 1k and header("Nats-Msg-Id")"#);
+        let response = ui.add(edit).labelled_by(label.id).on_hover_text(
+            "Filter language: subject ~ \"wildcard\", seq/time/size <, <=, =, !=, >=, > \
+             (size 1k/1m, time \"RFC 3339\"), header(\"K\") [= \"v\"], payload contains/matches \"…\", \
+             ttl expired, kv delete, kv purge, damaged; and, or, not, ( ). Enter keeps it in the history.",
+        );
+        if response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter)) {
+            remember_expression(&mut messages.where_history, &messages.spec.expression);
+        }
+        egui::ComboBox::from_id_salt("where_history")
+            .selected_text("history")
+            .width(80.0)
+            .show_ui(ui, |ui| {
+                if messages.where_history.is_empty() {
+                    widgets::weak(ui, "(Enter in the field keeps an expression here)");
+                }
+                for expression in &messages.where_history {
+                    if ui
+                        .selectable_label(messages.spec.expression == *expression, expression)
+                        .clicked()
+                    {
+                        messages.spec.expression = expression.clone();
+                    }
+                }
+            });
+    });
+    let Some(error) = messages.filter_error.as_ref() else {
+        return;
+    };
+    let Some(span) = error.span.clone() else {
+        return;
+    };
+    let text = &messages.spec.expression;
+    let color = widgets::error_color(ui);
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let plain = egui::TextFormat {
+        font_id: font.clone(),
+        color: ui.visuals().text_color(),
+        ..Default::default()
+    };
+    let before = text.get(..span.start).unwrap_or_default();
+    let bad = text.get(span.clone()).unwrap_or_default();
+    let after = text.get(span.end..).unwrap_or_default();
+    let mut job = egui::text::LayoutJob::default();
+    job.append(before, 0.0, plain.clone());
+    // An empty span (missing token at the end) is shown as one marked space.
+    job.append(
+        if bad.is_empty() { " " } else { bad },
+        0.0,
+        egui::TextFormat {
+            color,
+            underline: egui::Stroke::new(2.0, color),
+            ..plain.clone()
+        },
+    );
+    job.append(after, 0.0, plain);
+    ui.horizontal(|ui| {
+        ui.add_space(ui.spacing().item_spacing.x);
+        ui.label(job);
+    });
+    let caret_at = before.chars().count();
+    let width = bad.chars().count().max(1);
+    ui.label(
+        RichText::new(format!(
+            "{}{} {}",
+            " ".repeat(caret_at),
+            "^".repeat(width),
+            error.message
+        ))
+        .monospace()
+        .color(color),
+    );
+}
+
+/// Newest first, no duplicates, at most [`WHERE_HISTORY`].
+fn remember_expression(history: &mut Vec<String>, expression: &str) {
+    let expression = expression.trim();
+    if expression.is_empty() {
+        return;
+    }
+    history.retain(|kept| kept != expression);
+    history.insert(0, expression.to_string());
+    history.truncate(WHERE_HISTORY);
 }
 
 fn table_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>) {
