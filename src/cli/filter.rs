@@ -31,6 +31,12 @@ pub struct FilterArgs {
     /// Keep messages stored at or before this time (RFC 3339).
     #[arg(long)]
     pub until: Option<String>,
+    /// Keep messages of at least this size (header block + payload; 1500, 1k, 2m).
+    #[arg(long, value_parser = parse_size)]
+    pub min_size: Option<u64>,
+    /// Keep messages of at most this size.
+    #[arg(long, value_parser = parse_size)]
+    pub max_size: Option<u64>,
     /// Keep messages with this header (NAME) or header value (NAME=VALUE); repeatable, all must hold.
     #[arg(long = "header", value_name = "NAME[=VALUE]")]
     pub headers: Vec<String>,
@@ -52,6 +58,11 @@ pub struct FilterArgs {
     /// A filter expression, e.g. 'subject ~ "orders.*.eu" and size > 1k and header("Nats-Msg-Id")'.
     #[arg(long = "where", value_name = "EXPR")]
     pub expression: Option<String>,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    jsbackup::ops::filter::lang::parse_size(text)
+        .ok_or_else(|| format!("{text:?} is not a size (1500, 1k, 2m)"))
 }
 
 fn parse_time(flag: &str, text: &Option<String>) -> Result<Option<i64>> {
@@ -80,6 +91,8 @@ impl FilterArgs {
             to_seq: self.to_seq,
             since_ns: parse_time("--since", &self.since)?,
             until_ns: parse_time("--until", &self.until)?,
+            min_size: self.min_size,
+            max_size: self.max_size,
             headers,
             payload_contains: self.payload_contains.clone(),
             payload_regex: self.payload_regex.clone(),

@@ -533,6 +533,13 @@ impl ConsumerExportDialog {
 /// drops them all. Returns true when the filter changed.
 fn pane_filter_ui(ui: &mut Ui, filter: &mut FilterSpec) -> bool {
     let mut parts = Vec::new();
+    if !filter.size_min.trim().is_empty() || !filter.size_max.trim().is_empty() {
+        parts.push(format!(
+            "size {}–{}",
+            filter.size_min.trim(),
+            filter.size_max.trim()
+        ));
+    }
     if !filter.header.trim().is_empty() {
         parts.push(format!("header {}", filter.header.trim()));
     }

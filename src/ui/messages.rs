@@ -67,6 +67,10 @@ fn filter_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
         labelled_edit(ui, "time", &mut spec.time_from, 150.0, None)
             .on_hover_text("RFC 3339, e.g. 2026-11-27T14:19:11Z");
         labelled_edit(ui, "–", &mut spec.time_to, 150.0, None);
+        labelled_edit(ui, "size", &mut spec.size_min, 50.0, None)
+            .on_hover_text("Header block + payload bytes, at least (1500, 1k, 2m)");
+        labelled_edit(ui, "–", &mut spec.size_max, 50.0, None)
+            .on_hover_text("At most");
     });
     ui.horizontal_wrapped(|ui| {
         labelled_edit(ui, "header", &mut spec.header, 130.0, None)

@@ -173,6 +173,14 @@ fn number(word: &str, span: Range<usize>) -> Result<Token, ParseError> {
         .ok_or_else(|| error(format!("'{word}' is not a number"), span))
 }
 
+/// A size as typed in a field: `1500`, `1k`, `2M` (×1024).
+pub fn parse_size(text: &str) -> Option<u64> {
+    match number(text.trim(), 0..0) {
+        Ok(Token::Number(value)) => Some(value),
+        _ => None,
+    }
+}
+
 struct Parser<'a> {
     tokens: Vec<Spanned>,
     position: usize,

@@ -119,6 +119,9 @@ pub struct MessageFilter {
     pub since_ns: Option<i64>,
     /// Unix ns, inclusive.
     pub until_ns: Option<i64>,
+    /// Header block plus payload bytes, inclusive bounds.
+    pub min_size: Option<u64>,
+    pub max_size: Option<u64>,
     /// All must hold.
     pub headers: Vec<HeaderTest>,
     pub payload_contains: Option<String>,
@@ -185,6 +188,12 @@ impl MessageFilter {
             None => {}
         }
         let mut fields = Vec::new();
+        if let Some(min) = self.min_size {
+            fields.push(Expr::Test(Test::Size(Cmp::Ge, min)));
+        }
+        if let Some(max) = self.max_size {
+            fields.push(Expr::Test(Test::Size(Cmp::Le, max)));
+        }
         if !self.kv_ops.is_empty() {
             fields.push(Expr::Any(
                 self.kv_ops
@@ -250,6 +259,9 @@ pub struct FilterSpec {
     /// RFC 3339 bounds (inclusive).
     pub time_from: String,
     pub time_to: String,
+    /// Size bounds (header block + payload), `1500`, `1k`, `2m`.
+    pub size_min: String,
+    pub size_max: String,
     /// `Name` (present) or `Name:value` (equal, value trimmed).
     pub header: String,
     pub payload: String,
@@ -284,6 +296,17 @@ pub fn parse_seq_text(text: &str, field: &'static str) -> Result<Option<u64>, Fi
         .map_err(|_| FilterError::field(field, format!("'{trimmed}' is not a sequence number")))
 }
 
+/// A size as typed (`1500`, `1k`, `2m`); empty is `None`.
+pub fn parse_size_text(text: &str, field: &'static str) -> Result<Option<u64>, FilterError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    lang::parse_size(trimmed)
+        .map(Some)
+        .ok_or_else(|| FilterError::field(field, format!("'{trimmed}' is not a size (1500, 1k, 2m)")))
+}
+
 /// An RFC 3339 time as typed; empty is `None`.
 pub fn parse_time_text(text: &str, field: &'static str) -> Result<Option<i64>, FilterError> {
     let trimmed = text.trim();
@@ -305,6 +328,8 @@ impl FilterSpec {
             &self.seq_to,
             &self.time_from,
             &self.time_to,
+            &self.size_min,
+            &self.size_max,
             &self.header,
             &self.expression,
         ]
@@ -339,6 +364,8 @@ impl FilterSpec {
             to_seq: parse_seq_text(&self.seq_to, "seq to")?,
             since_ns: parse_time_text(&self.time_from, "time from")?,
             until_ns: parse_time_text(&self.time_to, "time to")?,
+            min_size: parse_size_text(&self.size_min, "size from")?,
+            max_size: parse_size_text(&self.size_max, "size to")?,
             headers: HeaderTest::parse(&self.header, ':').into_iter().collect(),
             payload_contains: payload.clone().filter(|_| !self.payload_regex),
             payload_regex: payload.filter(|_| self.payload_regex),
