@@ -160,7 +160,9 @@ fn cases(exp: &Value, backup: &Backup) -> Vec<Case> {
             .sum();
         assert_eq!(
             per_subject,
-            rows.iter().filter(|row| wildcard(&wild, &row.subject)).count() as u64,
+            rows.iter()
+                .filter(|row| wildcard(&wild, &row.subject))
+                .count() as u64,
             "expected.json subjects and rows disagree for {wild}"
         );
         cases.push(Case {
@@ -200,7 +202,10 @@ fn cases(exp: &Value, backup: &Backup) -> Vec<Case> {
                 seq_to: to.to_string(),
                 ..FilterSpec::default()
             },
-            flags: flags(&[("--from-seq", &from.to_string()), ("--to-seq", &to.to_string())]),
+            flags: flags(&[
+                ("--from-seq", &from.to_string()),
+                ("--to-seq", &to.to_string()),
+            ]),
             expression: format!("seq >= {from} and seq <= {to}"),
             expected: Some(
                 rows.iter()
@@ -311,7 +316,11 @@ fn pane_messages_and_export_dry_run_agree_on_every_fixture() {
             let what = format!("{rel}, {}", case.name);
             assert_eq!(cli, pane, "{what}: messages --json vs pane");
             assert_eq!(export, pane, "{what}: export --dry-run vs pane");
-            assert_eq!(pane_where, pane, "{what}: where {:?} vs fields", case.expression);
+            assert_eq!(
+                pane_where, pane,
+                "{what}: where {:?} vs fields",
+                case.expression
+            );
             assert_eq!(cli_where, pane, "{what}: messages --where vs pane");
             assert_eq!(export_where, pane, "{what}: export --where vs pane");
             if let Some(want) = case.expected {
@@ -369,7 +378,11 @@ fn ttl_expired_at_the_snapshot_matches_the_server_in_all_front_ends() {
                 .chain(now.iter().cloned())
                 .collect()
         };
-        assert_eq!(cli_messages_count(&dir, &with(&["--expired"])), want, "{rel}");
+        assert_eq!(
+            cli_messages_count(&dir, &with(&["--expired"])),
+            want,
+            "{rel}"
+        );
         assert_eq!(
             cli_messages_count(&dir, &with(&["--where", "ttl expired"])),
             want,
@@ -413,7 +426,12 @@ fn example_expression_equals_field_filters_and_messages_where() {
         let threshold = sizes[sizes.len() / 3];
         for (size_text, size_min, payload, expired) in [
             ("1k", "1025", "coupon", true),
-            (&*threshold.to_string(), &*(threshold + 1).to_string(), "\"amount\"", false),
+            (
+                &*threshold.to_string(),
+                &*(threshold + 1).to_string(),
+                "\"amount\"",
+                false,
+            ),
         ] {
             let ttl = if expired { " and ttl expired" } else { "" };
             let expression = format!(
@@ -445,7 +463,10 @@ fn example_expression_equals_field_filters_and_messages_where() {
                     .iter()
                     .filter(|row| wildcard("orders.*.eu", &row.subject) && row.size > threshold)
                     .count() as u64;
-                assert!(by_fields > 0 && by_fields <= eu_sized, "{rel}: {by_fields} of {eu_sized}");
+                assert!(
+                    by_fields > 0 && by_fields <= eu_sized,
+                    "{rel}: {by_fields} of {eu_sized}"
+                );
             }
         }
     }

@@ -109,13 +109,18 @@ impl FilterArgs {
             expression: self.expression.clone(),
         };
         // Check the expression and regex now, so the error says where before any work.
-        filter.clauses().map_err(|error| where_error(&filter, error))?;
+        filter
+            .clauses()
+            .map_err(|error| where_error(&filter, error))?;
         Ok(filter)
     }
 }
 
 /// A filter error for a terminal: the expression with a caret line under the bad token.
-pub fn where_error(filter: &MessageFilter, error: jsbackup::ops::filter::FilterError) -> anyhow::Error {
+pub fn where_error(
+    filter: &MessageFilter,
+    error: jsbackup::ops::filter::FilterError,
+) -> anyhow::Error {
     match (&error.span, &filter.expression) {
         (Some(span), Some(text)) => {
             let before = text.get(..span.start).unwrap_or_default().chars().count();

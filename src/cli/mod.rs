@@ -206,7 +206,14 @@ pub fn messages(args: &MessagesArgs) -> Result<u8> {
     let never = std::sync::atomic::AtomicBool::new(false);
     let mut each = |row: usize| {
         if failure.is_none() {
-            if let Err(error) = message_line(&backup, row, reference_ns, reader.as_mut(), args.json, &mut out) {
+            if let Err(error) = message_line(
+                &backup,
+                row,
+                reference_ns,
+                reader.as_mut(),
+                args.json,
+                &mut out,
+            ) {
                 failure = Some(error);
             }
         }

@@ -29,6 +29,9 @@ pub struct ScreenshotArgs {
     /// Frames to draw once indexing is done, before the shot (the timing sample).
     #[arg(long, default_value_t = 8)]
     pub frames: u32,
+    /// A filter expression for the Messages pane's `where` field.
+    #[arg(long = "where")]
+    pub where_expression: Option<String>,
 }
 
 fn parse_size(text: &str) -> Result<[f32; 2]> {
@@ -85,6 +88,7 @@ pub fn screenshot(args: &ScreenshotArgs) -> Result<u8> {
         select_seq: args.select_seq,
         dialog,
         frames: args.frames,
+        where_expression: args.where_expression.clone(),
     })?;
     eprintln!("wrote {} ({stats})", args.out.display());
     Ok(0)

@@ -73,6 +73,8 @@ pub struct ScreenshotPlan {
     pub select_seq: Option<u64>,
     /// A dialog to open over the pane.
     pub dialog: Option<DialogKind>,
+    /// A filter expression to type into the Messages pane's `where` field.
+    pub where_expression: Option<String>,
     /// Set once the PNG is written (or failed).
     pub result: Arc<Mutex<Option<Result<(), String>>>>,
     pub timeout: Duration,
@@ -92,6 +94,7 @@ impl ScreenshotPlan {
             out,
             select_seq,
             dialog: None,
+            where_expression: None,
             result: Arc::new(Mutex::new(None)),
             timeout: Duration::from_secs(120),
             frames_after_ready: 8,
@@ -1092,6 +1095,9 @@ impl App {
             }
             if let Some(document) = self.documents.get_mut(self.active) {
                 document.pane = pane;
+                if let Some(text) = &plan.where_expression {
+                    document.messages.spec.expression = text.clone();
+                }
                 if let Some(seq) = select_seq {
                     let _ = document.go_to_seq(seq);
                     document.pane = pane;

@@ -308,7 +308,10 @@ impl Document {
             return;
         };
         // "Only expired" follows a live clock in whole seconds, not every frame.
-        let reference_ns = match (self.messages.spec.needs_reference(), self.reference.fixed_ns) {
+        let reference_ns = match (
+            self.messages.spec.needs_reference(),
+            self.reference.fixed_ns,
+        ) {
             (false, _) => 0,
             (true, Some(ns)) => ns,
             (true, None) => crate::util::time::now_ns() / 1_000_000_000 * 1_000_000_000,

@@ -86,8 +86,14 @@ pub fn drop_lines(report: &ExportReport) -> Vec<String> {
         (dropped.subject_not_included, "subject not included"),
         (dropped.subject_excluded, "subject excluded"),
         (dropped.expired, "Nats-TTL expired"),
-        (dropped.filter_fields, "not matching header/payload/KV/damaged"),
-        (dropped.filter_expression, "not matching the where expression"),
+        (
+            dropped.filter_fields,
+            "not matching header/payload/KV/damaged",
+        ),
+        (
+            dropped.filter_expression,
+            "not matching the where expression",
+        ),
         (dropped.unreadable, "unreadable (damaged)"),
     ]
     .into_iter()

@@ -69,8 +69,7 @@ fn filter_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
         labelled_edit(ui, "–", &mut spec.time_to, 150.0, None);
         labelled_edit(ui, "size", &mut spec.size_min, 50.0, None)
             .on_hover_text("Header block + payload bytes, at least (1500, 1k, 2m)");
-        labelled_edit(ui, "–", &mut spec.size_max, 50.0, None)
-            .on_hover_text("At most");
+        labelled_edit(ui, "–", &mut spec.size_max, 50.0, None).on_hover_text("At most");
     });
     ui.horizontal_wrapped(|ui| {
         labelled_edit(ui, "header", &mut spec.header, 130.0, None)
@@ -151,16 +150,26 @@ fn filter_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
 }
 
 /// The filter-language field (combined with the fields by `and`), its history,
-/// and a parse error underlined at the offending token.
+/// and a parse error: the offending token underlined in the field, the message below.
 fn where_ui(ui: &mut Ui, document: &mut Document) {
     let messages = &mut document.messages;
+    let error_span = messages
+        .filter_error
+        .as_ref()
+        .and_then(|error| error.span.clone());
+    let error_color = widgets::error_color(ui);
+    let mut layouter = |ui: &Ui, text: &dyn egui::TextBuffer, wrap_width: f32| {
+        let mut job = underlined(ui, text.as_str(), error_span.clone(), error_color);
+        job.wrap.max_width = wrap_width;
+        ui.ctx().fonts_mut(|fonts| fonts.layout_job(job))
+    };
     ui.horizontal(|ui| {
         let label = ui.label("where");
         let width = (ui.available_width() - 110.0).max(200.0);
         let edit = egui::TextEdit::singleline(&mut messages.spec.expression)
             .id(egui::Id::unique(FILTER_WHERE_ID))
-            .font(egui::TextStyle::Monospace)
             .desired_width(width)
+            .layouter(&mut layouter)
             .hint_text(r#"subject ~ "orders.*.eu" and size > 1k and header("Nats-Msg-Id")"#);
         let response = ui.add(edit).labelled_by(label.id).on_hover_text(
             "Filter language: subject ~ \"wildcard\", seq/time/size <, <=, =, !=, >=, > \
@@ -194,45 +203,62 @@ fn where_ui(ui: &mut Ui, document: &mut Document) {
         return;
     };
     let text = &messages.spec.expression;
-    let color = widgets::error_color(ui);
-    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let token = text.get(span.clone()).unwrap_or_default();
+    let at = if token.is_empty() {
+        "at the end".to_string()
+    } else {
+        format!("at {token:?}")
+    };
+    ui.label(
+        RichText::new(format!(
+            "where: {} — {at} (column {})",
+            error.message,
+            text.get(..span.start).unwrap_or_default().chars().count() + 1
+        ))
+        .color(error_color),
+    );
+}
+
+/// The expression in monospace, the `error` span underlined in the error colour
+/// (an empty span, a missing token at the end, marks one space after the text).
+fn underlined(
+    ui: &Ui,
+    text: &str,
+    error: Option<std::ops::Range<usize>>,
+    color: egui::Color32,
+) -> egui::text::LayoutJob {
     let plain = egui::TextFormat {
-        font_id: font.clone(),
+        font_id: egui::TextStyle::Monospace.resolve(ui.style()),
         color: ui.visuals().text_color(),
         ..Default::default()
     };
-    let before = text.get(..span.start).unwrap_or_default();
-    let bad = text.get(span.clone()).unwrap_or_default();
-    let after = text.get(span.end..).unwrap_or_default();
     let mut job = egui::text::LayoutJob::default();
-    job.append(before, 0.0, plain.clone());
-    // An empty span (missing token at the end) is shown as one marked space.
+    let Some(span) = error.filter(|span| {
+        span.end <= text.len()
+            && text.is_char_boundary(span.start)
+            && text.is_char_boundary(span.end)
+    }) else {
+        job.append(text, 0.0, plain);
+        return job;
+    };
+    let marked = egui::TextFormat {
+        color,
+        underline: egui::Stroke::new(2.0, color),
+        ..plain.clone()
+    };
     job.append(
-        if bad.is_empty() { " " } else { bad },
+        text.get(..span.start).unwrap_or_default(),
         0.0,
-        egui::TextFormat {
-            color,
-            underline: egui::Stroke::new(2.0, color),
-            ..plain.clone()
-        },
+        plain.clone(),
     );
-    job.append(after, 0.0, plain);
-    ui.horizontal(|ui| {
-        ui.add_space(ui.spacing().item_spacing.x);
-        ui.label(job);
-    });
-    let caret_at = before.chars().count();
-    let width = bad.chars().count().max(1);
-    ui.label(
-        RichText::new(format!(
-            "{}{} {}",
-            " ".repeat(caret_at),
-            "^".repeat(width),
-            error.message
-        ))
-        .monospace()
-        .color(color),
-    );
+    if span.is_empty() {
+        job.append(text.get(span.start..).unwrap_or_default(), 0.0, plain);
+        job.append(" ", 0.0, marked);
+    } else {
+        job.append(text.get(span.clone()).unwrap_or_default(), 0.0, marked);
+        job.append(text.get(span.end..).unwrap_or_default(), 0.0, plain);
+    }
+    job
 }
 
 /// Newest first, no duplicates, at most [`WHERE_HISTORY`].

@@ -206,7 +206,10 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
     let expr = parser.or()?;
     if let Some(extra) = parser.tokens.get(parser.position) {
         return Err(error(
-            format!("expected 'and', 'or' or the end, found {}", extra.token.describe()),
+            format!(
+                "expected 'and', 'or' or the end, found {}",
+                extra.token.describe()
+            ),
             extra.span.clone(),
         ));
     }
@@ -269,7 +272,10 @@ impl Parser<'_> {
     fn unary(&mut self) -> Result<Expr, ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            let span = self.peek().map(|t| t.span.clone()).unwrap_or(self.end_span());
+            let span = self
+                .peek()
+                .map(|t| t.span.clone())
+                .unwrap_or(self.end_span());
             return Err(error("expression nested too deeply", span));
         }
         let result = self.unary_inner();
@@ -282,7 +288,13 @@ impl Parser<'_> {
             self.position += 1;
             return Ok(Expr::Not(Box::new(self.unary()?)));
         }
-        if matches!(self.peek(), Some(Spanned { token: Token::LParen, .. })) {
+        if matches!(
+            self.peek(),
+            Some(Spanned {
+                token: Token::LParen,
+                ..
+            })
+        ) {
             let open = self.next("'('")?;
             let inner = self.or()?;
             let close = self.next("')'")?;
@@ -467,10 +479,7 @@ impl Parser<'_> {
         let open = self.next("'('")?;
         if open.token != Token::LParen {
             return Err(error(
-                format!(
-                    "expected '(' after header, found {}",
-                    open.token.describe()
-                ),
+                format!("expected '(' after header, found {}", open.token.describe()),
                 open.span,
             ));
         }

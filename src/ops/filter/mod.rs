@@ -215,7 +215,9 @@ impl MessageFilter {
             }));
         }
         if let Some(needle) = self.payload_contains.as_ref().filter(|s| !s.is_empty()) {
-            fields.push(Expr::Test(Test::PayloadContains(needle.as_bytes().to_vec())));
+            fields.push(Expr::Test(Test::PayloadContains(
+                needle.as_bytes().to_vec(),
+            )));
         }
         if let Some(pattern) = self.payload_regex.as_ref().filter(|s| !s.is_empty()) {
             let regex = regex::bytes::Regex::new(pattern)
@@ -302,9 +304,9 @@ pub fn parse_size_text(text: &str, field: &'static str) -> Result<Option<u64>, F
     if trimmed.is_empty() {
         return Ok(None);
     }
-    lang::parse_size(trimmed)
-        .map(Some)
-        .ok_or_else(|| FilterError::field(field, format!("'{trimmed}' is not a size (1500, 1k, 2m)")))
+    lang::parse_size(trimmed).map(Some).ok_or_else(|| {
+        FilterError::field(field, format!("'{trimmed}' is not a size (1500, 1k, 2m)"))
+    })
 }
 
 /// An RFC 3339 time as typed; empty is `None`.
@@ -386,7 +388,13 @@ pub fn matching_rows(
 ) -> Result<Vec<usize>, FilterError> {
     let compiled = filter.compile(backup, reference_ns)?;
     let mut rows = Vec::new();
-    display::scan(backup, &compiled, cancel, &mut |row| rows.push(row), &mut |_, _| {})?;
+    display::scan(
+        backup,
+        &compiled,
+        cancel,
+        &mut |row| rows.push(row),
+        &mut |_, _| {},
+    )?;
     Ok(rows)
 }
 

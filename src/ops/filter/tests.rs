@@ -18,7 +18,10 @@ fn example_expression_parses_to_five_tests() {
         panic!("not an and: {expr:?}");
     };
     assert_eq!(parts.len(), 5);
-    assert!(matches!(&parts[1], Expr::Test(Test::Size(super::Cmp::Gt, 1024))));
+    assert!(matches!(
+        &parts[1],
+        Expr::Test(Test::Size(super::Cmp::Gt, 1024))
+    ));
     assert!(matches!(&parts[4], Expr::Test(Test::TtlExpired)));
 }
 
