@@ -2,8 +2,8 @@
 //! v1-older) the Messages pane's engine, `jsbackup messages --json` and
 //! `jsbackup export --dry-run` keep the same number of messages, and the filter
 //! language gives the same count as the equivalent fields. Where expected.json
-//! knows the answer (per-message rows: seq, subject, sizes; TTL expiry at the
-//! snapshot) the count is checked against it too.
+//! knows the answer (per-message rows: seq, subject, sizes; `expires_at` per message at
+//! the median TTL expiry instant) the count is checked against it too.
 
 mod common;
 
@@ -339,9 +339,9 @@ fn pane_messages_and_export_dry_run_agree_on_every_fixture() {
     assert!(nonzero >= 4 * with_messages, "{nonzero}");
 }
 
-/// TTL expiry at the snapshot time: the server's verdict per message is in expected.json.
+/// TTL expiry at a reference time: expected.json lists when each message expires.
 #[test]
-fn ttl_expired_at_the_snapshot_matches_the_server_in_all_front_ends() {
+fn ttl_expired_matches_expected_expiry_times_in_all_front_ends() {
     for rel in ["v1/ttl", "v2/ttl"] {
         let exp = expected(rel);
         let dir = common::fixture(rel);
@@ -357,7 +357,7 @@ fn ttl_expired_at_the_snapshot_matches_the_server_in_all_front_ends() {
             .collect();
         expiries.sort_unstable();
         let reference_ns = expiries[expiries.len() / 2];
-        let snapshot = &jsbackup::util::time::format_rfc3339_ns(reference_ns);
+        let reference = &jsbackup::util::time::format_rfc3339_ns(reference_ns);
         let want = expiries.iter().filter(|&&at| at < reference_ns).count() as u64;
         assert!(want > 0, "{rel}: the fixture has expired messages");
         let backup = open_backup(&dir, &mut ScanControl::default()).expect("open");
@@ -370,7 +370,7 @@ fn ttl_expired_at_the_snapshot_matches_the_server_in_all_front_ends() {
             reference_ns,
         );
         assert_eq!(pane, want, "{rel}: pane");
-        let now = vec!["--now".to_string(), snapshot.to_string()];
+        let now = ["--now".to_string(), reference.to_string()];
         let with = |extra: &[&str]| -> Vec<String> {
             extra
                 .iter()
