@@ -471,3 +471,42 @@ fn example_expression_equals_field_filters_and_messages_where() {
         }
     }
 }
+
+/// On damaged backups (where `export` refuses without `--salvage`) the pane and
+/// `messages` agree on `damaged`, and `damaged` / `not damaged` split the messages.
+#[test]
+fn damaged_flag_agrees_between_pane_and_messages_on_corrupt_fixtures() {
+    let fixtures = common::all_fixtures("corrupt");
+    assert!(fixtures.len() >= 8, "corrupt fixtures missing");
+    let mut with_damage = 0;
+    for dir in &fixtures {
+        let backup = open_backup(dir, &mut ScanControl::default())
+            .unwrap_or_else(|error| panic!("open {}: {error}", dir.display()));
+        let total = backup.messages.len() as u64;
+        let pane = pane_count(
+            &backup,
+            &FilterSpec {
+                only_damaged: true,
+                ..FilterSpec::default()
+            },
+            0,
+        );
+        let cli = cli_messages_count(dir, &["--damaged".into()]);
+        let cli_not = cli_messages_count(dir, &["--where".into(), "not damaged".into()]);
+        assert_eq!(cli, pane, "{}", dir.display());
+        assert_eq!(cli + cli_not, total, "{}", dir.display());
+        // verify --json reports the same rows as suspect.
+        let output = jsbackup(&["verify", dir.to_str().expect("utf-8"), "--json"]);
+        let report: Value = serde_json::from_slice(&output.stdout).expect("verify JSON");
+        assert_eq!(
+            report["summary"]["messages_suspect"].as_u64(),
+            Some(pane),
+            "{}",
+            dir.display()
+        );
+        if pane > 0 {
+            with_damage += 1;
+        }
+    }
+    assert!(with_damage >= 2, "{with_damage}");
+}
