@@ -223,6 +223,26 @@ fn cases(exp: &Value, backup: &Backup) -> Vec<Case> {
             expression: format!("size > {median}"),
             expected: Some(rows.iter().filter(|row| row.size > median).count() as u64),
         });
+        cases.push(Case {
+            name: format!("size <= {median} or seq = {}", first.seq),
+            spec: FilterSpec {
+                expression: format!("size <= {median} or seq = {}", first.seq),
+                ..FilterSpec::default()
+            },
+            flags: flags(&[(
+                "--where",
+                &format!("not (size > {median} and seq != {})", first.seq),
+            )]),
+            expression: format!(
+                "size <= {median} or (seq == {} and size > {median})",
+                first.seq
+            ),
+            expected: Some(
+                rows.iter()
+                    .filter(|row| row.size <= median || row.seq == first.seq)
+                    .count() as u64,
+            ),
+        });
         // A time window over the middle half of the stored times (the bounds come from
         // the index; the three front ends must agree on them).
         let times = &backup.messages.ts_ns;
@@ -248,6 +268,16 @@ fn cases(exp: &Value, backup: &Backup) -> Vec<Case> {
         },
         flags: flags(&[("--header", "Nats-Msg-Id")]),
         expression: r#"header("Nats-Msg-Id")"#.into(),
+        expected: None,
+    });
+    cases.push(Case {
+        name: "header Content-Type = application/json".into(),
+        spec: FilterSpec {
+            header: "Content-Type: application/json".into(),
+            ..FilterSpec::default()
+        },
+        flags: flags(&[("--header", "Content-Type=application/json")]),
+        expression: r#"header("Content-Type") = "application/json""#.into(),
         expected: None,
     });
     cases.push(Case {
@@ -335,7 +365,7 @@ fn pane_messages_and_export_dry_run_agree_on_every_fixture() {
     // The cases must bite: four per fixture with messages are checked against the
     // server's truth, and most counts are not zero.
     assert!(with_messages >= 12, "{with_messages}");
-    assert_eq!(checked_against_expected, 4 * with_messages);
+    assert_eq!(checked_against_expected, 5 * with_messages);
     assert!(nonzero >= 4 * with_messages, "{nonzero}");
 }
 
