@@ -156,3 +156,83 @@ fn where_error_is_shown_under_the_offending_token() {
         .expect("a filter error");
     assert_eq!(error.span, Some(offset..offset + 4));
 }
+
+#[test]
+fn saved_filters_are_kept_per_stream_in_the_file_and_applied_from_the_list() {
+    let dir = std::env::temp_dir().join(format!(
+        "jsbackup-ui-saved-{}-{}",
+        std::process::id(),
+        jsbackup::util::time::now_ns()
+    ));
+    let file = dir.join("saved-filters.json");
+    let path = fixture("v2/orders");
+    let backup =
+        jsbackup::ops::index::open_backup(&path, &mut jsbackup::ops::index::ScanControl::default())
+            .expect("open");
+    let stream = backup.stream_name.clone();
+    let first_seq = backup.messages.seq[0];
+    // One expression saved by an earlier run, for this stream and for another.
+    let earlier = format!("seq = {first_seq}");
+    jsbackup::ops::filter::saved::store(
+        &file,
+        &jsbackup::ops::filter::saved::SavedFilters {
+            streams: [
+                (stream.clone(), vec![earlier.clone()]),
+                ("OTHER".to_string(), vec!["damaged".to_string()]),
+            ]
+            .into_iter()
+            .collect(),
+        },
+    )
+    .expect("store");
+
+    let mut app = App::default();
+    app.open(OpenSource::Path(path));
+    let mut harness = harness(app);
+    step_until(&mut harness, "the backup to be indexed", settled);
+    for document in &mut harness.state_mut().documents {
+        document.messages.saved.path = Some(file.clone());
+    }
+    harness.get_by_label(Pane::Messages.label()).click();
+    step_until(&mut harness, "the saved filters to load", |harness| {
+        harness.state().active_document().is_some_and(|document| {
+            document.messages.saved.loaded && document.messages.saved.job.is_none()
+        })
+    });
+    // The earlier run's expression is offered under this stream and applies on click.
+    let saved = harness.state().active_document().map(|document| {
+        (
+            document.messages.saved.list.clone(),
+            document.messages.saved.error.clone(),
+        )
+    });
+    assert_eq!(saved, Some((vec![earlier.clone()], None)));
+    harness.get_by_role(Role::ComboBox).click();
+    harness.step();
+    harness.step();
+    harness.get_by_label(&earlier).click();
+    step_until(&mut harness, "the filter to finish", settled);
+    let total = jsbackup::ui::widgets::count(backup.messages.len() as u64);
+    assert!(
+        harness
+            .query_by_label(&format!("1 of {total} messages"))
+            .is_some(),
+        "the saved expression {earlier:?} was not applied"
+    );
+    // Save a new one: the file keeps it first for this stream, the other stream untouched.
+    type_where(&mut harness, "kv delete or damaged");
+    harness.get_by_label("Save").click();
+    step_until(&mut harness, "the save to finish", |harness| {
+        harness
+            .state()
+            .active_document()
+            .is_some_and(|document| document.messages.saved.job.is_none())
+    });
+    let stored = jsbackup::ops::filter::saved::load(&file).expect("load");
+    assert_eq!(
+        stored.streams[&stream],
+        vec!["kv delete or damaged".to_string(), earlier]
+    );
+    assert_eq!(stored.streams["OTHER"], vec!["damaged".to_string()]);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}

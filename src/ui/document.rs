@@ -86,6 +86,8 @@ pub struct MessagesState {
     pub filter_error: Option<FilterError>,
     /// Expressions run recently, newest first (the `where` field's history).
     pub where_history: Vec<String>,
+    /// This stream's saved expressions (`ops::filter::saved`), loaded once off the UI thread.
+    pub saved: SavedFiltersState,
     pub generation: u64,
     pub selected_row: Option<usize>,
     pub scroll_to: Option<usize>,
@@ -96,6 +98,16 @@ pub struct MessagesState {
     pub detail: Option<Result<MessageView, String>>,
     pub detail_pending: Option<usize>,
     pub payload_mode: Option<PayloadMode>,
+}
+
+#[derive(Default)]
+pub struct SavedFiltersState {
+    pub list: Vec<String>,
+    pub job: Option<workers::Job<Vec<String>>>,
+    pub loaded: bool,
+    pub error: Option<String>,
+    /// The saved-filters file (`None`: the default in the user's config folder).
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Default)]

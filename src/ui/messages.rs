@@ -2,11 +2,13 @@
 //! (messages and deleted gaps) and the selected message's detail.
 
 use super::app::Command;
+use super::document::SavedFiltersState;
 use super::document::{Document, PayloadMode};
 use super::filter::DisplayRow;
 use super::widgets;
-use super::workers::MessageView;
+use super::workers::{spawn_job, MessageView};
 use crate::model::Backup;
+use crate::ops::filter::saved::{self as saved_filters, Change};
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 use std::sync::Arc;
@@ -113,7 +115,7 @@ fn filter_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
         ui.checkbox(&mut document.messages.relative_time, "relative time");
         ui.checkbox(&mut document.messages.local_time, "local time");
     });
-    where_ui(ui, document);
+    where_ui(ui, document, &backup.stream_name);
     ui.horizontal(|ui| {
         let display = &document.messages.display;
         ui.label(format!(
@@ -151,8 +153,9 @@ fn filter_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &m
 
 /// The filter-language field (combined with the fields by `and`), its history,
 /// and a parse error: the offending token underlined in the field, the message below.
-fn where_ui(ui: &mut Ui, document: &mut Document) {
+fn where_ui(ui: &mut Ui, document: &mut Document, stream: &str) {
     let messages = &mut document.messages;
+    poll_saved(ui.ctx(), &mut messages.saved, stream);
     let error_span = messages
         .filter_error
         .as_ref()
@@ -179,10 +182,46 @@ fn where_ui(ui: &mut Ui, document: &mut Document) {
         if response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter)) {
             remember_expression(&mut messages.where_history, &messages.spec.expression);
         }
+        let expression = messages.spec.expression.trim().to_string();
+        let savable = !expression.is_empty()
+            && messages.filter_error.is_none()
+            && !messages.saved.list.contains(&expression);
+        if ui
+            .add_enabled(savable, egui::Button::new("Save").small())
+            .on_hover_text(format!("Keep this expression for stream {stream} (between runs)"))
+            .clicked()
+        {
+            change_saved(ui.ctx(), &mut messages.saved, stream, Change::Save(expression));
+        }
+        let mut picked: Option<String> = None;
+        let mut forget: Option<String> = None;
         egui::ComboBox::from_id_salt("where_history")
-            .selected_text("history")
-            .width(80.0)
+            .selected_text("saved / recent")
+            .width(110.0)
             .show_ui(ui, |ui| {
+                ui.label(RichText::new(format!("Saved for {stream}")).strong());
+                if messages.saved.list.is_empty() {
+                    widgets::weak(ui, "(none: Save keeps the expression here)");
+                }
+                for expression in &messages.saved.list {
+                    ui.horizontal(|ui| {
+                        if ui
+                            .small_button("×")
+                            .on_hover_text("Forget this saved expression")
+                            .clicked()
+                        {
+                            forget = Some(expression.clone());
+                        }
+                        if ui
+                            .selectable_label(messages.spec.expression == *expression, expression)
+                            .clicked()
+                        {
+                            picked = Some(expression.clone());
+                        }
+                    });
+                }
+                ui.separator();
+                ui.label(RichText::new("Recent").strong());
                 if messages.where_history.is_empty() {
                     widgets::weak(ui, "(Enter in the field keeps an expression here)");
                 }
@@ -191,11 +230,20 @@ fn where_ui(ui: &mut Ui, document: &mut Document) {
                         .selectable_label(messages.spec.expression == *expression, expression)
                         .clicked()
                     {
-                        messages.spec.expression = expression.clone();
+                        picked = Some(expression.clone());
                     }
                 }
             });
+        if let Some(expression) = picked {
+            messages.spec.expression = expression;
+        }
+        if let Some(expression) = forget {
+            change_saved(ui.ctx(), &mut messages.saved, stream, Change::Forget(expression));
+        }
     });
+    if let Some(error) = &messages.saved.error {
+        ui.label(RichText::new(format!("saved filters: {error}")).color(widgets::warn_color(ui)));
+    }
     let Some(error) = messages.filter_error.as_ref() else {
         return;
     };
@@ -259,6 +307,55 @@ fn underlined(
         job.append(text.get(span.end..).unwrap_or_default(), 0.0, plain);
     }
     job
+}
+
+/// Takes a finished load/save of the saved filters; starts the first load.
+fn poll_saved(ctx: &egui::Context, saved: &mut SavedFiltersState, stream: &str) {
+    if let Some(result) = saved.job.as_mut().and_then(|job| job.try_result()) {
+        saved.job = None;
+        match result {
+            Ok(list) => {
+                saved.list = list;
+                saved.error = None;
+            }
+            Err(message) => saved.error = Some(message),
+        }
+    }
+    if saved.loaded || saved.job.is_some() {
+        return;
+    }
+    saved.loaded = true;
+    let path = saved.path.clone();
+    let stream = stream.to_string();
+    saved.job = Some(spawn_job("saved-filters", ctx, move |_, _| {
+        let path = path
+            .or_else(saved_filters::default_path)
+            .ok_or("no config folder (HOME is not set)")?;
+        saved_filters::load(&path)
+            .map(|all| all.streams.get(&stream).cloned().unwrap_or_default())
+            .map_err(|error| error.to_string())
+    }));
+}
+
+/// Saves or forgets one expression of this stream on a worker (read-modify-write).
+fn change_saved(ctx: &egui::Context, saved: &mut SavedFiltersState, stream: &str, change: Change) {
+    // Shown at once; the worker's answer (the list as stored) replaces it.
+    match &change {
+        Change::Save(expression) => saved.list.insert(0, expression.clone()),
+        Change::Forget(expression) => saved.list.retain(|kept| kept != expression),
+    }
+    if let Some(job) = saved.job.take() {
+        // A load still running would overwrite this change with the old list.
+        job.request_cancel();
+    }
+    let path = saved.path.clone();
+    let stream = stream.to_string();
+    saved.job = Some(spawn_job("saved-filters", ctx, move |_, _| {
+        let path = path
+            .or_else(saved_filters::default_path)
+            .ok_or("no config folder (HOME is not set)")?;
+        saved_filters::update(&path, &stream, &change).map_err(|error| error.to_string())
+    }));
 }
 
 /// Newest first, no duplicates, at most [`WHERE_HISTORY`].

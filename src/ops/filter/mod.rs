@@ -9,6 +9,7 @@
 pub mod display;
 pub mod engine;
 pub mod lang;
+pub mod saved;
 
 pub use display::{all_rows_with_gaps, run, run_streaming, DisplayList, DisplayRow};
 pub use engine::{Cmp, Compiled, Expr, Matcher, Reason, Test};
