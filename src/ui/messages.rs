@@ -161,14 +161,15 @@ fn where_ui(ui: &mut Ui, document: &mut Document, stream: &str) {
         .as_ref()
         .and_then(|error| error.span.clone());
     let error_color = widgets::error_color(ui);
-    let mut layouter = |ui: &Ui, text: &dyn egui::TextBuffer, wrap_width: f32| {
-        let mut job = underlined(ui, text.as_str(), error_span.clone(), error_color);
-        job.wrap.max_width = wrap_width;
+    // One line that scrolls sideways, like any single-line field (no wrapping).
+    let mut layouter = |ui: &Ui, text: &dyn egui::TextBuffer, _wrap_width: f32| {
+        let job = underlined(ui, text.as_str(), error_span.clone(), error_color);
         ui.ctx().fonts_mut(|fonts| fonts.layout_job(job))
     };
     ui.horizontal(|ui| {
         let label = ui.label("where");
-        let width = (ui.available_width() - 110.0).max(200.0);
+        // Room left for Save and the saved/recent list.
+        let width = (ui.available_width() - 200.0).max(160.0);
         let edit = egui::TextEdit::singleline(&mut messages.spec.expression)
             .id(egui::Id::unique(FILTER_WHERE_ID))
             .desired_width(width)
