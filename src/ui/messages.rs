@@ -1,4 +1,4 @@
-//! Messages pane: the filter row, a virtualized table of the display list
+//! Messages pane: the filter row (`ui::filter`), a virtualized table of the display list
 //! (messages and deleted gaps) and the selected message's detail.
 
 use super::app::Command;
