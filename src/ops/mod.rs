@@ -1,11 +1,16 @@
 //! Long operations on backups, with progress and cancel: index, verify, export, restore.
 
+pub mod config_check;
 pub mod export;
 pub mod filter;
 pub mod index;
 pub mod nats_client;
 pub mod open;
+pub mod preflight;
 pub mod read;
 pub mod report;
+pub mod restore_damage;
 pub mod restore_local;
 pub mod restore_server;
+pub mod selection;
+pub mod temp_dirs;
