@@ -4,6 +4,7 @@ pub mod config_check;
 pub mod consumer_state;
 pub mod content_checks;
 pub mod export;
+pub mod filter;
 pub mod index;
 pub mod nats_client;
 pub mod open;

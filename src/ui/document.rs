@@ -1,7 +1,7 @@
 //! One open backup (or account backup directory) and its background jobs.
 //! The UI reads `backup` (an `Arc` snapshot) and polls the job channels each frame.
 
-use super::filter::{DisplayList, FilterSpec};
+use super::filter::{DisplayList, FilterError, FilterSpec};
 use super::workers::{
     self, FilterJob, IndexEvent, IndexJob, MessageView, OpenSource, ReaderHandle, Summary,
 };
@@ -82,7 +82,12 @@ pub struct MessagesState {
     pub submitted: Option<(FilterSpec, i64, usize)>,
     pub display: Arc<DisplayList>,
     pub filter_job: Option<FilterJob>,
-    pub filter_error: Option<String>,
+    /// The filter row's error (for `where`, with the span of the bad token).
+    pub filter_error: Option<FilterError>,
+    /// Expressions run recently, newest first (the `where` field's history).
+    pub where_history: Vec<String>,
+    /// This stream's saved expressions (`ops::filter::saved`), loaded once off the UI thread.
+    pub saved: SavedFiltersState,
     pub generation: u64,
     pub selected_row: Option<usize>,
     pub scroll_to: Option<usize>,
@@ -93,6 +98,16 @@ pub struct MessagesState {
     pub detail: Option<Result<MessageView, String>>,
     pub detail_pending: Option<usize>,
     pub payload_mode: Option<PayloadMode>,
+}
+
+#[derive(Default)]
+pub struct SavedFiltersState {
+    pub list: Vec<String>,
+    pub job: Option<workers::Job<Vec<String>>>,
+    pub loaded: bool,
+    pub error: Option<String>,
+    /// The saved-filters file (`None`: the default in the user's config folder).
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -330,7 +345,10 @@ impl Document {
             return;
         };
         // "Only expired" follows a live clock in whole seconds, not every frame.
-        let reference_ns = match (self.messages.spec.only_expired, self.reference.fixed_ns) {
+        let reference_ns = match (
+            self.messages.spec.needs_reference(),
+            self.reference.fixed_ns,
+        ) {
             (false, _) => 0,
             (true, Some(ns)) => ns,
             (true, None) => crate::util::time::now_ns() / 1_000_000_000 * 1_000_000_000,

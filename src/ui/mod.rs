@@ -116,6 +116,8 @@ pub struct ScreenshotRequest {
     pub frames: u32,
     /// `Some(false)`: the light theme; `None`: the default (dark).
     pub dark_theme: Option<bool>,
+    /// A Messages-pane filter expression (the `where` field).
+    pub where_expression: Option<String>,
 }
 
 /// Opens `path` in a real window, waits for indexing, shows the pane, saves a
@@ -128,6 +130,7 @@ pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
     let mut plan = ScreenshotPlan::new(request.pane, request.out.clone(), request.select_seq);
     plan.frames_after_ready = request.frames;
     plan.dialog = request.dialog;
+    plan.where_expression = request.where_expression;
     let result = plan.result.clone();
     app.screenshot = Some(plan);
     let stats = std::sync::Arc::new(std::sync::Mutex::new(String::new()));

@@ -3,7 +3,7 @@
 //! channels; the UI thread only polls (`try_recv`). Also the generic [`Job`]
 //! that export, restore, pre-flight checks and folder pickers run on.
 
-use super::filter::{self, DisplayList, FilterSpec};
+use super::filter::{self, DisplayList, FilterError, FilterSpec};
 use crate::format::headers::parse_header_block;
 use crate::model::Backup;
 use crate::ops::index::{open_backup, OpenError, ScanControl, ScanProgress};
@@ -357,7 +357,7 @@ pub fn hex_dump(data: &[u8], limit: usize) -> String {
 
 pub struct FilterResult {
     pub generation: u64,
-    pub result: Result<DisplayList, String>,
+    pub result: Result<DisplayList, FilterError>,
     /// Rows found so far while the filter runs on: (rows scanned, rows to scan).
     pub partial: Option<(usize, usize)>,
 }
@@ -413,7 +413,9 @@ pub fn spawn_filter(
     if let Err(error) = spawned {
         let _ = fallback.send(FilterResult {
             generation,
-            result: Err(format!("cannot start the filter thread: {error}")),
+            result: Err(FilterError::other(format!(
+                "cannot start the filter thread: {error}"
+            ))),
             partial: None,
         });
     }
