@@ -282,16 +282,14 @@ impl RestoreDialog {
     pub fn show(&mut self, ctx: &egui::Context, _commands: &mut Vec<Command>) -> bool {
         self.poll(ctx);
         let mut open = true;
-        egui::Window::new(format!("Restore {}", self.backup.stream_name))
-            .id(egui::Id::unique("restore_dialog"))
-            .open(&mut open)
-            .collapsible(false)
-            .default_width(640.0)
-            .show(ctx, |ui| {
-                egui::ScrollArea::vertical()
-                    .max_height(ctx.content_rect().height() - 120.0)
-                    .show(ui, |ui| self.body_ui(ui));
-            });
+        dialog::scrolling_window(
+            ctx,
+            format!("Restore {}", self.backup.stream_name),
+            "restore_dialog",
+            640.0,
+            &mut open,
+            |ui| self.body_ui(ui),
+        );
         if !open {
             self.cancel();
         }
