@@ -84,12 +84,7 @@ fn damaged_backup_is_restored_only_with_salvage_ticked() {
     );
 
     run_restore(&mut harness);
-    let result = harness
-        .state()
-        .restore_dialog()
-        .unwrap()
-        .result
-        .clone();
+    let result = harness.state().restore_dialog().unwrap().result.clone();
     let message = result
         .expect("result")
         .expect_err("refused without salvage");
@@ -105,12 +100,7 @@ fn damaged_backup_is_restored_only_with_salvage_ticked() {
     harness.step();
     assert!(harness.state().restore_dialog().unwrap().salvage);
     run_restore(&mut harness);
-    let result = harness
-        .state()
-        .restore_dialog()
-        .unwrap()
-        .result
-        .clone();
+    let result = harness.state().restore_dialog().unwrap().result.clone();
     let report = result
         .expect("result")
         .unwrap_or_else(|message| panic!("salvage failed: {message}"));

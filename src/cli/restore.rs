@@ -5,7 +5,7 @@ use anyhow::{anyhow, Result};
 use jsbackup::model::Backup;
 use jsbackup::ops::config_check::ConfigPolicy;
 use jsbackup::ops::nats_client::Auth;
-use jsbackup::ops::preflight::{self, server_preflight, store_preflight, Check};
+use jsbackup::ops::preflight::{self, server_preflight, store_preflight, ArchivePlan, Check};
 use jsbackup::ops::restore_damage::DamageAccount;
 use jsbackup::ops::restore_local::{
     restore_target, restore_to_store, ConsumerSelection, LocalRestoreOptions, RestoreReport,
@@ -186,7 +186,7 @@ fn unless_blocked(checks: &[Check], json: bool, restore: impl FnOnce() -> Outcom
         print_preflight(checks);
     }
     if preflight::blocked(checks) {
-        Err((false, refusal(checks)))
+        Err((false, preflight::refusal(checks)))
     } else {
         restore()
     }
@@ -231,7 +231,16 @@ fn to_store(
             drop_unknown: args.drop_unknown_config,
         },
     };
-    let checks = store_preflight(
+    let mut checks = preflight::archive_checks(
+        backup,
+        &ArchivePlan {
+            salvage: args.salvage,
+            config: None,
+            reference_ns,
+            local: true,
+        },
+    );
+    checks.extend(store_preflight(
         backup,
         store_dir,
         &options.account,
@@ -239,7 +248,7 @@ fn to_store(
         options.replace,
         &options.consumers,
         &options.config_policy,
-    );
+    ));
     let outcome = unless_blocked(&checks, args.json, || {
         restore_to_store(backup, &options, progress, cancel)
             .map_err(|error| (error.is_bad_input(), error.to_string()))
@@ -286,7 +295,16 @@ fn to_server(
     options.reference_ns = reference_ns;
     options.drop_unknown_config = args.drop_unknown_config;
     options.salvage = args.salvage;
-    let checks = server_preflight(
+    let mut checks = preflight::archive_checks(
+        backup,
+        &ArchivePlan {
+            salvage: args.salvage,
+            config: options.config_override.as_ref(),
+            reference_ns,
+            local: false,
+        },
+    );
+    checks.extend(server_preflight(
         backup,
         url,
         &options.auth,
@@ -294,22 +312,12 @@ fn to_server(
         &options.consumers,
         options.drop_expired,
         options.drop_unknown_config,
-    );
+    ));
     let outcome = unless_blocked(&checks, args.json, || {
         restore_to_server(backup, &options, progress, cancel)
             .map_err(|error| (error.is_bad_input(), error.to_string()))
     });
     Ok((checks, outcome))
-}
-
-/// The failed pre-flight checks as one refusal message.
-fn refusal(checks: &[Check]) -> String {
-    let failed: Vec<&str> = checks
-        .iter()
-        .filter(|check| check.failed())
-        .map(|check| check.text.as_str())
-        .collect();
-    format!("refused by the pre-flight checks: {}", failed.join("; "))
 }
 
 /// The pre-flight checks, one per line, on standard error (before the result).

@@ -28,6 +28,25 @@ pub struct DroppedCounts {
     pub total: u64,
 }
 
+impl DroppedCounts {
+    /// "1,204 messages: 1,180 past max_age, 24 TTL expired" (empty reasons left out).
+    pub fn text(&self) -> String {
+        let grouped = crate::util::grouped;
+        let reasons: Vec<String> = [
+            (self.max_msgs, "over max_msgs"),
+            (self.max_bytes, "over max_bytes"),
+            (self.max_age, "past max_age"),
+            (self.max_msgs_per_subject, "over max_msgs_per_subject"),
+            (self.ttl_expired, "TTL expired"),
+        ]
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, reason)| format!("{} {reason}", grouped(*count)))
+        .collect();
+        format!("{} message(s): {}", grouped(self.total), reasons.join(", "))
+    }
+}
+
 /// A consumer after the restore settles.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PredictedConsumer {

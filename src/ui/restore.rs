@@ -11,7 +11,9 @@ use super::workers::{spawn_job, Job};
 use crate::model::Backup;
 use crate::ops::config_check::ConfigPolicy;
 use crate::ops::nats_client::Auth;
-use crate::ops::preflight::{self, server_preflight, store_preflight, stream_dir, Check};
+use crate::ops::preflight::{
+    self, server_preflight, store_preflight, stream_dir, ArchivePlan, Check,
+};
 use crate::ops::restore_damage::DamageAccount;
 use crate::ops::restore_local::{
     restore_to_store, LocalRestoreOptions, RestoreError, RestoreReport,
@@ -176,6 +178,20 @@ impl RestoreDialog {
     fn start_preflight(&mut self, ctx: &egui::Context) {
         let backup = self.backup.clone();
         let name = self.stream_name.trim().to_string();
+        let salvage = self.salvage;
+        let reference_ns = self.reference();
+        let local = self.target == Target::Store;
+        let archive_checks = move |backup: &Backup| {
+            preflight::archive_checks(
+                backup,
+                &ArchivePlan {
+                    salvage,
+                    config: None,
+                    reference_ns,
+                    local,
+                },
+            )
+        };
         self.preflight = None;
         self.preflight_job = Some(match self.target {
             Target::Store => {
@@ -188,9 +204,11 @@ impl RestoreDialog {
                 let consumers = self.consumers.selection();
                 let policy = self.config_policy();
                 spawn_job("restore-check", ctx, move |_, _| {
-                    Ok(store_preflight(
+                    let mut checks = archive_checks(&backup);
+                    checks.extend(store_preflight(
                         &backup, &store, &account, &name, replace, &consumers, &policy,
-                    ))
+                    ));
+                    Ok(checks)
                 })
             }
             Target::Server => {
@@ -200,7 +218,8 @@ impl RestoreDialog {
                 let drop_expired = self.drop_expired;
                 let drop_unknown_config = self.drop_unknown_config;
                 spawn_job("restore-check", ctx, move |_, _| {
-                    Ok(server_preflight(
+                    let mut checks = archive_checks(&backup);
+                    checks.extend(server_preflight(
                         &backup,
                         &url,
                         &auth,
@@ -208,7 +227,8 @@ impl RestoreDialog {
                         &consumers,
                         drop_expired,
                         drop_unknown_config,
-                    ))
+                    ));
+                    Ok(checks)
                 })
             }
         });
@@ -325,9 +345,13 @@ impl RestoreDialog {
         } else if self.confirm_replace {
             self.confirm_ui(ui);
         } else {
-            let blocked = matches!(&self.preflight, Some(Ok(checks)) if preflight::blocked(checks));
-            let ready = !blocked
-                && !self.stream_name.trim().is_empty()
+            let refusal = match &self.preflight {
+                Some(Ok(checks)) if preflight::blocked(checks) => Some(preflight::refusal(checks)),
+                _ => None,
+            };
+            let blocked = refusal.is_some();
+            // A blocked restore can still be asked for: it answers with the refusal.
+            let ready = !self.stream_name.trim().is_empty()
                 && match self.target {
                     Target::Store => self.store.path().is_some(),
                     Target::Server => !self.url.trim().is_empty(),
@@ -337,7 +361,9 @@ impl RestoreDialog {
                     .add_enabled(ready, egui::Button::new("Run restore"))
                     .clicked()
                 {
-                    if self.replace && self.target == Target::Store {
+                    if let Some(refusal) = refusal {
+                        self.result = Some(Err(refusal));
+                    } else if self.replace && self.target == Target::Store {
                         self.confirm_replace = true;
                     } else {
                         self.start(ui.ctx());
