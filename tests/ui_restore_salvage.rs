@@ -54,7 +54,7 @@ fn run_restore(harness: &mut Harness<'static, App>) {
         .ctx
         .memory(|memory| memory.area_rect(egui::Id::unique("restore_dialog")))
         .expect("the Restore window's area");
-    let center = egui::pos2(button.center().x as f32, button.center().y as f32);
+    let center = button.center();
     assert!(
         window.contains(center),
         "Run restore at {button:?} is outside the window {window:?}"
