@@ -121,6 +121,7 @@ fn store_checks_name_what_blocks_the_restore() {
     let old_server = ConfigPolicy {
         target_version: Some("2.10.0".into()),
         drop_unknown: false,
+        ..ConfigPolicy::default()
     };
     // v1/orders comes from 2.14: its allow_msg_ttl and consumers' pause_until are newer than 2.10.
     let checks = store_checks(&orders, &work.join("s3"), false, &old_server);
@@ -323,6 +324,7 @@ fn archive_checks_name_the_damage_and_what_a_restore_drops() {
             config: None,
             reference_ns: jsbackup::util::time::now_ns(),
             local: true,
+            storage_file: false,
         };
         let checks = archive_checks(&backup, &plan(false));
         let failed = failures(&checks);
@@ -359,6 +361,7 @@ fn archive_checks_name_the_damage_and_what_a_restore_drops() {
                     config: None,
                     reference_ns,
                     local: false,
+                    storage_file: false,
                 },
             );
             assert!(!blocked(&checks), "{rel}: {checks:?}");
@@ -400,6 +403,7 @@ fn archive_checks_name_the_damage_and_what_a_restore_drops() {
                 config: None,
                 reference_ns: snapshot_ns + 365 * 86_400 * 1_000_000_000,
                 local: true,
+                storage_file: false,
             },
         );
         assert!(

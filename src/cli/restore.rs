@@ -73,6 +73,10 @@ pub struct RestoreArgs {
     /// would refuse (unknown or wrongly typed), with a note, instead of refusing.
     #[arg(long)]
     pub drop_unknown_config: bool,
+    /// Storage of the restored stream: `file` writes a memory-storage stream as
+    /// file storage (a server never loads memory streams from a store directory).
+    #[arg(long, value_parser = ["file"], requires = "store_dir")]
+    pub storage: Option<String>,
     /// nats-server version that will load a --store-dir restore (default: the newest known).
     #[arg(long, requires = "store_dir")]
     pub server_version: Option<String>,
@@ -229,6 +233,7 @@ fn to_store(
         config_policy: ConfigPolicy {
             target_version: args.server_version.clone(),
             drop_unknown: args.drop_unknown_config,
+            storage_file: args.storage.is_some(),
         },
     };
     let mut checks = preflight::archive_checks(
@@ -238,6 +243,7 @@ fn to_store(
             config: None,
             reference_ns,
             local: true,
+            storage_file: args.storage.is_some(),
         },
     );
     checks.extend(store_preflight(
@@ -302,6 +308,7 @@ fn to_server(
             config: options.config_override.as_ref(),
             reference_ns,
             local: false,
+            storage_file: false,
         },
     );
     checks.extend(server_preflight(

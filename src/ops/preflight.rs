@@ -74,6 +74,8 @@ pub struct ArchivePlan<'a> {
     pub reference_ns: i64,
     /// Into a store directory (the server applies the rules when it loads it).
     pub local: bool,
+    /// A memory-storage stream is written as file storage.
+    pub storage_file: bool,
 }
 
 /// Checks of the archive, the same for every target: damage blocks the restore
@@ -97,7 +99,29 @@ pub fn archive_checks(backup: &Backup, plan: &ArchivePlan<'_>) -> Vec<Check> {
             )));
         }
     }
-    let prediction = predict(backup, plan.config, plan.reference_ns);
+    let memory = backup.config.as_ref().is_some_and(StreamConfig::is_memory);
+    let as_file = plan.storage_file && memory;
+    // As file storage the stored sizes (bytes) are the file store's.
+    let file_config = if as_file {
+        let mut config = match plan.config {
+            Some(config) => config.get("config").unwrap_or(config).clone(),
+            None => backup
+                .config
+                .as_ref()
+                .map(StreamConfig::to_json)
+                .unwrap_or_default(),
+        };
+        config["storage"] = Value::from("file");
+        Some(config)
+    } else {
+        None
+    };
+    let prediction = predict(
+        backup,
+        file_config.as_ref().or(plan.config),
+        plan.reference_ns,
+    );
+    let storage = if as_file { ", as file storage" } else { "" };
     let when = format_rfc3339_ns(prediction.reference_ns);
     let settled = &prediction.state;
     let by = if plan.local {
@@ -107,13 +131,13 @@ pub fn archive_checks(backup: &Backup, plan: &ArchivePlan<'_>) -> Vec<Check> {
     };
     if prediction.dropped.total == 0 {
         checks.push(Check::pass(format!(
-            "as of {when} no limit, max_age or TTL drops a message: the stream keeps {} message(s)",
+            "as of {when} no limit, max_age or TTL drops a message: the stream keeps {} message(s){storage}",
             crate::util::grouped(settled.messages)
         )));
     } else {
         checks.push(Check::note(format!(
             "this restore will drop {} (the stream's limits and TTLs as of {when}, {by}); \
-             {} message(s) remain, first_seq {}, last_seq {}",
+             {} message(s) remain, first_seq {}, last_seq {}{storage}",
             prediction.dropped.text(),
             crate::util::grouped(settled.messages),
             settled.first_seq,
@@ -175,9 +199,13 @@ pub fn store_preflight(
         Err(error) => checks.push(Check::fail(error.to_string())),
     }
     if backup.config.as_ref().is_some_and(StreamConfig::is_memory) {
-        checks.push(Check::fail(
-            "the stream uses memory storage: a server never loads it from a store directory (restore to a server)",
-        ));
+        checks.push(if policy.storage_file {
+            Check::note("the stream uses memory storage: it is written as file storage (--storage file)")
+        } else {
+            Check::fail(
+                "the stream uses memory storage: a server never loads it from a store directory (restore to a server, or store it as file storage: --storage file)",
+            )
+        });
     }
     match std::fs::metadata(store) {
         Ok(meta) if meta.is_dir() => checks.push(Check::pass(format!(
@@ -312,6 +340,7 @@ pub fn server_preflight(
     let policy = ConfigPolicy {
         target_version: Some(version.clone()),
         drop_unknown: drop_unknown_config,
+        storage_file: false,
     };
     let config_lines = if schema_version(&version).is_some() {
         config_checks(backup, name, consumers, &policy)

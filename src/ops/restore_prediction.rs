@@ -349,7 +349,10 @@ pub fn predict(backup: &Backup, config: Option<&Value>, reference_ns: i64) -> Re
     let limits = limits(replacement.as_ref().or(backup.config.as_ref()));
     let mut keep = vec![true; backup.messages.len()];
     let dropped = apply_rules(backup, &limits, reference_ns, &mut keep);
-    let mut state = if dropped.total == 0 {
+    // A config that changes the storage (a memory stream stored as file) changes `bytes`.
+    let storage_changed =
+        limits.memory != backup.config.as_ref().is_some_and(StreamConfig::is_memory);
+    let mut state = if dropped.total == 0 && !storage_changed {
         backup.state.clone()
     } else {
         predicted_state(backup, &keep, limits.memory)

@@ -53,6 +53,8 @@ pub struct RestoreDialog {
     pub drop_expired: bool,
     /// Leave out config fields the target server version would refuse.
     pub drop_unknown_config: bool,
+    /// Write a memory-storage stream into the store as file storage.
+    pub storage_file: bool,
     /// The document's TTL reference (`None`: now, taken when the job starts).
     pub reference_ns: Option<i64>,
     pub replace: bool,
@@ -85,6 +87,7 @@ impl RestoreDialog {
             consumers: ConsumerChecks::all(&backup),
             drop_expired: false,
             drop_unknown_config: false,
+            storage_file: false,
             reference_ns,
             replace: false,
             salvage: false,
@@ -155,6 +158,7 @@ impl RestoreDialog {
         ConfigPolicy {
             target_version: None,
             drop_unknown: self.drop_unknown_config,
+            storage_file: self.storage_file,
         }
     }
 
@@ -181,6 +185,7 @@ impl RestoreDialog {
         let salvage = self.salvage;
         let reference_ns = self.reference();
         let local = self.target == Target::Store;
+        let storage_file = local && self.storage_file;
         let archive_checks = move |backup: &Backup| {
             preflight::archive_checks(
                 backup,
@@ -189,6 +194,7 @@ impl RestoreDialog {
                     config: None,
                     reference_ns,
                     local,
+                    storage_file,
                 },
             )
         };
@@ -505,6 +511,19 @@ impl RestoreDialog {
                 "leave out config fields the target server refuses (listed in the pre-flight)",
             )
             .changed();
+        let memory = self
+            .backup
+            .config
+            .as_ref()
+            .is_some_and(crate::model::StreamConfig::is_memory);
+        if self.target == Target::Store && memory {
+            changed |= ui
+                .checkbox(
+                    &mut self.storage_file,
+                    "store the memory-storage stream as file storage (a server never loads memory streams from a store directory)",
+                )
+                .changed();
+        }
         if self.target == Target::Store {
             changed |= ui
                 .checkbox(
