@@ -112,6 +112,11 @@ pub fn export(args: &ExportArgs, cancel: &std::sync::atomic::AtomicBool) -> Resu
         salvage: args.salvage,
     };
     let backup = load(&args.path)?;
+    let mut options = options;
+    if options.format.is_none() {
+        // The source's format, salvage included: v1 stays v1 so the server that made it can restore it.
+        options.format = backup.format;
+    }
     let report = export::export(&backup, &args.out, &options, &mut |_| {}, Some(cancel))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

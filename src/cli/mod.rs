@@ -4,10 +4,13 @@ pub mod bench;
 pub mod export;
 pub mod restore;
 pub mod screenshot;
+pub mod verify;
+
+pub use verify::{verify, VerifyArgs};
 
 use anyhow::{anyhow, Context, Result};
 use base64::Engine;
-use jsbackup::model::{Backup, Severity, StreamConfig};
+use jsbackup::model::{Backup, StreamConfig};
 use jsbackup::ops::index::{open_backup, OpenError, ScanControl};
 use jsbackup::ops::read::MessageReader;
 use jsbackup::ops::report;
@@ -50,13 +53,6 @@ pub struct MessagesArgs {
     pub raw: bool,
     #[arg(long)]
     pub now: Option<String>,
-}
-
-#[derive(clap::Args)]
-pub struct VerifyArgs {
-    pub path: PathBuf,
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub fn reference_time(now: &Option<String>) -> Result<i64> {
@@ -302,63 +298,6 @@ pub fn messages(args: &MessagesArgs) -> Result<u8> {
     }
     out.flush()?;
     Ok(0)
-}
-
-pub fn verify(args: &VerifyArgs) -> Result<u8> {
-    let backup = load(&args.path)?;
-    let count = |severity: Severity| {
-        backup
-            .findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .count()
-    };
-    let errors = count(Severity::Error);
-    let damaged_in_bad_chunks = backup
-        .messages
-        .count_flagged(jsbackup::format::headers::flags::DAMAGED);
-    let lost_sequences: u64 = backup.lost.iter().map(|(from, to)| to - from + 1).sum();
-    if args.json {
-        let document = serde_json::json!({
-            "path": args.path.display().to_string(),
-            "format": backup.format.map(|f| f.label()),
-            "complete": backup.complete,
-            "summary": {
-                "messages_intact": backup.messages.len() - damaged_in_bad_chunks,
-                "messages_suspect": damaged_in_bad_chunks,
-                "messages_damaged": backup.damaged_seqs.len(),
-                "damaged_seqs": backup.damaged_seqs,
-                "sequences_lost": lost_sequences,
-                "lost_ranges": backup.lost.iter().map(|(from, to)| [from, to]).collect::<Vec<_>>(),
-                "errors": errors,
-                "warnings": count(Severity::Warning),
-            },
-            "findings": backup.findings,
-        });
-        println!("{}", serde_json::to_string_pretty(&document)?);
-    } else {
-        for finding in &backup.findings {
-            let location = finding.location();
-            let location = if location.is_empty() {
-                String::new()
-            } else {
-                format!(" ({location})")
-            };
-            println!(
-                "[{}] {}: {}{location}",
-                finding.severity.label(),
-                finding.kind.label(),
-                finding.message
-            );
-        }
-        println!(
-            "{}: {} messages intact, {damaged_in_bad_chunks} suspect (CRC failure or next to corrupt bytes), {} damaged, {lost_sequences} sequences lost; {errors} errors",
-            args.path.display(),
-            backup.messages.len() - damaged_in_bad_chunks,
-            backup.damaged_seqs.len()
-        );
-    }
-    Ok(if errors > 0 { 1 } else { 0 })
 }
 
 pub fn gui(path: Option<PathBuf>) -> Result<u8> {

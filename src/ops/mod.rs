@@ -2,10 +2,13 @@
 
 pub mod config_check;
 pub mod consumer_state;
+pub mod content_checks;
 pub mod export;
 pub mod index;
 pub mod nats_client;
 pub mod open;
+pub mod predict;
+pub mod predict_replay;
 pub mod preflight;
 pub mod read;
 pub mod report;
@@ -14,4 +17,7 @@ pub mod restore_local;
 pub mod restore_prediction;
 pub mod restore_server;
 pub mod selection;
+pub mod sniff;
 pub mod temp_dirs;
+pub mod triage;
+pub mod wording;

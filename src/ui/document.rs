@@ -132,6 +132,14 @@ pub struct Document {
     /// When the document was opened, and how long until it first had rows to show.
     pub opened_at: std::time::Instant,
     pub first_rows_after: Option<std::time::Duration>,
+    /// Set when the path is not a backup (or does not exist): the app closes the document.
+    pub refused: Option<String>,
+    /// A path the user opened, until the scan shows it is a backup.
+    recent_candidate: Option<PathBuf>,
+    /// The opened path once it proved to be a backup, for the app's Recent list.
+    pub accepted_path: Option<PathBuf>,
+    /// "Save report…": the Markdown triage report being built (file name, bytes).
+    pub report_job: Option<workers::Job<(String, Vec<u8>)>>,
 }
 
 impl Document {
@@ -145,6 +153,7 @@ impl Document {
             ),
             OpenSource::Sample => ("sample".to_string(), None),
         };
+        let recent_candidate = path.clone();
         Self {
             id,
             title,
@@ -169,6 +178,10 @@ impl Document {
             expanded_entry: None,
             opened_at: std::time::Instant::now(),
             first_rows_after: None,
+            refused: None,
+            recent_candidate,
+            accepted_path: None,
+            report_job: None,
         }
     }
 
@@ -269,6 +282,11 @@ impl Document {
                         }
                         finished = true;
                     }
+                    IndexEvent::Refused(message) => {
+                        self.refused = Some(message);
+                        self.recent_candidate = None;
+                        finished = true;
+                    }
                     IndexEvent::Cancelled => {
                         self.cancelled = true;
                         self.error = Some("indexing cancelled: showing what was read".into());
@@ -279,6 +297,7 @@ impl Document {
         }
         if finished {
             self.indexing = None;
+            self.accepted_path = self.recent_candidate.take();
         }
         self.poll_filter(ctx);
         self.poll_reader();

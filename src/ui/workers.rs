@@ -30,6 +30,8 @@ pub struct Summary {
     pub bin_width_s: f64,
     /// Top subjects by live count, largest first.
     pub top_subjects: Vec<(String, u64)>,
+    /// Findings explained, the predicted restore and the salvage plan.
+    pub triage: Option<Arc<crate::ops::triage::Triage>>,
 }
 
 pub enum IndexEvent {
@@ -48,6 +50,8 @@ pub enum IndexEvent {
         backup: Option<Box<Backup>>,
     },
     Cancelled,
+    /// Not a backup at all (or no such path): the document closes, with this message.
+    Refused(String),
 }
 
 pub struct IndexJob {
@@ -132,11 +136,20 @@ fn index_thread(
         on_progress: Some(&mut on_progress),
     };
     let event = match open_backup(&path, &mut control) {
-        Ok(backup) => {
-            let summary = summarize(&backup);
+        Ok(mut backup) => {
+            check_content(&mut backup, cancel);
+            let mut summary = summarize(&backup);
+            let triage = crate::ops::triage::triage(
+                &backup,
+                crate::util::time::now_ns(),
+                Some(cancel),
+                false,
+            );
+            summary.triage = Some(Arc::new(triage));
             IndexEvent::Done(Box::new(backup), summary)
         }
         Err(OpenError::Cancelled) => IndexEvent::Cancelled,
+        Err(error @ OpenError::Locate(_)) => IndexEvent::Refused(error.to_string()),
         Err(OpenError::Unreadable(message, backup)) => IndexEvent::Failed {
             message,
             backup: Some(backup),
@@ -147,6 +160,18 @@ fn index_thread(
         },
     };
     let _ = sender.send(event);
+}
+
+/// Checks beyond checksums (object store, KV, subjects); header blocks are only
+/// read by `verify`, which can afford a second pass.
+fn check_content(backup: &mut Backup, cancel: &AtomicBool) {
+    use crate::ops::content_checks::{run, CheckOptions};
+    if let Err(error) = run(backup, CheckOptions::default(), Some(cancel)) {
+        backup.findings.push(crate::model::Finding::warning(
+            crate::model::FindingKind::ObjectMeta,
+            format!("the content checks stopped: {error}"),
+        ));
+    }
 }
 
 /// A cheap copy of the model so far: everything but the bulk of the rows.
