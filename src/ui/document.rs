@@ -140,6 +140,8 @@ pub struct Document {
     pub consumers: ConsumersState,
     pub reference: ReferenceTime,
     ttl_cache: Option<(usize, i64, TtlSummary)>,
+    /// What a restore would leave, for the Overview.
+    pub prediction: super::overview::PredictionCache,
     /// Entry names expanded in the Findings pane.
     pub expanded_entry: Option<String>,
     /// When the document was opened, and how long until it first had rows to show.
@@ -187,6 +189,7 @@ impl Document {
                 error: None,
             },
             ttl_cache: None,
+            prediction: Default::default(),
             expanded_entry: None,
             opened_at: std::time::Instant::now(),
             first_rows_after: None,

@@ -227,16 +227,14 @@ impl ExportDialog {
     pub fn show(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) -> bool {
         self.poll(ctx);
         let mut open = true;
-        egui::Window::new(format!("Export {}", self.backup.stream_name))
-            .id(egui::Id::unique("export_dialog"))
-            .open(&mut open)
-            .collapsible(false)
-            .default_width(640.0)
-            .show(ctx, |ui| {
-                egui::ScrollArea::vertical()
-                    .max_height(ctx.content_rect().height() - 120.0)
-                    .show(ui, |ui| self.body_ui(ui, commands));
-            });
+        dialog::scrolling_window(
+            ctx,
+            format!("Export {}", self.backup.stream_name),
+            "export_dialog",
+            640.0,
+            &mut open,
+            |ui| self.body_ui(ui, commands),
+        );
         if !open {
             self.cancel();
         }
