@@ -1,10 +1,14 @@
 //! Long operations on backups, with progress and cancel: index, verify, export, restore.
 
+pub mod dump;
 pub mod export;
+pub mod header_cells;
 pub mod index;
 pub mod nats_client;
 pub mod open;
+pub mod payload_view;
 pub mod read;
 pub mod report;
+pub mod sort;
 pub mod restore_local;
 pub mod restore_server;

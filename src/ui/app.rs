@@ -240,6 +240,7 @@ impl App {
         let ctx = ui.ctx().clone();
         if !self.style_applied {
             apply_style(&ctx);
+            super::fonts::ensure_installed(&ctx);
             self.style_applied = true;
         }
         self.poll(&ctx);

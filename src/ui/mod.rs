@@ -3,13 +3,18 @@
 //! (`workers`), never on the UI thread.
 
 pub mod app;
+pub mod browse_jobs;
 pub mod consumers;
 pub mod dialog;
 pub mod document;
 pub mod export;
 pub mod filter;
 pub mod findings;
+pub mod fonts;
+pub mod hex_view;
+pub mod message_detail;
 pub mod messages;
+pub mod messages_table;
 pub mod overview;
 pub mod recent;
 pub mod restore;

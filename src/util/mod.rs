@@ -3,3 +3,4 @@
 pub mod fxhash;
 pub mod subject;
 pub mod time;
+pub mod unicode;

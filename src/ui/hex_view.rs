@@ -1,0 +1,143 @@
+//! A hex dump of a whole stored message (header block, then payload) that
+//! highlights a byte range — the "linked pane" of the detail: choosing a
+//! header line or a JSON field marks its bytes here. Virtualized by line.
+
+use egui::text::LayoutJob;
+use egui::{Color32, FontId, TextFormat, Ui};
+use std::ops::Range;
+
+const PER_LINE: usize = 16;
+
+/// The offset written at the start of each line.
+fn offset_text(offset: usize) -> String {
+    format!("{offset:08x}  ")
+}
+
+fn line_job(
+    bytes: &[u8],
+    line: usize,
+    header_len: usize,
+    highlight: Option<&Range<usize>>,
+    colors: &Colors,
+    font: &FontId,
+) -> LayoutJob {
+    let mut job = LayoutJob::default();
+    let plain = |color: Color32| TextFormat {
+        font_id: font.clone(),
+        color,
+        ..Default::default()
+    };
+    let start = line * PER_LINE;
+    job.append(&offset_text(start), 0.0, plain(colors.weak));
+    let end = (start + PER_LINE).min(bytes.len());
+    let format_of = |index: usize| {
+        let mut format = plain(if index < header_len {
+            colors.header
+        } else {
+            colors.text
+        });
+        if highlight.is_some_and(|range| range.contains(&index)) {
+            format.background = colors.highlight;
+            format.color = colors.highlight_text;
+        }
+        format
+    };
+    for index in start..start + PER_LINE {
+        let separator = if index % PER_LINE == 7 { "  " } else { " " };
+        match bytes.get(index) {
+            Some(byte) if index < end => {
+                job.append(&format!("{byte:02x}"), 0.0, format_of(index));
+                job.append(separator, 0.0, plain(colors.text));
+            }
+            _ => job.append(&format!("  {separator}"), 0.0, plain(colors.text)),
+        }
+    }
+    job.append(" ", 0.0, plain(colors.text));
+    for index in start..end {
+        let byte = bytes.get(index).copied().unwrap_or(b'.');
+        let shown = if byte.is_ascii_graphic() || byte == b' ' {
+            byte as char
+        } else {
+            '.'
+        };
+        job.append(&shown.to_string(), 0.0, format_of(index));
+    }
+    job
+}
+
+struct Colors {
+    text: Color32,
+    weak: Color32,
+    header: Color32,
+    highlight: Color32,
+    highlight_text: Color32,
+}
+
+/// Draws `bytes` (the first `header_len` of them are the header block, tinted)
+/// with `highlight` marked. `scroll_to_highlight` scrolls its first line into view.
+pub fn hex_view(
+    ui: &mut Ui,
+    id: &str,
+    bytes: &[u8],
+    header_len: usize,
+    highlight: Option<Range<usize>>,
+    scroll_to_highlight: bool,
+) {
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let row_height = ui.fonts_mut(|fonts| fonts.row_height(&font));
+    let visuals = ui.visuals();
+    let colors = Colors {
+        text: visuals.text_color(),
+        weak: visuals.weak_text_color(),
+        header: if visuals.dark_mode {
+            Color32::from_rgb(140, 190, 255)
+        } else {
+            Color32::from_rgb(20, 80, 170)
+        },
+        highlight: visuals.selection.bg_fill,
+        highlight_text: visuals.selection.stroke.color,
+    };
+    let lines = bytes.len().div_ceil(PER_LINE);
+    let mut area = egui::ScrollArea::both()
+        .id_salt(id)
+        .auto_shrink([false, false]);
+    if scroll_to_highlight {
+        if let Some(range) = &highlight {
+            let line = range.start / PER_LINE;
+            let spacing = ui.spacing().item_spacing.y;
+            area = area.vertical_scroll_offset(((line as f32) - 2.0).max(0.0) * (row_height + spacing));
+        }
+    }
+    area.show_rows(ui, row_height, lines, |ui, visible| {
+        for line in visible {
+            let job = line_job(bytes, line, header_len, highlight.as_ref(), &colors, &font);
+            ui.add(egui::Label::new(job).extend().selectable(false));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlighted_bytes_get_a_background() {
+        let colors = Colors {
+            text: Color32::WHITE,
+            weak: Color32::GRAY,
+            header: Color32::BLUE,
+            highlight: Color32::RED,
+            highlight_text: Color32::BLACK,
+        };
+        let bytes: Vec<u8> = (0u8..20).collect();
+        let job = line_job(&bytes, 0, 4, Some(&(2..3)), &colors, &FontId::monospace(12.0));
+        let marked: Vec<&str> = job
+            .sections
+            .iter()
+            .filter(|section| section.format.background == Color32::RED)
+            .map(|section| &job.text[section.byte_range.clone()])
+            .collect();
+        assert_eq!(marked, vec!["02", "."]);
+        assert!(job.text.starts_with("00000000  00 01 02"));
+    }
+}
