@@ -179,7 +179,9 @@ pub fn dump_rows(
         None
     };
     match format {
-        DumpFormat::NatsDump => dump_directory(backup, rows, dest, reader.as_mut(), progress, cancel),
+        DumpFormat::NatsDump => {
+            dump_directory(backup, rows, dest, reader.as_mut(), progress, cancel)
+        }
         DumpFormat::Ndjson { .. } | DumpFormat::Csv => {
             let temp = temp_path(dest);
             let result = dump_lines(
@@ -260,12 +262,10 @@ fn dump_lines(
         written += text.len() as u64 + 1;
     }
     progress(total, total);
-    let file = out
-        .into_inner()
-        .map_err(|error| DumpError::Io {
-            path: temp.to_path_buf(),
-            source: error.into_error(),
-        })?;
+    let file = out.into_inner().map_err(|error| DumpError::Io {
+        path: temp.to_path_buf(),
+        source: error.into_error(),
+    })?;
     file.sync_all().map_err(io_error(temp))?;
     Ok(written)
 }

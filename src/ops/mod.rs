@@ -9,6 +9,6 @@ pub mod open;
 pub mod payload_view;
 pub mod read;
 pub mod report;
-pub mod sort;
 pub mod restore_local;
 pub mod restore_server;
+pub mod sort;

@@ -126,9 +126,7 @@ fn decode_utf16(data: &[u8], little_endian: Option<bool>) -> Result<String, Stri
     });
     char::decode_utf16(units)
         .enumerate()
-        .map(|(index, unit)| {
-            unit.map_err(|_| format!("unpaired surrogate at UTF-16 unit {index}"))
-        })
+        .map(|(index, unit)| unit.map_err(|_| format!("unpaired surrogate at UTF-16 unit {index}")))
         .collect()
 }
 
@@ -367,7 +365,10 @@ impl<'a> JsonParser<'a> {
 
     fn scalar(&mut self) -> Option<String> {
         let start = self.at;
-        while matches!(self.peek(), Some(b'a'..=b'z' | b'0'..=b'9' | b'-' | b'+' | b'.' | b'E')) {
+        while matches!(
+            self.peek(),
+            Some(b'a'..=b'z' | b'0'..=b'9' | b'-' | b'+' | b'.' | b'E')
+        ) {
             self.at += 1;
         }
         let token = self.bytes.get(start..self.at)?;

@@ -153,9 +153,8 @@ pub fn compare_rows(backup: &Backup, a: u32, b: u32, key: SortKey) -> CmpOrderin
             name(a).cmp(name(b))
         }
         SortKey::Ttl => {
-            let rank = |row: usize| {
-                ttl_rank(messages.ttl_of(messages.seq.get(row).copied().unwrap_or(0)))
-            };
+            let rank =
+                |row: usize| ttl_rank(messages.ttl_of(messages.seq.get(row).copied().unwrap_or(0)));
             rank(a).cmp(&rank(b))
         }
     }

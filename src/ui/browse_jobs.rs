@@ -269,7 +269,13 @@ impl ExportState {
     }
 
     /// Starts writing `rows` (indices into `backup.messages`).
-    pub fn start(&mut self, backup: Arc<Backup>, rows: Vec<u32>, reference_ns: i64, ctx: &egui::Context) {
+    pub fn start(
+        &mut self,
+        backup: Arc<Backup>,
+        rows: Vec<u32>,
+        reference_ns: i64,
+        ctx: &egui::Context,
+    ) {
         let format = self.format;
         let dest = PathBuf::from(self.path.trim());
         self.outcome = None;
@@ -386,7 +392,12 @@ impl BrowseState {
     }
 
     /// Polls the workers and starts the sort the current order needs.
-    pub fn poll_jobs(&mut self, backup: &Arc<Backup>, display: &Arc<DisplayList>, ctx: &egui::Context) {
+    pub fn poll_jobs(
+        &mut self,
+        backup: &Arc<Backup>,
+        display: &Arc<DisplayList>,
+        ctx: &egui::Context,
+    ) {
         if let Some((list, order, job)) = &self.sort_job {
             if let Some(result) = job.try_result() {
                 if let Ok(rows) = result {
@@ -398,7 +409,10 @@ impl BrowseState {
         }
         let wanted = (list_key(display), self.sort);
         let have = self.sorted.as_ref().map(|(list, order, _)| (*list, *order));
-        let running = self.sort_job.as_ref().map(|(list, order, _)| (*list, *order));
+        let running = self
+            .sort_job
+            .as_ref()
+            .map(|(list, order, _)| (*list, *order));
         if !self.sort.is_natural() && have != Some(wanted) && running != Some(wanted) {
             if let Some((_, _, job)) = self.sort_job.take() {
                 job.request_cancel();
@@ -444,14 +458,18 @@ impl BrowseState {
     pub fn translate_scroll(&self, shown: &Shown, position: usize, primary: Option<u32>) -> usize {
         match shown {
             Shown::Display(_) => position,
-            Shown::Sorted(_) => primary
-                .and_then(|row| shown.position_of(row))
-                .unwrap_or(0),
+            Shown::Sorted(_) => primary.and_then(|row| shown.position_of(row)).unwrap_or(0),
         }
     }
 
     /// A click on `row` with `modifiers` (Ctrl toggles, Shift extends from the anchor).
-    pub fn click(&mut self, row: u32, modifiers: egui::Modifiers, shown: &Shown, primary: Option<usize>) {
+    pub fn click(
+        &mut self,
+        row: u32,
+        modifiers: egui::Modifiers,
+        shown: &Shown,
+        primary: Option<usize>,
+    ) {
         if modifiers.command || modifiers.ctrl {
             if self.selection.is_empty() {
                 if let Some(primary) = primary {
@@ -463,10 +481,7 @@ impl BrowseState {
             }
             self.anchor = Some(row);
         } else if modifiers.shift {
-            let anchor = self
-                .anchor
-                .or(primary.map(|row| row as u32))
-                .unwrap_or(row);
+            let anchor = self.anchor.or(primary.map(|row| row as u32)).unwrap_or(row);
             let (Some(from), Some(to)) = (shown.position_of(anchor), shown.position_of(row)) else {
                 self.selection = BTreeSet::from([row]);
                 return;
@@ -530,7 +545,9 @@ impl BrowseState {
         let backup = backup.clone();
         self.key_job = Some((
             id,
-            spawn_job("header-keys", ctx, move |_, cancel| sample_keys(&backup, 2_000, cancel)),
+            spawn_job("header-keys", ctx, move |_, cancel| {
+                sample_keys(&backup, 2_000, cancel)
+            }),
         ));
     }
 
@@ -549,7 +566,10 @@ impl BrowseState {
             let seq = backup.messages.seq.get(row as usize).copied().unwrap_or(0);
             let length = bytes.data.len();
             match String::from_utf8(bytes.data) {
-                Ok(text) => Ok((text, format!("payload of seq {seq} copied ({length} bytes)"))),
+                Ok(text) => Ok((
+                    text,
+                    format!("payload of seq {seq} copied ({length} bytes)"),
+                )),
                 Err(error) => {
                     let data = error.into_bytes();
                     Ok((

@@ -40,7 +40,11 @@ const SYSTEM_GROUPS: &[&[&str]] = &[
     // Korean
     &["NanumGothic.ttf", "NotoSansKR-Regular.otf", "UnDotum.ttf"],
     // Symbols and wide coverage
-    &["NotoSansSymbols2-Regular.ttf", "DejaVuSans.ttf", "Symbola.ttf"],
+    &[
+        "NotoSansSymbols2-Regular.ttf",
+        "DejaVuSans.ttf",
+        "Symbola.ttf",
+    ],
     &["NotoSansSymbols-Regular.ttf", "FreeSans.ttf"],
 ];
 

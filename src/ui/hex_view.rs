@@ -105,7 +105,8 @@ pub fn hex_view(
         if let Some(range) = &highlight {
             let line = range.start / PER_LINE;
             let spacing = ui.spacing().item_spacing.y;
-            area = area.vertical_scroll_offset(((line as f32) - 2.0).max(0.0) * (row_height + spacing));
+            area = area
+                .vertical_scroll_offset(((line as f32) - 2.0).max(0.0) * (row_height + spacing));
         }
     }
     area.show_rows(ui, row_height, lines, |ui, visible| {
@@ -130,7 +131,14 @@ mod tests {
             highlight_text: Color32::BLACK,
         };
         let bytes: Vec<u8> = (0u8..20).collect();
-        let job = line_job(&bytes, 0, 4, Some(&(2..3)), &colors, &FontId::monospace(12.0));
+        let job = line_job(
+            &bytes,
+            0,
+            4,
+            Some(&(2..3)),
+            &colors,
+            &FontId::monospace(12.0),
+        );
         let marked: Vec<&str> = job
             .sections
             .iter()

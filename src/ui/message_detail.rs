@@ -44,7 +44,10 @@ impl DetailState {
 
     /// The byte range (in header block + payload) of what is chosen.
     fn highlight(&self, analysis: &Analysis, header_len: usize) -> Option<Range<usize>> {
-        if let Some(node) = self.selected_node.and_then(|index| analysis.json.get(index)) {
+        if let Some(node) = self
+            .selected_node
+            .and_then(|index| analysis.json.get(index))
+        {
             return Some(node.span.start + header_len..node.span.end + header_len);
         }
         self.selected_header
@@ -67,7 +70,8 @@ pub fn split(
     let area = ui.available_rect_before_wrap();
     let total = area.height().max(0.0);
     let min_part = (total * 0.2).min(120.0);
-    let top_height = (total * *fraction).clamp(min_part, (total - min_part - SPLIT_HANDLE).max(min_part));
+    let top_height =
+        (total * *fraction).clamp(min_part, (total - min_part - SPLIT_HANDLE).max(min_part));
     let top_rect = Rect::from_min_size(area.min, egui::vec2(area.width(), top_height));
     let handle_rect = Rect::from_min_size(
         egui::pos2(area.min.x, top_rect.max.y),
@@ -75,7 +79,11 @@ pub fn split(
     );
     let bottom_rect = Rect::from_min_max(egui::pos2(area.min.x, handle_rect.max.y), area.max);
     let handle = ui
-        .interact(handle_rect, ui.scope_id().with("detail_split"), egui::Sense::drag())
+        .interact(
+            handle_rect,
+            ui.scope_id().with("detail_split"),
+            egui::Sense::drag(),
+        )
         .on_hover_cursor(egui::CursorIcon::ResizeVertical);
     if handle.dragged() && total > 0.0 {
         *fraction = ((top_height + handle.drag_delta().y) / total).clamp(0.15, 0.85);
@@ -85,7 +93,8 @@ pub fn split(
     } else {
         ui.visuals().widgets.noninteractive.bg_stroke
     };
-    ui.painter().hline(area.x_range(), handle_rect.center().y, stroke);
+    ui.painter()
+        .hline(area.x_range(), handle_rect.center().y, stroke);
     let mut child = |rect: Rect, draw: &mut dyn FnMut(&mut Ui)| {
         let mut child_ui = ui.new_child(
             egui::UiBuilder::new()
@@ -111,7 +120,12 @@ pub fn split(
     (top_rect, bottom_rect)
 }
 
-pub fn detail_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands: &mut Vec<Command>) {
+pub fn detail_ui(
+    ui: &mut Ui,
+    document: &mut Document,
+    backup: &Backup,
+    commands: &mut Vec<Command>,
+) {
     let Some(row) = document.messages.selected_row else {
         widgets::weak(
             ui,
@@ -124,7 +138,11 @@ pub fn detail_ui(ui: &mut Ui, document: &mut Document, backup: &Backup, commands
     };
     let subject = backup.subjects.name(message.subject_id);
     ui.horizontal(|ui| {
-        ui.label(RichText::new(format!("seq {}", message.seq)).strong().monospace());
+        ui.label(
+            RichText::new(format!("seq {}", message.seq))
+                .strong()
+                .monospace(),
+        );
         ui.add(egui::Label::new(RichText::new(subject).monospace()).truncate());
     });
     ui.horizontal(|ui| {
@@ -279,13 +297,21 @@ fn payload_ui(
             ui.label(RichText::new(error).color(widgets::warn_color(ui)));
         }
         let (copy_text, what) = match resolved {
-            PayloadMode::Hex => (super::workers::hex_dump(&view.data, 64 * 1024), "hex dump of the payload"),
+            PayloadMode::Hex => (
+                super::workers::hex_dump(&view.data, 64 * 1024),
+                "hex dump of the payload",
+            ),
             PayloadMode::Json => (
-                view.pretty_json.clone().unwrap_or_else(|| String::from_utf8_lossy(&view.data).into_owned()),
+                view.pretty_json
+                    .clone()
+                    .unwrap_or_else(|| String::from_utf8_lossy(&view.data).into_owned()),
                 "payload (pretty JSON)",
             ),
             _ => (
-                analysis.text.clone().unwrap_or_else(|| String::from_utf8_lossy(&view.data).into_owned()),
+                analysis
+                    .text
+                    .clone()
+                    .unwrap_or_else(|| String::from_utf8_lossy(&view.data).into_owned()),
                 "payload text",
             ),
         };
@@ -327,7 +353,14 @@ fn payload_ui(
                 return;
             };
             draw_viewer(left, state);
-            hex_view(right, "linked_hex", &all_bytes, header_len, highlight, scroll);
+            hex_view(
+                right,
+                "linked_hex",
+                &all_bytes,
+                header_len,
+                highlight,
+                scroll,
+            );
         });
     } else {
         draw_viewer(ui, state);
@@ -357,7 +390,11 @@ fn text_ui(ui: &mut Ui, analysis: &Analysis, view: &MessageView) {
         .id_salt("payload_scroll")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            ui.add(egui::Label::new(RichText::new(shown).monospace()).selectable(true).extend());
+            ui.add(
+                egui::Label::new(RichText::new(shown).monospace())
+                    .selectable(true)
+                    .extend(),
+            );
         });
 }
 
@@ -378,7 +415,10 @@ fn visible_nodes(analysis: &Analysis, collapsed: &HashSet<usize>) -> Vec<usize> 
 
 fn json_tree_ui(ui: &mut Ui, analysis: &Analysis, state: &mut DetailState) {
     if analysis.json_truncated {
-        widgets::weak(ui, format!("(first {} values)", crate::ops::payload_view::MAX_NODES));
+        widgets::weak(
+            ui,
+            format!("(first {} values)", crate::ops::payload_view::MAX_NODES),
+        );
     }
     let visible = visible_nodes(analysis, &state.collapsed);
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
@@ -400,7 +440,7 @@ fn json_tree_ui(ui: &mut Ui, analysis: &Analysis, state: &mut DetailState) {
                     if container && node.end > index + 1 {
                         let open = !state.collapsed.contains(&index);
                         if ui
-                            .add(egui::Button::new(if open { "⏷" } else { "⏵" }).frame(false))
+                            .add(egui::Button::new(if open { "▾" } else { "▸" }).frame(false))
                             .on_hover_text(if open { "collapse" } else { "expand" })
                             .clicked()
                             && !state.collapsed.remove(&index)
@@ -423,11 +463,18 @@ fn json_tree_ui(ui: &mut Ui, analysis: &Analysis, state: &mut DetailState) {
                         JsonKind::String => format!("\"{}\"", node.text),
                         _ => node.text.clone(),
                     };
-                    text.append(&value, 0.0, egui::TextFormat::simple(font, ui.visuals().text_color()));
+                    text.append(
+                        &value,
+                        0.0,
+                        egui::TextFormat::simple(font, ui.visuals().text_color()),
+                    );
                     let selected = state.selected_node == Some(index);
                     if ui
                         .add(egui::Button::selectable(selected, text))
-                        .on_hover_text(format!("payload bytes {}–{}", node.span.start, node.span.end))
+                        .on_hover_text(format!(
+                            "payload bytes {}–{}",
+                            node.span.start, node.span.end
+                        ))
                         .clicked()
                     {
                         state.selected_node = if selected { None } else { Some(index) };

@@ -155,7 +155,12 @@ fn columns_menu(ui: &mut Ui, browse: &mut BrowseState, backup: &Arc<Backup>) {
 }
 
 #[allow(clippy::too_many_lines)]
-pub fn table_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>, commands: &mut Vec<Command>) {
+pub fn table_ui(
+    ui: &mut Ui,
+    document: &mut Document,
+    backup: &Arc<Backup>,
+    commands: &mut Vec<Command>,
+) {
     let shown = document.messages.browse.shown(&document.messages.display);
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace).max(14.0) + 4.0;
     let reference_ns = document.reference.ns();
@@ -203,12 +208,22 @@ pub fn table_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>, comm
                         .resizable(true)
                         .clip(true),
                 )
-                .column(Column::initial(220.0).at_least(60.0).resizable(true).clip(true))
+                .column(
+                    Column::initial(220.0)
+                        .at_least(60.0)
+                        .resizable(true)
+                        .clip(true),
+                )
                 .column(Column::initial(44.0))
                 .column(Column::initial(60.0))
                 .column(Column::initial(56.0));
             for _ in &keys {
-                table = table.column(Column::initial(160.0).at_least(40.0).resizable(true).clip(true));
+                table = table.column(
+                    Column::initial(160.0)
+                        .at_least(40.0)
+                        .resizable(true)
+                        .clip(true),
+                );
             }
             table = table.column(Column::remainder().at_least(60.0).clip(true));
             if let Some(position) = scroll_to {
@@ -276,8 +291,10 @@ pub fn table_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>, comm
                                         (_, Some(cells)) => cells.count.to_string(),
                                         (_, None) => "…".to_string(),
                                     };
-                                    mono_cell(ui, text)
-                                        .on_hover_text(format!("{} B header block", message.hdr_len));
+                                    mono_cell(ui, text).on_hover_text(format!(
+                                        "{} B header block",
+                                        message.hdr_len
+                                    ));
                                 });
                                 row.col(|ui| {
                                     mono_cell(
@@ -304,7 +321,9 @@ pub fn table_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>, comm
                                         }
                                     });
                                 }
-                                row.col(|ui| flags_cell(ui, &message, ttl, expired, warn, error, weak));
+                                row.col(|ui| {
+                                    flags_cell(ui, &message, ttl, expired, warn, error, weak)
+                                });
                                 let response = row.response();
                                 if response.clicked() {
                                     action = Some(RowAction::Click(
@@ -327,7 +346,15 @@ pub fn table_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>, comm
         });
     browse.cells.flush(backup, &keys, ui.ctx());
     if let Some(action) = action {
-        apply_action(action, document, backup, &shown, reference_ns, commands, ui.ctx());
+        apply_action(
+            action,
+            document,
+            backup,
+            &shown,
+            reference_ns,
+            commands,
+            ui.ctx(),
+        );
     }
 }
 
@@ -490,7 +517,9 @@ fn apply_action(
         RowAction::CopyPayload(row) => browse.copy_payload(backup, row, ctx),
         RowAction::FilterSubject(row) => {
             if let Some(id) = backup.messages.subject_id.get(row as usize) {
-                commands.push(Command::FilterSubject(backup.subjects.name(*id).to_string()));
+                commands.push(Command::FilterSubject(
+                    backup.subjects.name(*id).to_string(),
+                ));
             }
         }
         RowAction::Export => browse.export.open(true, backup),
@@ -570,7 +599,10 @@ pub fn export_bar_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>)
         ui.selectable_value(
             &mut export.scope,
             ExportScope::Shown,
-            format!("shown ({})", widgets::count(document.messages.display.message_count as u64)),
+            format!(
+                "shown ({})",
+                widgets::count(document.messages.display.message_count as u64)
+            ),
         );
         ui.separator();
         for format in [
@@ -587,18 +619,30 @@ pub fn export_bar_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>)
             .labelled_by(label.id);
         if ui.small_button("Choose…").clicked() && export.pick.is_none() {
             let folder = export.format == DumpFormat::NatsDump;
-            export.pick = Some(super::workers::spawn_job("export-dialog", ui.ctx(), move |_, _| {
-                let dialog = rfd::FileDialog::new().set_title("Export messages to");
-                Ok(if folder { dialog.pick_folder() } else { dialog.save_file() })
-            }));
+            export.pick = Some(super::workers::spawn_job(
+                "export-dialog",
+                ui.ctx(),
+                move |_, _| {
+                    let dialog = rfd::FileDialog::new().set_title("Export messages to");
+                    Ok(if folder {
+                        dialog.pick_folder()
+                    } else {
+                        dialog.save_file()
+                    })
+                },
+            ));
         }
         match &export.job {
             Some(job) => {
                 let (done, total) = job.progress();
                 ui.add(
-                    egui::ProgressBar::new(if total > 0 { done as f32 / total as f32 } else { 0.0 })
-                        .desired_width(140.0)
-                        .text(format!("{done} / {total}")),
+                    egui::ProgressBar::new(if total > 0 {
+                        done as f32 / total as f32
+                    } else {
+                        0.0
+                    })
+                    .desired_width(140.0)
+                    .text(format!("{done} / {total}")),
                 );
                 if ui.button("Cancel").clicked() {
                     job.request_cancel();
@@ -606,7 +650,10 @@ pub fn export_bar_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>)
             }
             None => {
                 let enabled = !export.path.trim().is_empty();
-                if ui.add_enabled(enabled, egui::Button::new("Write")).clicked() {
+                if ui
+                    .add_enabled(enabled, egui::Button::new("Write"))
+                    .clicked()
+                {
                     let rows = match export.scope {
                         ExportScope::Selected => selected_rows.clone(),
                         ExportScope::Shown => shown.message_rows(),
