@@ -557,6 +557,13 @@ fn json_field_and_header_highlight_their_bytes() {
         Some(Ok(view)) => view.clone(),
         other => panic!("{other:?}"),
     };
+    // The tree lists one member a line.
+    let id_rect = harness.get_by_label_contains("order_id: ").rect();
+    let event_rect = harness.get_by_label_contains("event: ").rect();
+    assert!(
+        event_rect.min.y >= id_rect.max.y - 1.0,
+        "{id_rect:?} {event_rect:?}"
+    );
     let field = harness.get_by_label_contains("order_id: ");
     field.click();
     harness.step();

@@ -6,7 +6,6 @@ pub mod restore;
 pub mod screenshot;
 
 use anyhow::{anyhow, Context, Result};
-use base64::Engine;
 use jsbackup::model::{Backup, Severity};
 use jsbackup::ops::index::{open_backup, OpenError, ScanControl};
 use jsbackup::ops::read::MessageReader;
@@ -212,17 +211,25 @@ pub fn messages(args: &MessagesArgs) -> Result<u8> {
                 continue;
             }
         }
-        let Some(mut line) = report::message_json(&backup, row, reference_ns) else {
+        let bytes = match reader.as_mut() {
+            Some(reader) => Some(
+                reader
+                    .read_row(&backup, row)
+                    .with_context(|| format!("reading sequence {seq}"))?,
+            ),
+            None => None,
+        };
+        // The same objects the app's NDJSON export writes (ops::dump).
+        let Some(line) = jsbackup::ops::dump::row_json(
+            &backup,
+            row,
+            reference_ns,
+            bytes
+                .as_ref()
+                .map(|bytes| (bytes.headers.as_slice(), bytes.data.as_slice())),
+        ) else {
             continue;
         };
-        if let Some(reader) = reader.as_mut() {
-            let bytes = reader
-                .read_row(&backup, row)
-                .with_context(|| format!("reading sequence {seq}"))?;
-            let engine = base64::engine::general_purpose::STANDARD;
-            line["hdr"] = engine.encode(&bytes.headers).into();
-            line["data"] = engine.encode(&bytes.data).into();
-        }
         if args.json {
             writeln!(out, "{line}")?;
         } else {

@@ -106,7 +106,7 @@ fn charset_of(content_type: &str) -> Option<String> {
 }
 
 fn decode_utf16(data: &[u8], little_endian: Option<bool>) -> Result<String, String> {
-    if data.len() % 2 != 0 {
+    if !data.len().is_multiple_of(2) {
         return Err(format!("{} bytes is an odd length for UTF-16", data.len()));
     }
     // A BOM wins; without one RFC 2781 says big-endian.

@@ -114,15 +114,13 @@ pub fn sort_rows(
                 .collect();
             check()?;
             let mut paired: Vec<((u8, i64), u32)> = keys.into_iter().zip(rows).collect();
-            paired.sort_by(|a, b| a.0.cmp(&b.0));
+            paired.sort_by_key(|pair| pair.0);
             rows = paired.into_iter().map(|(_, row)| row).collect();
         }
     }
     check()?;
     if order.descending {
-        // Reverse, then restore sequence order inside runs of equal keys by a
-        // stable pass: simpler to reverse the whole list (ties come out in
-        // descending sequence, which is what "descending" readers expect).
+        // Ties come out in descending sequence (newest first among equals).
         rows.reverse();
     }
     Ok(rows)

@@ -318,6 +318,9 @@ impl ExportState {
 
 // ------------------------------------------------------------- state
 
+/// Header keys with how many sampled messages carry them.
+type KeyCounts = Vec<(String, u64)>;
+
 /// Everything the Messages table and detail keep between frames.
 pub struct BrowseState {
     pub sort: SortOrder,
@@ -330,8 +333,8 @@ pub struct BrowseState {
     pub scroll_to_shown: Option<usize>,
     pub header_keys: Vec<String>,
     pub new_key_text: String,
-    key_offer: Option<(usize, Vec<(String, u64)>)>,
-    key_job: Option<(usize, Job<Vec<(String, u64)>>)>,
+    key_offer: Option<(usize, KeyCounts)>,
+    key_job: Option<(usize, Job<KeyCounts>)>,
     pub cells: HeaderCellCache,
     pub export: ExportState,
     copy_job: Option<Job<(String, String)>>,

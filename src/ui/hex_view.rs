@@ -143,7 +143,7 @@ mod tests {
             .sections
             .iter()
             .filter(|section| section.format.background == Color32::RED)
-            .map(|section| &job.text[section.byte_range.clone()])
+            .map(|section| &job.text[section.byte_range.start.0..section.byte_range.end.0])
             .collect();
         assert_eq!(marked, vec!["02", "."]);
         assert!(job.text.starts_with("00000000  00 01 02"));

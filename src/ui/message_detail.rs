@@ -348,19 +348,22 @@ fn payload_ui(
         _ => text_ui(ui, analysis, view),
     };
     if linked {
-        ui.columns(2, |columns| {
-            let [left, right] = columns else {
-                return;
-            };
-            draw_viewer(left, state);
-            hex_view(
-                right,
-                "linked_hex",
-                &all_bytes,
-                header_len,
-                highlight,
-                scroll,
-            );
+        // The hex dump gets the width of its 16-byte lines; the viewer the rest.
+        let font = egui::TextStyle::Monospace.resolve(ui.style());
+        let char_width = ui.fonts_mut(|fonts| fonts.glyph_width(&font, '0'));
+        let hex_width = (char_width * 78.0 + 20.0).min(ui.available_width() * 0.6);
+        let height = ui.available_height();
+        let down = egui::Layout::top_down(egui::Align::Min);
+        ui.horizontal_top(|ui| {
+            let viewer_width =
+                (ui.available_width() - hex_width - ui.spacing().item_spacing.x * 2.0).max(80.0);
+            ui.allocate_ui_with_layout(egui::vec2(viewer_width, height), down, |ui| {
+                draw_viewer(ui, state)
+            });
+            ui.separator();
+            ui.allocate_ui_with_layout(egui::vec2(ui.available_width(), height), down, |ui| {
+                hex_view(ui, "linked_hex", &all_bytes, header_len, highlight, scroll);
+            });
         });
     } else {
         draw_viewer(ui, state);
@@ -434,54 +437,59 @@ fn json_tree_ui(ui: &mut Ui, analysis: &Analysis, state: &mut DetailState) {
                 let Some(node) = analysis.json.get(index) else {
                     continue;
                 };
-                ui.horizontal(|ui| {
-                    ui.add_space(f32::from(node.depth) * 14.0);
-                    let container = matches!(node.kind, JsonKind::Object | JsonKind::Array);
-                    if container && node.end > index + 1 {
-                        let open = !state.collapsed.contains(&index);
-                        if ui
-                            .add(egui::Button::new(if open { "▾" } else { "▸" }).frame(false))
-                            .on_hover_text(if open { "collapse" } else { "expand" })
-                            .clicked()
-                            && !state.collapsed.remove(&index)
-                        {
-                            state.collapsed.insert(index);
+                let line = egui::Layout::left_to_right(egui::Align::Center);
+                ui.allocate_ui_with_layout(
+                    egui::vec2(ui.available_width(), row_height),
+                    line,
+                    |ui| {
+                        ui.add_space(f32::from(node.depth) * 14.0);
+                        let container = matches!(node.kind, JsonKind::Object | JsonKind::Array);
+                        if container && node.end > index + 1 {
+                            let open = !state.collapsed.contains(&index);
+                            if ui
+                                .add(egui::Button::new(if open { "▾" } else { "▸" }).frame(false))
+                                .on_hover_text(if open { "collapse" } else { "expand" })
+                                .clicked()
+                                && !state.collapsed.remove(&index)
+                            {
+                                state.collapsed.insert(index);
+                            }
+                        } else {
+                            ui.add_space(14.0);
                         }
-                    } else {
-                        ui.add_space(14.0);
-                    }
-                    let mut text = egui::text::LayoutJob::default();
-                    let font = egui::TextStyle::Monospace.resolve(ui.style());
-                    if let Some(key) = &node.key {
+                        let mut text = egui::text::LayoutJob::default();
+                        let font = egui::TextStyle::Monospace.resolve(ui.style());
+                        if let Some(key) = &node.key {
+                            text.append(
+                                &format!("{key}: "),
+                                0.0,
+                                egui::TextFormat::simple(font.clone(), key_color),
+                            );
+                        }
+                        let value = match node.kind {
+                            JsonKind::String => format!("\"{}\"", node.text),
+                            _ => node.text.clone(),
+                        };
                         text.append(
-                            &format!("{key}: "),
+                            &value,
                             0.0,
-                            egui::TextFormat::simple(font.clone(), key_color),
+                            egui::TextFormat::simple(font, ui.visuals().text_color()),
                         );
-                    }
-                    let value = match node.kind {
-                        JsonKind::String => format!("\"{}\"", node.text),
-                        _ => node.text.clone(),
-                    };
-                    text.append(
-                        &value,
-                        0.0,
-                        egui::TextFormat::simple(font, ui.visuals().text_color()),
-                    );
-                    let selected = state.selected_node == Some(index);
-                    if ui
-                        .add(egui::Button::selectable(selected, text))
-                        .on_hover_text(format!(
-                            "payload bytes {}–{}",
-                            node.span.start, node.span.end
-                        ))
-                        .clicked()
-                    {
-                        state.selected_node = if selected { None } else { Some(index) };
-                        state.selected_header = None;
-                        state.scroll_hex = true;
-                    }
-                });
+                        let selected = state.selected_node == Some(index);
+                        if ui
+                            .add(egui::Button::selectable(selected, text))
+                            .on_hover_text(format!(
+                                "payload bytes {}–{}",
+                                node.span.start, node.span.end
+                            ))
+                            .clicked()
+                        {
+                            state.selected_node = if selected { None } else { Some(index) };
+                            state.selected_header = None;
+                            state.scroll_hex = true;
+                        }
+                    },
+                );
             }
         });
 }
