@@ -383,6 +383,13 @@ fn edge_backup(dir: &Path) -> u64 {
         conn.js_publish("edge.small", None, format!("{{\"i\":{index}}}").as_bytes());
     }
     snapshot_via_api(&mut conn, "EDGE", dir).expect("snapshot");
+    // For screenshots: JSBACKUP_KEEP_EDGE=DIR keeps a copy of the backup.
+    if let Some(keep) = std::env::var_os("JSBACKUP_KEEP_EDGE").map(PathBuf::from) {
+        std::fs::create_dir_all(&keep).expect("keep dir");
+        for name in ["backup.json", "stream.tar.s2"] {
+            std::fs::copy(dir.join(name), keep.join(name)).expect("copy");
+        }
+    }
     big_seq
 }
 

@@ -369,7 +369,7 @@ impl Default for BrowseState {
             copy_job: None,
             notices: Vec::new(),
             detail: DetailState::default(),
-            split_fraction: 0.6,
+            split_fraction: 0.55,
             table_rect: egui::Rect::NOTHING,
             detail_rect: egui::Rect::NOTHING,
         }
