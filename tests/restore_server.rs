@@ -282,7 +282,7 @@ fn server_killed_mid_upload_is_a_clear_error() {
 fn config_override_and_replicas() {
     let server = NatsServer::start("2.15", None);
     let backup = open(&fixture("v2/orders"));
-    let mut config = backup.config.clone().expect("config");
+    let mut config = backup.config.as_ref().expect("config").to_json();
     config["description"] = Value::from("restored with a config override");
     let mut options = ServerRestoreOptions::new(server.url.clone());
     options.stream_name = Some("ORDERS_CFG".into());

@@ -6,7 +6,7 @@ pub mod restore;
 pub mod screenshot;
 
 use anyhow::{anyhow, Context, Result};
-use jsbackup::model::{Backup, Severity};
+use jsbackup::model::{Backup, Severity, StreamConfig};
 use jsbackup::ops::index::{open_backup, OpenError, ScanControl};
 use jsbackup::ops::read::MessageReader;
 use jsbackup::ops::report;
@@ -102,7 +102,7 @@ fn text_summary(backup: &Backup, reference_ns: i64) -> String {
         backup.source.data_file_bytes,
         backup.decompressed_bytes
     );
-    if let Some(config) = &backup.config {
+    if let Some(config) = backup.config.as_ref().map(StreamConfig::to_json) {
         let subjects = config
             .get("subjects")
             .map(|s| s.to_string())

@@ -2,13 +2,16 @@
 //! server (`--server`). Exit 0 restored, 1 restore failed, 2 bad input.
 
 use anyhow::{anyhow, Result};
+use jsbackup::model::Backup;
+use jsbackup::ops::config_check::ConfigPolicy;
 use jsbackup::ops::nats_client::Auth;
+use jsbackup::ops::preflight::{self, server_preflight, store_preflight, Check};
 use jsbackup::ops::restore_local::{
-    restore_to_store, ConsumerSelection, LocalRestoreOptions, RestoreReport,
+    restore_target, restore_to_store, ConsumerSelection, LocalRestoreOptions, RestoreReport,
 };
 use jsbackup::ops::restore_server::{restore_to_server, ServerRestoreOptions};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 #[derive(clap::Args)]
@@ -61,6 +64,13 @@ pub struct RestoreArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Leave out stream/consumer config fields the target nats-server version
+    /// would refuse (unknown or wrongly typed), with a note, instead of refusing.
+    #[arg(long)]
+    pub drop_unknown_config: bool,
+    /// nats-server version that will load a --store-dir restore (default: the newest known).
+    #[arg(long, requires = "store_dir")]
+    pub server_version: Option<String>,
 }
 
 pub fn restore(args: &RestoreArgs) -> Result<u8> {
@@ -86,51 +96,30 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
             last_percent = percent;
             printed.set(true);
             eprint!("\rrestoring… {percent:3}%");
+            // Progress display only: a stderr that cannot flush loses nothing.
             let _ = std::io::stderr().flush();
         }
     };
-    let outcome: Result<RestoreReport, (bool, String)> = if let Some(store_dir) = &args.store_dir {
-        let options = LocalRestoreOptions {
-            store_dir: store_dir.clone(),
-            account: args.account.clone(),
-            stream_name: args.stream.clone(),
+    let (checks, outcome) = if let Some(store_dir) = &args.store_dir {
+        to_store(
+            args,
+            store_dir,
+            &backup,
             consumers,
-            drop_expired: args.drop_expired,
             reference_ns,
-            replace: args.replace,
-        };
-        restore_to_store(&backup, &options, &mut progress, &cancel)
-            .map_err(|error| (error.is_bad_input(), error.to_string()))
+            &mut progress,
+            &cancel,
+        )?
     } else if let Some(url) = &args.server {
-        let mut options = ServerRestoreOptions::new(url.clone());
-        options.auth = match (&args.user, &args.password, &args.token) {
-            (Some(user), Some(password), _) => Auth::UserPassword {
-                user: user.clone(),
-                password: password.clone(),
-            },
-            (_, _, Some(token)) => Auth::Token(token.clone()),
-            _ => Auth::None,
-        };
-        if let Some(creds) = &args.creds {
-            return Err(anyhow!(
-                "--creds {}: credentials files (JWT + nkey signing) are not supported yet; use --user/--password or --token",
-                creds.display()
-            ));
-        }
-        if let Some(path) = &args.config {
-            let text = std::fs::read(path)
-                .map_err(|error| anyhow!("--config {}: {error}", path.display()))?;
-            let value: serde_json::Value = serde_json::from_slice(&text)
-                .map_err(|error| anyhow!("--config {}: not JSON: {error}", path.display()))?;
-            options.config_override = Some(value);
-        }
-        options.replicas = args.replicas;
-        options.stream_name = args.stream.clone();
-        options.consumers = consumers;
-        options.drop_expired = args.drop_expired;
-        options.reference_ns = reference_ns;
-        restore_to_server(&backup, &options, &mut progress, &cancel)
-            .map_err(|error| (error.is_bad_input(), error.to_string()))
+        to_server(
+            args,
+            url,
+            &backup,
+            consumers,
+            reference_ns,
+            &mut progress,
+            &cancel,
+        )?
     } else {
         return Err(anyhow!("give --store-dir DIR or --server URL"));
     };
@@ -142,6 +131,7 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
             if args.json {
                 let mut value = serde_json::to_value(&report)?;
                 value["ok"] = serde_json::Value::Bool(true);
+                value["preflight"] = serde_json::to_value(&checks)?;
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 print_report(&report, args.store_dir.is_some());
@@ -151,12 +141,165 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
         Err((true, message)) => Err(anyhow!(message)),
         Err((false, message)) => {
             if args.json {
-                println!("{}", serde_json::json!({"ok": false, "error": message}));
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "error": message, "preflight": checks})
+                );
             } else {
                 eprintln!("jsbackup: restore failed: {message}");
             }
             Ok(1)
         }
+    }
+}
+
+/// What a restore ended with: the report, or (bad input?, message).
+type Outcome = Result<RestoreReport, (bool, String)>;
+type Progress<'a> = dyn FnMut(u64, u64) + 'a;
+
+/// Prints the checks (plain output) and runs `restore` unless one failed.
+fn unless_blocked(checks: &[Check], json: bool, restore: impl FnOnce() -> Outcome) -> Outcome {
+    if !json {
+        print_preflight(checks);
+    }
+    if preflight::blocked(checks) {
+        Err((false, refusal(checks)))
+    } else {
+        restore()
+    }
+}
+
+/// The stream name a restore writes (the backup's unless --stream renames it).
+fn target_name(
+    args: &RestoreArgs,
+    backup: &Backup,
+    consumers: &ConsumerSelection,
+) -> Result<String> {
+    // Name and consumers first: bad input is exit 2, as the restore itself says.
+    restore_target(backup, args.stream.as_deref(), consumers)
+        .map_err(|error| anyhow!(error.to_string()))?;
+    Ok(args
+        .stream
+        .clone()
+        .unwrap_or_else(|| backup.stream_name.clone()))
+}
+
+fn to_store(
+    args: &RestoreArgs,
+    store_dir: &Path,
+    backup: &Backup,
+    consumers: ConsumerSelection,
+    reference_ns: i64,
+    progress: &mut Progress<'_>,
+    cancel: &AtomicBool,
+) -> Result<(Vec<Check>, Outcome)> {
+    let name = target_name(args, backup, &consumers)?;
+    let options = LocalRestoreOptions {
+        store_dir: store_dir.to_path_buf(),
+        account: args.account.clone(),
+        stream_name: args.stream.clone(),
+        consumers,
+        drop_expired: args.drop_expired,
+        reference_ns,
+        replace: args.replace,
+        config_policy: ConfigPolicy {
+            target_version: args.server_version.clone(),
+            drop_unknown: args.drop_unknown_config,
+        },
+    };
+    let checks = store_preflight(
+        backup,
+        store_dir,
+        &options.account,
+        &name,
+        options.replace,
+        &options.consumers,
+        &options.config_policy,
+    );
+    let outcome = unless_blocked(&checks, args.json, || {
+        restore_to_store(backup, &options, progress, cancel)
+            .map_err(|error| (error.is_bad_input(), error.to_string()))
+    });
+    Ok((checks, outcome))
+}
+
+fn to_server(
+    args: &RestoreArgs,
+    url: &str,
+    backup: &Backup,
+    consumers: ConsumerSelection,
+    reference_ns: i64,
+    progress: &mut Progress<'_>,
+    cancel: &AtomicBool,
+) -> Result<(Vec<Check>, Outcome)> {
+    let mut options = ServerRestoreOptions::new(url);
+    options.auth = match (&args.user, &args.password, &args.token) {
+        (Some(user), Some(password), _) => Auth::UserPassword {
+            user: user.clone(),
+            password: password.clone(),
+        },
+        (_, _, Some(token)) => Auth::Token(token.clone()),
+        _ => Auth::None,
+    };
+    if let Some(creds) = &args.creds {
+        return Err(anyhow!(
+            "--creds {}: credentials files (JWT + nkey signing) are not supported yet; use --user/--password or --token",
+            creds.display()
+        ));
+    }
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read(path).map_err(|error| anyhow!("--config {}: {error}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|error| anyhow!("--config {}: not JSON: {error}", path.display()))?;
+        options.config_override = Some(value);
+    }
+    let name = target_name(args, backup, &consumers)?;
+    options.replicas = args.replicas;
+    options.stream_name = args.stream.clone();
+    options.consumers = consumers;
+    options.drop_expired = args.drop_expired;
+    options.reference_ns = reference_ns;
+    options.drop_unknown_config = args.drop_unknown_config;
+    let checks = server_preflight(
+        backup,
+        url,
+        &options.auth,
+        &name,
+        &options.consumers,
+        options.drop_expired,
+        options.drop_unknown_config,
+    );
+    let outcome = unless_blocked(&checks, args.json, || {
+        restore_to_server(backup, &options, progress, cancel)
+            .map_err(|error| (error.is_bad_input(), error.to_string()))
+    });
+    Ok((checks, outcome))
+}
+
+/// The failed pre-flight checks as one refusal message.
+fn refusal(checks: &[Check]) -> String {
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|check| check.failed())
+        .map(|check| check.text.as_str())
+        .collect();
+    format!("refused by the pre-flight checks: {}", failed.join("; "))
+}
+
+/// The pre-flight checks, one per line, on standard error (before the result).
+fn print_preflight(checks: &[Check]) {
+    if checks.is_empty() {
+        return;
+    }
+    eprintln!("pre-flight:");
+    for check in checks {
+        let mark = match check.ok {
+            Some(true) => "ok  ",
+            Some(false) => "FAIL",
+            None => "note",
+        };
+        eprintln!("  {mark} {}", check.text);
     }
 }
 

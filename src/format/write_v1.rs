@@ -20,15 +20,20 @@ use std::rc::Rc;
 pub const BLOCK: usize = 512;
 const NAME_FIELD: usize = 100;
 
-/// A streaming tar writer in Go's PAX dialect with a fixed member mtime.
+/// A streaming tar writer in Go's PAX dialect with a fixed member mtime, on
+/// the `tar` crate's [`tar::Builder`] (which pads members and writes the
+/// trailer); the header fields are filled the way Go's `archive/tar` fills them.
 pub struct TarWriter<W: Write> {
-    out: W,
+    builder: tar::Builder<W>,
     mtime_ns: i64,
 }
 
 impl<W: Write> TarWriter<W> {
     pub fn new(out: W, mtime_ns: i64) -> Self {
-        Self { out, mtime_ns }
+        Self {
+            builder: tar::Builder::new(out),
+            mtime_ns,
+        }
     }
 
     /// Appends one regular file.
@@ -47,30 +52,88 @@ impl<W: Write> TarWriter<W> {
             for (key, value) in &records {
                 body.push_str(&pax_record(key, value));
             }
-            let pax_name = pax_header_name(path);
-            let header = raw_header(&pax_name, b'x', 0, body.len() as u64, 0, false);
-            self.out.write_all(&header)?;
-            self.write_padded(body.as_bytes())?;
+            let header = go_header(&pax_header_name(path), Member::Pax, body.len() as u64, 0)?;
+            self.builder.append(&header, body.as_bytes())?;
         }
         let seconds = self.mtime_ns.div_euclid(1_000_000_000);
-        let header = raw_header(path, b'0', 0o600, data.len() as u64, seconds, true);
-        self.out.write_all(&header)?;
-        self.write_padded(data)
-    }
-
-    fn write_padded(&mut self, data: &[u8]) -> io::Result<()> {
-        self.out.write_all(data)?;
-        let rest = data.len() % BLOCK;
-        if rest != 0 {
-            self.out.write_all(&[0u8; BLOCK][..BLOCK - rest])?;
-        }
-        Ok(())
+        let header = go_header(path, Member::File, data.len() as u64, seconds)?;
+        self.builder.append(&header, data)
     }
 
     /// Writes the two zero blocks that end the archive and returns the inner writer.
-    pub fn finish(mut self) -> io::Result<W> {
-        self.out.write_all(&[0u8; BLOCK * 2])?;
-        Ok(self.out)
+    pub fn finish(self) -> io::Result<W> {
+        self.builder.into_inner()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Member {
+    /// The PAX `x` entry before a member.
+    Pax,
+    /// A regular file (mode 0600, owner `nats`).
+    File,
+}
+
+/// One ustar header as Go's writer packs it (`FormatPAX`): octal fields
+/// zero-padded and NUL-terminated, the plain name field holding only the
+/// ASCII bytes of the name, the checksum as six digits, NUL, space.
+fn go_header(name: &str, member: Member, size: u64, mtime_s: i64) -> io::Result<tar::Header> {
+    let mut header = tar::Header::new_ustar();
+    header.set_size(size);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(mtime_s.max(0) as u64);
+    match member {
+        Member::Pax => {
+            header.set_entry_type(tar::EntryType::XHeader);
+            header.set_mode(0);
+        }
+        Member::File => {
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(0o600);
+            header.set_username("nats")?;
+            header.set_groupname("nats")?;
+            header.set_device_major(0)?;
+            header.set_device_minor(0)?;
+        }
+    }
+    // Go keeps only the ASCII bytes of the name in the plain field; an `x`
+    // entry's name is cut to the field and loses trailing slashes.
+    let ascii: Vec<u8> = name.bytes().filter(u8::is_ascii).collect();
+    let mut plain: &[u8] = &ascii;
+    if member == Member::Pax {
+        plain = plain.get(..NAME_FIELD).unwrap_or(plain);
+        while let [rest @ .., b'/'] = plain {
+            plain = rest;
+        }
+    }
+    put_string(&mut header.as_old_mut().name, plain);
+    go_checksum(&mut header);
+    Ok(header)
+}
+
+/// Go's `formatString`: copy what fits, NUL-terminate when shorter than the field.
+fn put_string(field: &mut [u8], text: &[u8]) {
+    let len = text.len().min(field.len());
+    if let (Some(dst), Some(src)) = (field.get_mut(..len), text.get(..len)) {
+        dst.copy_from_slice(src);
+    }
+    if let Some(end) = field.get_mut(len) {
+        *end = 0;
+    }
+}
+
+/// The header checksum as Go writes it: six octal digits, NUL, space (the
+/// `tar` crate writes seven digits and a NUL; both are valid, Go's is what
+/// the server emits).
+fn go_checksum(header: &mut tar::Header) {
+    header.as_old_mut().cksum = *b"        ";
+    let sum: u64 = header.as_bytes().iter().map(|&byte| u64::from(byte)).sum();
+    let digits = format!("{sum:06o}");
+    let (digits_field, last) = header.as_old_mut().cksum.split_at_mut(7);
+    put_string(digits_field, digits.as_bytes());
+    if let Some(space) = last.first_mut() {
+        *space = b' ';
     }
 }
 
@@ -219,71 +282,6 @@ fn pax_header_name(path: &str) -> String {
         Some(slash) => format!("{}/PaxHeaders.0/{}", &path[..slash], &path[slash + 1..]),
         None => format!("PaxHeaders.0/{path}"),
     }
-}
-
-/// Go's `formatOctal`: zero-padded to the field width minus one, then NUL.
-fn put_octal(field: &mut [u8], value: u64) {
-    let digits = format!("{value:o}");
-    let width = field.len().saturating_sub(1);
-    let text = if digits.len() < width {
-        format!("{}{digits}", "0".repeat(width - digits.len()))
-    } else {
-        digits
-    };
-    put_string(field, text.as_bytes());
-}
-
-/// Go's `formatString`: copy what fits, NUL-terminate when shorter than the field.
-fn put_string(field: &mut [u8], text: &[u8]) {
-    let len = text.len().min(field.len());
-    field[..len].copy_from_slice(&text[..len]);
-    if len < field.len() {
-        field[len] = 0;
-    }
-}
-
-/// One 512-byte ustar header as Go's writer packs it (`FormatPAX`).
-fn raw_header(
-    name: &str,
-    typeflag: u8,
-    mode: u64,
-    size: u64,
-    mtime_s: i64,
-    owners: bool,
-) -> [u8; BLOCK] {
-    let mut block = [0u8; BLOCK];
-    // Go keeps only the ASCII bytes of the name in the plain field.
-    let ascii: Vec<u8> = name.bytes().filter(u8::is_ascii).collect();
-    let mut plain: &[u8] = &ascii;
-    if typeflag == b'x' {
-        if plain.len() > NAME_FIELD {
-            plain = &plain[..NAME_FIELD];
-        }
-        while let [rest @ .., b'/'] = plain {
-            plain = rest;
-        }
-    }
-    put_string(&mut block[0..100], plain);
-    put_octal(&mut block[100..108], mode);
-    put_octal(&mut block[108..116], 0);
-    put_octal(&mut block[116..124], 0);
-    put_octal(&mut block[124..136], size);
-    put_octal(&mut block[136..148], mtime_s.max(0) as u64);
-    block[156] = typeflag;
-    block[257..263].copy_from_slice(b"ustar\0");
-    block[263..265].copy_from_slice(b"00");
-    if owners {
-        put_string(&mut block[265..297], b"nats");
-        put_string(&mut block[297..329], b"nats");
-        put_octal(&mut block[329..337], 0);
-        put_octal(&mut block[337..345], 0);
-    }
-    // Checksum: computed with the field as spaces, written as 6 octal digits, NUL, space.
-    block[148..156].copy_from_slice(b"        ");
-    let sum: u64 = block.iter().map(|&byte| u64::from(byte)).sum();
-    put_octal(&mut block[148..155], sum);
-    block[155] = b' ';
-    block
 }
 
 #[cfg(test)]

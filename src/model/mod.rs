@@ -2,10 +2,12 @@
 //! config and state, consumers, a compact message index and findings.
 //! No I/O here.
 
+pub mod config;
 pub mod findings;
 pub mod index;
 pub mod state;
 
+pub use config::{ConsumerConfig, Nanos, Storage, StreamConfig};
 pub use findings::{Finding, FindingKind, Severity};
 pub use index::{MessageIndex, MessageRow, SubjectTable};
 pub use state::{ConsumerInfo, ConsumerState, PendingEntry, SequencePair, StreamState};
@@ -62,8 +64,9 @@ pub struct Backup {
     pub format: Option<ArchiveFormat>,
     /// Stream name (v1 `meta.inf`, else `backup.json`).
     pub stream_name: String,
-    /// Stream config as JSON (v1 `meta.inf` without `Created`, else `backup.json` config).
-    pub config: Option<serde_json::Value>,
+    /// Stream config (v1 `meta.inf` without `Created`, else `backup.json` config),
+    /// typed; unknown fields kept as written.
+    pub config: Option<StreamConfig>,
     /// The exact bytes of v1 `meta.inf` (hashes cover these).
     pub meta_inf_raw: Option<Vec<u8>>,
     pub created: Option<String>,

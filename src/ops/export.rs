@@ -15,7 +15,9 @@ use crate::format::filestore_write::{
 use crate::format::s2_write::S2Writer;
 use crate::format::write_v1::{V1Consumer, V1WriteError, V1Writer};
 use crate::format::write_v2::V2Writer;
-use crate::model::{ArchiveFormat, Backup, ConsumerInfo, ConsumerState, Severity, StreamState};
+use crate::model::{
+    ArchiveFormat, Backup, ConsumerInfo, ConsumerState, Severity, StreamConfig, StreamState,
+};
 use crate::ops::read::{MessageReader, ReadError};
 use crate::util::subject::subject_matches;
 use crate::util::time::format_rfc3339_ns;
@@ -270,23 +272,14 @@ fn snapshot_time_ns(backup: &Backup) -> i64 {
     backup.state.last_ts_ns.max(declared).max(created)
 }
 
-fn stream_config(backup: &Backup) -> Option<Value> {
-    let from_json = || {
+fn stream_config(backup: &Backup) -> Option<StreamConfig> {
+    backup.config.clone().or_else(|| {
         backup
             .backup_json
             .as_ref()
             .and_then(|json| json.get("config"))
-            .cloned()
-    };
-    backup
-        .config
-        .clone()
-        .filter(Value::is_object)
-        .or_else(|| from_json().filter(Value::is_object))
-}
-
-fn is_memory(config: &Value) -> bool {
-    config.get("storage").and_then(Value::as_str) == Some("memory")
+            .and_then(StreamConfig::from_json)
+    })
 }
 
 /// What will be written: kept rows, the state and the consumers.
@@ -309,11 +302,12 @@ fn plan<'a>(
         (None, Some(format)) => format,
         (None, None) => return Err(ExportError::NoFormat),
     };
-    let config = stream_config(backup).ok_or(ExportError::NoConfig)?;
-    if format == ArchiveFormat::V1 && is_memory(&config) {
+    let typed = stream_config(backup).ok_or(ExportError::NoConfig)?;
+    if format == ArchiveFormat::V1 && typed.is_memory() {
         return Err(ExportError::MemoryAsV1);
     }
-    let memory = format == ArchiveFormat::V2 && is_memory(&config);
+    let memory = format == ArchiveFormat::V2 && typed.is_memory();
+    let config = typed.to_json();
     let reference_ns = options
         .reference_ns
         .unwrap_or_else(crate::util::time::now_ns);

@@ -11,7 +11,7 @@ use crate::format::tar::{TarError, TarEvent, TarReader};
 use crate::format::v2::{self, EntryError};
 use crate::model::{
     ArchiveFormat, Backup, ConsumerInfo, ConsumerState, EntryInfo, Finding, FindingKind,
-    MessageRow, PendingEntry, SequencePair, Severity, StreamState,
+    MessageRow, PendingEntry, SequencePair, Severity, StreamConfig, StreamState,
 };
 use crate::util::fxhash::{FxHashMap, FxHashSet};
 use serde_json::Value;
@@ -231,7 +231,7 @@ fn read_backup_json(backup: &mut Backup) {
                 if let Some(name) = config.get("name").and_then(Value::as_str) {
                     backup.stream_name = name.to_string();
                 }
-                backup.config = Some(config.clone());
+                backup.config = StreamConfig::from_json(config);
             }
             backup.declared_state = value.get("state").and_then(StreamState::from_json);
             backup.backup_json = Some(value);
@@ -291,9 +291,7 @@ fn scan_v2<S: ChunkSource>(
     let max_msg_size = backup
         .config
         .as_ref()
-        .and_then(|config| config.get("max_msg_size"))
-        .and_then(Value::as_i64)
-        .filter(|&size| size > 0);
+        .and_then(StreamConfig::max_msg_size_limit);
     let mut entry_number: u64 = 0;
     let mut out_of_order: u64 = 0;
     let mut previous_seq: u64 = 0;
@@ -1180,7 +1178,7 @@ fn parse_meta_inf(backup: &mut Backup, data: &[u8], offset: u64) -> Option<Strin
                 }
                 backup.stream_name = name.clone();
             }
-            backup.config = Some(Value::Object(object));
+            backup.config = StreamConfig::from_json(&Value::Object(object));
             name
         }
         Ok(_) | Err(_) => {
@@ -1940,12 +1938,7 @@ fn finish_model(backup: &mut Backup) {
         let first_seq = first_message.unwrap_or(archive.first_seq);
         backup.state.first_seq = first_seq;
         backup.state.last_seq = archive.last_seq.max(last_message);
-        let memory = backup
-            .config
-            .as_ref()
-            .and_then(|config| config.get("storage"))
-            .and_then(Value::as_str)
-            == Some("memory");
+        let memory = backup.config.as_ref().is_some_and(StreamConfig::is_memory);
         let mut bytes = 0u64;
         for row in 0..backup.messages.len() {
             let subject_len = backup.subjects.name(backup.messages.subject_id[row]).len();

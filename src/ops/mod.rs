@@ -1,5 +1,6 @@
 //! Long operations on backups, with progress and cancel: index, verify, export, restore.
 
+pub mod config_check;
 pub mod dump;
 pub mod export;
 pub mod header_cells;
@@ -7,8 +8,10 @@ pub mod index;
 pub mod nats_client;
 pub mod open;
 pub mod payload_view;
+pub mod preflight;
 pub mod read;
 pub mod report;
 pub mod restore_local;
 pub mod restore_server;
+pub mod selection;
 pub mod sort;

@@ -1,7 +1,7 @@
 //! JSON views of a backup for scripts (`info --json`, `messages --json`).
 
 use crate::format::headers::Ttl;
-use crate::model::{Backup, ConsumerInfo, StreamState};
+use crate::model::{Backup, ConsumerInfo, StreamConfig, StreamState};
 use crate::util::time::format_rfc3339_ns;
 use serde_json::{json, Map, Value};
 
@@ -74,7 +74,7 @@ pub fn info_json(backup: &Backup, reference_ns: i64) -> Value {
         "stream": {
             "name": backup.stream_name,
             "created": backup.created,
-            "config": backup.config,
+            "config": backup.config.as_ref().map(StreamConfig::to_json),
         },
         "snapshot_time": backup.snapshot_time_ns.map(format_rfc3339_ns),
         "complete": backup.complete,

@@ -12,7 +12,8 @@ use crate::format::filestore_write::{
     write_stream_meta_files, BlockSummary, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
 };
 use crate::format::headers::flags;
-use crate::model::{Backup, ConsumerInfo};
+use crate::model::{Backup, ConsumerInfo, StreamConfig};
+use crate::ops::config_check::{check_restore_configs, ConfigPolicy};
 use crate::ops::read::{MessageReader, ReadError};
 use serde::Serialize;
 use serde_json::Value;
@@ -22,65 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Which consumers go with the stream (restore and export).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum ConsumerSelection {
-    #[default]
-    All,
-    None,
-    Only(Vec<String>),
-}
-
-impl ConsumerSelection {
-    /// The selected consumers of `backup`, in archive order. Naming a consumer
-    /// the backup does not hold is bad input.
-    pub fn select<'a>(&self, backup: &'a Backup) -> Result<Vec<&'a ConsumerInfo>, RestoreError> {
-        let missing = self.unknown_names(backup);
-        if !missing.is_empty() {
-            let known: Vec<&str> = backup.consumers.iter().map(|c| c.name.as_str()).collect();
-            return Err(RestoreError::BadInput(format!(
-                "consumer(s) {missing:?} not in the backup of stream {:?}; it holds {known:?}",
-                backup.stream_name
-            )));
-        }
-        Ok(self.kept(backup))
-    }
-
-    /// The names `Only` gives that `backup` does not hold, in the order given.
-    pub fn unknown_names(&self, backup: &Backup) -> Vec<&String> {
-        match self {
-            ConsumerSelection::All | ConsumerSelection::None => Vec::new(),
-            ConsumerSelection::Only(names) => names
-                .iter()
-                .filter(|name| !backup.consumers.iter().any(|c| &c.name == *name))
-                .collect(),
-        }
-    }
-
-    /// The selected consumers of `backup` in archive order; unknown names are ignored.
-    pub fn kept<'a>(&self, backup: &'a Backup) -> Vec<&'a ConsumerInfo> {
-        match self {
-            ConsumerSelection::All => backup.consumers.iter().collect(),
-            ConsumerSelection::None => Vec::new(),
-            ConsumerSelection::Only(names) => backup
-                .consumers
-                .iter()
-                .filter(|c| names.contains(&c.name))
-                .collect(),
-        }
-    }
-
-    /// True when every consumer of `backup` is kept.
-    pub fn keeps_all(&self, backup: &Backup) -> bool {
-        match self {
-            ConsumerSelection::All => true,
-            ConsumerSelection::None => backup.consumers.is_empty(),
-            ConsumerSelection::Only(names) => {
-                backup.consumers.iter().all(|c| names.contains(&c.name))
-            }
-        }
-    }
-}
+pub use crate::ops::selection::ConsumerSelection;
 
 #[derive(Debug, Clone)]
 pub struct LocalRestoreOptions {
@@ -96,6 +39,8 @@ pub struct LocalRestoreOptions {
     pub reference_ns: i64,
     /// Replace an existing stream directory of the same name.
     pub replace: bool,
+    /// Config fields the target version would refuse: refuse or drop.
+    pub config_policy: ConfigPolicy,
 }
 
 impl LocalRestoreOptions {
@@ -108,6 +53,7 @@ impl LocalRestoreOptions {
             drop_expired: false,
             reference_ns: crate::util::time::now_ns(),
             replace: false,
+            config_policy: ConfigPolicy::default(),
         }
     }
 }
@@ -155,6 +101,20 @@ pub enum RestoreError {
     Encode(#[from] EncodeError),
     #[error("restore cancelled; nothing was written at {}", .0.display())]
     Cancelled(PathBuf),
+    /// The new stream could not be moved into place and the old one could not be
+    /// put back: the old stream is intact at `kept`.
+    #[error(
+        "cannot rename the restored stream into {} ({rename_error}), and putting the existing stream back failed ({restore_error}): it is kept at {}; move it back to {} by hand",
+        target.display(),
+        kept.display(),
+        target.display()
+    )]
+    RollbackFailed {
+        target: PathBuf,
+        kept: PathBuf,
+        rename_error: std::io::Error,
+        restore_error: std::io::Error,
+    },
 }
 
 impl RestoreError {
@@ -234,15 +194,17 @@ pub fn restore_target<'a>(
 
 /// The stream config with `name` set to `stream_name`.
 pub fn renamed_config(backup: &Backup, stream_name: &str) -> Result<Value, RestoreError> {
-    let Some(Value::Object(config)) = &backup.config else {
+    let Some(config) = &backup.config else {
         return Err(RestoreError::BadInput(format!(
             "the backup of {:?} has no stream config (no meta.inf / backup.json config)",
             backup.stream_name
         )));
     };
-    let mut config = config.clone();
-    config.insert("name".into(), Value::from(stream_name));
-    Ok(Value::Object(config))
+    let mut config = config.to_json();
+    if let Value::Object(fields) = &mut config {
+        fields.insert("name".into(), Value::from(stream_name));
+    }
+    Ok(config)
 }
 
 /// `last_ts` to give the trailing skip record: the archive's own, else the scan's.
@@ -394,8 +356,28 @@ pub fn restore_to_store(
     cancel: &AtomicBool,
 ) -> Result<RestoreReport, RestoreError> {
     let started = std::time::Instant::now();
-    let (stream_name, consumers, config) =
+    let (stream_name, consumers, mut config) =
         restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
+    let version = options
+        .config_policy
+        .version()
+        .map_err(RestoreError::BadInput)?;
+    let checked = check_restore_configs(
+        &mut config,
+        &consumers,
+        version,
+        options.config_policy.drop_unknown,
+    )
+    .map_err(RestoreError::BadInput)?;
+    let consumers: Vec<&ConsumerInfo> = consumers
+        .iter()
+        .map(|consumer| checked.consumer(consumer))
+        .collect();
+    let meta_inf = if checked.stream_edited {
+        meta_inf_json(&stream_created(backup), &config)?
+    } else {
+        stream_meta_inf(backup, &stream_name, &config)?
+    };
     validate_consumer_name(&options.account).map_err(|_| {
         RestoreError::BadInput(format!(
             "{:?} is not a valid account directory name",
@@ -405,7 +387,7 @@ pub fn restore_to_store(
     for consumer in &consumers {
         validate_consumer_name(&consumer.name)?;
     }
-    if config.get("storage").and_then(Value::as_str) == Some("memory") {
+    if backup.config.as_ref().is_some_and(StreamConfig::is_memory) {
         return Err(RestoreError::BadInput(format!(
             "stream {:?} uses memory storage; a server never loads memory streams from its store directory (restore to a server instead)",
             backup.stream_name
@@ -424,6 +406,8 @@ pub fn restore_to_store(
     let created_ancestors = missing_ancestors(&streams_dir);
     let cleanup_ancestors = |created: &[PathBuf]| {
         for dir in created.iter().rev() {
+            // Best effort: a directory someone else filled meanwhile stays (remove_dir
+            // only removes empty ones), and the restore's own error is what to report.
             let _ = fs::remove_dir(dir);
         }
     };
@@ -444,14 +428,17 @@ pub fn restore_to_store(
         backup,
         options,
         &stream_name,
-        &config,
+        &meta_inf,
         &consumers,
         &temp,
         progress,
         cancel,
     );
     let mut report = match written {
-        Ok(report) => report,
+        Ok(mut report) => {
+            report.notes.extend(checked.notes);
+            report
+        }
         Err(error) => {
             let _ = fs::remove_dir_all(&temp);
             cleanup_ancestors(&created_ancestors);
@@ -461,7 +448,16 @@ pub fn restore_to_store(
             });
         }
     };
-    let moved = move_into_place(&temp, &target, &streams_dir, exists, &stream_name, pid);
+    let rename = |from: &Path, to: &Path| fs::rename(from, to);
+    let moved = move_into_place(
+        &rename,
+        &temp,
+        &target,
+        &streams_dir,
+        exists,
+        &stream_name,
+        pid,
+    );
     if let Err(error) = moved {
         let _ = fs::remove_dir_all(&temp);
         cleanup_ancestors(&created_ancestors);
@@ -473,7 +469,12 @@ pub fn restore_to_store(
     Ok(report)
 }
 
+type Rename<'a> = dyn Fn(&Path, &Path) -> std::io::Result<()> + 'a;
+
+/// Moves the finished temp dir to `target` (the old stream aside first, put back
+/// on failure) with `rename` (tests force its failures).
 fn move_into_place(
+    rename: &Rename<'_>,
     temp: &Path,
     target: &Path,
     streams_dir: &Path,
@@ -483,18 +484,26 @@ fn move_into_place(
 ) -> Result<(), RestoreError> {
     if exists {
         let old = streams_dir.join(format!(".{stream_name}.jsbackup-old-{pid}"));
-        fs::rename(target, &old).map_err(io_error("move aside the existing", target))?;
-        if let Err(source) = fs::rename(temp, target) {
-            let _ = fs::rename(&old, target);
-            return Err(RestoreError::Io {
-                action: "rename into place",
-                path: target.to_path_buf(),
-                source,
+        rename(target, &old).map_err(io_error("move aside the existing", target))?;
+        if let Err(source) = rename(temp, target) {
+            // Put the old stream back; if that fails too, say where it is kept.
+            return Err(match rename(&old, target) {
+                Ok(()) => RestoreError::Io {
+                    action: "rename into place",
+                    path: target.to_path_buf(),
+                    source,
+                },
+                Err(restore_error) => RestoreError::RollbackFailed {
+                    target: target.to_path_buf(),
+                    kept: old,
+                    rename_error: source,
+                    restore_error,
+                },
             });
         }
         fs::remove_dir_all(&old).map_err(io_error("remove the replaced stream directory", &old))?;
     } else {
-        fs::rename(temp, target).map_err(io_error("rename into place", target))?;
+        rename(temp, target).map_err(io_error("rename into place", target))?;
     }
     sync_dir(streams_dir)
 }
@@ -504,7 +513,7 @@ fn write_stream_dir(
     backup: &Backup,
     options: &LocalRestoreOptions,
     stream_name: &str,
-    config: &Value,
+    meta_inf: &[u8],
     consumers: &[&ConsumerInfo],
     temp: &Path,
     progress: &mut dyn FnMut(u64, u64),
@@ -543,8 +552,7 @@ fn write_stream_dir(
     progress(total, total);
     sync_dir(&msgs_dir)?;
 
-    let meta_inf = stream_meta_inf(backup, stream_name, config)?;
-    write_stream_meta_files(stream_name, &meta_inf, |file, bytes| {
+    write_stream_meta_files(stream_name, meta_inf, |file, bytes| {
         write_synced(&temp.join(file), bytes)
     })?;
 
@@ -739,3 +747,6 @@ fn write_consumer(
     )?;
     sync_dir(dir)
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,16 +13,17 @@
 //! fails after the server started the restore, the half-created stream is
 //! deleted and the error says so.
 
-use crate::format::filestore_write::{clamp_consumer_state, encode_odat};
+use crate::format::filestore_write::{clamp_consumer_state, encode_odat, meta_inf_json};
 use crate::format::s2_write::S2Writer;
 use crate::format::write_v1::{V1Consumer, V1Writer};
 use crate::format::write_v2::V2Writer;
 use crate::model::{ArchiveFormat, Backup, ConsumerInfo};
+use crate::ops::config_check::{check_restore_configs, schema_version, CheckedConfigs};
 use crate::ops::export::v2_consumer_entry;
 use crate::ops::nats_client::{Auth, Client, NatsError};
 use crate::ops::restore_local::{
-    consumer_meta_inf_of, for_each_restored_message, restore_target, stream_last_ts,
-    stream_meta_inf, ConsumerSelection, RestoreError, RestoreReport,
+    consumer_meta_inf_of, for_each_restored_message, restore_target, stream_created,
+    stream_last_ts, stream_meta_inf, ConsumerSelection, RestoreError, RestoreReport,
 };
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -47,6 +48,9 @@ pub struct ServerRestoreOptions {
     pub api_timeout: Duration,
     pub chunk_timeout: Duration,
     pub final_timeout: Duration,
+    /// Leave out config fields the server's version would refuse (with a note)
+    /// instead of refusing the restore.
+    pub drop_unknown_config: bool,
 }
 
 impl ServerRestoreOptions {
@@ -63,6 +67,7 @@ impl ServerRestoreOptions {
             api_timeout: Duration::from_secs(10),
             chunk_timeout: Duration::from_secs(30),
             final_timeout: Duration::from_secs(3600),
+            drop_unknown_config: false,
         }
     }
 }
@@ -227,7 +232,7 @@ pub fn restore_to_server(
             )))
         }
     }
-    let payload = choose_payload(
+    let mut payload = choose_payload(
         backup,
         renamed,
         &options.consumers,
@@ -235,6 +240,26 @@ pub fn restore_to_server(
         &version,
     )
     .map_err(ServerRestoreError::Preflight)?;
+    // The configs go as this server version accepts them (or with its refused fields dropped).
+    let checked = match schema_version(&version) {
+        Some(schema) => {
+            check_restore_configs(&mut config, &selected, schema, options.drop_unknown_config)
+                .map_err(ServerRestoreError::Preflight)?
+        }
+        None => CheckedConfigs::default(),
+    };
+    let selected: Vec<&ConsumerInfo> = selected
+        .iter()
+        .map(|consumer| checked.consumer(consumer))
+        .collect();
+    if checked.edited() && payload == Payload::Original {
+        // The archive's own meta.inf / consumer entries carry the refused fields.
+        payload = if backup.format == Some(ArchiveFormat::V2) {
+            Payload::ReencodedV2
+        } else {
+            Payload::ReencodedV1
+        };
+    }
 
     // Restore request.
     let state = backup
@@ -290,7 +315,7 @@ pub fn restore_to_server(
         Payload::ReencodedV1 => upload_reencoded_v1(
             backup,
             &stream_name,
-            &config,
+            (&config, checked.stream_edited),
             &selected,
             options,
             &mut uploader,
@@ -321,6 +346,7 @@ pub fn restore_to_server(
     report.consumers = selected.iter().map(|c| c.name.clone()).collect();
     report.bytes_sent = Some(sent);
     report.server_stream_info = Some(final_reply);
+    report.notes.extend(checked.notes);
     report.notes.push(match payload {
         Payload::Original => format!("sent the archive unchanged to server {version}"),
         Payload::ReencodedV2 => format!("sent a re-encoded v2 archive to server {version}"),
@@ -536,15 +562,19 @@ fn for_each_message(
 fn upload_reencoded_v1(
     backup: &Backup,
     stream_name: &str,
-    config: &Value,
+    (config, config_edited): (&Value, bool),
     consumers: &[&ConsumerInfo],
     options: &ServerRestoreOptions,
     uploader: &mut Uploader,
     report: &mut RestoreReport,
 ) -> Result<(), String> {
     let last_seq = backup.state.last_seq;
-    let meta_inf =
-        stream_meta_inf(backup, stream_name, config).map_err(|error| error.to_string())?;
+    let meta_inf = if config_edited {
+        meta_inf_json(&stream_created(backup), config)
+    } else {
+        stream_meta_inf(backup, stream_name, config)
+    }
+    .map_err(|error| error.to_string())?;
     let mut v1_consumers = Vec::new();
     for consumer in consumers {
         let meta = consumer_meta_inf_of(backup, consumer)

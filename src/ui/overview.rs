@@ -4,7 +4,7 @@
 use super::app::Command;
 use super::document::Document;
 use super::widgets;
-use crate::model::{Backup, StreamState};
+use crate::model::{Backup, Nanos, StreamState};
 use egui::{RichText, Ui};
 use serde_json::Value;
 
@@ -59,8 +59,7 @@ fn identity_ui(ui: &mut Ui, backup: &Backup) {
         if let Some(description) = backup
             .config
             .as_ref()
-            .and_then(|config| config.get("description"))
-            .and_then(Value::as_str)
+            .and_then(|config| config.description.as_deref())
         {
             widgets::weak(ui, "description");
             ui.label(description);
@@ -205,7 +204,7 @@ fn compact(value: &Value) -> String {
     }
 }
 
-fn config_value_text(key: &str, value: &Value) -> String {
+fn config_value_text(key: &str, value: &Value, duration: Option<Nanos>) -> String {
     // The server writes "no limit" as -1 for counts and sizes, and 0 for max_age.
     let limit_key = matches!(
         key,
@@ -216,21 +215,21 @@ fn config_value_text(key: &str, value: &Value) -> String {
     {
         return format!("unlimited ({})", compact(value));
     }
-    // Durations are nanoseconds in the server's JSON.
-    if matches!(
-        key,
-        "max_age" | "duplicate_window" | "subject_delete_marker_ttl"
-    ) {
-        if let Some(ns) = value.as_i64() {
-            return format!("{ns} ({})", widgets::duration_ns(ns));
-        }
+    // Durations are nanoseconds in the server's JSON; the typed config says which.
+    if let Some(duration) = duration {
+        return format!("{} ({duration})", duration.0);
     }
     compact(value)
 }
 
 fn config_ui(ui: &mut Ui, backup: &Backup) {
     ui.label(RichText::new("Config").strong());
-    let Some(config) = backup.config.as_ref().and_then(Value::as_object) else {
+    let Some(typed) = backup.config.as_ref() else {
+        widgets::weak(ui, "no stream config in this backup");
+        return;
+    };
+    let json = typed.to_json();
+    let Some(config) = json.as_object() else {
         widgets::weak(ui, "no stream config in this backup");
         return;
     };
@@ -252,7 +251,7 @@ fn config_ui(ui: &mut Ui, backup: &Backup) {
                     .show(ui, |ui| {
                         for (key, value) in present {
                             widgets::weak(ui, key);
-                            widgets::mono(ui, config_value_text(key, value));
+                            widgets::mono(ui, config_value_text(key, value, typed.duration(key)));
                             ui.end_row();
                         }
                     });

@@ -8,17 +8,14 @@ use super::dialog::{self, ConsumerChecks, PathField};
 use super::widgets;
 use super::workers::{spawn_job, Job};
 use crate::model::Backup;
-use crate::ops::nats_client::{Auth, Client};
+use crate::ops::config_check::ConfigPolicy;
+use crate::ops::nats_client::Auth;
+use crate::ops::preflight::{self, server_preflight, store_preflight, stream_dir, Check};
 use crate::ops::restore_local::{
-    restore_to_store, validate_stream_name, ConsumerSelection, LocalRestoreOptions, RestoreError,
-    RestoreReport,
+    restore_to_store, LocalRestoreOptions, RestoreError, RestoreReport,
 };
-use crate::ops::restore_server::{
-    choose_payload, restore_to_server, Payload, ServerRestoreError, ServerRestoreOptions,
-};
+use crate::ops::restore_server::{restore_to_server, ServerRestoreError, ServerRestoreOptions};
 use egui::{RichText, Ui};
-use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,34 +34,6 @@ pub enum AuthChoice {
     Token,
 }
 
-/// One pre-flight line: passed (`Some(true)`), blocks the restore (`Some(false)`), note (`None`).
-#[derive(Debug, Clone)]
-pub struct Check {
-    pub ok: Option<bool>,
-    pub text: String,
-}
-
-impl Check {
-    fn pass(text: impl Into<String>) -> Self {
-        Self {
-            ok: Some(true),
-            text: text.into(),
-        }
-    }
-    fn fail(text: impl Into<String>) -> Self {
-        Self {
-            ok: Some(false),
-            text: text.into(),
-        }
-    }
-    fn note(text: impl Into<String>) -> Self {
-        Self {
-            ok: None,
-            text: text.into(),
-        }
-    }
-}
-
 pub struct RestoreDialog {
     pub backup: Arc<Backup>,
     pub target: Target,
@@ -78,6 +47,8 @@ pub struct RestoreDialog {
     pub stream_name: String,
     pub consumers: ConsumerChecks,
     pub drop_expired: bool,
+    /// Leave out config fields the target server version would refuse.
+    pub drop_unknown_config: bool,
     /// The document's TTL reference (`None`: now, taken when the job starts).
     pub reference_ns: Option<i64>,
     pub replace: bool,
@@ -105,6 +76,7 @@ impl RestoreDialog {
             stream_name: backup.stream_name.clone(),
             consumers: ConsumerChecks::all(&backup),
             drop_expired: false,
+            drop_unknown_config: false,
             reference_ns,
             replace: false,
             confirm_replace: false,
@@ -148,6 +120,14 @@ impl RestoreDialog {
         }
     }
 
+    /// A local store is checked against the newest server version known.
+    fn config_policy(&self) -> ConfigPolicy {
+        ConfigPolicy {
+            target_version: None,
+            drop_unknown: self.drop_unknown_config,
+        }
+    }
+
     fn reference(&self) -> i64 {
         self.reference_ns.unwrap_or_else(crate::util::time::now_ns)
     }
@@ -177,8 +157,12 @@ impl RestoreDialog {
                 };
                 let account = self.account.trim().to_string();
                 let replace = self.replace;
+                let consumers = self.consumers.selection();
+                let policy = self.config_policy();
                 spawn_job("restore-check", ctx, move |_, _| {
-                    Ok(store_preflight(&backup, &store, &account, &name, replace))
+                    Ok(store_preflight(
+                        &backup, &store, &account, &name, replace, &consumers, &policy,
+                    ))
                 })
             }
             Target::Server => {
@@ -186,6 +170,7 @@ impl RestoreDialog {
                 let auth = self.auth();
                 let consumers = self.consumers.selection();
                 let drop_expired = self.drop_expired;
+                let drop_unknown_config = self.drop_unknown_config;
                 spawn_job("restore-check", ctx, move |_, _| {
                     Ok(server_preflight(
                         &backup,
@@ -194,6 +179,7 @@ impl RestoreDialog {
                         &name,
                         &consumers,
                         drop_expired,
+                        drop_unknown_config,
                     ))
                 })
             }
@@ -223,6 +209,7 @@ impl RestoreDialog {
                     drop_expired,
                     reference_ns,
                     replace: self.replace,
+                    config_policy: self.config_policy(),
                 };
                 spawn_job("restore", ctx, move |progress, cancel| {
                     restore_to_store(
@@ -246,6 +233,7 @@ impl RestoreDialog {
                 options.stream_name = stream_name;
                 options.consumers = consumers;
                 options.drop_expired = drop_expired;
+                options.drop_unknown_config = self.drop_unknown_config;
                 options.reference_ns = reference_ns;
                 spawn_job("restore", ctx, move |progress, cancel| {
                     restore_to_server(
@@ -299,8 +287,7 @@ impl RestoreDialog {
         } else if self.confirm_replace {
             self.confirm_ui(ui);
         } else {
-            let blocked = matches!(&self.preflight, Some(Ok(checks))
-                if checks.iter().any(|check| check.ok == Some(false)));
+            let blocked = matches!(&self.preflight, Some(Ok(checks)) if preflight::blocked(checks));
             let ready = !blocked
                 && !self.stream_name.trim().is_empty()
                 && match self.target {
@@ -428,6 +415,12 @@ impl RestoreDialog {
         });
         changed |= self.consumers.ui(ui);
         changed |= dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns);
+        changed |= ui
+            .checkbox(
+                &mut self.drop_unknown_config,
+                "leave out config fields the target server refuses (listed in the pre-flight)",
+            )
+            .changed();
         if self.target == Target::Store {
             changed |= ui
                 .checkbox(
@@ -578,180 +571,4 @@ impl RestoreDialog {
             None => {}
         }
     }
-}
-
-/// `STORE/jetstream/ACCOUNT/streams/NAME`.
-pub fn stream_dir(store: &Path, account: &str, name: &str) -> PathBuf {
-    store
-        .join("jetstream")
-        .join(account)
-        .join("streams")
-        .join(name)
-}
-
-/// File-system checks of a local restore target (runs on a worker).
-pub fn store_preflight(
-    backup: &Backup,
-    store: &Path,
-    account: &str,
-    name: &str,
-    replace: bool,
-) -> Vec<Check> {
-    let mut checks = Vec::new();
-    match validate_stream_name(name) {
-        Ok(()) => {}
-        Err(error) => checks.push(Check::fail(error.to_string())),
-    }
-    let memory = backup
-        .config
-        .as_ref()
-        .and_then(|config| config.get("storage"))
-        .and_then(Value::as_str)
-        == Some("memory");
-    if memory {
-        checks.push(Check::fail(
-            "the stream uses memory storage: a server never loads it from a store directory (restore to a server)",
-        ));
-    }
-    match std::fs::metadata(store) {
-        Ok(meta) if meta.is_dir() => checks.push(Check::pass(format!(
-            "store directory {} exists",
-            store.display()
-        ))),
-        Ok(_) => checks.push(Check::fail(format!(
-            "{} is a file, not a directory",
-            store.display()
-        ))),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            checks.push(Check::note(format!(
-                "store directory {} does not exist: it will be created",
-                store.display()
-            )))
-        }
-        Err(error) => checks.push(Check::fail(format!(
-            "cannot read {}: {error}",
-            store.display()
-        ))),
-    }
-    let target = stream_dir(store, account, name);
-    if target.symlink_metadata().is_ok() {
-        if replace {
-            checks.push(Check::note(format!(
-                "{} exists: it will be replaced (you are asked again)",
-                target.display()
-            )));
-        } else {
-            checks.push(Check::fail(format!(
-                "{} exists: choose another stream name or tick replace",
-                target.display()
-            )));
-        }
-    } else {
-        checks.push(Check::pass(format!(
-            "stream directory {} is free",
-            target.display()
-        )));
-    }
-    for consumer in &backup.consumers {
-        if !consumer.config.is_object() {
-            checks.push(Check::note(format!(
-                "consumer {} has no config in the backup: untick it",
-                consumer.name
-            )));
-        }
-    }
-    checks
-}
-
-fn api_error(reply: &Value) -> Option<String> {
-    let error = reply.get("error")?;
-    Some(format!(
-        "{} (code {})",
-        error
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or("error"),
-        error.get("code").and_then(Value::as_u64).unwrap_or(0)
-    ))
-}
-
-/// The checks `restore_to_server` makes before sending, as a list (runs on a worker).
-pub fn server_preflight(
-    backup: &Backup,
-    url: &str,
-    auth: &Auth,
-    name: &str,
-    consumers: &ConsumerSelection,
-    drop_expired: bool,
-) -> Vec<Check> {
-    let mut checks = Vec::new();
-    if let Err(error) = validate_stream_name(name) {
-        checks.push(Check::fail(error.to_string()));
-        return checks;
-    }
-    let mut client = match Client::connect(url, auth) {
-        Ok(client) => client,
-        Err(error) => {
-            checks.push(Check::fail(error.to_string()));
-            return checks;
-        }
-    };
-    let version = client.server_version();
-    checks.push(Check::pass(format!(
-        "reachable: nats-server {version} at {url}"
-    )));
-    if client.info().get("jetstream").and_then(Value::as_bool) == Some(false) {
-        checks.push(Check::fail(format!("JetStream is not enabled on {url}")));
-        return checks;
-    }
-    let timeout = Duration::from_secs(5);
-    match client.request_json("$JS.API.INFO", &Value::Null, timeout) {
-        Ok(reply) => match api_error(&reply) {
-            Some(error) => {
-                checks.push(Check::fail(format!(
-                    "JetStream is not available for this account: {error}"
-                )));
-                return checks;
-            }
-            None => checks.push(Check::pass("JetStream is enabled for this account")),
-        },
-        Err(error) => {
-            checks.push(Check::fail(format!("JetStream does not answer: {error}")));
-            return checks;
-        }
-    }
-    match client.request_json(
-        &format!("$JS.API.STREAM.INFO.{name}"),
-        &Value::Null,
-        timeout,
-    ) {
-        Ok(reply) => match reply.get("error") {
-            None => checks.push(Check::fail(format!(
-                "stream {name} already exists on the server: delete it first or choose another name"
-            ))),
-            Some(error) if error.get("code").and_then(Value::as_u64) == Some(404) => {
-                checks.push(Check::pass(format!("stream name {name} is free")))
-            }
-            Some(_) => checks.push(Check::fail(format!(
-                "cannot check whether stream {name} exists: {}",
-                api_error(&reply).unwrap_or_default()
-            ))),
-        },
-        Err(error) => checks.push(Check::fail(format!(
-            "cannot check whether stream {name} exists: {error}"
-        ))),
-    }
-    let renamed = name != backup.stream_name;
-    match choose_payload(backup, renamed, consumers, drop_expired, &version) {
-        Ok(payload) => checks.push(Check::pass(format!(
-            "nats-server {version} can read it: {}",
-            match payload {
-                Payload::Original => "the archive goes up unchanged",
-                Payload::ReencodedV2 => "a re-encoded v2 archive is sent",
-                Payload::ReencodedV1 => "a re-encoded v1 (tar) archive is sent",
-            }
-        ))),
-        Err(message) => checks.push(Check::fail(message)),
-    }
-    checks
 }
