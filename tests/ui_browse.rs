@@ -593,4 +593,26 @@ fn json_field_and_header_highlight_their_bytes() {
         .and_then(|i| view.analysis.header_lines.get(i))
         .expect("a header");
     assert!(view.header_bytes[header.span.clone()].starts_with(b"Nats-Msg-Id: "));
+    // The other way: a click on a payload byte in the hex view chooses the field holding it.
+    let header_len = view.header_bytes.len();
+    let line = header_len / 16 + 1;
+    harness.step();
+    harness
+        .get_by_label_contains(&format!("{:08x}  ", line * 16))
+        .click();
+    harness.step();
+    harness.step();
+    let state = &document(&harness).messages.browse.detail;
+    assert_eq!(state.selected_header, None);
+    let node = state
+        .selected_node
+        .and_then(|i| view.analysis.json.get(i))
+        .expect("the clicked byte's field");
+    let line_bytes = (line * 16 - header_len)..(line * 16 + 16 - header_len);
+    assert!(
+        node.span.start < line_bytes.end && line_bytes.start < node.span.end,
+        "{:?} does not hold a byte of {line_bytes:?}",
+        node.span
+    );
+    assert!(node.depth >= 1, "an innermost field, not the whole document");
 }

@@ -73,8 +73,26 @@ struct Colors {
     highlight_text: Color32,
 }
 
+/// The byte under character column `column` of a line (hex or ASCII part).
+pub fn byte_at_column(column: usize) -> Option<usize> {
+    const HEX_START: usize = 10;
+    const HEX_END: usize = HEX_START + PER_LINE * 3 + 1;
+    const ASCII_START: usize = HEX_END + 1;
+    match column {
+        c if (HEX_START..HEX_END).contains(&c) => {
+            let inner = c - HEX_START;
+            // One extra space after the eighth byte.
+            let inner = if inner >= 8 * 3 { inner - 1 } else { inner };
+            Some((inner / 3).min(PER_LINE - 1))
+        }
+        c if (ASCII_START..ASCII_START + PER_LINE).contains(&c) => Some(c - ASCII_START),
+        _ => None,
+    }
+}
+
 /// Draws `bytes` (the first `header_len` of them are the header block, tinted)
 /// with `highlight` marked. `scroll_to_highlight` scrolls its first line into view.
+/// Returns the offset of a byte the user clicked.
 pub fn hex_view(
     ui: &mut Ui,
     id: &str,
@@ -82,9 +100,11 @@ pub fn hex_view(
     header_len: usize,
     highlight: Option<Range<usize>>,
     scroll_to_highlight: bool,
-) {
+) -> Option<usize> {
     let font = egui::TextStyle::Monospace.resolve(ui.style());
     let row_height = ui.fonts_mut(|fonts| fonts.row_height(&font));
+    let char_width = ui.fonts_mut(|fonts| fonts.glyph_width(&font, '0')).max(1.0);
+    let mut clicked = None;
     let visuals = ui.visuals();
     let colors = Colors {
         text: visuals.text_color(),
@@ -112,14 +132,43 @@ pub fn hex_view(
     area.show_rows(ui, row_height, lines, |ui, visible| {
         for line in visible {
             let job = line_job(bytes, line, header_len, highlight.as_ref(), &colors, &font);
-            ui.add(egui::Label::new(job).extend().selectable(false));
+            let response = ui.add(
+                egui::Label::new(job)
+                    .extend()
+                    .selectable(false)
+                    .sense(egui::Sense::click()),
+            );
+            if let Some(position) = response
+                .interact_pointer_pos()
+                .filter(|_| response.clicked())
+            {
+                let column = ((position.x - response.rect.min.x) / char_width) as usize;
+                clicked = byte_at_column(column)
+                    .map(|index| line * PER_LINE + index)
+                    .filter(|offset| *offset < bytes.len());
+            }
         }
     });
+    clicked
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_map_to_bytes() {
+        // "00000000  00 01 02 03 04 05 06 07  08 … 0f  ascii"
+        assert_eq!(byte_at_column(10), Some(0));
+        assert_eq!(byte_at_column(12), Some(0));
+        assert_eq!(byte_at_column(13), Some(1));
+        assert_eq!(byte_at_column(35), Some(8));
+        assert_eq!(byte_at_column(58), Some(15));
+        assert_eq!(byte_at_column(59), None);
+        assert_eq!(byte_at_column(60), Some(0));
+        assert_eq!(byte_at_column(75), Some(15));
+        assert_eq!(byte_at_column(3), None);
+    }
 
     #[test]
     fn highlighted_bytes_get_a_background() {

@@ -42,6 +42,29 @@ impl DetailState {
         }
     }
 
+    /// Chooses the innermost JSON field or the header line holding byte `offset`
+    /// (of header block + payload), as a click in the hex view asks.
+    fn choose_byte(&mut self, analysis: &Analysis, header_len: usize, offset: usize) {
+        self.selected_node = None;
+        self.selected_header = None;
+        if offset < header_len {
+            self.selected_header = analysis
+                .header_lines
+                .iter()
+                .position(|line| line.span.contains(&offset));
+            return;
+        }
+        let payload_offset = offset - header_len;
+        // Pre-order: the last node containing the byte is the innermost.
+        self.selected_node = analysis
+            .json
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| node.span.contains(&payload_offset))
+            .map(|(index, _)| index)
+            .last();
+    }
+
     /// The byte range (in header block + payload) of what is chosen.
     fn highlight(&self, analysis: &Analysis, header_len: usize) -> Option<Range<usize>> {
         if let Some(node) = self
@@ -337,7 +360,10 @@ fn payload_ui(
     let highlight = state.highlight(analysis, header_len);
     let scroll = std::mem::take(&mut state.scroll_hex);
     if resolved == PayloadMode::Hex {
-        hex_view(ui, "payload_hex", &all_bytes, header_len, highlight, scroll);
+        if let Some(offset) = hex_view(ui, "payload_hex", &all_bytes, header_len, highlight, scroll)
+        {
+            state.choose_byte(analysis, header_len, offset);
+        }
         return;
     }
     let draw_viewer = |ui: &mut Ui, state: &mut DetailState| match resolved {
@@ -362,7 +388,11 @@ fn payload_ui(
             });
             ui.separator();
             ui.allocate_ui_with_layout(egui::vec2(ui.available_width(), height), down, |ui| {
-                hex_view(ui, "linked_hex", &all_bytes, header_len, highlight, scroll);
+                if let Some(offset) =
+                    hex_view(ui, "linked_hex", &all_bytes, header_len, highlight, scroll)
+                {
+                    state.choose_byte(analysis, header_len, offset);
+                }
             });
         });
     } else {
