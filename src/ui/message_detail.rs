@@ -60,9 +60,9 @@ impl DetailState {
             .json
             .iter()
             .enumerate()
-            .filter(|(_, node)| node.span.contains(&payload_offset))
-            .map(|(index, _)| index)
-            .last();
+            .rev()
+            .find(|(_, node)| node.span.contains(&payload_offset))
+            .map(|(index, _)| index);
     }
 
     /// The byte range (in header block + payload) of what is chosen.
