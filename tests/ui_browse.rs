@@ -614,5 +614,8 @@ fn json_field_and_header_highlight_their_bytes() {
         "{:?} does not hold a byte of {line_bytes:?}",
         node.span
     );
-    assert!(node.depth >= 1, "an innermost field, not the whole document");
+    assert!(
+        node.depth >= 1,
+        "an innermost field, not the whole document"
+    );
 }

@@ -104,7 +104,7 @@ const CELL_CACHE_LIMIT: usize = 200_000;
 
 impl HeaderCellCache {
     /// The cells of `row` if read; otherwise remembers to ask for them.
-    pub fn get(&mut self, _backup: &Arc<Backup>, row: u32, hdr_len: u32) -> Option<&HeaderCells> {
+    pub fn get(&mut self, row: u32, hdr_len: u32) -> Option<&HeaderCells> {
         if hdr_len == 0 && self.keys.is_empty() {
             return None;
         }
@@ -318,6 +318,25 @@ impl ExportState {
 
 // ------------------------------------------------------------- state
 
+/// `selection` in the order shown (the primary row alone when nothing is selected).
+pub fn selected_in_order(
+    selection: &BTreeSet<u32>,
+    shown: &Shown,
+    primary: Option<usize>,
+) -> Vec<u32> {
+    if selection.is_empty() {
+        return primary.map(|row| vec![row as u32]).unwrap_or_default();
+    }
+    if selection.len() == 1 {
+        return selection.iter().copied().collect();
+    }
+    shown
+        .message_rows()
+        .into_iter()
+        .filter(|row| selection.contains(row))
+        .collect()
+}
+
 /// Header keys with how many sampled messages carry them.
 type KeyCounts = Vec<(String, u64)>;
 
@@ -453,7 +472,7 @@ impl BrowseState {
     }
 
     /// Polls the header cell worker (called by the table each frame).
-    pub fn poll(&mut self, backup: &Arc<Backup>, _ctx: &egui::Context) {
+    pub fn poll(&mut self, backup: &Arc<Backup>) {
         self.cells.poll(backup);
     }
 
@@ -516,17 +535,7 @@ impl BrowseState {
 
     /// Selected rows in the order shown (the primary row alone when nothing is selected).
     pub fn selected_in_order(&self, shown: &Shown, primary: Option<usize>) -> Vec<u32> {
-        if self.selection.is_empty() {
-            return primary.map(|row| vec![row as u32]).unwrap_or_default();
-        }
-        if self.selection.len() == 1 {
-            return self.selection.iter().copied().collect();
-        }
-        shown
-            .message_rows()
-            .into_iter()
-            .filter(|row| self.selection.contains(row))
-            .collect()
+        selected_in_order(&self.selection, shown, primary)
     }
 
     pub fn toggle_key(&mut self, key: &str) {

@@ -154,7 +154,169 @@ fn columns_menu(ui: &mut Ui, browse: &mut BrowseState, backup: &Arc<Backup>) {
     });
 }
 
-#[allow(clippy::too_many_lines)]
+/// What every row of one frame needs to draw itself.
+struct RowContext<'a> {
+    backup: &'a Backup,
+    keys: &'a [String],
+    reference_ns: i64,
+    base_ns: i64,
+    relative: bool,
+    local: bool,
+    primary: Option<u32>,
+    selection_count: usize,
+    warn: egui::Color32,
+    error: egui::Color32,
+    weak: egui::Color32,
+}
+
+fn build_table<'a>(ui: &'a mut Ui, relative: bool, key_columns: usize) -> TableBuilder<'a> {
+    let mut table = TableBuilder::new(ui)
+        .id_salt("messages_table")
+        .striped(true)
+        .sense(egui::Sense::click())
+        .animate_scrolling(false)
+        .auto_shrink([false, false])
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::initial(70.0).at_least(40.0).resizable(true))
+        .column(
+            Column::initial(if relative { 140.0 } else { 232.0 })
+                .resizable(true)
+                .clip(true),
+        )
+        .column(
+            Column::initial(220.0)
+                .at_least(60.0)
+                .resizable(true)
+                .clip(true),
+        )
+        .column(Column::initial(44.0))
+        .column(Column::initial(60.0))
+        .column(Column::initial(56.0));
+    for _ in 0..key_columns {
+        table = table.column(
+            Column::initial(160.0)
+                .at_least(40.0)
+                .resizable(true)
+                .clip(true),
+        );
+    }
+    table.column(Column::remainder().at_least(60.0).clip(true))
+}
+
+fn header_row(
+    header: &mut egui_extras::TableRow<'_, '_>,
+    time_title: &str,
+    keys: &[String],
+    sort: &mut SortOrder,
+) {
+    header.col(|ui| sort_header(ui, "seq", SortKey::Seq, sort));
+    header.col(|ui| sort_header(ui, time_title, SortKey::Time, sort));
+    header.col(|ui| sort_header(ui, "subject", SortKey::Subject, sort));
+    header.col(|ui| {
+        ui.label(RichText::new("hdrs").strong())
+            .on_hover_text("Header lines (hover a cell for the header bytes)");
+    });
+    header.col(|ui| sort_header(ui, "size", SortKey::Size, sort));
+    header.col(|ui| sort_header(ui, "TTL", SortKey::Ttl, sort));
+    for key in keys {
+        header.col(|ui| {
+            ui.label(RichText::new(key).strong())
+                .on_hover_text(format!("Value of header {key}"));
+        });
+    }
+    header.col(|ui| {
+        ui.label(RichText::new("flags").strong());
+    });
+}
+
+/// One message line; returns what the user did on it.
+fn message_row(
+    row: &mut egui_extras::TableRow<'_, '_>,
+    context: &RowContext<'_>,
+    browse: &mut BrowseState,
+    index: u32,
+) -> Option<RowAction> {
+    let backup = context.backup;
+    let message = backup.messages.row(index as usize)?;
+    let selected = browse.selection.contains(&index)
+        || (browse.selection.is_empty() && context.primary == Some(index));
+    row.set_selected(selected);
+    let ttl = backup.messages.ttl_of(message.seq);
+    let expired = ttl.is_expired(message.ts_ns, context.reference_ns);
+    row.col(|ui| {
+        mono_cell(ui, message.seq.to_string());
+    });
+    row.col(|ui| {
+        let text = if context.relative {
+            widgets::time_relative(message.ts_ns, context.base_ns)
+        } else if context.local {
+            widgets::time_local(message.ts_ns)
+        } else {
+            widgets::time_utc(message.ts_ns)
+        };
+        mono_cell(ui, text);
+    });
+    row.col(|ui| subject_cell(ui, backup.subjects.name(message.subject_id), context.warn));
+    let cells = browse.cells.get(index, message.hdr_len);
+    row.col(|ui| {
+        let text = match (message.hdr_len, cells) {
+            (0, _) => "0".to_string(),
+            (_, Some(cells)) => cells.count.to_string(),
+            (_, None) => "…".to_string(),
+        };
+        mono_cell(ui, text).on_hover_text(format!("{} B header block", message.hdr_len));
+    });
+    row.col(|ui| {
+        mono_cell(
+            ui,
+            (u64::from(message.hdr_len) + u64::from(message.data_len)).to_string(),
+        )
+        .on_hover_text(format!(
+            "{} B headers + {} B payload",
+            message.hdr_len, message.data_len
+        ));
+    });
+    row.col(|ui| {
+        let text = RichText::new(widgets::ttl(ttl)).monospace();
+        cell(
+            ui,
+            if expired {
+                text.color(context.warn)
+            } else {
+                text
+            },
+        );
+    });
+    for column in 0..context.keys.len() {
+        let value = cells
+            .and_then(|cells| cells.values.get(column))
+            .and_then(|value| value.as_deref());
+        row.col(|ui| {
+            if let Some(value) = value {
+                mono_cell(ui, value);
+            }
+        });
+    }
+    row.col(|ui| flags_cell(ui, &message, ttl, expired, context));
+    let response = row.response();
+    let mut action = None;
+    if response.clicked() {
+        action = Some(RowAction::Click(
+            index,
+            response.ctx.input(|input| input.modifiers),
+        ));
+    }
+    if response.secondary_clicked() {
+        action = Some(RowAction::ContextOpened(index));
+    }
+    response.context_menu(|ui| {
+        if let Some(chosen) = context_menu(ui, index, context.selection_count) {
+            action = Some(chosen);
+        }
+    });
+    action
+}
+
 pub fn table_ui(
     ui: &mut Ui,
     document: &mut Document,
@@ -163,20 +325,26 @@ pub fn table_ui(
 ) {
     let shown = document.messages.browse.shown(&document.messages.display);
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace).max(14.0) + 4.0;
-    let reference_ns = document.reference.ns();
-    let base_ns = backup.messages.ts_ns.first().copied().unwrap_or(0);
     let relative = document.messages.relative_time;
     let local = document.messages.local_time;
     let local_title = format!("time (local {})", widgets::local_offset_label());
     let primary = document.messages.selected_row.map(|row| row as u32);
-    let warn = widgets::warn_color(ui);
-    let error = widgets::error_color(ui);
-    let weak = ui.visuals().weak_text_color();
-    let mut action: Option<RowAction> = None;
     let browse = &mut document.messages.browse;
-    browse.poll(backup, ui.ctx());
+    browse.poll(backup);
     let keys = browse.header_keys.clone();
-    let selection_count = browse.selection.len().max(usize::from(primary.is_some()));
+    let context = RowContext {
+        backup,
+        keys: &keys,
+        reference_ns: document.reference.ns(),
+        base_ns: backup.messages.ts_ns.first().copied().unwrap_or(0),
+        relative,
+        local,
+        primary,
+        selection_count: browse.selection.len().max(usize::from(primary.is_some())),
+        warn: widgets::warn_color(ui),
+        error: widgets::error_color(ui),
+        weak: ui.visuals().weak_text_color(),
+    };
     let scroll_to = browse.scroll_to_shown.take().or_else(|| {
         document
             .messages
@@ -191,161 +359,39 @@ pub fn table_ui(
     } else {
         "time (UTC)"
     };
+    let mut action: Option<RowAction> = None;
     egui::ScrollArea::horizontal()
         .id_salt("messages_table_hscroll")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            let mut table = TableBuilder::new(ui)
-                .id_salt("messages_table")
-                .striped(true)
-                .sense(egui::Sense::click())
-                .animate_scrolling(false)
-                .auto_shrink([false, false])
-                .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-                .column(Column::initial(70.0).at_least(40.0).resizable(true))
-                .column(
-                    Column::initial(if relative { 140.0 } else { 232.0 })
-                        .resizable(true)
-                        .clip(true),
-                )
-                .column(
-                    Column::initial(220.0)
-                        .at_least(60.0)
-                        .resizable(true)
-                        .clip(true),
-                )
-                .column(Column::initial(44.0))
-                .column(Column::initial(60.0))
-                .column(Column::initial(56.0));
-            for _ in &keys {
-                table = table.column(
-                    Column::initial(160.0)
-                        .at_least(40.0)
-                        .resizable(true)
-                        .clip(true),
-                );
-            }
-            table = table.column(Column::remainder().at_least(60.0).clip(true));
+            let mut table = build_table(ui, relative, keys.len());
             if let Some(position) = scroll_to {
                 table = table.scroll_to_row(position, Some(egui::Align::Center));
             }
             table
                 .header(row_height, |mut header| {
-                    let sort = &mut browse.sort;
-                    header.col(|ui| sort_header(ui, "seq", SortKey::Seq, sort));
-                    header.col(|ui| sort_header(ui, time_title, SortKey::Time, sort));
-                    header.col(|ui| sort_header(ui, "subject", SortKey::Subject, sort));
-                    header.col(|ui| {
-                        ui.label(RichText::new("hdrs").strong())
-                            .on_hover_text("Header lines (hover a cell for the header bytes)");
-                    });
-                    header.col(|ui| sort_header(ui, "size", SortKey::Size, sort));
-                    header.col(|ui| sort_header(ui, "TTL", SortKey::Ttl, sort));
-                    for key in &keys {
-                        header.col(|ui| {
-                            ui.label(RichText::new(key).strong())
-                                .on_hover_text(format!("Value of header {key}"));
-                        });
-                    }
-                    header.col(|ui| {
-                        ui.label(RichText::new("flags").strong());
-                    });
+                    header_row(&mut header, time_title, &keys, &mut browse.sort)
                 })
                 .body(|body| {
                     body.rows(row_height, shown.len(), |mut row| {
-                        let Some(line) = shown.get(row.index()) else {
-                            return;
-                        };
-                        match line {
-                            DisplayRow::Gap(gap) => {
-                                gap_row(&mut row, backup, gap, weak, keys.len());
+                        match shown.get(row.index()) {
+                            Some(DisplayRow::Gap(gap)) => {
+                                gap_row(&mut row, backup, gap, context.weak, keys.len())
                             }
-                            DisplayRow::Message(index) => {
-                                let Some(message) = backup.messages.row(index as usize) else {
-                                    return;
-                                };
-                                let selected = browse.selection.contains(&index)
-                                    || (browse.selection.is_empty() && primary == Some(index));
-                                row.set_selected(selected);
-                                let ttl = backup.messages.ttl_of(message.seq);
-                                let expired = ttl.is_expired(message.ts_ns, reference_ns);
-                                let subject = backup.subjects.name(message.subject_id);
-                                row.col(|ui| {
-                                    mono_cell(ui, message.seq.to_string());
-                                });
-                                row.col(|ui| {
-                                    let text = if relative {
-                                        widgets::time_relative(message.ts_ns, base_ns)
-                                    } else if local {
-                                        widgets::time_local(message.ts_ns)
-                                    } else {
-                                        widgets::time_utc(message.ts_ns)
-                                    };
-                                    mono_cell(ui, text);
-                                });
-                                row.col(|ui| subject_cell(ui, subject, warn));
-                                let cells = browse.cells.get(backup, index, message.hdr_len);
-                                row.col(|ui| {
-                                    let text = match (message.hdr_len, cells) {
-                                        (0, _) => "0".to_string(),
-                                        (_, Some(cells)) => cells.count.to_string(),
-                                        (_, None) => "…".to_string(),
-                                    };
-                                    mono_cell(ui, text).on_hover_text(format!(
-                                        "{} B header block",
-                                        message.hdr_len
-                                    ));
-                                });
-                                row.col(|ui| {
-                                    mono_cell(
-                                        ui,
-                                        (u64::from(message.hdr_len) + u64::from(message.data_len))
-                                            .to_string(),
-                                    )
-                                    .on_hover_text(format!(
-                                        "{} B headers + {} B payload",
-                                        message.hdr_len, message.data_len
-                                    ));
-                                });
-                                row.col(|ui| {
-                                    let text = RichText::new(widgets::ttl(ttl)).monospace();
-                                    cell(ui, if expired { text.color(warn) } else { text });
-                                });
-                                for column in 0..keys.len() {
-                                    let value = cells
-                                        .and_then(|cells| cells.values.get(column))
-                                        .and_then(|value| value.as_deref());
-                                    row.col(|ui| {
-                                        if let Some(value) = value {
-                                            mono_cell(ui, value);
-                                        }
-                                    });
+                            Some(DisplayRow::Message(index)) => {
+                                if let Some(chosen) = message_row(&mut row, &context, browse, index)
+                                {
+                                    action = Some(chosen);
                                 }
-                                row.col(|ui| {
-                                    flags_cell(ui, &message, ttl, expired, warn, error, weak)
-                                });
-                                let response = row.response();
-                                if response.clicked() {
-                                    action = Some(RowAction::Click(
-                                        index,
-                                        response.ctx.input(|input| input.modifiers),
-                                    ));
-                                }
-                                if response.secondary_clicked() {
-                                    action = Some(RowAction::ContextOpened(index));
-                                }
-                                response.context_menu(|ui| {
-                                    if let Some(chosen) = context_menu(ui, index, selection_count) {
-                                        action = Some(chosen);
-                                    }
-                                });
                             }
+                            None => {}
                         }
                     });
                 });
         });
     browse.cells.flush(backup, &keys, ui.ctx());
     if let Some(action) = action {
+        let reference_ns = context.reference_ns;
         apply_action(
             action,
             document,
@@ -408,26 +454,26 @@ fn flags_cell(
     message: &crate::model::index::MessageRow,
     ttl: crate::format::headers::Ttl,
     expired: bool,
-    warn: egui::Color32,
-    error: egui::Color32,
-    weak: egui::Color32,
+    context: &RowContext<'_>,
 ) {
     if expired {
         if let crate::format::headers::Ttl::Seconds(seconds) = ttl {
             let expires = message
                 .ts_ns
                 .saturating_add(seconds.saturating_mul(1_000_000_000));
-            cell(ui, RichText::new("EXPIRED").monospace().color(warn)).on_hover_text(format!(
-                "expired at {} UTC — a restore after that drops it",
-                widgets::time_utc(expires)
-            ));
+            cell(ui, RichText::new("EXPIRED").monospace().color(context.warn)).on_hover_text(
+                format!(
+                    "expired at {} UTC — a restore after that drops it",
+                    widgets::time_utc(expires)
+                ),
+            );
         }
     }
     for name in widgets::flag_names(message.flags) {
         let color = if name == "DAMAGED" || name == "BAD-TTL" {
-            error
+            context.error
         } else {
-            weak
+            context.weak
         };
         cell(ui, RichText::new(name).monospace().color(color));
     }
@@ -587,14 +633,17 @@ pub fn export_bar_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>)
     if !browse.export.visible {
         return;
     }
-    let selected_rows = browse.selected_in_order(&shown, primary);
+    // Counted each frame; the rows themselves are collected only on Write.
+    let selected_count = browse.selection.len().max(usize::from(primary.is_some()));
+    let selection = &browse.selection;
+    let selected_rows = || super::browse_jobs::selected_in_order(selection, &shown, primary);
     let export = &mut browse.export;
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("Export").strong());
         ui.selectable_value(
             &mut export.scope,
             ExportScope::Selected,
-            format!("selected ({})", selected_rows.len()),
+            format!("selected ({selected_count})"),
         );
         ui.selectable_value(
             &mut export.scope,
@@ -655,7 +704,7 @@ pub fn export_bar_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>)
                     .clicked()
                 {
                     let rows = match export.scope {
-                        ExportScope::Selected => selected_rows.clone(),
+                        ExportScope::Selected => selected_rows(),
                         ExportScope::Shown => shown.message_rows(),
                     };
                     export.start(backup.clone(), rows, reference_ns, ui.ctx());
