@@ -131,7 +131,10 @@ fn columns_menu(ui: &mut Ui, browse: &mut BrowseState, backup: &Arc<Backup>) {
             for (key, count) in keys.iter().take(40) {
                 let mut on = browse.header_keys.contains(key);
                 if ui
-                    .checkbox(&mut on, format!("{key}  ({count} sampled)"))
+                    .checkbox(&mut on, format!("{key}  ({count} messages)"))
+                    .on_hover_text(
+                        "Counted in up to 2,000 messages with headers, spread over the stream",
+                    )
                     .changed()
                 {
                     browse.toggle_key(key);
