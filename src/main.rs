@@ -4,6 +4,8 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 mod cli;
 
@@ -51,9 +53,9 @@ fn main() -> ExitCode {
         Some(Command::Info(info)) => cli::info(&info),
         Some(Command::Messages(messages)) => cli::messages(&messages),
         Some(Command::Verify(verify)) => cli::verify(&verify),
-        Some(Command::Export(export)) => cli::export::export(&export),
+        Some(Command::Export(export)) => cli::export::export(&export, &cancel_on_signals()),
         Some(Command::ExportConsumers(export)) => cli::export::export_consumers(&export),
-        Some(Command::Restore(restore)) => cli::restore::restore(&restore),
+        Some(Command::Restore(restore)) => cli::restore::restore(&restore, &cancel_on_signals()),
         Some(Command::Screenshot(screenshot)) => cli::screenshot::screenshot(&screenshot),
         Some(Command::Bench(bench)) => cli::bench::bench(&bench),
         Some(Command::Gui { path }) => cli::gui(path),
@@ -66,4 +68,21 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A cancel flag that SIGINT and SIGTERM set, so a long write stops the way
+/// the GUI's Cancel button stops it (temp dirs removed, a half-restored stream
+/// deleted). A second signal ends the process at once (exit 130).
+fn cancel_on_signals() -> Arc<AtomicBool> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The shutdown hook goes first: it fires only when the flag is already set.
+        let installed =
+            signal_hook::flag::register_conditional_shutdown(signal, 130, cancel.clone())
+                .and_then(|_| signal_hook::flag::register(signal, cancel.clone()));
+        if let Err(error) = installed {
+            eprintln!("jsbackup: cannot handle signal {signal} ({error}); an interrupt ends the process without cleanup");
+        }
+    }
+    cancel
 }

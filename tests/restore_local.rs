@@ -319,3 +319,61 @@ fn cli_restore_store_exit_codes() {
     let neither = run(&[]);
     assert_eq!(neither.status.code(), Some(2));
 }
+
+/// `--replace` treats a regular file or a symlink in the stream's place like a
+/// directory: replaced (the symlink's target untouched), no `-old-` copy left.
+#[test]
+fn replace_handles_a_file_or_a_symlink_in_the_way() {
+    let dir = common::fixture("v2/orders");
+    let exp = read_json(&dir.join("expected.json"));
+    let backup = open(&dir);
+    for kind in ["file", "symlink", "dangling symlink", "directory"] {
+        let store = TempDir::new("replace");
+        let target = stream_dir(store.path(), &backup.stream_name);
+        let streams = target.parent().expect("streams dir").to_path_buf();
+        std::fs::create_dir_all(&streams).expect("mkdir");
+        let elsewhere = store.join("elsewhere");
+        std::fs::create_dir(&elsewhere).expect("mkdir elsewhere");
+        std::fs::write(elsewhere.join("keep"), b"not ours").expect("write");
+        match kind {
+            "file" => std::fs::write(&target, b"a file").expect("file"),
+            "symlink" => std::os::unix::fs::symlink(&elsewhere, &target).expect("symlink"),
+            "dangling symlink" => {
+                std::os::unix::fs::symlink(store.join("missing"), &target).expect("symlink")
+            }
+            _ => std::fs::create_dir(&target).expect("dir"),
+        }
+        let refused = restore(&backup, &LocalRestoreOptions::new(store.path()))
+            .expect_err("exists without --replace");
+        assert!(
+            matches!(refused, RestoreError::Exists(_)),
+            "{kind}: {refused}"
+        );
+
+        let mut options = LocalRestoreOptions::new(store.path());
+        options.replace = true;
+        let report = restore(&backup, &options).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert!(report.replaced, "{kind}");
+        let meta = std::fs::symlink_metadata(&target).expect("target");
+        assert!(meta.is_dir(), "{kind}: the target is now a directory");
+        assert!(target.join("meta.inf").is_file(), "{kind}");
+        let entries: Vec<String> = std::fs::read_dir(&streams)
+            .expect("list")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(entries, vec![backup.stream_name.clone()], "{kind}: debris");
+        assert_eq!(
+            std::fs::read(elsewhere.join("keep")).expect("symlink target kept"),
+            b"not ours",
+            "{kind}"
+        );
+        let server = NatsServer::start("2.15", Some(store.path()));
+        let mut conn = server.connect();
+        let info = conn.stream_info(&backup.stream_name);
+        assert_eq!(
+            info["state"]["messages"], exp["state"]["messages"],
+            "{kind}: {info}"
+        );
+    }
+}

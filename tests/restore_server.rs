@@ -299,3 +299,116 @@ fn config_override_and_replicas() {
     let expected = read_json(&fixture("v2/orders").join("expected.json"));
     assert_eq!(info["state"]["messages"], expected["state"]["messages"]);
 }
+
+/// A request nobody answers gives up soon after its cancel flag is set, long
+/// before its timeout (the end-of-upload wait uses it).
+#[test]
+fn a_silent_reply_wait_is_cancellable() {
+    let server = NatsServer::start("2.15", None);
+    let mut silent = server.connect();
+    silent.subscribe("silent.>").expect("subscribe");
+    silent
+        .flush(std::time::Duration::from_secs(5))
+        .expect("flush");
+    let mut client = Client::connect(&server.url, &Auth::None).expect("connect");
+    let cancel = std::sync::Arc::new(AtomicBool::new(false));
+    let trigger = cancel.clone();
+    let canceller = std::thread::spawn(move || {
+        // Not a timing assumption: only makes sure the request is already waiting.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        trigger.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let started = std::time::Instant::now();
+    let error = client
+        .request_cancellable(
+            "silent.end",
+            b"",
+            std::time::Duration::from_secs(60),
+            &cancel,
+        )
+        .expect_err("cancelled");
+    let elapsed = started.elapsed();
+    canceller.join().expect("canceller");
+    assert!(
+        matches!(
+            error,
+            jsbackup::ops::nats_client::NatsError::Cancelled { .. }
+        ),
+        "{error}"
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(2),
+        "cancel took {elapsed:?}"
+    );
+}
+
+/// Cancel while "waiting for the server to finish…" (progress at 100%): the
+/// end of the upload is not sent, the error says so, and no stream is left.
+#[test]
+fn cancel_while_waiting_for_the_server_leaves_no_stream() {
+    let server = NatsServer::start("2.15", None);
+    let backup = open(&fixture("v2/orders"));
+    let mut options = ServerRestoreOptions::new(server.url.clone());
+    options.stream_name = Some("WAITING".into());
+    let cancel = AtomicBool::new(false);
+    let mut below_total = 0u64;
+    let result = restore_to_server(
+        &backup,
+        &options,
+        &mut |done, total| {
+            if done < total {
+                below_total += 1;
+            } else {
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        },
+        &cancel,
+    );
+    assert!(below_total > 0, "100% was reported before the upload ended");
+    let text = result.expect_err("cancelled").to_string();
+    assert!(
+        text.contains("cancelled while waiting for the server to finish"),
+        "{text}"
+    );
+    let mut conn = server.connect();
+    assert_eq!(conn.stream_info("WAITING")["error"]["code"], 404, "{text}");
+}
+
+/// Without `salvage` a damaged backup is refused before connecting; with it
+/// the report states written vs archive and what was dropped.
+#[test]
+fn damaged_backup_needs_salvage() {
+    let server = NatsServer::start("2.15", None);
+    let backup = open(&fixture("corrupt/v2-truncated"));
+    let mut options = ServerRestoreOptions::new(server.url.clone());
+    let error = restore_to_server(&backup, &options, &mut |_, _| {}, &AtomicBool::new(false))
+        .expect_err("refused");
+    assert!(matches!(error, ServerRestoreError::Damaged(_)), "{error}");
+    assert!(error.to_string().contains("--salvage"), "{error}");
+    let mut conn = server.connect();
+    assert_eq!(conn.stream_info(&backup.stream_name)["error"]["code"], 404);
+    options.salvage = true;
+    let report = restore_to_server(&backup, &options, &mut |_, _| {}, &AtomicBool::new(false))
+        .expect("salvage");
+    assert!(report.salvaged);
+    let expected = read_json(&fixture("corrupt/v2-truncated").join("backup.json"));
+    assert_eq!(
+        report.archive_messages,
+        u64_at(&expected["state"]["messages"])
+    );
+    assert_eq!(
+        report.dropped.lost_ranges,
+        backup
+            .lost
+            .iter()
+            .map(|(a, b)| [*a, *b])
+            .collect::<Vec<_>>()
+    );
+    let info = conn.stream_info(&backup.stream_name);
+    assert_eq!(u64_at(&info["state"]["messages"]), report.messages);
+    assert_eq!(
+        report.messages + report.dropped.sequences_lost,
+        report.archive_messages,
+        "every message is written or accounted as lost"
+    );
+}

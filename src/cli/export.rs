@@ -92,7 +92,8 @@ fn selection(consumers: &Option<Vec<String>>, none: bool) -> ConsumerSelection {
     }
 }
 
-pub fn export(args: &ExportArgs) -> Result<u8> {
+/// Runs the export; `cancel` is set by SIGINT/SIGTERM (see main.rs).
+pub fn export(args: &ExportArgs, cancel: &std::sync::atomic::AtomicBool) -> Result<u8> {
     let options = ExportOptions {
         format: args.format.map(|format| match format {
             FormatArg::V1 => ArchiveFormat::V1,
@@ -111,7 +112,7 @@ pub fn export(args: &ExportArgs) -> Result<u8> {
         salvage: args.salvage,
     };
     let backup = load(&args.path)?;
-    let report = export::export(&backup, &args.out, &options, &mut |_| {}, None)?;
+    let report = export::export(&backup, &args.out, &options, &mut |_| {}, Some(cancel))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -6,6 +6,7 @@ use jsbackup::model::Backup;
 use jsbackup::ops::config_check::ConfigPolicy;
 use jsbackup::ops::nats_client::Auth;
 use jsbackup::ops::preflight::{self, server_preflight, store_preflight, Check};
+use jsbackup::ops::restore_damage::DamageAccount;
 use jsbackup::ops::restore_local::{
     restore_target, restore_to_store, ConsumerSelection, LocalRestoreOptions, RestoreReport,
 };
@@ -61,6 +62,10 @@ pub struct RestoreArgs {
     /// Reference time for --drop-expired (RFC 3339); default now.
     #[arg(long)]
     pub now: Option<String>,
+    /// Restore the intact part of a damaged backup and report what was left out
+    /// (without it a damaged backup is refused).
+    #[arg(long)]
+    pub salvage: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -73,7 +78,8 @@ pub struct RestoreArgs {
     pub server_version: Option<String>,
 }
 
-pub fn restore(args: &RestoreArgs) -> Result<u8> {
+/// Runs the restore; `cancel` is set by SIGINT/SIGTERM (see main.rs).
+pub fn restore(args: &RestoreArgs, cancel: &AtomicBool) -> Result<u8> {
     let reference_ns = super::reference_time(&args.now)?;
     let consumers = match (&args.consumers, args.no_consumers) {
         (_, true) => ConsumerSelection::None,
@@ -82,13 +88,26 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
         }
         (None, false) => ConsumerSelection::All,
     };
-    let backup = super::load(&args.path)?;
-    let cancel = AtomicBool::new(false);
+    let backup = match load_cancellable(&args.path, cancel)? {
+        Some(backup) => backup,
+        None => {
+            eprintln!("jsbackup: restore cancelled while reading the backup; nothing was written");
+            return Ok(1);
+        }
+    };
     let quiet = args.json;
+    let server_restore = args.server.is_some();
     let mut last_percent = u64::MAX;
     let printed = std::cell::Cell::new(false);
     let mut progress = |done: u64, total: u64| {
         if quiet || total == 0 {
+            return;
+        }
+        if server_restore && done == total {
+            // restore_to_server reports `total` only once everything is sent.
+            eprint!("\rrestoring… 100%  waiting for the server to finish…");
+            let _ = std::io::stderr().flush();
+            printed.set(true);
             return;
         }
         let percent = done.saturating_mul(100) / total;
@@ -108,7 +127,7 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
             consumers,
             reference_ns,
             &mut progress,
-            &cancel,
+            cancel,
         )?
     } else if let Some(url) = &args.server {
         to_server(
@@ -118,7 +137,7 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
             consumers,
             reference_ns,
             &mut progress,
-            &cancel,
+            cancel,
         )?
     } else {
         return Err(anyhow!("give --store-dir DIR or --server URL"));
@@ -141,10 +160,14 @@ pub fn restore(args: &RestoreArgs) -> Result<u8> {
         Err((true, message)) => Err(anyhow!(message)),
         Err((false, message)) => {
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": false, "error": message, "preflight": checks})
-                );
+                let mut value =
+                    serde_json::json!({"ok": false, "error": message, "preflight": checks});
+                let damage = DamageAccount::of(&backup);
+                if damage.is_damaged() && !args.salvage {
+                    // The refusal: what a salvage would leave out, for scripts.
+                    value["dropped"] = serde_json::to_value(&damage)?;
+                }
+                println!("{value}");
             } else {
                 eprintln!("jsbackup: restore failed: {message}");
             }
@@ -202,6 +225,7 @@ fn to_store(
         drop_expired: args.drop_expired,
         reference_ns,
         replace: args.replace,
+        salvage: args.salvage,
         config_policy: ConfigPolicy {
             target_version: args.server_version.clone(),
             drop_unknown: args.drop_unknown_config,
@@ -261,6 +285,7 @@ fn to_server(
     options.drop_expired = args.drop_expired;
     options.reference_ns = reference_ns;
     options.drop_unknown_config = args.drop_unknown_config;
+    options.salvage = args.salvage;
     let checks = server_preflight(
         backup,
         url,
@@ -303,15 +328,41 @@ fn print_preflight(checks: &[Check]) {
     }
 }
 
+/// Like `super::load`, but a signal stops the scan too (`None`: cancelled).
+fn load_cancellable(
+    path: &std::path::Path,
+    cancel: &AtomicBool,
+) -> Result<Option<jsbackup::model::Backup>> {
+    use jsbackup::ops::index::{open_backup, OpenError, ScanControl};
+    let mut control = ScanControl {
+        cancel: Some(cancel),
+        on_progress: None,
+    };
+    match open_backup(path, &mut control) {
+        Ok(backup) => Ok(Some(backup)),
+        Err(OpenError::Cancelled) => Ok(None),
+        Err(OpenError::Unreadable(message, _)) => Err(anyhow!(message)),
+        Err(error) => Err(anyhow!(error)),
+    }
+}
+
 fn print_report(report: &RestoreReport, local: bool) {
     println!(
         "restored stream {} into {}",
         report.stream_name, report.target
     );
     println!(
-        "  messages {}  bytes {}  sequences {}..{}",
-        report.messages, report.bytes, report.first_seq, report.last_seq
+        "  messages {} written of {} in the archive ({})  bytes {}  sequences {}..{}",
+        report.messages,
+        report.archive_messages,
+        report.dropped.archive_messages_from,
+        report.bytes,
+        report.first_seq,
+        report.last_seq
     );
+    if report.salvaged {
+        println!("  salvaged: left out {}", report.dropped.dropped_text());
+    }
     if local {
         println!("  blocks {}", report.blocks);
     }

@@ -11,6 +11,7 @@
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How to authenticate in CONNECT.
@@ -45,6 +46,8 @@ pub enum NatsError {
     },
     #[error("nobody answers on {subject} at {url} (no responders)")]
     NoResponders { url: String, subject: String },
+    #[error("cancelled while waiting on {subject}")]
+    Cancelled { subject: String },
 }
 
 /// A received message. `headers` is the raw block of an HMSG.
@@ -84,6 +87,8 @@ enum Frame {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_CHUNK: usize = 64 * 1024;
+/// How often a cancellable request looks at its cancel flag while it waits.
+const CANCEL_POLL: Duration = Duration::from_millis(100);
 
 /// One connection. Replies arrive on one wildcard inbox subscription.
 pub struct Client {
@@ -434,18 +439,57 @@ impl Client {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<Message, NatsError> {
+        self.request_until(subject, payload, timeout, None)
+    }
+
+    /// [`request`](Self::request) that gives up with [`NatsError::Cancelled`]
+    /// within ~100 ms of `cancel` being set.
+    pub fn request_cancellable(
+        &mut self,
+        subject: &str,
+        payload: &[u8],
+        timeout: Duration,
+        cancel: &AtomicBool,
+    ) -> Result<Message, NatsError> {
+        self.request_until(subject, payload, timeout, Some(cancel))
+    }
+
+    fn request_until(
+        &mut self,
+        subject: &str,
+        payload: &[u8],
+        timeout: Duration,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<Message, NatsError> {
+        if cancel.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+            return Err(NatsError::Cancelled {
+                subject: subject.to_string(),
+            });
+        }
         self.next_reply += 1;
         let reply = format!("{}.{}", self.inbox_prefix, self.next_reply);
         self.publish(subject, Some(&reply), None, payload)?;
         let deadline = Instant::now() + timeout;
         loop {
-            let frame = match self.next_frame(deadline, subject) {
+            let wait_until = match cancel {
+                Some(_) => deadline.min(Instant::now() + CANCEL_POLL),
+                None => deadline,
+            };
+            let frame = match self.next_frame(wait_until, subject) {
                 Err(NatsError::Timeout { .. }) => {
+                    if cancel.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+                        return Err(NatsError::Cancelled {
+                            subject: subject.to_string(),
+                        });
+                    }
+                    if Instant::now() < deadline {
+                        continue;
+                    }
                     return Err(NatsError::Timeout {
                         url: self.url.clone(),
                         subject: subject.to_string(),
                         timeout,
-                    })
+                    });
                 }
                 other => other?,
             };

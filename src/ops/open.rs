@@ -1,4 +1,6 @@
-//! Finding the files of a backup from what the user opened.
+//! Finding the files of a backup from what the user opened. Data files and
+//! `backup.json` must be regular files (or symlinks to them): a FIFO, device or
+//! socket would block a read forever or never end, so it is refused at once.
 
 use crate::model::BackupSource;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,60 @@ pub enum LocateError {
     NoDataFile { path: PathBuf },
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
+    #[error("{path} is {kind}, not a regular file; a backup is read from regular files only")]
+    NotRegular { path: PathBuf, kind: &'static str },
+}
+
+/// What a non-regular file is, for the error.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// `Ok(true)` for a regular file, `Ok(false)` when nothing is there, else refused.
+fn regular_file(path: &Path) -> Result<bool, LocateError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(true),
+        Ok(meta) => Err(LocateError::NotRegular {
+            path: path.to_path_buf(),
+            kind: file_kind(&meta),
+        }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(LocateError::Io {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        }),
+    }
+}
+
+/// The first data file present in `directory`; refused when it is not a regular file.
+fn data_file_in(directory: &Path) -> Result<PathBuf, LocateError> {
+    for name in DATA_FILE_NAMES {
+        let candidate = directory.join(name);
+        if regular_file(&candidate)? {
+            return Ok(candidate);
+        }
+    }
+    Err(LocateError::NoDataFile {
+        path: directory.to_path_buf(),
+    })
 }
 
 /// Resolves a backup directory, a data file, or a `backup.json` to its files.
@@ -28,36 +84,26 @@ pub fn locate(path: &Path) -> Result<BackupSource, LocateError> {
         },
     })?;
     let (directory, data_file) = if metadata.is_dir() {
-        let data_file = DATA_FILE_NAMES
-            .iter()
-            .map(|name| path.join(name))
-            .find(|candidate| candidate.is_file())
-            .ok_or_else(|| LocateError::NoDataFile {
-                path: path.to_path_buf(),
-            })?;
-        (path.to_path_buf(), data_file)
+        (path.to_path_buf(), data_file_in(path)?)
     } else if path.file_name().is_some_and(|name| name == "backup.json") {
+        regular_file(path)?;
         let directory = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let data_file = DATA_FILE_NAMES
-            .iter()
-            .map(|name| directory.join(name))
-            .find(|candidate| candidate.is_file())
-            .ok_or_else(|| LocateError::NoDataFile {
-                path: directory.clone(),
-            })?;
+        let data_file = data_file_in(&directory)?;
         (directory, data_file)
     } else {
+        regular_file(path)?;
         (
             path.parent().unwrap_or(Path::new(".")).to_path_buf(),
             path.to_path_buf(),
         )
     };
     let backup_json = directory.join("backup.json");
+    let has_backup_json = regular_file(&backup_json)?;
     let data_file_bytes = std::fs::metadata(&data_file).map(|m| m.len()).unwrap_or(0);
     Ok(BackupSource {
         opened: path.to_path_buf(),
         data_file,
-        backup_json: backup_json.is_file().then_some(backup_json),
+        backup_json: has_backup_json.then_some(backup_json),
         data_file_bytes,
     })
 }

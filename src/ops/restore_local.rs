@@ -15,6 +15,8 @@ use crate::format::headers::flags;
 use crate::model::{Backup, ConsumerInfo, StreamConfig};
 use crate::ops::config_check::{check_restore_configs, ConfigPolicy};
 use crate::ops::read::{MessageReader, ReadError};
+pub use crate::ops::restore_damage::{refuse_unless_salvage, DamageAccount};
+use crate::ops::temp_dirs::{missing_ancestors, remove_any, remove_stale_temp_dirs, temp_path};
 use serde::Serialize;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -41,6 +43,8 @@ pub struct LocalRestoreOptions {
     pub replace: bool,
     /// Config fields the target version would refuse: refuse or drop.
     pub config_policy: ConfigPolicy,
+    /// Restore the intact part of a damaged backup (else a damaged backup is refused).
+    pub salvage: bool,
 }
 
 impl LocalRestoreOptions {
@@ -54,6 +58,7 @@ impl LocalRestoreOptions {
             reference_ns: crate::util::time::now_ns(),
             replace: false,
             config_policy: ConfigPolicy::default(),
+            salvage: false,
         }
     }
 }
@@ -64,7 +69,14 @@ pub struct RestoreReport {
     pub stream_name: String,
     /// Stream directory or server URL.
     pub target: String,
+    /// Messages written (local) or that the server holds after the restore.
     pub messages: u64,
+    /// Messages the archive says it holds (see `dropped.archive_messages_from`).
+    pub archive_messages: u64,
+    /// The damaged backup was restored with `salvage`.
+    pub salvaged: bool,
+    /// What the archive holds that was not restored (all empty for an intact backup).
+    pub dropped: DamageAccount,
     pub bytes: u64,
     pub first_seq: u64,
     pub last_seq: u64,
@@ -115,6 +127,9 @@ pub enum RestoreError {
         rename_error: std::io::Error,
         restore_error: std::io::Error,
     },
+    /// The backup is damaged and no salvage was asked for; nothing was written.
+    #[error("{0}")]
+    Damaged(String),
 }
 
 impl RestoreError {
@@ -186,6 +201,19 @@ pub fn restore_target<'a>(
     selection: &ConsumerSelection,
 ) -> Result<(String, Vec<&'a ConsumerInfo>, Value), RestoreError> {
     let stream_name = requested_name.map_or_else(|| backup.stream_name.clone(), str::to_string);
+    if stream_name.is_empty() && requested_name.is_none() {
+        let json = match &backup.source.backup_json {
+            Some(path) if std::fs::metadata(path).is_ok_and(|meta| meta.len() == 0) => {
+                format!("{} is empty", path.display())
+            }
+            Some(path) => format!("{} names no stream (config.name)", path.display()),
+            None => "there is no backup.json".to_string(),
+        };
+        return Err(RestoreError::BadInput(format!(
+            "the backup names no stream: {json} and the archive holds no meta.inf or state with a name; \
+             give the name with --stream"
+        )));
+    }
     validate_stream_name(&stream_name)?;
     let consumers = selection.select(backup)?;
     let config = renamed_config(backup, &stream_name)?;
@@ -321,21 +349,6 @@ pub(crate) fn consumer_meta_inf_of(
     }
 }
 
-/// Ancestors of `dir` that do not exist yet, deepest last.
-fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
-    let mut missing = Vec::new();
-    let mut current = Some(dir);
-    while let Some(path) = current {
-        if path.as_os_str().is_empty() || path.symlink_metadata().is_ok() {
-            break;
-        }
-        missing.push(path.to_path_buf());
-        current = path.parent();
-    }
-    missing.reverse();
-    missing
-}
-
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RestoreError> {
     let mut file = File::create(path).map_err(io_error("create", path))?;
     file.write_all(bytes).map_err(io_error("write", path))?;
@@ -358,6 +371,7 @@ pub fn restore_to_store(
     let started = std::time::Instant::now();
     let (stream_name, consumers, mut config) =
         restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
+    let dropped = refuse_unless_salvage(backup, options.salvage)?;
     let version = options
         .config_policy
         .version()
@@ -420,9 +434,15 @@ pub fn restore_to_store(
         });
     }
     let pid = std::process::id();
-    let temp = streams_dir.join(format!(".{stream_name}.jsbackup-tmp-{pid}"));
-    if temp.symlink_metadata().is_ok() {
-        let _ = fs::remove_dir_all(&temp);
+    let stale_notes = remove_stale_temp_dirs(&streams_dir);
+    let temp = temp_path(&streams_dir, &stream_name);
+    if let Err(source) = remove_any(&temp) {
+        cleanup_ancestors(&created_ancestors);
+        return Err(RestoreError::Io {
+            action: "remove the leftover",
+            path: temp,
+            source,
+        });
     }
     let written = write_stream_dir(
         backup,
@@ -440,7 +460,8 @@ pub fn restore_to_store(
             report
         }
         Err(error) => {
-            let _ = fs::remove_dir_all(&temp);
+            // The error being reported matters more than a failed cleanup of the temp dir.
+            let _ = remove_any(&temp);
             cleanup_ancestors(&created_ancestors);
             return Err(match error {
                 RestoreError::Cancelled(_) => RestoreError::Cancelled(target),
@@ -458,11 +479,20 @@ pub fn restore_to_store(
         &stream_name,
         pid,
     );
-    if let Err(error) = moved {
-        let _ = fs::remove_dir_all(&temp);
-        cleanup_ancestors(&created_ancestors);
-        return Err(error);
+    match moved {
+        Ok(Some(note)) => report.notes.push(note),
+        Ok(None) => {}
+        Err(error) => {
+            // The error being reported matters more than a failed cleanup of the temp dir.
+            let _ = remove_any(&temp);
+            cleanup_ancestors(&created_ancestors);
+            return Err(error);
+        }
     }
+    report.notes.extend(stale_notes);
+    report.salvaged = dropped.is_damaged();
+    report.archive_messages = dropped.archive_messages;
+    report.dropped = dropped;
     report.replaced = exists;
     report.target = target.display().to_string();
     report.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -471,8 +501,11 @@ pub fn restore_to_store(
 
 type Rename<'a> = dyn Fn(&Path, &Path) -> std::io::Result<()> + 'a;
 
-/// Moves the finished temp dir to `target` (the old stream aside first, put back
-/// on failure) with `rename` (tests force its failures).
+/// Renames `temp` to `target` with `rename` (tests force its failures). A
+/// directory, file or symlink already at `target` (when replacing) is moved
+/// aside first, put back if the new one cannot be moved in, and removed once the
+/// new directory is in place; a failure to remove it is a note (the restore
+/// itself succeeded), never an error.
 fn move_into_place(
     rename: &Rename<'_>,
     temp: &Path,
@@ -481,9 +514,11 @@ fn move_into_place(
     exists: bool,
     stream_name: &str,
     pid: u32,
-) -> Result<(), RestoreError> {
+) -> Result<Option<String>, RestoreError> {
+    let mut note = None;
     if exists {
         let old = streams_dir.join(format!(".{stream_name}.jsbackup-old-{pid}"));
+        remove_any(&old).map_err(io_error("remove the leftover", &old))?;
         rename(target, &old).map_err(io_error("move aside the existing", target))?;
         if let Err(source) = rename(temp, target) {
             // Put the old stream back; if that fails too, say where it is kept.
@@ -501,11 +536,17 @@ fn move_into_place(
                 },
             });
         }
-        fs::remove_dir_all(&old).map_err(io_error("remove the replaced stream directory", &old))?;
+        if let Err(error) = remove_any(&old) {
+            note = Some(format!(
+                "the new stream is in place, but the replaced copy at {} could not be removed: {error}",
+                old.display()
+            ));
+        }
     } else {
         rename(temp, target).map_err(io_error("rename into place", target))?;
     }
-    sync_dir(streams_dir)
+    sync_dir(streams_dir)?;
+    Ok(note)
 }
 
 #[allow(clippy::too_many_arguments)]

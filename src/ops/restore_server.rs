@@ -22,7 +22,8 @@ use crate::ops::config_check::{check_restore_configs, schema_version, CheckedCon
 use crate::ops::export::v2_consumer_entry;
 use crate::ops::nats_client::{Auth, Client, NatsError};
 use crate::ops::restore_local::{
-    consumer_meta_inf_of, for_each_restored_message, restore_target, stream_created,
+    consumer_meta_inf_of, for_each_restored_message, refuse_unless_salvage, restore_target,
+    stream_created,
     stream_last_ts, stream_meta_inf, ConsumerSelection, RestoreError, RestoreReport,
 };
 use serde_json::{json, Value};
@@ -45,9 +46,12 @@ pub struct ServerRestoreOptions {
     pub config_override: Option<Value>,
     /// Replica count for the restored stream.
     pub replicas: Option<u64>,
+    /// Restore the intact part of a damaged backup (else a damaged backup is refused).
+    pub salvage: bool,
     pub api_timeout: Duration,
     pub chunk_timeout: Duration,
-    pub final_timeout: Duration,
+    /// How long to wait for the server's final reply; `None`: scaled to the archive size.
+    pub final_timeout: Option<Duration>,
     /// Leave out config fields the server's version would refuse (with a note)
     /// instead of refusing the restore.
     pub drop_unknown_config: bool,
@@ -64,12 +68,20 @@ impl ServerRestoreOptions {
             reference_ns: crate::util::time::now_ns(),
             config_override: None,
             replicas: None,
+            salvage: false,
             api_timeout: Duration::from_secs(10),
             chunk_timeout: Duration::from_secs(30),
-            final_timeout: Duration::from_secs(3600),
+            final_timeout: None,
             drop_unknown_config: false,
         }
     }
+}
+
+/// How long the server may take to answer the end of an upload: a minute plus
+/// what unpacking the archive at a slow 2 MiB/s takes (it writes every message).
+pub fn final_timeout_for(backup: &Backup) -> Duration {
+    let bytes = backup.decompressed_bytes.max(backup.source.data_file_bytes);
+    Duration::from_secs(60 + bytes / (2 << 20))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +94,9 @@ pub enum ServerRestoreError {
     /// Refused before anything was sent; the server is unchanged.
     #[error("{0}; nothing was sent")]
     Preflight(String),
+    /// The backup is damaged and no salvage was asked for; nothing was sent.
+    #[error("{0}")]
+    Damaged(String),
     /// Failed during or after the upload.
     #[error("restore of stream {stream:?} into {url} failed: {message}; {cleanup}")]
     Transfer {
@@ -100,7 +115,10 @@ impl ServerRestoreError {
 
 impl From<RestoreError> for ServerRestoreError {
     fn from(error: RestoreError) -> Self {
-        ServerRestoreError::BadInput(error.to_string())
+        match error {
+            RestoreError::Damaged(message) => ServerRestoreError::Damaged(message),
+            other => ServerRestoreError::BadInput(other.to_string()),
+        }
     }
 }
 
@@ -172,7 +190,10 @@ fn api_error(reply: &Value) -> Option<String> {
     ))
 }
 
-/// Restores `backup` into the server at `options.url`. `progress(sent, total)` in bytes.
+/// Restores `backup` into the server at `options.url`. `progress(sent, total)` in
+/// bytes; `sent == total` only once everything is sent and the server is being
+/// waited for ("waiting for the server to finish…"). Cancel works at any point;
+/// after the restore began, a half-created stream is deleted.
 pub fn restore_to_server(
     backup: &Backup,
     options: &ServerRestoreOptions,
@@ -182,6 +203,7 @@ pub fn restore_to_server(
     let started = std::time::Instant::now();
     let (stream_name, selected, mut config) =
         restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
+    let dropped = refuse_unless_salvage(backup, options.salvage)?;
     if let Some(replacement) = &options.config_override {
         let replacement = replacement.get("config").unwrap_or(replacement);
         let Value::Object(fields) = replacement else {
@@ -269,6 +291,11 @@ pub fn restore_to_server(
         .cloned()
         .unwrap_or_else(|| backup.state.to_json());
     let request = json!({"config": config, "state": state});
+    if cancel.load(Ordering::Relaxed) {
+        return Err(ServerRestoreError::Preflight(
+            "restore cancelled before the upload began".into(),
+        ));
+    }
     let reply = client.request_json(
         &format!("$JS.API.STREAM.RESTORE.{stream_name}"),
         &request,
@@ -301,10 +328,14 @@ pub fn restore_to_server(
         chunk_timeout: options.chunk_timeout,
         progress,
         cancel,
+        end_sent: false,
     };
     let mut report = RestoreReport {
         stream_name: stream_name.clone(),
         target: options.url.clone(),
+        archive_messages: dropped.archive_messages,
+        salvaged: dropped.is_damaged(),
+        dropped,
         ..RestoreReport::default()
     };
     let upload = match payload {
@@ -322,12 +353,20 @@ pub fn restore_to_server(
             &mut report,
         ),
     };
-    let final_reply = upload.and_then(|()| uploader.finish(options.final_timeout));
+    let final_timeout = options
+        .final_timeout
+        .unwrap_or_else(|| final_timeout_for(backup));
+    let final_reply = upload.and_then(|()| uploader.finish(final_timeout));
     let mut client = uploader.client;
     let final_reply = match final_reply {
         Ok(reply) => reply,
         Err(message) => {
-            let cleanup = delete_half_restored(&mut client, &stream_name, options.api_timeout);
+            let cleanup = delete_half_restored(
+                &mut client,
+                &stream_name,
+                options.api_timeout,
+                uploader.end_sent,
+            );
             return Err(ServerRestoreError::Transfer {
                 stream: stream_name,
                 url: options.url.clone(),
@@ -356,16 +395,39 @@ pub fn restore_to_server(
     Ok(report)
 }
 
+/// How long a cancelled restore whose end-of-upload was sent watches for the
+/// stream the server may still create from it.
+const END_SENT_GRACE: Duration = Duration::from_secs(5);
+
 /// Deletes the stream a failed restore may have left; returns what happened.
-fn delete_half_restored(client: &mut Client, stream_name: &str, timeout: Duration) -> String {
-    // The server may still be finishing; give it a moment to settle.
-    std::thread::sleep(Duration::from_millis(200));
-    let info = client.request_json(
-        &format!("$JS.API.STREAM.INFO.{stream_name}"),
-        &Value::Null,
-        timeout,
-    );
+/// After the end of the upload was sent, the server may still be creating the
+/// stream: it is watched for up to `END_SENT_GRACE`.
+fn delete_half_restored(
+    client: &mut Client,
+    stream_name: &str,
+    timeout: Duration,
+    end_sent: bool,
+) -> String {
+    let watch_until = std::time::Instant::now() + END_SENT_GRACE;
+    let info = loop {
+        // The server may still be finishing; give it a moment to settle.
+        std::thread::sleep(Duration::from_millis(200));
+        let info = client.request_json(
+            &format!("$JS.API.STREAM.INFO.{stream_name}"),
+            &Value::Null,
+            timeout,
+        );
+        let absent = matches!(&info, Ok(reply) if reply.get("error").is_some());
+        if !(absent && end_sent && std::time::Instant::now() < watch_until) {
+            break info;
+        }
+    };
     match info {
+        Ok(info) if info.get("error").is_some() && end_sent => format!(
+            "no stream {stream_name:?} appeared on the server within {} s; it had the whole \
+             upload, so check later that none was created",
+            END_SENT_GRACE.as_secs()
+        ),
         Ok(info) if info.get("error").is_some() => {
             format!("no stream {stream_name:?} was left on the server")
         }
@@ -402,6 +464,8 @@ struct Uploader<'a> {
     chunk_timeout: Duration,
     progress: &'a mut dyn FnMut(u64, u64),
     cancel: &'a AtomicBool,
+    /// The end-of-upload message went out: the server may still create the stream.
+    end_sent: bool,
 }
 
 impl Uploader<'_> {
@@ -415,8 +479,11 @@ impl Uploader<'_> {
             .collect();
         let reply = self
             .client
-            .request(&self.deliver, &piece, self.chunk_timeout)
-            .map_err(|error| format!("sending the chunk at byte {}: {error}", self.sent))?;
+            .request_cancellable(&self.deliver, &piece, self.chunk_timeout, self.cancel)
+            .map_err(|error| match error {
+                NatsError::Cancelled { .. } => "cancelled".to_string(),
+                other => format!("sending the chunk at byte {}: {other}", self.sent),
+            })?;
         if !reply.data.is_empty() {
             let text = String::from_utf8_lossy(&reply.data).into_owned();
             let message = serde_json::from_str::<Value>(&text)
@@ -429,7 +496,8 @@ impl Uploader<'_> {
             ));
         }
         self.sent += piece.len() as u64;
-        (self.progress)(self.sent.min(self.total), self.total);
+        // `total` itself means "all sent, waiting for the server" (see `restore_to_server`).
+        (self.progress)(self.sent.min(self.total.saturating_sub(1)), self.total);
         Ok(())
     }
 
@@ -446,10 +514,23 @@ impl Uploader<'_> {
         if !self.buf.is_empty() {
             self.send_chunk(self.buf.len())?;
         }
+        (self.progress)(self.total, self.total);
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(
+                "cancelled while waiting for the server to finish (the end of the upload was not sent)"
+                    .into(),
+            );
+        }
+        self.end_sent = true;
         let reply = self
             .client
-            .request(&self.deliver, b"", final_timeout)
-            .map_err(|error| format!("waiting for the end of the restore: {error}"))?;
+            .request_cancellable(&self.deliver, b"", final_timeout, self.cancel)
+            .map_err(|error| match error {
+                NatsError::Cancelled { .. } => {
+                    "cancelled while waiting for the server to finish".to_string()
+                }
+                other => format!("waiting for the server to finish the restore: {other}"),
+            })?;
         let value: Value = serde_json::from_slice(&reply.data).map_err(|_| {
             format!(
                 "unexpected final reply: {:?}",
@@ -462,7 +543,6 @@ impl Uploader<'_> {
         if let Some(error) = api_error(&value) {
             return Err(format!("the server reports: {error}"));
         }
-        (self.progress)(self.total, self.total);
         Ok(value)
     }
 }

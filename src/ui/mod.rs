@@ -47,6 +47,16 @@ impl eframe::App for Window {
             eprintln!("jsbackup: {}", self.app.frame_stats.report());
         }
     }
+
+    /// Closing the window during a restore cancels it like the Cancel button,
+    /// and waits for its cleanup before the process ends.
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if let Some(dialog) = self.app.restore_dialog.as_mut() {
+            if !dialog.cancel_and_wait(std::time::Duration::from_secs(15)) {
+                eprintln!("jsbackup: the cancelled restore did not finish its cleanup within 15 s");
+            }
+        }
+    }
 }
 
 fn native_options(size: [f32; 2]) -> eframe::NativeOptions {

@@ -11,6 +11,7 @@ use crate::model::Backup;
 use crate::ops::config_check::ConfigPolicy;
 use crate::ops::nats_client::Auth;
 use crate::ops::preflight::{self, server_preflight, store_preflight, stream_dir, Check};
+use crate::ops::restore_damage::DamageAccount;
 use crate::ops::restore_local::{
     restore_to_store, LocalRestoreOptions, RestoreError, RestoreReport,
 };
@@ -52,6 +53,10 @@ pub struct RestoreDialog {
     /// The document's TTL reference (`None`: now, taken when the job starts).
     pub reference_ns: Option<i64>,
     pub replace: bool,
+    /// Restore the intact part of a damaged backup (refused without it).
+    pub salvage: bool,
+    /// What a restore of this backup leaves out (computed once: it walks every row).
+    damage: DamageAccount,
     /// The second confirmation of "replace" is showing.
     pub confirm_replace: bool,
     dirty_since: Option<Instant>,
@@ -79,6 +84,8 @@ impl RestoreDialog {
             drop_unknown_config: false,
             reference_ns,
             replace: false,
+            salvage: false,
+            damage: DamageAccount::of(&backup),
             confirm_replace: false,
             dirty_since: None,
             preflight_job: None,
@@ -94,6 +101,26 @@ impl RestoreDialog {
             || self.preflight_job.is_some()
             || self.dirty_since.is_some()
             || self.store.is_picking()
+    }
+
+    /// The window is closing: cancels a running restore and waits up to
+    /// `timeout` for it to clean up (temp dir removed, half-restored stream
+    /// deleted). False when it did not finish in time.
+    pub fn cancel_and_wait(&mut self, timeout: Duration) -> bool {
+        let Some(job) = &self.job else {
+            return true;
+        };
+        job.request_cancel();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(result) = job.try_result() {
+                self.result = Some(result);
+                self.job = None;
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     fn changed(&mut self) {
@@ -210,6 +237,7 @@ impl RestoreDialog {
                     reference_ns,
                     replace: self.replace,
                     config_policy: self.config_policy(),
+                    salvage: self.salvage,
                 };
                 spawn_job("restore", ctx, move |progress, cancel| {
                     restore_to_store(
@@ -235,6 +263,7 @@ impl RestoreDialog {
                 options.drop_expired = drop_expired;
                 options.drop_unknown_config = self.drop_unknown_config;
                 options.reference_ns = reference_ns;
+                options.salvage = self.salvage;
                 spawn_job("restore", ctx, move |progress, cancel| {
                     restore_to_server(
                         &backup,
@@ -277,8 +306,13 @@ impl RestoreDialog {
         self.preflight_ui(ui);
         ui.separator();
         if let Some(job) = &self.job {
+            let (done, total) = job.progress();
             let (verb, unit) = match self.target {
                 Target::Store => ("Writing the stream directory", "messages"),
+                // The upload reports `total` only once all is sent (restore_to_server).
+                Target::Server if total > 0 && done >= total => {
+                    ("Waiting for the server to finish…", "bytes")
+                }
                 Target::Server => ("Uploading", "bytes"),
             };
             if dialog::progress_ui(ui, job, verb, unit) {
@@ -414,6 +448,26 @@ impl RestoreDialog {
             }
         });
         changed |= self.consumers.ui(ui);
+        let damage = &self.damage;
+        if damage.is_damaged() {
+            changed |= ui
+                .checkbox(
+                    &mut self.salvage,
+                    format!(
+                        "salvage: restore the {} intact of the {} messages in the archive, leave out {}",
+                        widgets::count(damage.intact_messages),
+                        widgets::count(damage.archive_messages),
+                        damage.dropped_text()
+                    ),
+                )
+                .changed();
+            if !self.salvage {
+                widgets::weak(
+                    ui,
+                    "The backup is damaged: without salvage the restore is refused.",
+                );
+            }
+        }
         changed |= dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns);
         changed |= ui
             .checkbox(
@@ -515,12 +569,22 @@ impl RestoreDialog {
                     ui,
                     Some(true),
                     &format!(
-                        "Restored stream {} with {} messages into {}",
+                        "Restored stream {} with {} messages (of {} in the archive) into {}",
                         report.stream_name,
                         widgets::count(report.messages),
+                        widgets::count(report.archive_messages),
                         report.target
                     ),
                 );
+                if report.salvaged {
+                    ui.label(
+                        RichText::new(format!(
+                            "salvaged: left out {}",
+                            report.dropped.dropped_text()
+                        ))
+                        .color(widgets::warn_color(ui)),
+                    );
+                }
                 widgets::mono(
                     ui,
                     format!(
