@@ -23,8 +23,8 @@ use crate::ops::export::v2_consumer_entry;
 use crate::ops::nats_client::{Auth, Client, NatsError};
 use crate::ops::restore_local::{
     consumer_meta_inf_of, for_each_restored_message, refuse_unless_salvage, restore_target,
-    stream_created,
-    stream_last_ts, stream_meta_inf, ConsumerSelection, RestoreError, RestoreReport,
+    stream_created, stream_last_ts, stream_meta_inf, ConsumerSelection, RestoreError,
+    RestoreReport,
 };
 use serde_json::{json, Value};
 use std::io::{Read, Write};

@@ -72,15 +72,20 @@ pub fn sort_rows(
         }
     };
     check()?;
-    // Rows are in sequence order already; a stable sort keeps ties that way.
-    rows.sort_unstable();
-    match order.key {
-        SortKey::Seq => {}
-        SortKey::Time => {
-            rows.sort_by_key(|&row| messages.ts_ns.get(row as usize).copied().unwrap_or(0))
+    // Keys are computed once per row, then (key, row) pairs sorted: ties fall
+    // back to the row index, which is sequence order.
+    fn by_key<K: Ord + Copy>(rows: &[u32], key: impl Fn(usize) -> K) -> Vec<u32> {
+        let mut keyed: Vec<(K, u32)> = rows.iter().map(|&row| (key(row as usize), row)).collect();
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, row)| row).collect()
+    }
+    rows = match order.key {
+        SortKey::Seq => {
+            rows.sort_unstable();
+            rows
         }
-        SortKey::Size => rows.sort_by_key(|&row| {
-            let row = row as usize;
+        SortKey::Time => by_key(&rows, |row| messages.ts_ns.get(row).copied().unwrap_or(0)),
+        SortKey::Size => by_key(&rows, |row| {
             u64::from(messages.hdr_len(row))
                 + u64::from(messages.data_len.get(row).copied().unwrap_or(0))
         }),
@@ -95,29 +100,19 @@ pub fn sort_rows(
                     *slot = position as u32;
                 }
             }
-            rows.sort_by_key(|&row| {
+            by_key(&rows, |row| {
                 messages
                     .subject_id
-                    .get(row as usize)
+                    .get(row)
                     .and_then(|id| rank.get(*id as usize))
                     .copied()
                     .unwrap_or(u32::MAX)
-            });
+            })
         }
-        SortKey::Ttl => {
-            let keys: Vec<(u8, i64)> = rows
-                .iter()
-                .map(|&row| {
-                    let seq = messages.seq.get(row as usize).copied().unwrap_or(0);
-                    ttl_rank(messages.ttl_of(seq))
-                })
-                .collect();
-            check()?;
-            let mut paired: Vec<((u8, i64), u32)> = keys.into_iter().zip(rows).collect();
-            paired.sort_by_key(|pair| pair.0);
-            rows = paired.into_iter().map(|(_, row)| row).collect();
-        }
-    }
+        SortKey::Ttl => by_key(&rows, |row| {
+            ttl_rank(messages.ttl_of(messages.seq.get(row).copied().unwrap_or(0)))
+        }),
+    };
     check()?;
     if order.descending {
         // Ties come out in descending sequence (newest first among equals).
