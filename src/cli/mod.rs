@@ -25,6 +25,10 @@ pub struct InfoArgs {
     /// Reference time for TTL expiry (RFC 3339); default now.
     #[arg(long)]
     pub now: Option<String>,
+    /// Stream config the restore will use (StreamConfig JSON or `nats stream info --json`
+    /// output), for `restore_prediction`; default the backup's.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -76,16 +80,39 @@ pub fn load(path: &Path) -> Result<Backup> {
 pub fn info(args: &InfoArgs) -> Result<u8> {
     let reference_ns = reference_time(&args.now)?;
     let backup = load(&args.path)?;
+    let restore_config = match &args.config {
+        Some(path) => {
+            let text =
+                std::fs::read(path).with_context(|| format!("--config {}", path.display()))?;
+            let value: serde_json::Value = serde_json::from_slice(&text)
+                .with_context(|| format!("--config {}: not JSON", path.display()))?;
+            if !value.get("config").unwrap_or(&value).is_object() {
+                return Err(anyhow!(
+                    "--config {}: not a StreamConfig object (or stream info with a \"config\" key)",
+                    path.display()
+                ));
+            }
+            Some(value)
+        }
+        None => None,
+    };
     if args.json {
-        let document = report::info_json(&backup, reference_ns);
+        let document = report::info_json_with(&backup, reference_ns, restore_config.as_ref());
         println!("{}", serde_json::to_string_pretty(&document)?);
         return Ok(0);
     }
-    print!("{}", text_summary(&backup, reference_ns));
+    print!(
+        "{}",
+        text_summary(&backup, reference_ns, restore_config.as_ref())
+    );
     Ok(0)
 }
 
-fn text_summary(backup: &Backup, reference_ns: i64) -> String {
+fn text_summary(
+    backup: &Backup,
+    reference_ns: i64,
+    restore_config: Option<&serde_json::Value>,
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let state = &backup.state;
@@ -147,20 +174,7 @@ fn text_summary(backup: &Backup, reference_ns: i64) -> String {
             declared.messages, declared.first_seq, declared.last_seq, declared.consumer_count
         );
     }
-    for consumer in &backup.consumers {
-        let s = &consumer.state;
-        let _ = writeln!(
-            out,
-            "Consumer {}: delivered {}/{} ack floor {}/{} pending {} redelivered {}",
-            consumer.name,
-            s.delivered.consumer_seq,
-            s.delivered.stream_seq,
-            s.ack_floor.consumer_seq,
-            s.ack_floor.stream_seq,
-            s.pending.len(),
-            s.redelivered.len()
-        );
-    }
+    out.push_str(&consumers_text(backup));
     let ttl = report::ttl_summary(backup, reference_ns);
     if ttl.messages_with_ttl > 0 {
         let _ = writeln!(
@@ -171,6 +185,7 @@ fn text_summary(backup: &Backup, reference_ns: i64) -> String {
             format_rfc3339_ns(reference_ns)
         );
     }
+    out.push_str(&restore_text(backup, reference_ns, restore_config));
     if backup.findings.is_empty() {
         let _ = writeln!(out, "Findings: none");
     } else {
@@ -186,6 +201,56 @@ fn text_summary(backup: &Backup, reference_ns: i64) -> String {
             );
         }
     }
+    out
+}
+
+/// One line per consumer with the state CONSUMER.INFO would report.
+fn consumers_text(backup: &Backup) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let statuses = jsbackup::ops::consumer_state::compute_all(backup);
+    for (consumer, status) in backup.consumers.iter().zip(&statuses) {
+        let _ = writeln!(
+            out,
+            "Consumer {}: delivered {}/{} ack floor {}/{} num_pending {} ack pending {} redelivered {}{}",
+            consumer.name,
+            status.delivered.consumer_seq,
+            status.delivered.stream_seq,
+            status.ack_floor.consumer_seq,
+            status.ack_floor.stream_seq,
+            status.num_pending,
+            status.num_ack_pending,
+            status.num_redelivered,
+            if status.paused { " (paused)" } else { "" }
+        );
+    }
+    out
+}
+
+/// What a restore at `reference_ns` would leave.
+fn restore_text(
+    backup: &Backup,
+    reference_ns: i64,
+    restore_config: Option<&serde_json::Value>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let prediction =
+        jsbackup::ops::restore_prediction::predict(backup, restore_config, reference_ns);
+    let dropped = &prediction.dropped;
+    let _ = writeln!(
+        out,
+        "Restore at {}: {} messages left (first seq {}), {} dropped: {} max_msgs, {} max_bytes, {} max_age, {} max_msgs_per_subject, {} TTL expired",
+        format_rfc3339_ns(reference_ns),
+        prediction.state.messages,
+        prediction.state.first_seq,
+        dropped.total,
+        dropped.max_msgs,
+        dropped.max_bytes,
+        dropped.max_age,
+        dropped.max_msgs_per_subject,
+        dropped.ttl_expired
+    );
     out
 }
 

@@ -10,7 +10,10 @@ pub mod state;
 pub use config::{ConsumerConfig, Nanos, Storage, StreamConfig};
 pub use findings::{Finding, FindingKind, Severity};
 pub use index::{MessageIndex, MessageRow, SubjectTable};
-pub use state::{ConsumerInfo, ConsumerState, PendingEntry, SequencePair, StreamState};
+pub use state::{
+    ConsumerInfo, ConsumerState, ConsumerStatus, MessageStanding, PendingEntry, SequencePair,
+    StreamState,
+};
 
 use crate::format::s2::ChunkRecord;
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
 //! Long operations on backups, with progress and cancel: index, verify, export, restore.
 
 pub mod config_check;
+pub mod consumer_state;
 pub mod dump;
 pub mod export;
 pub mod header_cells;
@@ -13,6 +14,7 @@ pub mod read;
 pub mod report;
 pub mod restore_damage;
 pub mod restore_local;
+pub mod restore_prediction;
 pub mod restore_server;
 pub mod selection;
 pub mod sort;

@@ -1,7 +1,8 @@
 //! JSON views of a backup for scripts (`info --json`, `messages --json`).
 
 use crate::format::headers::Ttl;
-use crate::model::{Backup, ConsumerInfo, StreamConfig, StreamState};
+use crate::model::{Backup, ConsumerInfo, ConsumerStatus, SequencePair, StreamConfig, StreamState};
+use crate::ops::{consumer_state, restore_prediction};
 use crate::util::time::format_rfc3339_ns;
 use serde_json::{json, Map, Value};
 
@@ -33,28 +34,60 @@ pub fn state_json(state: &StreamState) -> Value {
     state.to_json()
 }
 
-pub fn consumer_json(consumer: &ConsumerInfo) -> Value {
+/// One consumer with the server's CONSUMER.INFO field names (`status` from
+/// `ops::consumer_state`), plus its config, pending-ack list and redelivery counts.
+pub fn consumer_json(consumer: &ConsumerInfo, status: &ConsumerStatus) -> Value {
     let state = &consumer.state;
-    json!({
+    let pair = |pair: &SequencePair| json!({"consumer_seq": pair.consumer_seq, "stream_seq": pair.stream_seq});
+    let mut object = json!({
         "name": consumer.name,
         "durable": consumer.is_durable(),
         "config": consumer.config,
         "created": consumer.created,
-        "delivered": {"consumer_seq": state.delivered.consumer_seq, "stream_seq": state.delivered.stream_seq},
-        "ack_floor": {"consumer_seq": state.ack_floor.consumer_seq, "stream_seq": state.ack_floor.stream_seq},
-        "num_ack_pending": state.pending.len(),
-        "num_redelivered": state.redelivered.len(),
+        "delivered": pair(&status.delivered),
+        "ack_floor": pair(&status.ack_floor),
+        "num_ack_pending": status.num_ack_pending,
+        "num_redelivered": status.num_redelivered,
+        "num_pending": status.num_pending,
+        "num_pending_after_restore": status.num_pending_after_restore,
+        "num_pending_exact": status.num_pending_exact,
+        "paused": status.paused,
+        "ts": format_rfc3339_ns(status.reference_ns),
+        "state_recorded": status.state_recorded,
+        "next_seq": status.next_seq,
+        "first_pending_seq": status.first_pending_seq,
+        "first_owed_seq": status.first_owed_seq,
         "pending": state.pending.iter().map(|entry| json!({
             "stream_seq": entry.stream_seq,
             "consumer_seq": entry.consumer_seq,
             "time": format_rfc3339_ns(entry.timestamp_ns),
         })).collect::<Vec<_>>(),
         "redelivered": state.redelivered.iter().map(|(seq, count)| json!({"stream_seq": seq, "count": count})).collect::<Vec<_>>(),
-    })
+    });
+    // The server omits these when empty (`omitempty`).
+    if status.paused {
+        object["pause_remaining"] = status.pause_remaining_ns.into();
+    }
+    if !status.priority_groups.is_empty() {
+        object["priority_groups"] = status
+            .priority_groups
+            .iter()
+            .map(|group| json!({"group": group}))
+            .collect::<Vec<_>>()
+            .into();
+    }
+    object
 }
 
 /// The `info --json` document.
 pub fn info_json(backup: &Backup, reference_ns: i64) -> Value {
+    info_json_with(backup, reference_ns, None)
+}
+
+/// The `info --json` document; `restore_config` replaces the stream config for
+/// `restore_prediction` (as `restore --config` does).
+pub fn info_json_with(backup: &Backup, reference_ns: i64, restore_config: Option<&Value>) -> Value {
+    let prediction = restore_prediction::predict(backup, restore_config, reference_ns);
     let subjects: Map<String, Value> = backup
         .subjects
         .live_counts()
@@ -83,13 +116,19 @@ pub fn info_json(backup: &Backup, reference_ns: i64) -> Value {
         "archive_state": backup.archive_state.as_ref().map(state_json),
         "subjects": subjects,
         "deleted": backup.deleted.iter().map(|(from, to)| json!([from, to])).collect::<Vec<_>>(),
-        "consumers": backup.consumers.iter().map(consumer_json).collect::<Vec<_>>(),
+        "consumers": backup
+            .consumers
+            .iter()
+            .zip(consumer_state::compute_all(backup))
+            .map(|(consumer, status)| consumer_json(consumer, &status))
+            .collect::<Vec<_>>(),
         "ttl": {
             "messages_with_ttl": ttl.messages_with_ttl,
             "expired": ttl.expired,
             "invalid": ttl.invalid,
             "reference_time": format_rfc3339_ns(reference_ns),
         },
+        "restore_prediction": restore_prediction::prediction_json(&prediction, restore_config.is_some()),
         "findings": backup.findings,
     })
 }

@@ -102,6 +102,12 @@ pub struct ConsumersState {
     pub selected: Option<usize>,
     /// (consumer index, pretty config JSON) cache.
     pub config_text: Option<(usize, String)>,
+    /// (backup `Arc` address, statuses in `backup.consumers` order) cache.
+    pub statuses: Option<(usize, Arc<Vec<crate::model::ConsumerStatus>>)>,
+    /// Table sort: (column, descending).
+    pub sort: Option<(super::consumers::SortColumn, bool)>,
+    /// Show the config as raw JSON instead of a tree.
+    pub raw_config: bool,
 }
 
 pub struct Document {

@@ -4,7 +4,7 @@
 //! with progress and Cancel. Also the "Export consumers as JSON" dialog of the
 //! Consumers pane. All work runs in `workers::Job`s; this file only draws.
 
-use super::app::Command;
+use super::command::Command;
 use super::dialog::{self, ConsumerChecks, PathField};
 use super::filter::FilterSpec;
 use super::widgets;
@@ -283,14 +283,19 @@ impl ExportDialog {
                     .show(ui, |ui| self.body_ui(ui, commands));
             });
         if !open {
-            if let Some(job) = &self.job {
-                job.request_cancel();
-            }
-            if let Some(job) = &self.count_job {
-                job.request_cancel();
-            }
+            self.cancel();
         }
         open
+    }
+
+    /// Stops a running export and its dry-run count (the dialog is closing).
+    pub fn cancel(&self) {
+        if let Some(job) = &self.job {
+            job.request_cancel();
+        }
+        if let Some(job) = &self.count_job {
+            job.request_cancel();
+        }
     }
 
     fn body_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
@@ -515,7 +520,7 @@ impl ConsumerExportDialog {
         self.job.is_some() || self.out.is_picking()
     }
 
-    pub fn show(&mut self, ctx: &egui::Context) -> bool {
+    pub fn show(&mut self, ctx: &egui::Context, _commands: &mut Vec<Command>) -> bool {
         dialog::poll_job(&mut self.job, &mut self.result);
         let mut open = true;
         egui::Window::new(format!(

@@ -1,7 +1,7 @@
 //! Findings pane: what is wrong in the backup, grouped by severity and kind,
 //! each with its location and a link to the evidence.
 
-use super::app::Command;
+use super::command::Command;
 use super::document::Document;
 use super::widgets;
 use crate::model::{Finding, FindingKind, Severity};

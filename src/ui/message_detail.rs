@@ -4,7 +4,7 @@
 //! header line or JSON field is highlighted in the bytes. Also [`split`], the
 //! fixed table/detail split that keeps the detail from ever covering the table.
 
-use super::app::Command;
+use super::command::Command;
 use super::document::{Document, PayloadMode};
 use super::hex_view::hex_view;
 use super::widgets;
@@ -178,6 +178,7 @@ pub fn detail_ui(
             ),
         );
     });
+    super::consumers::message_consumers_ui(ui, document, message.seq, subject);
     let notes = crate::util::unicode::invisible_notes(subject);
     if !notes.is_empty() {
         ui.label(

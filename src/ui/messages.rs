@@ -1,7 +1,7 @@
 //! Messages pane: the filter row, a virtualized table of the display list
 //! (messages and deleted gaps) and the selected message's detail.
 
-use super::app::Command;
+use super::command::Command;
 use super::document::Document;
 use super::{message_detail, messages_table, widgets};
 use crate::model::Backup;
@@ -15,7 +15,7 @@ pub fn messages_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Comm
         widgets::weak(ui, "Reading…");
         return;
     };
-    super::app::ttl_banner_ui(ui, document);
+    super::widgets::ttl_banner_ui(ui, document);
     filter_ui(ui, document, &backup, commands);
     let primary = document.messages.selected_row;
     let display = document.messages.display.clone();

@@ -3,8 +3,8 @@
 //! header count and chosen header-key columns, and the row context menu.
 //! Sorting, header reads and key sampling run on workers (`browse_jobs`).
 
-use super::app::Command;
 use super::browse_jobs::{BrowseState, Shown};
+use super::command::Command;
 use super::document::Document;
 use super::filter::DisplayRow;
 use super::widgets;

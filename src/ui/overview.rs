@@ -1,7 +1,7 @@
 //! Overview pane: what the backup is, declared vs scanned state, config,
 //! messages over time and the top subjects (click one to filter Messages).
 
-use super::app::Command;
+use super::command::Command;
 use super::document::Document;
 use super::widgets;
 use crate::model::{Backup, Nanos, StreamState};
@@ -13,7 +13,7 @@ pub fn overview_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Comm
         widgets::weak(ui, "Reading…");
         return;
     };
-    super::app::ttl_banner_ui(ui, document);
+    super::widgets::ttl_banner_ui(ui, document);
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {

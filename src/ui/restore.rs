@@ -4,6 +4,7 @@
 //! the resulting stream state. The checks and the restore run in
 //! `workers::Job`s (file system and network never on the UI thread).
 
+use super::command::Command;
 use super::dialog::{self, ConsumerChecks, PathField};
 use super::widgets;
 use super::workers::{spawn_job, Job};
@@ -278,7 +279,7 @@ impl RestoreDialog {
     }
 
     /// Draws the dialog; returns false once it is closed.
-    pub fn show(&mut self, ctx: &egui::Context) -> bool {
+    pub fn show(&mut self, ctx: &egui::Context, _commands: &mut Vec<Command>) -> bool {
         self.poll(ctx);
         let mut open = true;
         egui::Window::new(format!("Restore {}", self.backup.stream_name))
@@ -292,11 +293,16 @@ impl RestoreDialog {
                     .show(ui, |ui| self.body_ui(ui));
             });
         if !open {
-            if let Some(job) = &self.job {
-                job.request_cancel();
-            }
+            self.cancel();
         }
         open
+    }
+
+    /// Stops a running restore (the dialog is closing).
+    pub fn cancel(&self) {
+        if let Some(job) = &self.job {
+            job.request_cancel();
+        }
     }
 
     fn body_ui(&mut self, ui: &mut Ui) {

@@ -2,7 +2,7 @@
 //! damaged, how much can be recovered) and the "Save salvaged copy" dialog,
 //! which runs `ops::export::export` with `salvage` on a worker thread.
 
-use super::app::Command;
+use super::command::{Action, Command};
 use super::dialog::{self, PathField};
 use super::export::{default_output, drop_lines, spawn_export};
 use super::widgets;
@@ -99,7 +99,7 @@ pub fn banner_ui(ui: &mut Ui, backup: &Backup, commands: &mut Vec<Command>) {
                     .on_hover_text("Write what can be read as a new backup with consistent state")
                     .clicked()
                 {
-                    commands.push(Command::OpenSalvage);
+                    commands.push(Command::Run(Action::Salvage));
                 }
                 if ui.small_button("Show findings").clicked() {
                     commands.push(Command::ShowPane(Pane::Findings));
@@ -166,11 +166,16 @@ impl SalvageDialog {
         .default_width(600.0)
         .show(ctx, |ui| self.body_ui(ui, commands));
         if !open {
-            if let Some(job) = &self.job {
-                job.request_cancel();
-            }
+            self.cancel();
         }
         open
+    }
+
+    /// Stops a running salvage (the dialog is closing).
+    pub fn cancel(&self) {
+        if let Some(job) = &self.job {
+            job.request_cancel();
+        }
     }
 
     fn body_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
