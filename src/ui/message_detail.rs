@@ -310,10 +310,12 @@ fn payload_ui(
         ] {
             ui.selectable_value(&mut mode, value, label);
         }
-        if resolved != PayloadMode::Hex {
-            ui.checkbox(&mut linked, "bytes")
-                .on_hover_text("Show the hex dump beside, linked to the header or field chosen");
-        }
+        // Always drawn (disabled in Hex) so the buttons after it keep their place.
+        ui.add_enabled(
+            resolved != PayloadMode::Hex,
+            egui::Checkbox::new(&mut linked, "bytes"),
+        )
+        .on_hover_text("Show the hex dump beside, linked to the header or field chosen");
         if let Some(charset) = &analysis.charset {
             widgets::weak(ui, format!("charset {charset}"));
         }
@@ -321,10 +323,7 @@ fn payload_ui(
             ui.label(RichText::new(error).color(widgets::warn_color(ui)));
         }
         let (copy_text, what) = match resolved {
-            PayloadMode::Hex => (
-                super::workers::hex_dump(&view.data, 64 * 1024),
-                "hex dump of the payload",
-            ),
+            PayloadMode::Hex => (super::workers::hex_dump(&view.data, 64 * 1024), "hex dump"),
             PayloadMode::Json => (
                 view.pretty_json
                     .clone()
