@@ -10,7 +10,6 @@ pub mod verify;
 pub use verify::{verify, VerifyArgs};
 
 use anyhow::{anyhow, Context, Result};
-use base64::Engine;
 use jsbackup::model::{Backup, StreamConfig};
 use jsbackup::ops::index::{open_backup, OpenError, ScanControl};
 use jsbackup::ops::read::MessageReader;
@@ -293,20 +292,27 @@ fn message_line(
     json: bool,
     out: &mut impl Write,
 ) -> Result<()> {
-    let Some(mut line) = report::message_json(backup, row, reference_ns) else {
+    let bytes = match reader {
+        Some(reader) => Some(
+            reader
+                .read_row(backup, row)
+                .with_context(|| format!("reading sequence {row}"))?,
+        ),
+        None => None,
+    };
+    // The same objects the app's NDJSON export writes (ops::dump).
+    let Some(line) = jsbackup::ops::dump::row_json(
+        backup,
+        row,
+        reference_ns,
+        bytes
+            .as_ref()
+            .map(|bytes| (bytes.headers.as_slice(), bytes.data.as_slice())),
+    ) else {
         return Ok(());
     };
     let seq = line["seq"].as_u64().unwrap_or(0);
-    let mut headers = Vec::new();
-    if let Some(reader) = reader {
-        let bytes = reader
-            .read_row(backup, row)
-            .with_context(|| format!("reading sequence {seq}"))?;
-        let engine = base64::engine::general_purpose::STANDARD;
-        line["hdr"] = engine.encode(&bytes.headers).into();
-        line["data"] = engine.encode(&bytes.data).into();
-        headers = bytes.headers;
-    }
+    let headers = bytes.map(|bytes| bytes.headers).unwrap_or_default();
     if json {
         writeln!(out, "{line}")?;
         return Ok(());

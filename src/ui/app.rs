@@ -230,6 +230,7 @@ impl App {
         let ctx = ui.ctx().clone();
         if !self.style_applied {
             apply_style(&ctx);
+            super::fonts::ensure_installed(&ctx);
             if let Some(dark) = self.settings.dark_theme {
                 ctx.set_theme(if dark {
                     egui::Theme::Dark

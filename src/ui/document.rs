@@ -98,6 +98,8 @@ pub struct MessagesState {
     pub detail: Option<Result<MessageView, String>>,
     pub detail_pending: Option<usize>,
     pub payload_mode: Option<PayloadMode>,
+    /// Sort, selection, header columns, export and detail state (ui/browse_jobs.rs).
+    pub browse: super::browse_jobs::BrowseState,
 }
 
 #[derive(Default)]

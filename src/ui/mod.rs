@@ -3,6 +3,7 @@
 //! (`workers`), never on the UI thread.
 
 pub mod app;
+pub mod browse_jobs;
 pub mod command;
 pub mod consumers;
 pub mod dialog;
@@ -12,7 +13,11 @@ pub mod export;
 pub mod file_browser;
 pub mod filter;
 pub mod findings;
+pub mod fonts;
+pub mod hex_view;
+pub mod message_detail;
 pub mod messages;
+pub mod messages_table;
 pub mod overview;
 pub mod recent;
 pub mod restore;

@@ -251,6 +251,10 @@ pub struct MessageView {
     pub pretty_json: Option<String>,
     /// Hex dump of the first bytes.
     pub hex: String,
+    /// The stored header block, as is (raw view, linked hex view).
+    pub header_bytes: Vec<u8>,
+    /// Header spans, charset-decoded text and the JSON tree (see `ops::payload_view`).
+    pub analysis: Arc<crate::ops::payload_view::Analysis>,
 }
 
 pub struct ReadResponse {
@@ -305,6 +309,7 @@ pub fn spawn_reader(backup: Arc<Backup>, ctx: egui::Context) -> Result<ReaderHan
 
 fn prepare_view(backup: &Backup, row: usize, headers: Vec<u8>, data: Vec<u8>) -> MessageView {
     let block = parse_header_block(&headers);
+    let analysis = Arc::new(crate::ops::payload_view::analyze(&headers, &data));
     let text = std::str::from_utf8(&data).ok().map(str::to_string);
     let pretty_json = serde_json::from_slice::<serde_json::Value>(&data)
         .ok()
@@ -320,6 +325,8 @@ fn prepare_view(backup: &Backup, row: usize, headers: Vec<u8>, data: Vec<u8>) ->
         text,
         pretty_json,
         data,
+        header_bytes: headers,
+        analysis,
     }
 }
 

@@ -16,3 +16,4 @@ pub fn grouped(value: u64) -> String {
     }
     out
 }
+pub mod unicode;
