@@ -49,6 +49,18 @@ fn run_restore(harness: &mut Harness<'static, App>) {
     if let Some(dialog) = harness.state_mut().restore_dialog_mut() {
         dialog.result = None;
     }
+    // The button is inside the window's area, where a click reaches it (the
+    // window once kept egui's default height and the button slid below it).
+    let button = harness.get_by_label("Run restore").rect();
+    let window = harness
+        .ctx
+        .memory(|memory| memory.area_rect(egui::Id::unique("restore_dialog")))
+        .expect("the Restore window's area");
+    let center = button.center();
+    assert!(
+        window.contains(center),
+        "Run restore at {button:?} is outside the window {window:?}"
+    );
     harness.get_by_label("Run restore").click();
     step_until(harness, "the restore", |app| {
         app.restore_dialog()
@@ -86,6 +98,26 @@ fn damaged_backup_is_restored_only_with_salvage_ticked() {
     );
 
     run_restore(&mut harness);
+    // The pre-flight names the damage before Run is pressed.
+    let preflight = harness
+        .state()
+        .restore_dialog()
+        .unwrap()
+        .preflight
+        .clone()
+        .expect("pre-flight")
+        .expect("pre-flight checks");
+    assert!(
+        preflight.iter().any(|check| check.ok == Some(false)
+            && check.text.contains("damaged")
+            && check.text.contains("salvage")),
+        "{preflight:?}"
+    );
+    // Shown in the pre-flight list (and again in the refusal below it).
+    assert!(harness
+        .query_all_by_label_contains("tick \"salvage\" (or pass --salvage)")
+        .next()
+        .is_some());
     let result = harness.state().restore_dialog().unwrap().result.clone();
     let message = result
         .expect("result")

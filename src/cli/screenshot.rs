@@ -33,6 +33,9 @@ pub struct ScreenshotArgs {
     /// dark | light
     #[arg(long, default_value = "dark")]
     pub theme: String,
+    /// A filter expression for the Messages pane's `where` field.
+    #[arg(long = "where")]
+    pub where_expression: Option<String>,
 }
 
 fn parse_size(text: &str) -> Result<[f32; 2]> {
@@ -94,6 +97,7 @@ pub fn screenshot(args: &ScreenshotArgs) -> Result<u8> {
         dialog,
         frames: args.frames,
         dark_theme: Some(dark_theme),
+        where_expression: args.where_expression.clone(),
     })?;
     eprintln!("wrote {} ({stats})", args.out.display());
     Ok(0)

@@ -65,6 +65,18 @@ pub enum FindingKind {
     SequenceGap,
     /// A sequence with the filestore's flag bits set.
     SequenceFlags,
+    /// Object store: reassembled chunks disagree with the object's meta message.
+    ObjectDigest,
+    /// Object store: a meta message that cannot be read, or chunks without one.
+    ObjectMeta,
+    /// KV: more revisions of a key than the bucket's history, or a purge not rolled up.
+    KvHistory,
+    /// KV: a key the KV API would refuse.
+    KvKey,
+    /// A subject no NATS client can publish to.
+    InvalidSubject,
+    /// A header block that does not parse as `NATS/1.0` headers.
+    HeaderParse,
 }
 
 impl FindingKind {

@@ -2,10 +2,17 @@
 
 pub mod config_check;
 pub mod consumer_state;
+pub mod content_checks;
 pub mod decode;
+pub mod dump;
 pub mod export;
+pub mod filter;
+pub mod header_cells;
 pub mod nats_client;
 pub mod open;
+pub mod payload_view;
+pub mod predict;
+pub mod predict_replay;
 pub mod preflight;
 pub mod read;
 pub mod report;
@@ -15,4 +22,8 @@ pub mod restore_prediction;
 pub mod restore_server;
 pub mod scan;
 pub mod selection;
+pub mod sniff;
+pub mod sort;
 pub mod temp_dirs;
+pub mod triage;
+pub mod wording;

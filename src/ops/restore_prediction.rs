@@ -31,6 +31,25 @@ pub struct DroppedCounts {
     pub total: u64,
 }
 
+impl DroppedCounts {
+    /// "1,204 messages: 1,180 past max_age, 24 TTL expired" (empty reasons left out).
+    pub fn text(&self) -> String {
+        let grouped = crate::util::grouped;
+        let reasons: Vec<String> = [
+            (self.max_msgs, "over max_msgs"),
+            (self.max_bytes, "over max_bytes"),
+            (self.max_age, "past max_age"),
+            (self.max_msgs_per_subject, "over max_msgs_per_subject"),
+            (self.ttl_expired, "TTL expired"),
+        ]
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, reason)| format!("{} {reason}", grouped(*count)))
+        .collect();
+        format!("{} message(s): {}", grouped(self.total), reasons.join(", "))
+    }
+}
+
 /// A consumer after the restore settles.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PredictedConsumer {
@@ -333,7 +352,10 @@ pub fn predict(backup: &Backup, config: Option<&Value>, reference_ns: i64) -> Re
     let limits = limits(replacement.as_ref().or(backup.config.as_ref()));
     let mut keep = vec![true; backup.messages.len()];
     let dropped = apply_rules(backup, &limits, reference_ns, &mut keep);
-    let mut state = if dropped.total == 0 {
+    // A config that changes the storage (a memory stream stored as file) changes `bytes`.
+    let storage_changed =
+        limits.memory != backup.config.as_ref().is_some_and(StreamConfig::is_memory);
+    let mut state = if dropped.total == 0 && !storage_changed {
         backup.state.clone()
     } else {
         predicted_state(backup, &keep, limits.memory)

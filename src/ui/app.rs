@@ -232,6 +232,7 @@ impl App {
         let ctx = ui.ctx().clone();
         if !self.style_applied {
             apply_style(&ctx);
+            super::fonts::ensure_installed(&ctx);
             if let Some(dark) = self.settings.dark_theme {
                 ctx.set_theme(if dark {
                     egui::Theme::Dark
@@ -285,7 +286,14 @@ impl App {
                     shown_at: Instant::now(),
                 });
             }
+            if let Some(path) = document.accepted_path.take() {
+                crate::ui::recent::remember(&mut self.recent, path);
+                if self.persist_recent {
+                    crate::ui::recent::save_in_background(self.recent.clone());
+                }
+            }
         }
+        self.close_refused_documents();
         while let Ok(notice) = self.notice_receiver.try_recv() {
             self.notify(notice);
         }
@@ -416,6 +424,17 @@ impl App {
                 Ok((backup.clone(), document.reference.fixed_ns))
             }
             _ => Err(format!("{} holds no stream backup", document.title)),
+        }
+    }
+
+    /// Not a backup, or no such path: no document stays open, a notice says why.
+    fn close_refused_documents(&mut self) {
+        while let Some(index) = self.documents.iter().position(|d| d.refused.is_some()) {
+            let message = self.documents[index].refused.take();
+            self.close_document(index);
+            if let Some(message) = message {
+                self.notify(message);
+            }
         }
     }
 
@@ -574,11 +593,8 @@ impl App {
     }
 
     fn open_document(&mut self, source: OpenSource, ctx: &egui::Context) {
+        // Recent files get the path once the scan shows it is a backup (see `poll`).
         if let OpenSource::Path(path) = &source {
-            crate::ui::recent::remember(&mut self.recent, path.clone());
-            if self.persist_recent {
-                crate::ui::recent::save_in_background(self.recent.clone());
-            }
             // The folder the backup is in (a backup directory's parent).
             self.settings.last_folder = path.parent().map(PathBuf::from);
         }

@@ -3,6 +3,7 @@
 //! (`workers`), never on the UI thread.
 
 pub mod app;
+pub mod browse_jobs;
 pub mod command;
 pub mod consumers;
 pub mod dialog;
@@ -12,7 +13,11 @@ pub mod export;
 pub mod file_browser;
 pub mod filter;
 pub mod findings;
+pub mod fonts;
+pub mod hex_view;
+pub mod message_detail;
 pub mod messages;
+pub mod messages_table;
 pub mod overview;
 pub mod recent;
 pub mod restore;
@@ -116,6 +121,8 @@ pub struct ScreenshotRequest {
     pub frames: u32,
     /// `Some(false)`: the light theme; `None`: the default (dark).
     pub dark_theme: Option<bool>,
+    /// A Messages-pane filter expression (the `where` field).
+    pub where_expression: Option<String>,
 }
 
 /// Opens `path` in a real window, waits for indexing, shows the pane, saves a
@@ -128,6 +135,7 @@ pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
     let mut plan = ScreenshotPlan::new(request.pane, request.out.clone(), request.select_seq);
     plan.frames_after_ready = request.frames;
     plan.dialog = request.dialog;
+    plan.where_expression = request.where_expression;
     let result = plan.result.clone();
     app.screenshot = Some(plan);
     let stats = std::sync::Arc::new(std::sync::Mutex::new(String::new()));

@@ -73,15 +73,7 @@ pub fn time_relative(ns: i64, base_ns: i64) -> String {
 
 /// 1234567 → "1,234,567".
 pub fn count(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
+    crate::util::grouped(value)
 }
 
 /// Human-readable byte size (decimal units, as the nats CLI prints them).

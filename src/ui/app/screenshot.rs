@@ -17,6 +17,8 @@ pub struct ScreenshotPlan {
     pub select_seq: Option<u64>,
     /// A dialog to open over the pane.
     pub dialog: Option<DialogKind>,
+    /// A filter expression to type into the Messages pane's `where` field.
+    pub where_expression: Option<String>,
     /// Set once the PNG is written (or failed).
     pub result: Arc<Mutex<Option<Result<(), String>>>>,
     pub timeout: Duration,
@@ -36,6 +38,7 @@ impl ScreenshotPlan {
             out,
             select_seq,
             dialog: None,
+            where_expression: None,
             result: Arc::new(Mutex::new(None)),
             timeout: Duration::from_secs(120),
             frames_after_ready: 8,
@@ -130,6 +133,7 @@ impl App {
             self.frame_stats = FrameStats::default();
             let pane = plan.pane;
             let select_seq = plan.select_seq;
+            let where_expression = plan.where_expression.clone();
             // Opened now; the dialog's own checks make the app unsettled until done.
             match plan.dialog {
                 Some(DialogKind::Restore) => self.run(Action::Restore),
@@ -141,6 +145,9 @@ impl App {
             }
             if let Some(document) = self.documents.get_mut(self.active) {
                 document.pane = pane;
+                if let Some(text) = where_expression {
+                    document.messages.spec.expression = text;
+                }
                 if let Some(seq) = select_seq {
                     // A seq past the rows shown leaves the pane as it is; the screenshot shows that.
                     let _ = document.go_to_seq(seq);
