@@ -7,7 +7,7 @@ mod common;
 
 use base64::Engine;
 use jsbackup::ops::dump::{dump_rows, DumpFormat};
-use jsbackup::ops::index::{open_backup, ScanControl};
+use jsbackup::ops::scan::{open_backup, ScanControl};
 use jsbackup::ops::sort::{sort_rows, SortKey, SortOrder};
 use std::sync::atomic::AtomicBool;
 

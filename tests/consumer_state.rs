@@ -7,7 +7,7 @@ mod common;
 
 use common::{all_fixtures, header_block, read_json, snapshot_via_api, NatsConn, NatsServer};
 use jsbackup::ops::consumer_state;
-use jsbackup::ops::index::{open_backup, ScanControl};
+use jsbackup::ops::scan::{open_backup, ScanControl};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;

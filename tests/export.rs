@@ -13,7 +13,7 @@ use common::{
 use jsbackup::model::{ArchiveFormat, Backup};
 use jsbackup::ops::export::{self, ConsumerSelection, ExportOptions, ExportReport};
 use jsbackup::ops::filter::MessageFilter;
-use jsbackup::ops::index::{open_backup, ScanControl};
+use jsbackup::ops::scan::{open_backup, ScanControl};
 use jsbackup::util::subject::subject_matches;
 use serde_json::{json, Value};
 

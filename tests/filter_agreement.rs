@@ -10,7 +10,7 @@ mod common;
 use common::{expected, TempDir};
 use jsbackup::model::Backup;
 use jsbackup::ops::filter::{self, FilterSpec};
-use jsbackup::ops::index::{open_backup, ScanControl};
+use jsbackup::ops::scan::{open_backup, ScanControl};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;

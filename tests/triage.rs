@@ -672,8 +672,8 @@ fn triage_of_mutated_archives_never_panics() {
             )
             .expect("write");
             let one = std::time::Instant::now();
-            let mut control = jsbackup::ops::index::ScanControl::default();
-            let Ok(mut backup) = jsbackup::ops::index::open_backup(&dir, &mut control) else {
+            let mut control = jsbackup::ops::scan::ScanControl::default();
+            let Ok(mut backup) = jsbackup::ops::scan::open_backup(&dir, &mut control) else {
                 continue;
             };
             let options = jsbackup::ops::content_checks::CheckOptions { headers: true };

@@ -443,9 +443,9 @@ fn filter_worker_applies_header_payload_seq_and_exclude_filters() {
     use jsbackup::ui::filter::{run, FilterSpec};
     use std::sync::atomic::AtomicBool;
     let expected = expected("v2/orders");
-    let backup = jsbackup::ops::index::open_backup(
+    let backup = jsbackup::ops::scan::open_backup(
         &fixture("v2/orders"),
-        &mut jsbackup::ops::index::ScanControl::default(),
+        &mut jsbackup::ops::scan::ScanControl::default(),
     )
     .unwrap();
     let cancel = AtomicBool::new(false);

@@ -5,7 +5,7 @@
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-use jsbackup::ops::index::{open_backup, ScanControl};
+use jsbackup::ops::scan::{open_backup, ScanControl};
 use jsbackup::ui::{App, OpenSource};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -71,7 +71,7 @@ fn type_where(harness: &mut Harness<'static, App>, text: &str) {
 fn where_field_filters_like_the_engine_and_the_export_dialog_keeps_the_same_count() {
     let path = fixture("v2/orders");
     let backup =
-        jsbackup::ops::index::open_backup(&path, &mut jsbackup::ops::index::ScanControl::default())
+        jsbackup::ops::scan::open_backup(&path, &mut jsbackup::ops::scan::ScanControl::default())
             .expect("open");
     let total = backup.messages.len();
     // A threshold from the data so the expression keeps some messages, not all.
@@ -167,7 +167,7 @@ fn saved_filters_are_kept_per_stream_in_the_file_and_applied_from_the_list() {
     let file = dir.join("saved-filters.json");
     let path = fixture("v2/orders");
     let backup =
-        jsbackup::ops::index::open_backup(&path, &mut jsbackup::ops::index::ScanControl::default())
+        jsbackup::ops::scan::open_backup(&path, &mut jsbackup::ops::scan::ScanControl::default())
             .expect("open");
     let stream = backup.stream_name.clone();
     let first_seq = backup.messages.seq[0];

@@ -13,9 +13,9 @@ use jsbackup::format::s2::{masked_crc, DecodedStream, StreamStop, S2_IDENTIFIER}
 use jsbackup::format::tar::{TarEvent, TarReader};
 use jsbackup::format::{headers, index_db, v2};
 use jsbackup::model::{Backup, BackupSource};
-use jsbackup::ops::index::{scan_stream, ScanControl};
 use jsbackup::ops::read::MessageReader;
 use jsbackup::ops::report;
+use jsbackup::ops::scan::{scan_stream, ScanControl};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,8 @@
 use anyhow::{anyhow, Result};
 use jsbackup::format::s2::{decode_chunk, Frame, FrameReader};
 use jsbackup::format::v2;
-use jsbackup::ops::index::{open_backup, ScanControl};
 use jsbackup::ops::read::MessageReader;
+use jsbackup::ops::scan::{open_backup, ScanControl};
 use jsbackup::util::subject::subject_matches;
 use std::io::BufReader;
 use std::path::PathBuf;
@@ -179,7 +179,7 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
     let started = Instant::now();
     let mut first_rows: Option<Duration> = None;
     let cancel = std::sync::atomic::AtomicBool::new(false);
-    let mut on_progress = |_: &jsbackup::ops::index::ScanProgress,
+    let mut on_progress = |_: &jsbackup::ops::scan::ScanProgress,
                            partial: &jsbackup::model::Backup| {
         if first_rows.is_none() && !partial.messages.is_empty() {
             first_rows = Some(started.elapsed());
@@ -189,6 +189,7 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
     let mut control = ScanControl {
         cancel: Some(&cancel),
         on_progress: Some(&mut on_progress),
+        memory_budget: None,
     };
     let _ = open_backup(&args.path, &mut control);
     let first_rows = first_rows.unwrap_or_default();

@@ -11,9 +11,9 @@ pub use verify::{verify, VerifyArgs};
 
 use anyhow::{anyhow, Context, Result};
 use jsbackup::model::{Backup, StreamConfig};
-use jsbackup::ops::index::{open_backup, OpenError, ScanControl};
 use jsbackup::ops::read::MessageReader;
 use jsbackup::ops::report;
+use jsbackup::ops::scan::{open_backup, OpenError, ScanControl};
 use jsbackup::util::time::{format_rfc3339_ns, now_ns, parse_rfc3339_ns};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -348,10 +348,11 @@ fn load_cancellable(
     path: &std::path::Path,
     cancel: &AtomicBool,
 ) -> Result<Option<jsbackup::model::Backup>> {
-    use jsbackup::ops::index::{open_backup, OpenError, ScanControl};
+    use jsbackup::ops::scan::{open_backup, OpenError, ScanControl};
     let mut control = ScanControl {
         cancel: Some(cancel),
         on_progress: None,
+        memory_budget: None,
     };
     match open_backup(path, &mut control) {
         Ok(backup) => Ok(Some(backup)),

@@ -50,6 +50,46 @@ pub struct RecordFramingError {
     pub reason: String,
 }
 
+/// The fixed 22-byte head of a record: length word (with the header bit), raw
+/// sequence (with flag bits), timestamp and subject length. The one decoder of
+/// record heads: the block walker and the resync search both use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// Record length without the header bit.
+    pub len: u32,
+    pub has_headers: bool,
+    pub raw_seq: u64,
+    pub ts_ns: i64,
+    pub subject_len: usize,
+}
+
+impl RecordHeader {
+    /// Decodes the head at the start of `rest`; `None` when fewer than 22 bytes are there.
+    pub fn decode(rest: &[u8]) -> Option<Self> {
+        let head: &[u8; MSG_HDR_SIZE] = rest.get(..MSG_HDR_SIZE)?.try_into().ok()?;
+        let [l0, l1, l2, l3, s0, s1, s2, s3, s4, s5, s6, s7, t0, t1, t2, t3, t4, t5, t6, t7, j0, j1] =
+            *head;
+        let raw_len = u32::from_le_bytes([l0, l1, l2, l3]);
+        Some(Self {
+            len: raw_len & !HBIT,
+            has_headers: raw_len & HBIT != 0,
+            raw_seq: u64::from_le_bytes([s0, s1, s2, s3, s4, s5, s6, s7]),
+            ts_ns: i64::from_le_bytes([t0, t1, t2, t3, t4, t5, t6, t7]),
+            subject_len: usize::from(u16::from_le_bytes([j0, j1])),
+        })
+    }
+
+    /// Could a record with this head fit in `available` bytes? The cheap test run
+    /// before a candidate's checksum is computed.
+    pub fn plausible_within(&self, available: usize) -> bool {
+        let len = self.len as usize;
+        len >= EMPTY_RECORD_LEN
+            && len <= available
+            && self.len <= RL_BAD_THRESHOLD
+            && self.subject_len + EMPTY_RECORD_LEN <= len
+    }
+}
+
 /// Walks the records of a block, verifying each checksum with `key`.
 /// Stops at the first framing error (the server truncates there); a checksum-only
 /// failure is reported on the record and the walk continues.
@@ -59,96 +99,204 @@ pub fn walk_records(
     mut visit: impl FnMut(&Record),
 ) -> Result<(), RecordFramingError> {
     let mut offset = 0usize;
-    while offset < block.len() {
-        let rest = &block[offset..];
-        let fail = |reason: String| Err(RecordFramingError { offset, reason });
-        if rest.len() < MSG_HDR_SIZE {
-            return fail(format!(
-                "{} trailing bytes, too short for a record",
-                rest.len()
-            ));
-        }
-        let raw_len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
-        let has_headers = raw_len & HBIT != 0;
-        let len = raw_len & !HBIT;
-        if len > RL_BAD_THRESHOLD {
-            return fail(format!("record length {len} above 32 MiB"));
-        }
-        let len_usize = len as usize;
-        if len_usize < EMPTY_RECORD_LEN {
-            return fail(format!("record length {len} below the 30-byte minimum"));
-        }
-        if len_usize > rest.len() {
-            return fail(format!(
-                "record length {len} runs past the block end ({} bytes left)",
-                rest.len()
-            ));
-        }
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&rest[4..12]);
-        let raw_seq = u64::from_le_bytes(word);
-        word.copy_from_slice(&rest[12..20]);
-        let ts_ns = i64::from_le_bytes(word);
-        let subject_len = usize::from(u16::from_le_bytes([rest[20], rest[21]]));
-        let dlen = len_usize - MSG_HDR_SIZE;
-        let shlen = subject_len + if has_headers { 4 } else { 0 };
-        if shlen > dlen - CHECKSUM_SIZE {
-            return fail(format!("subject/header lengths exceed record length {len}"));
-        }
-        let subject_start = MSG_HDR_SIZE;
-        let mut hdr_start = subject_start + subject_len;
-        let mut hdr_len = 0usize;
-        if has_headers {
-            let hlen_at = subject_start + subject_len;
-            let hlen = u32::from_le_bytes([
-                rest[hlen_at],
-                rest[hlen_at + 1],
-                rest[hlen_at + 2],
-                rest[hlen_at + 3],
-            ]) as usize;
-            hdr_start = hlen_at + 4;
-            if hlen > len_usize - CHECKSUM_SIZE - hdr_start {
-                return fail(format!("header length {hlen} exceeds record length {len}"));
-            }
-            hdr_len = hlen;
-        }
-        let data_start = hdr_start + hdr_len;
-        let data_len = len_usize - CHECKSUM_SIZE - data_start;
-        let checksum_at = len_usize - CHECKSUM_SIZE;
-        let expected = key.sum(&[
-            &rest[4..20],
-            &rest[subject_start..subject_start + subject_len],
-            &rest[hdr_start..hdr_start + hdr_len],
-            &rest[data_start..checksum_at],
-        ]);
-        let checksum_ok = rest[checksum_at..len_usize] == expected;
-        let kind = if raw_seq & TBIT != 0 {
-            RecordKind::Tombstone
-        } else if raw_seq & EBIT != 0 {
-            RecordKind::Erased
-        } else if raw_seq == 0 {
-            RecordKind::Zero
-        } else {
-            RecordKind::Message
-        };
-        visit(&Record {
-            offset,
-            len,
-            raw_seq,
-            seq: raw_seq & SEQ_MASK,
-            ts_ns,
-            kind,
-            subject_start: offset + subject_start,
-            subject_len,
-            hdr_start: offset + hdr_start,
-            hdr_len,
-            data_start: offset + data_start,
-            data_len,
-            checksum_ok,
-        });
-        offset += len_usize;
+    while let Some(rest) = block.get(offset..).filter(|rest| !rest.is_empty()) {
+        let record =
+            read_record(rest, key).map_err(|reason| RecordFramingError { offset, reason })?;
+        visit(&record.at(offset));
+        offset += record.len as usize;
     }
     Ok(())
+}
+
+/// Reads the record at the start of `rest` (offsets relative to `rest`).
+fn read_record(rest: &[u8], key: &Hh64Key) -> Result<Record, String> {
+    let Some(head) = RecordHeader::decode(rest) else {
+        return Err(format!(
+            "{} trailing bytes, too short for a record",
+            rest.len()
+        ));
+    };
+    let len = head.len;
+    if len > RL_BAD_THRESHOLD {
+        return Err(format!("record length {len} above 32 MiB"));
+    }
+    let len_usize = len as usize;
+    if len_usize < EMPTY_RECORD_LEN {
+        return Err(format!("record length {len} below the 30-byte minimum"));
+    }
+    let Some(record) = rest.get(..len_usize) else {
+        return Err(format!(
+            "record length {len} runs past the block end ({} bytes left)",
+            rest.len()
+        ));
+    };
+    let subject_len = head.subject_len;
+    let dlen = len_usize - MSG_HDR_SIZE;
+    let shlen = subject_len + if head.has_headers { 4 } else { 0 };
+    if shlen > dlen - CHECKSUM_SIZE {
+        return Err(format!("subject/header lengths exceed record length {len}"));
+    }
+    let subject_start = MSG_HDR_SIZE;
+    let mut hdr_start = subject_start + subject_len;
+    let mut hdr_len = 0usize;
+    if head.has_headers {
+        let hlen_at = subject_start + subject_len;
+        let hlen = record
+            .get(hlen_at..hlen_at + 4)
+            .and_then(|word| <[u8; 4]>::try_from(word).ok())
+            .map_or(usize::MAX, |word| u32::from_le_bytes(word) as usize);
+        hdr_start = hlen_at + 4;
+        if hlen > len_usize - CHECKSUM_SIZE - hdr_start {
+            return Err(format!("header length {hlen} exceeds record length {len}"));
+        }
+        hdr_len = hlen;
+    }
+    let data_start = hdr_start + hdr_len;
+    let checksum_at = len_usize - CHECKSUM_SIZE;
+    let data_len = checksum_at - data_start;
+    let part = |from: usize, to: usize| record.get(from..to).unwrap_or_default();
+    let expected = key.sum(&[
+        part(4, 20),
+        part(subject_start, subject_start + subject_len),
+        part(hdr_start, hdr_start + hdr_len),
+        part(data_start, checksum_at),
+    ]);
+    let checksum_ok = part(checksum_at, len_usize) == expected;
+    let raw_seq = head.raw_seq;
+    let kind = if raw_seq & TBIT != 0 {
+        RecordKind::Tombstone
+    } else if raw_seq & EBIT != 0 {
+        RecordKind::Erased
+    } else if raw_seq == 0 {
+        RecordKind::Zero
+    } else {
+        RecordKind::Message
+    };
+    Ok(Record {
+        offset: 0,
+        len,
+        raw_seq,
+        seq: raw_seq & SEQ_MASK,
+        ts_ns: head.ts_ns,
+        kind,
+        subject_start,
+        subject_len,
+        hdr_start,
+        hdr_len,
+        data_start,
+        data_len,
+        checksum_ok,
+    })
+}
+
+impl Record {
+    /// The same record with its offsets moved by `base` bytes.
+    pub fn at(mut self, base: usize) -> Self {
+        self.offset += base;
+        self.subject_start += base;
+        self.hdr_start += base;
+        self.data_start += base;
+        self
+    }
+}
+
+/// The next offset ≥ `from` where a whole record with a valid checksum starts.
+/// `hash_budget` bounds the bytes hashed over all calls, so hostile blocks stay
+/// linear; `None` when none is found or the budget is spent.
+pub fn find_next_record(
+    data: &[u8],
+    from: usize,
+    key: &Hh64Key,
+    hash_budget: &mut usize,
+) -> Option<usize> {
+    let mut position = from;
+    while let Some(candidate) = data.get(position..) {
+        let head = RecordHeader::decode(candidate)?;
+        if head.plausible_within(candidate.len()) {
+            let len = head.len as usize;
+            if *hash_budget < len {
+                return None;
+            }
+            *hash_budget -= len;
+            let verified = candidate
+                .get(..len)
+                .and_then(|bytes| read_record(bytes, key).ok())
+                .is_some_and(|record| record.checksum_ok);
+            if verified {
+                return Some(position);
+            }
+        }
+        position += 1;
+    }
+    None
+}
+
+/// A malformed stretch of a block skipped by [`walk_records_resyncing`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordGap {
+    /// Block offset of the malformed record.
+    pub bad_at: usize,
+    pub reason: String,
+    /// Where reading resumed (the next record whose checksum verifies), if anywhere.
+    pub resumed_at: Option<usize>,
+}
+
+/// Walks a block like [`walk_records`], but after a malformed record goes on from
+/// the next record whose checksum verifies. The length of a record that fails its
+/// checksum is not trusted either: the next record is searched from just after its
+/// start. Returns the stretches skipped.
+pub fn walk_records_resyncing(
+    data: &[u8],
+    key: &Hh64Key,
+    mut visit: impl FnMut(&Record),
+) -> Vec<RecordGap> {
+    let mut position = 0usize;
+    // Verifying candidates hashes bytes; bound the total so hostile blocks stay linear.
+    let mut hash_budget = data.len().saturating_mul(4).saturating_add(1 << 20);
+    let mut gaps = Vec::new();
+    while let Some(rest) = data.get(position..).filter(|rest| !rest.is_empty()) {
+        let (bad_at, reason) = match read_record(rest, key) {
+            Ok(record) if record.checksum_ok => {
+                visit(&record.at(position));
+                position += record.len as usize;
+                continue;
+            }
+            Ok(record) => {
+                visit(&record.at(position));
+                let declared_end = position + record.len as usize;
+                match find_next_record(data, position + 1, key, &mut hash_budget) {
+                    // The declared length was right after all.
+                    Some(next) if next == declared_end => {
+                        position = next;
+                        continue;
+                    }
+                    Some(next) if next < declared_end => {
+                        position = next;
+                        continue;
+                    }
+                    _ => (
+                        declared_end,
+                        "no record follows where the damaged record says it ends".to_string(),
+                    ),
+                }
+            }
+            Err(reason) => (position, reason),
+        };
+        if bad_at >= data.len() {
+            break;
+        }
+        let next = find_next_record(data, bad_at + 1, key, &mut hash_budget);
+        gaps.push(RecordGap {
+            bad_at,
+            reason,
+            resumed_at: next,
+        });
+        match next {
+            Some(next) => position = next,
+            None => break,
+        }
+    }
+    gaps
 }
 
 /// Encodes one record (for writers). `raw_seq` carries any flag bits.

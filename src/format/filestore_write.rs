@@ -11,8 +11,8 @@
 
 use super::filestore::{encode_record, record_size, EBIT, RL_BAD_THRESHOLD};
 use super::hash::Hh64Key;
+use super::index_db::OdatState;
 use super::varint::{write_uvarint, write_varint};
-use crate::model::ConsumerState;
 use serde_json::{Map, Value};
 
 /// The block size nats-server picks for file streams without byte limits
@@ -132,7 +132,7 @@ pub fn write_consumer_files<E>(
 }
 
 /// Consumer `o.dat` (version 2), with pending timestamps relative to now.
-pub fn encode_odat(state: &ConsumerState) -> Vec<u8> {
+pub fn encode_odat(state: &OdatState) -> Vec<u8> {
     let now_secs = (crate::util::time::now_ns() + 500_000_000) / 1_000_000_000;
     encode_odat_at(state, now_secs)
 }
@@ -142,25 +142,22 @@ pub fn encode_odat(state: &ConsumerState) -> Vec<u8> {
 /// Layout: magic, version, uvarint floors and delivered, pending count, then
 /// base + per pending (stream delta, consumer delta, base − ts seconds), then
 /// redelivered (stream delta, count). Deltas are from the ack floor, wrapping.
-pub fn encode_odat_at(state: &ConsumerState, base_secs: i64) -> Vec<u8> {
-    let floor = state.ack_floor;
+pub fn encode_odat_at(state: &OdatState, base_secs: i64) -> Vec<u8> {
+    let (floor_consumer, floor_stream) = state.ack_floor;
     let mut out = vec![ODAT_MAGIC, ODAT_VERSION];
-    write_uvarint(&mut out, floor.consumer_seq);
-    write_uvarint(&mut out, floor.stream_seq);
-    write_uvarint(&mut out, state.delivered.consumer_seq);
-    write_uvarint(&mut out, state.delivered.stream_seq);
+    write_uvarint(&mut out, floor_consumer);
+    write_uvarint(&mut out, floor_stream);
+    write_uvarint(&mut out, state.delivered.0);
+    write_uvarint(&mut out, state.delivered.1);
     write_uvarint(&mut out, state.pending.len() as u64);
     if !state.pending.is_empty() {
         write_varint(&mut out, base_secs);
-        for entry in &state.pending {
-            write_uvarint(&mut out, entry.stream_seq.wrapping_sub(floor.stream_seq));
-            write_uvarint(
-                &mut out,
-                entry.consumer_seq.wrapping_sub(floor.consumer_seq),
-            );
+        for &(stream_seq, consumer_seq, timestamp_ns) in &state.pending {
+            write_uvarint(&mut out, stream_seq.wrapping_sub(floor_stream));
+            write_uvarint(&mut out, consumer_seq.wrapping_sub(floor_consumer));
             write_varint(
                 &mut out,
-                base_secs.wrapping_sub(entry.timestamp_ns / 1_000_000_000),
+                base_secs.wrapping_sub(timestamp_ns / 1_000_000_000),
             );
         }
     }
@@ -169,36 +166,14 @@ pub fn encode_odat_at(state: &ConsumerState, base_secs: i64) -> Vec<u8> {
         .redelivered
         .iter()
         .copied()
-        .filter(|(seq, count)| *count > 0 && seq.wrapping_sub(floor.stream_seq) != 0)
+        .filter(|(seq, count)| *count > 0 && seq.wrapping_sub(floor_stream) != 0)
         .collect();
     write_uvarint(&mut out, redelivered.len() as u64);
     for (seq, count) in redelivered {
-        write_uvarint(&mut out, seq.wrapping_sub(floor.stream_seq));
+        write_uvarint(&mut out, seq.wrapping_sub(floor_stream));
         write_uvarint(&mut out, count);
     }
     out
-}
-
-/// Clamps a consumer state to a stream the way the server does when it takes a
-/// snapshot (delivered and ack floor stream sequences ≤ `last_seq`, pending and
-/// redelivered above `last_seq` dropped), and drops pending entries the file
-/// consumer store would refuse (≤ ack floor or > delivered).
-pub fn clamp_consumer_state(state: &ConsumerState, last_seq: u64) -> ConsumerState {
-    let mut clamped = state.clone();
-    clamped.delivered.stream_seq = clamped.delivered.stream_seq.min(last_seq);
-    clamped.ack_floor.stream_seq = clamped.ack_floor.stream_seq.min(last_seq);
-    if clamped.ack_floor.stream_seq > clamped.delivered.stream_seq {
-        clamped.ack_floor.stream_seq = clamped.delivered.stream_seq;
-    }
-    let floor = clamped.ack_floor.stream_seq;
-    let delivered = clamped.delivered.stream_seq;
-    clamped
-        .pending
-        .retain(|entry| entry.stream_seq > floor && entry.stream_seq <= delivered);
-    clamped
-        .redelivered
-        .retain(|(seq, _)| *seq <= last_seq && *seq > floor);
-    clamped
 }
 
 /// What a [`BlockWriter`] wrote.
@@ -331,30 +306,15 @@ mod tests {
     use super::*;
     use crate::format::filestore::{walk_records, RecordKind};
     use crate::format::index_db::parse_odat;
-    use crate::model::{PendingEntry, SequencePair};
 
     #[test]
     fn odat_round_trips_through_the_parser() {
-        let state = ConsumerState {
-            delivered: SequencePair {
-                consumer_seq: 100,
-                stream_seq: 145,
-            },
-            ack_floor: SequencePair {
-                consumer_seq: 3,
-                stream_seq: 20,
-            },
+        let state = OdatState {
+            delivered: (100, 145),
+            ack_floor: (3, 20),
             pending: vec![
-                PendingEntry {
-                    stream_seq: 22,
-                    consumer_seq: 4,
-                    timestamp_ns: 1_795_788_000_000_000_000,
-                },
-                PendingEntry {
-                    stream_seq: 145,
-                    consumer_seq: 100,
-                    timestamp_ns: 1_795_788_010_900_000_000,
-                },
+                (22, 4, 1_795_788_000_000_000_000),
+                (145, 100, 1_795_788_010_900_000_000),
             ],
             redelivered: vec![(22, 3), (30, 2)],
         };
@@ -374,7 +334,7 @@ mod tests {
         );
         assert_eq!(decoded.redelivered, vec![(22, 3), (30, 2)]);
         // Empty state: no base time, two zero counts.
-        let empty = encode_odat_at(&ConsumerState::default(), 5);
+        let empty = encode_odat_at(&OdatState::default(), 5);
         assert_eq!(empty, vec![0x16, 2, 0, 0, 0, 0, 0, 0]);
     }
 
@@ -382,26 +342,12 @@ mod tests {
     fn odat_matches_worked_example() {
         // archive-formats.md §4.9: floor (1,2), delivered (4,7), pending 4/2 and 7/4 at base-1s.
         let base = 1_795_788_763i64; // any base; the example's base is 0x0d b0 cc bf b6 zigzag
-        let state = ConsumerState {
-            delivered: SequencePair {
-                consumer_seq: 4,
-                stream_seq: 7,
-            },
-            ack_floor: SequencePair {
-                consumer_seq: 1,
-                stream_seq: 2,
-            },
+        let state = OdatState {
+            delivered: (4, 7),
+            ack_floor: (1, 2),
             pending: vec![
-                PendingEntry {
-                    stream_seq: 4,
-                    consumer_seq: 2,
-                    timestamp_ns: (base - 1) * 1_000_000_000,
-                },
-                PendingEntry {
-                    stream_seq: 7,
-                    consumer_seq: 4,
-                    timestamp_ns: (base - 1) * 1_000_000_000,
-                },
+                (4, 2, (base - 1) * 1_000_000_000),
+                (7, 4, (base - 1) * 1_000_000_000),
             ],
             redelivered: vec![],
         };
@@ -498,49 +444,5 @@ mod tests {
         assert_eq!(blocks.first().map(Vec::len), Some(30));
         let never_written = BlockWriter::new("P", 10, |_, _: &[u8]| Ok(())).finish(0, 0);
         assert!(never_written.is_ok_and(|s| s.blocks == 0 && !s.trailing_skip));
-    }
-
-    #[test]
-    fn clamping_follows_the_server() {
-        let state = ConsumerState {
-            delivered: SequencePair {
-                consumer_seq: 50,
-                stream_seq: 90,
-            },
-            ack_floor: SequencePair {
-                consumer_seq: 10,
-                stream_seq: 70,
-            },
-            pending: vec![
-                PendingEntry {
-                    stream_seq: 65,
-                    consumer_seq: 9,
-                    timestamp_ns: 0,
-                },
-                PendingEntry {
-                    stream_seq: 75,
-                    consumer_seq: 12,
-                    timestamp_ns: 0,
-                },
-                PendingEntry {
-                    stream_seq: 85,
-                    consumer_seq: 20,
-                    timestamp_ns: 0,
-                },
-            ],
-            redelivered: vec![(75, 2), (85, 3)],
-        };
-        let clamped = clamp_consumer_state(&state, 80);
-        assert_eq!(clamped.delivered.stream_seq, 80);
-        assert_eq!(clamped.ack_floor.stream_seq, 70);
-        assert_eq!(
-            clamped
-                .pending
-                .iter()
-                .map(|p| p.stream_seq)
-                .collect::<Vec<_>>(),
-            vec![75]
-        );
-        assert_eq!(clamped.redelivered, vec![(75, 2)]);
     }
 }

@@ -8,6 +8,8 @@ pub const BLOCK: usize = 512;
 
 /// Members larger than this are not read into memory.
 pub const MAX_MEMBER_IN_MEMORY: u64 = 1 << 30;
+/// Longest member path kept (Linux PATH_MAX): a restore cannot create a longer one.
+pub const MAX_PATH: usize = 4096;
 /// At most this much is reserved before a member's bytes are actually read.
 const MAX_UPFRONT_RESERVE: u64 = 8 << 20;
 
@@ -126,6 +128,15 @@ pub fn parse_header_block(block: &[u8]) -> Result<(String, u64, u8), String> {
     Ok((name, size, typeflag))
 }
 
+/// UTF-8 text, validated by `str::from_utf8` (fast in debug builds too; the lossy
+/// conversion only for the rare invalid value).
+fn text_of(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
 /// PAX records: `LEN key=value\n`.
 pub fn parse_pax_records(data: &[u8]) -> Result<Vec<(String, String)>, String> {
     let mut records = Vec::new();
@@ -153,10 +164,7 @@ pub fn parse_pax_records(data: &[u8]) -> Result<Vec<(String, String)>, String> {
             .iter()
             .position(|&byte| byte == b'=')
             .ok_or("PAX record without '='")?;
-        records.push((
-            String::from_utf8_lossy(&record[..equals]).into_owned(),
-            String::from_utf8_lossy(&record[equals + 1..]).into_owned(),
-        ));
+        records.push((text_of(&record[..equals]), text_of(&record[equals + 1..])));
         rest = &rest[length..];
     }
     Ok(records)
@@ -172,6 +180,9 @@ fn padded(size: u64) -> u64 {
 pub struct TarReader {
     /// Data of the current member not yet consumed (including padding).
     remaining_padded: u64,
+    /// The padding bytes after the last member read whole (bytes of a damaged
+    /// member may continue in them).
+    last_padding: Vec<u8>,
 }
 
 impl Default for TarReader {
@@ -184,6 +195,7 @@ impl TarReader {
     pub fn new() -> Self {
         Self {
             remaining_padded: 0,
+            last_padding: Vec::new(),
         }
     }
 
@@ -236,8 +248,21 @@ impl TarReader {
             left -= piece.len();
             out.extend_from_slice(piece);
         }
-        self.remaining_padded = padded(size).saturating_sub(size);
-        self.skip_rest(stream)
+        self.remaining_padded = 0;
+        let padding = (padded(size).saturating_sub(size)) as usize;
+        self.last_padding.clear();
+        match stream.take(padding) {
+            Ok(bytes) => {
+                self.last_padding.extend_from_slice(bytes);
+                Ok(())
+            }
+            Err(stop) => Err(Self::stop_error(stop, stream.pos(), "member data")),
+        }
+    }
+
+    /// The padding bytes that followed the last member read by [`Self::read_data`].
+    pub fn last_padding(&self) -> &[u8] {
+        &self.last_padding
     }
 
     /// Reads the next member header, applying a preceding PAX `x` header.
@@ -289,6 +314,12 @@ impl TarReader {
                             .map_err(|reason| TarError::BadHeader { offset, reason })?;
                         for (key, value) in records {
                             match key.as_str() {
+                                "path" if value.len() > MAX_PATH => {
+                                    return Err(TarError::BadHeader {
+                                        offset,
+                                        reason: format!("PAX path of {} bytes, longer than any path a file system accepts ({MAX_PATH}, PATH_MAX): the server's restore fails creating it", value.len()),
+                                    });
+                                }
                                 "path" => pax_path = Some(value),
                                 "size" => pax_size = value.parse().ok(),
                                 _ => {}
@@ -311,52 +342,87 @@ impl TarReader {
         }
     }
 
-    /// After damage: scans forward block by block for the next header with a valid checksum.
-    pub fn resync<S: ChunkSource>(&mut self, stream: &mut DecodedStream<S>) -> Option<u64> {
-        self.resync_collecting(stream, &mut Vec::new(), 0)
+    /// After damage: finds the next header with a valid checksum, at any byte offset
+    /// (bytes lost or inserted upstream move headers off the 512-byte grid), starting
+    /// up to `look_back` bytes before the current position (a header can begin inside
+    /// what was read as the previous member's data or padding).
+    pub fn resync<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        look_back: usize,
+    ) -> Option<u64> {
+        self.resync_collecting(stream, &mut Vec::new(), 0, look_back)
+            .0
     }
 
-    /// Like [`TarReader::resync`], keeping up to `max_keep` of the skipped bytes in `kept`
-    /// (the rest of a damaged member, whose records can still be searched).
+    /// Like [`TarReader::resync`], keeping up to `max_keep` of the bytes searched in
+    /// `kept` (from the look-back start: the rest of a damaged member, whose records
+    /// can still be searched). Each byte is examined once: a cheap test (the `ustar`
+    /// magic, or a 512-byte boundary) comes before the checksum. Returns the header's
+    /// offset, if one was found, and the offset of `kept[0]`.
     pub fn resync_collecting<S: ChunkSource>(
         &mut self,
         stream: &mut DecodedStream<S>,
         kept: &mut Vec<u8>,
         max_keep: usize,
-    ) -> Option<u64> {
+        look_back: usize,
+    ) -> (Option<u64>, u64) {
+        const WINDOW: usize = 1 << 16;
         self.remaining_padded = 0;
         stream.accept_discontinuity();
+        stream.rewind(look_back);
+        let searched_from = stream.pos();
         let mut keep = |bytes: &[u8]| {
             let room = max_keep.saturating_sub(kept.len());
-            kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            kept.extend_from_slice(bytes.get(..bytes.len().min(room)).unwrap_or_default());
         };
-        // Realign to a 512-byte boundary of the decompressed stream.
-        let misalignment = (stream.pos() % BLOCK as u64) as usize;
-        if misalignment != 0 {
-            match stream.take(BLOCK - misalignment) {
-                Ok(bytes) => keep(bytes),
-                Err(_) => return None,
-            }
-        }
         loop {
             stream.accept_discontinuity();
-            let offset = stream.pos();
-            match stream.peek(BLOCK) {
-                Ok(block) => {
-                    if !block.iter().all(|&byte| byte == 0) && parse_header_block(block).is_ok() {
-                        return Some(offset);
-                    }
-                }
-                Err(StreamStop::End) => return None,
-                Err(StreamStop::Discontinuity) => continue,
+            let stop = stream.fill(WINDOW).err();
+            let base = stream.pos();
+            let buffered = stream.buffered();
+            if let Some(at) = find_header(buffered, base) {
+                keep(buffered.get(..at).unwrap_or_default());
+                // `at` lies inside the buffered bytes: the skip cannot fail.
+                let _ = stream.skip(at as u64);
+                return (Some(stream.pos()), searched_from);
             }
-            match stream.take(BLOCK) {
-                Ok(bytes) => keep(bytes),
-                Err(StreamStop::Discontinuity) => {}
-                Err(StreamStop::End) => return None,
+            if stop == Some(StreamStop::End) {
+                keep(buffered);
+                return (None, searched_from);
             }
+            // A header may straddle the window edge; bytes before a discontinuity are
+            // not contiguous with what follows, so all of them are searched already.
+            let tail = if stop == Some(StreamStop::Discontinuity) {
+                0
+            } else {
+                (BLOCK - 1).min(buffered.len())
+            };
+            let advance = buffered.len() - tail;
+            keep(buffered.get(..advance).unwrap_or_default());
+            if advance == 0 && stop.is_none() {
+                return (None, searched_from);
+            }
+            // Within the buffered bytes: cannot fail.
+            let _ = stream.skip(advance as u64);
         }
     }
+}
+
+/// The first offset in `buf` where a valid, non-zero tar header starts; `base` is the
+/// decompressed offset of `buf[0]`.
+fn find_header(buf: &[u8], base: u64) -> Option<usize> {
+    let last = buf.len().checked_sub(BLOCK)?;
+    (0..=last).find(|&at| {
+        let Some(block) = buf.get(at..at + BLOCK) else {
+            return false;
+        };
+        let on_grid = (base + at as u64).is_multiple_of(BLOCK as u64);
+        let ustar = block.get(257..262) == Some(&b"ustar"[..]);
+        (on_grid || ustar)
+            && !block.iter().all(|&byte| byte == 0)
+            && parse_header_block(block).is_ok()
+    })
 }
 
 #[cfg(test)]

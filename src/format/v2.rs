@@ -184,10 +184,47 @@ pub fn next_entry_header<S: ChunkSource>(
     }
 }
 
-/// Does `buf` plausibly start a message entry following `previous_seq`? Used to resynchronise.
+/// What the next message entry may look like: its sequence is above `previous_seq`
+/// (and not absurdly far above), its timestamp within `ts_range` when one is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Expectation {
+    pub previous_seq: u64,
+    /// Inclusive bounds on a message timestamp (Unix ns), from the archive's state.
+    pub ts_range: Option<(i64, i64)>,
+}
+
+impl Expectation {
+    /// The expectation for the entry after one with `sequence`.
+    pub fn after(self, sequence: u64) -> Self {
+        Self {
+            previous_seq: sequence,
+            ..self
+        }
+    }
+
+    pub fn timestamp_ok(&self, timestamp_ns: i64) -> bool {
+        self.ts_range
+            .is_none_or(|(low, high)| (low..=high).contains(&timestamp_ns))
+    }
+}
+
+/// Is `name` a subject a message can be stored under: printable, no spaces, dot-
+/// separated non-empty tokens, no wildcards?
+pub fn valid_subject(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name.len() <= 4096
+        && name
+            .iter()
+            .all(|&byte| byte > 0x20 && byte != 0x7f && byte != b'*' && byte != b'>')
+        && name
+            .split(|&byte| byte == b'.')
+            .all(|token| !token.is_empty())
+}
+
+/// Does `buf` plausibly start a message entry meeting `expect`? Used to resynchronise.
 /// Called at every byte offset of a damaged region: the checks run on the borrowed
 /// bytes and the name is copied only for a plausible candidate.
-pub fn plausible_message_header(buf: &[u8], previous_seq: u64) -> Option<(EntryHeader, usize)> {
+pub fn plausible_message_header(buf: &[u8], expect: &Expectation) -> Option<(EntryHeader, usize)> {
     // Cheap rejection first: this runs at every byte offset of a damaged region.
     let (name_len, _) = read_uvarint(buf).ok()?;
     if name_len == 0 || name_len > 4096 {
@@ -195,16 +232,190 @@ pub fn plausible_message_header(buf: &[u8], previous_seq: u64) -> Option<(EntryH
     }
     let raw = parse_raw_entry_header(buf).ok().flatten()?;
     let name = buf.get(raw.name_start..raw.name_end)?;
-    let plausible_name = !name.is_empty()
-        && name.len() <= 4096
-        && name
-            .iter()
-            .all(|&byte| byte > 0x20 && byte != 0x7f && byte != b'*' && byte != b'>');
+    let previous_seq = expect.previous_seq;
     let sane_sequence = raw.sequence > previous_seq && raw.sequence - previous_seq < 100_000_000;
     let sane_sizes = raw.header_size <= MAX_HEADER_BLOCK && raw.payload_size <= (64 << 20);
     let sane_headers = raw.header_size == 0 || raw.header_size >= 12;
-    if !(plausible_name && sane_sequence && sane_sizes && sane_headers) {
+    if !(sane_sequence
+        && sane_sizes
+        && sane_headers
+        && expect.timestamp_ok(raw.timestamp_ns)
+        && valid_subject(name))
+    {
         return None;
     }
     parse_entry_header(buf, 0).ok().flatten()
+}
+
+/// Where [`resync`] found the next readable entry, or that none follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resync {
+    /// A plausible message entry for `sequence` starts at the current position;
+    /// the decompressed bytes `lost_from..` up to it were skipped.
+    Found { lost_from: u64, sequence: u64 },
+    /// The stream ends without another plausible entry.
+    Exhausted { lost_from: u64 },
+}
+
+/// Entries that must follow a resync candidate.
+const CONFIRMING_ENTRIES: usize = 2;
+/// The most bytes a candidate may ask to see before it is confirmed: the largest
+/// plausible entry and a few headers after it.
+const MAX_CONFIRM_VIEW: usize = (64 << 20) + (MAX_HEADER_BLOCK as usize) + (1 << 20);
+
+/// What [`find_entry_start`] found in the bytes it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntrySearch {
+    /// A confirmed entry for `sequence` starts at this offset.
+    Found {
+        at: usize,
+        sequence: u64,
+    },
+    /// A candidate at `resume_at` needs `want` bytes in view to be confirmed.
+    NeedMore {
+        resume_at: usize,
+        want: usize,
+    },
+    NotFound,
+}
+
+enum Confirmation {
+    Yes,
+    No,
+    OutOfView(usize),
+}
+
+/// Looks in `buffered` from `from` for the first offset where a plausible message
+/// entry meeting `expect` starts and is confirmed by the entries that follow it (or
+/// the sentinel, or the end of the stream when `at_stop`). Each offset is examined once.
+pub fn find_entry_start(
+    buffered: &[u8],
+    from: usize,
+    expect: &Expectation,
+    at_stop: bool,
+) -> EntrySearch {
+    for start in from..buffered.len() {
+        let Some((candidate, used)) = buffered
+            .get(start..)
+            .and_then(|rest| plausible_message_header(rest, expect))
+        else {
+            continue;
+        };
+        match confirm(buffered, start, &candidate, used, expect, at_stop) {
+            Confirmation::Yes => {
+                return EntrySearch::Found {
+                    at: start,
+                    sequence: candidate.sequence,
+                }
+            }
+            Confirmation::No => {}
+            Confirmation::OutOfView(want) if want <= MAX_CONFIRM_VIEW => {
+                return EntrySearch::NeedMore {
+                    resume_at: start,
+                    want,
+                }
+            }
+            Confirmation::OutOfView(_) => {}
+        }
+    }
+    EntrySearch::NotFound
+}
+
+/// Do the entries after a candidate at `start` line up?
+fn confirm(
+    buffered: &[u8],
+    start: usize,
+    candidate: &EntryHeader,
+    used: usize,
+    expect: &Expectation,
+    at_stop: bool,
+) -> Confirmation {
+    let entry_end = |at: usize, header: &EntryHeader, used: usize| {
+        at.saturating_add(used)
+            .saturating_add(usize::try_from(header.data_len()).unwrap_or(usize::MAX))
+    };
+    let mut next_at = entry_end(start, candidate, used);
+    let mut expect = expect.after(candidate.sequence);
+    for _ in 0..CONFIRMING_ENTRIES {
+        // A following header is at most 50 bytes of varints and its name.
+        let view = next_at.saturating_add(50 + 4096);
+        let Some(rest) = buffered.get(next_at..) else {
+            return if at_stop {
+                Confirmation::No
+            } else {
+                Confirmation::OutOfView(view)
+            };
+        };
+        if rest.get(..5) == Some(&[0u8; 5][..]) {
+            return Confirmation::Yes;
+        }
+        let Some((next, next_used)) = plausible_message_header(rest, &expect) else {
+            // The stream ends (or stops at lost bytes) right after the candidate.
+            if at_stop && rest.is_empty() {
+                return Confirmation::Yes;
+            }
+            if !at_stop && buffered.len() < view {
+                return Confirmation::OutOfView(view);
+            }
+            return Confirmation::No;
+        };
+        expect = expect.after(next.sequence);
+        next_at = entry_end(next_at, &next, next_used);
+    }
+    Confirmation::Yes
+}
+
+/// Bytes kept at the end of a searched window: a header cut by the window edge
+/// (varints and a name of up to 4 KiB) is searched again with what follows.
+const WINDOW_TAIL: usize = 4096 + 64;
+
+/// Searches forward for the next plausible message entry meeting `expect` and stops in
+/// front of it. Bytes of a discontinuity are accepted as lost.
+pub fn resync<S: ChunkSource>(stream: &mut DecodedStream<S>, expect: &Expectation) -> Resync {
+    const WINDOW: usize = 1 << 16;
+    stream.accept_discontinuity();
+    let lost_from = stream.pos();
+    let mut from = 0usize;
+    let mut want = WINDOW;
+    loop {
+        stream.accept_discontinuity();
+        let stop = stream.fill(want).err();
+        let buffered = stream.buffered();
+        match find_entry_start(buffered, from, expect, stop.is_some()) {
+            EntrySearch::Found { at, sequence } => {
+                // `at` lies inside the buffered bytes, so the skip cannot fail.
+                let _ = stream.skip(at as u64);
+                return Resync::Found {
+                    lost_from,
+                    sequence,
+                };
+            }
+            EntrySearch::NeedMore {
+                resume_at,
+                want: more,
+            } => {
+                from = resume_at;
+                want = more.max(buffered.len() + 1);
+                continue;
+            }
+            EntrySearch::NotFound => {}
+        }
+        if stop == Some(StreamStop::End) {
+            return Resync::Exhausted { lost_from };
+        }
+        // Bytes before a discontinuity are not contiguous with what follows: drop them all.
+        let keep = if stop == Some(StreamStop::Discontinuity) {
+            0
+        } else {
+            WINDOW_TAIL.min(buffered.len())
+        };
+        let advance = buffered.len() - keep;
+        if advance == 0 && stop.is_none() {
+            return Resync::Exhausted { lost_from };
+        }
+        from = 0;
+        want = WINDOW.max(keep + 1);
+        // Within the buffered bytes: cannot fail.
+        let _ = stream.skip(advance as u64);
+    }
 }

@@ -10,13 +10,14 @@
 
 use crate::format::filestore::record_size;
 use crate::format::filestore_write::{
-    clamp_consumer_state, consumer_meta_inf, encode_odat_at, meta_inf_json, EncodeError,
+    consumer_meta_inf, encode_odat_at, meta_inf_json, EncodeError,
 };
 use crate::format::s2_write::S2Writer;
 use crate::format::write_v1::{V1Consumer, V1WriteError, V1Writer};
 use crate::format::write_v2::V2Writer;
 use crate::model::{
-    ArchiveFormat, Backup, ConsumerInfo, ConsumerState, Severity, StreamConfig, StreamState,
+    clamp_consumer_state, ArchiveFormat, Backup, ConsumerInfo, ConsumerState, Severity,
+    StreamConfig, StreamState,
 };
 use crate::ops::filter::{Compiled, Expr, FilterError, MessageFilter, Reason, Test};
 use crate::ops::read::{MessageReader, ReadError};
@@ -378,7 +379,9 @@ fn cancelled(cancel: Option<&AtomicBool>) -> bool {
     cancel.is_some_and(|flag| flag.load(Ordering::Relaxed))
 }
 
-/// Salvage pre-pass: rows whose bytes cannot be read back.
+/// Salvage pre-pass: rows whose bytes cannot be read back, and rows the scan marked
+/// damaged (bytes in or next to a CRC-failed or lost range): a salvage never
+/// launders damage into the restorable copy.
 fn find_unreadable(
     backup: &Backup,
     cancel: Option<&AtomicBool>,
@@ -389,7 +392,8 @@ fn find_unreadable(
         if row % 4096 == 0 && cancelled(cancel) {
             return Err(ExportError::Cancelled);
         }
-        if reader.read_row(backup, row).is_err() {
+        let damaged = backup.messages.flags(row) & crate::format::headers::flags::DAMAGED != 0;
+        if damaged || reader.read_row(backup, row).is_err() {
             unreadable.insert(row);
         }
     }
@@ -689,7 +693,7 @@ fn write_v1_body<W: Write>(
         consumers.push(V1Consumer {
             name: consumer.name.clone(),
             meta_inf,
-            odat: encode_odat_at(state, base_secs),
+            odat: encode_odat_at(&state.to_odat(), base_secs),
         });
     }
     let mut writer =

@@ -40,7 +40,7 @@ pub struct Replay {
 
 /// Bytes the server can read: the decompressed stream up to `limit`.
 struct Source {
-    range: RangeReader,
+    range: RangeReader<std::fs::File>,
     limit: u64,
     /// The S2 error at `limit`, or `None` for a clean end of stream.
     s2_error: Option<&'static str>,

@@ -22,7 +22,7 @@ pub enum ReadError {
 
 /// Reads messages of one backup; keeps the file open and the last chunk decoded.
 pub struct MessageReader {
-    range: RangeReader,
+    range: RangeReader<std::fs::File>,
 }
 
 impl MessageReader {

@@ -8,11 +8,11 @@
 //! running on the store while it is written (it reads stream dirs at startup).
 
 use crate::format::filestore_write::{
-    clamp_consumer_state, consumer_meta_inf, encode_odat, meta_inf_json, write_consumer_files,
-    write_stream_meta_files, BlockSummary, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
+    consumer_meta_inf, encode_odat, meta_inf_json, write_consumer_files, write_stream_meta_files,
+    BlockSummary, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
 };
 use crate::format::headers::flags;
-use crate::model::{Backup, ConsumerInfo, StreamConfig};
+use crate::model::{clamp_consumer_state, Backup, ConsumerInfo, StreamConfig};
 use crate::ops::config_check::{check_restore_configs, ConfigPolicy};
 use crate::ops::read::{MessageReader, ReadError};
 pub use crate::ops::restore_damage::{refuse_unless_salvage, DamageAccount};
@@ -788,7 +788,7 @@ fn write_consumer(
     }
     fs::create_dir(dir).map_err(io_error("create directory", dir))?;
     let meta_inf = consumer_meta_inf_of(backup, consumer)?;
-    let odat = encode_odat(&clamp_consumer_state(&consumer.state, last_seq));
+    let odat = encode_odat(&clamp_consumer_state(&consumer.state, last_seq).to_odat());
     write_consumer_files(
         stream_name,
         &consumer.name,

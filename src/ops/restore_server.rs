@@ -13,10 +13,11 @@
 //! fails after the server started the restore, the half-created stream is
 //! deleted and the error says so.
 
-use crate::format::filestore_write::{clamp_consumer_state, encode_odat, meta_inf_json};
+use crate::format::filestore_write::{encode_odat, meta_inf_json};
 use crate::format::s2_write::S2Writer;
 use crate::format::write_v1::{V1Consumer, V1Writer};
 use crate::format::write_v2::V2Writer;
+use crate::model::clamp_consumer_state;
 use crate::model::{ArchiveFormat, Backup, ConsumerInfo};
 use crate::ops::config_check::{check_restore_configs, schema_version, CheckedConfigs};
 use crate::ops::export::v2_consumer_entry;
@@ -662,7 +663,7 @@ fn upload_reencoded_v1(
         v1_consumers.push(V1Consumer {
             name: consumer.name.clone(),
             meta_inf: meta,
-            odat: encode_odat(&clamp_consumer_state(&consumer.state, last_seq)),
+            odat: encode_odat(&clamp_consumer_state(&consumer.state, last_seq).to_odat()),
         });
     }
     let mtime_ns = backup

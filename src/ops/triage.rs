@@ -246,7 +246,7 @@ fn damaged_subjects(backup: &Backup) -> Vec<(u64, Option<String>)> {
 }
 
 /// Subject of a filestore record at `offset`: length(4) seq(8) ts(8) subject_len(2) subject.
-fn record_subject(range: &mut RangeReader, offset: u64) -> Option<String> {
+fn record_subject(range: &mut RangeReader<std::fs::File>, offset: u64) -> Option<String> {
     let head = range.read(offset, 22).ok()?;
     let len = u16::from_le_bytes([*head.get(20)?, *head.get(21)?]) as usize;
     let subject = range.read(offset + 22, len).ok()?;

@@ -454,7 +454,7 @@ fn subject_cell(ui: &mut Ui, subject: &str, warn: egui::Color32) {
 
 fn flags_cell(
     ui: &mut Ui,
-    message: &crate::model::index::MessageRow,
+    message: &crate::model::MessageRow,
     ttl: crate::format::headers::Ttl,
     expired: bool,
     context: &RowContext<'_>,

@@ -6,8 +6,8 @@
 use super::filter::{self, DisplayList, FilterError, FilterSpec};
 use crate::format::headers::parse_header_block;
 use crate::model::Backup;
-use crate::ops::index::{open_backup, OpenError, ScanControl, ScanProgress};
 use crate::ops::read::MessageReader;
+use crate::ops::scan::{open_backup, OpenError, ScanControl, ScanProgress};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -134,6 +134,7 @@ fn index_thread(
     let mut control = ScanControl {
         cancel: Some(cancel),
         on_progress: Some(&mut on_progress),
+        memory_budget: None,
     };
     let event = match open_backup(&path, &mut control) {
         Ok(mut backup) => {

@@ -4,7 +4,7 @@
 
 use crate::common::{NatsConn, NatsServer};
 use jsbackup::model::Backup;
-use jsbackup::ops::index::{open_backup, ScanControl};
+use jsbackup::ops::scan::{open_backup, ScanControl};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::Path;

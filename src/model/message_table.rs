@@ -1,4 +1,6 @@
-//! A compact, columnar message index: no payload bytes, subjects interned.
+//! The message table (`MessageIndex`): one compact, columnar row per message the
+//! scan found — no payload bytes, subjects interned. Not to be confused with the
+//! scan (`ops::scan`) or a v1 archive's `msgs/index.db` (`format::index_db`).
 
 use crate::format::headers::Ttl;
 use crate::util::fxhash::FxHashMap;

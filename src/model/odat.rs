@@ -1,0 +1,117 @@
+//! The consumer state as `o.dat` holds it: conversion between the model's
+//! [`ConsumerState`] and the plain [`OdatState`] the format layer encodes, and the
+//! clamping the server applies when it snapshots a consumer.
+
+use super::{ConsumerState, PendingEntry, SequencePair};
+use crate::format::index_db::OdatState;
+
+impl ConsumerState {
+    /// The state decoded from an `o.dat` file.
+    pub fn from_odat(decoded: &OdatState) -> Self {
+        Self {
+            ack_floor: SequencePair {
+                consumer_seq: decoded.ack_floor.0,
+                stream_seq: decoded.ack_floor.1,
+            },
+            delivered: SequencePair {
+                consumer_seq: decoded.delivered.0,
+                stream_seq: decoded.delivered.1,
+            },
+            pending: decoded
+                .pending
+                .iter()
+                .map(|&(stream_seq, consumer_seq, timestamp_ns)| PendingEntry {
+                    stream_seq,
+                    consumer_seq,
+                    timestamp_ns,
+                })
+                .collect(),
+            redelivered: decoded.redelivered.clone(),
+        }
+    }
+
+    /// The plain form `format::filestore_write::encode_odat` writes.
+    pub fn to_odat(&self) -> OdatState {
+        OdatState {
+            ack_floor: (self.ack_floor.consumer_seq, self.ack_floor.stream_seq),
+            delivered: (self.delivered.consumer_seq, self.delivered.stream_seq),
+            pending: self
+                .pending
+                .iter()
+                .map(|entry| (entry.stream_seq, entry.consumer_seq, entry.timestamp_ns))
+                .collect(),
+            redelivered: self.redelivered.clone(),
+        }
+    }
+}
+
+/// Clamps a consumer state to a stream the way the server does when it takes a
+/// snapshot (delivered and ack floor stream sequences ≤ `last_seq`, pending and
+/// redelivered above `last_seq` dropped), and drops pending entries the file
+/// consumer store would refuse (≤ ack floor or > delivered).
+pub fn clamp_consumer_state(state: &ConsumerState, last_seq: u64) -> ConsumerState {
+    let mut clamped = state.clone();
+    clamped.delivered.stream_seq = clamped.delivered.stream_seq.min(last_seq);
+    clamped.ack_floor.stream_seq = clamped.ack_floor.stream_seq.min(last_seq);
+    if clamped.ack_floor.stream_seq > clamped.delivered.stream_seq {
+        clamped.ack_floor.stream_seq = clamped.delivered.stream_seq;
+    }
+    let floor = clamped.ack_floor.stream_seq;
+    let delivered = clamped.delivered.stream_seq;
+    clamped
+        .pending
+        .retain(|entry| entry.stream_seq > floor && entry.stream_seq <= delivered);
+    clamped
+        .redelivered
+        .retain(|(seq, _)| *seq <= last_seq && *seq > floor);
+    clamped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clamping_follows_the_server() {
+        let state = ConsumerState {
+            delivered: SequencePair {
+                consumer_seq: 50,
+                stream_seq: 90,
+            },
+            ack_floor: SequencePair {
+                consumer_seq: 10,
+                stream_seq: 70,
+            },
+            pending: vec![
+                PendingEntry {
+                    stream_seq: 65,
+                    consumer_seq: 9,
+                    timestamp_ns: 0,
+                },
+                PendingEntry {
+                    stream_seq: 75,
+                    consumer_seq: 12,
+                    timestamp_ns: 0,
+                },
+                PendingEntry {
+                    stream_seq: 85,
+                    consumer_seq: 20,
+                    timestamp_ns: 0,
+                },
+            ],
+            redelivered: vec![(75, 2), (85, 3)],
+        };
+        let clamped = clamp_consumer_state(&state, 80);
+        assert_eq!(clamped.delivered.stream_seq, 80);
+        assert_eq!(clamped.ack_floor.stream_seq, 70);
+        assert_eq!(
+            clamped
+                .pending
+                .iter()
+                .map(|p| p.stream_seq)
+                .collect::<Vec<_>>(),
+            vec![75]
+        );
+        assert_eq!(clamped.redelivered, vec![(75, 2)]);
+    }
+}

@@ -1,0 +1,372 @@
+//! Reconciling what the scan read with what the backup declares: the damage a
+//! chunk's CRC or decoding reveals, the scanned stream state, deleted versus lost
+//! sequences (deleted: the server removed them; lost: their bytes are gone; damaged:
+//! present but failing a check), and declared versus scanned state.
+
+use crate::format::filestore;
+use crate::format::headers::flags;
+use crate::format::s2::ChunkStatus;
+use crate::model::{
+    ArchiveFormat, Backup, Finding, FindingKind, Severity, StreamConfig, StreamState,
+};
+
+/// Flags messages whose bytes lie in a chunk that failed its CRC or did not decode.
+/// Returns the sequences removed because their bytes were zero-filled.
+pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
+    let bad: Vec<(u64, u64, ChunkStatus)> = backup
+        .chunks
+        .iter()
+        .filter(|chunk| chunk.status != ChunkStatus::Ok)
+        .map(|chunk| {
+            (
+                chunk.decompressed_offset,
+                chunk.decompressed_end(),
+                chunk.status,
+            )
+        })
+        .collect();
+    if bad.is_empty() {
+        return Vec::new();
+    }
+    // v1 rows are records that passed their HighwayHash-64 check: intact wherever they lie.
+    if backup.format == Some(ArchiveFormat::V1) {
+        return Vec::new();
+    }
+    let mut keep = vec![true; backup.messages.len()];
+    for (row, keep_row) in keep.iter_mut().enumerate() {
+        let start = backup.messages.offset(row);
+        let end = start
+            + u64::from(backup.messages.hdr_len(row))
+            + u64::from(backup.messages.data_len[row]);
+        for &(from, to, status) in &bad {
+            if start < to && end > from {
+                backup.messages.set_flags(row, flags::DAMAGED);
+                // Zero-filled bytes are not the message.
+                if status == ChunkStatus::Undecodable {
+                    *keep_row = false;
+                }
+            }
+        }
+    }
+    let removed: Vec<u64> = keep
+        .iter()
+        .zip(backup.messages.seq.iter())
+        .filter(|(kept, _)| !**kept)
+        .map(|(_, &seq)| seq)
+        .collect();
+    if !removed.is_empty() {
+        backup.messages.retain_rows(&keep);
+        backup.findings.push(Finding::error(
+            FindingKind::LostData,
+            format!(
+                "{} message(s) have bytes in an undecodable S2 chunk and are left out (first: sequence {})",
+                removed.len(),
+                removed[0]
+            ),
+        ));
+    }
+    removed
+}
+
+pub(super) fn finish_model(backup: &mut Backup) {
+    backup.messages.finish();
+    backup.messages.ttls.sort_unstable_by_key(|(seq, _)| *seq);
+    backup.messages.ttls.dedup_by_key(|(seq, _)| *seq);
+    // Keep TTLs only for live messages.
+    let seqs = &backup.messages.seq;
+    backup
+        .messages
+        .ttls
+        .retain(|(seq, _)| seqs.binary_search(seq).is_ok());
+    backup.messages.recount_subjects(&mut backup.subjects);
+    let messages = backup.messages.len() as u64;
+    if backup.format == Some(ArchiveFormat::V2) {
+        let archive = backup.archive_state.clone().unwrap_or_default();
+        let first_message = backup.messages.seq.first().copied();
+        let last_message = backup.messages.seq.last().copied().unwrap_or(0);
+        // A restore compacts to state.json's first_seq and then skips the gap up to
+        // the first message entry, so the first entry is the stream's first sequence.
+        let first_seq = first_message.unwrap_or(archive.first_seq);
+        backup.state.first_seq = first_seq;
+        backup.state.last_seq = archive.last_seq.max(last_message);
+        let memory = backup.config.as_ref().is_some_and(StreamConfig::is_memory);
+        let mut bytes = 0u64;
+        for row in 0..backup.messages.len() {
+            let subject_len = backup.subjects.name(backup.messages.subject_id[row]).len();
+            let hdr = backup.messages.hdr_len(row) as usize;
+            let data = backup.messages.data_len[row] as usize;
+            bytes += if memory {
+                (subject_len + hdr + data + 16) as u64
+            } else {
+                filestore::record_size(subject_len, hdr, data)
+            };
+        }
+        backup.state.bytes = bytes;
+    }
+    backup.state.messages = messages;
+    backup.state.num_subjects = backup.subjects.live_subject_count();
+    backup.state.consumer_count = backup.consumers.len() as u64;
+    let fallback = backup.archive_state.clone().unwrap_or_default();
+    backup.state.first_ts_ns = backup
+        .messages
+        .ts_ns
+        .first()
+        .copied()
+        .unwrap_or(fallback.first_ts_ns);
+    backup.state.last_ts_ns = backup
+        .messages
+        .ts_ns
+        .last()
+        .copied()
+        .unwrap_or(fallback.last_ts_ns);
+    // Deleted: everything in [max(first, 1), last] that is not live.
+    let first = backup.state.first_seq.max(1);
+    let last = backup.state.last_seq;
+    let mut deleted: Vec<(u64, u64)> = Vec::new();
+    if last >= first {
+        let mut next = Some(first);
+        for &seq in &backup.messages.seq {
+            if seq < first || seq > last {
+                continue;
+            }
+            let Some(from) = next else { break };
+            if seq > from {
+                deleted.push((from, seq - 1));
+            }
+            next = seq.checked_add(1);
+        }
+        if let Some(from) = next.filter(|&from| from <= last) {
+            deleted.push((from, last));
+        }
+    }
+    backup.deleted = deleted;
+    backup.state.num_deleted = backup.deleted_count();
+}
+
+/// `ranges` minus `remove`, both sorted and non-overlapping, in linear time.
+fn subtract_ranges(ranges: &[(u64, u64)], remove: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::with_capacity(ranges.len());
+    let mut cut = 0usize;
+    for &(from, to) in ranges {
+        let mut start = Some(from);
+        while let Some(&(_, cut_to)) = remove.get(cut) {
+            if cut_to < from {
+                cut += 1;
+                continue;
+            }
+            break;
+        }
+        let mut index = cut;
+        while let (Some(current), Some(&(cut_from, cut_to))) = (start, remove.get(index)) {
+            if cut_from > to {
+                break;
+            }
+            if cut_from > current {
+                out.push((current, cut_from - 1));
+            }
+            start = cut_to.checked_add(1).filter(|&next| next <= to);
+            if cut_to > to {
+                break;
+            }
+            index += 1;
+        }
+        if let Some(current) = start {
+            if current <= to {
+                out.push((current, to));
+            }
+        }
+    }
+    out
+}
+
+/// Sequences index.db says were live but that were neither read nor found damaged,
+/// once the archive is known to be damaged. Each block's range is walked by the sorted
+/// sequences it excludes, never one by one.
+fn index_db_lost_ranges(backup: &Backup, index_live: &[(u64, u64, Vec<u64>)]) -> Vec<(u64, u64)> {
+    let damaged_archive = backup.findings.iter().any(|finding| {
+        finding.severity == Severity::Error
+            && matches!(
+                finding.kind,
+                FindingKind::S2Framing
+                    | FindingKind::S2Truncated
+                    | FindingKind::TarHeader
+                    | FindingKind::TarTruncated
+                    | FindingKind::BlockRecord
+                    | FindingKind::LostData
+            )
+    });
+    let mut index_ranges: Vec<(u64, u64)> = Vec::new();
+    if !damaged_archive {
+        return index_ranges;
+    }
+    for (first, last, deleted) in index_live {
+        let (first, last) = (*first, *last);
+        let live_from = backup.messages.lower_bound(first);
+        let live_to = backup.messages.lower_bound(last.saturating_add(1));
+        let mut excluded: Vec<u64> = backup
+            .messages
+            .seq
+            .get(live_from..live_to.max(live_from))
+            .unwrap_or_default()
+            .to_vec();
+        let in_block = |seq: &u64| (first..=last).contains(seq);
+        excluded.extend(deleted.iter().copied().filter(in_block));
+        excluded.extend(backup.damaged_seqs.iter().copied().filter(in_block));
+        excluded.sort_unstable();
+        excluded.dedup();
+        let mut next = Some(first);
+        for seq in excluded {
+            let Some(from) = next else { break };
+            if seq > from {
+                index_ranges.push((from, seq - 1));
+            }
+            next = seq.checked_add(1);
+        }
+        if let Some(from) = next.filter(|&from| from <= last) {
+            index_ranges.push((from, last));
+        }
+    }
+    index_ranges
+}
+
+/// Sequences the archive should hold (per its declared states) but that were not read.
+pub(super) fn find_lost_ranges(
+    backup: &mut Backup,
+    saw_end: bool,
+    index_live: &[(u64, u64, Vec<u64>)],
+) {
+    let index_ranges = index_db_lost_ranges(backup, index_live);
+    for &(from, to) in &index_ranges {
+        backup.findings.push(
+            Finding::error(
+                FindingKind::LostData,
+                format!("messages {from}..{to} are live in index.db but could not be read from the blocks: lost"),
+            )
+            .entry("msgs/index.db")
+            .seq(from),
+        );
+    }
+    let mut lost: Vec<(u64, u64)> = backup
+        .findings
+        .iter()
+        .filter(|finding| finding.kind == FindingKind::LostData)
+        .filter_map(|finding| {
+            let from = finding.seq?;
+            let next = backup.messages.lower_bound(from);
+            let to = backup.messages.seq.get(next)?.checked_sub(1)?;
+            (to >= from).then_some((from, to))
+        })
+        .collect();
+    if !saw_end && index_live.is_empty() {
+        let declared_last = [&backup.declared_state, &backup.archive_state]
+            .iter()
+            .filter_map(|state| state.as_ref().map(|state| state.last_seq))
+            .max()
+            .unwrap_or(0);
+        let scanned_last = backup.messages.seq.last().copied().unwrap_or(0);
+        if declared_last > scanned_last {
+            let from = scanned_last.saturating_add(1);
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::LostData,
+                    format!(
+                        "the archive is incomplete: sequences {from}..{declared_last} (declared by the backup's state) are not in it; those that were live messages are lost"
+                    ),
+                )
+                .seq(from),
+            );
+            lost.push((from, declared_last));
+        }
+    }
+    lost.extend(index_ranges);
+    lost.sort_unstable();
+    // Merge overlapping ranges.
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(lost.len());
+    for (from, to) in lost {
+        match merged.last_mut() {
+            Some((_, last_to)) if from <= last_to.saturating_add(1) => {
+                *last_to = (*last_to).max(to)
+            }
+            _ => merged.push((from, to)),
+        }
+    }
+    let lost = merged;
+    // Lost sequences are unknown, not deleted: subtract them (both lists are sorted).
+    if !lost.is_empty() {
+        backup.deleted = subtract_ranges(&backup.deleted, &lost);
+        backup.state.num_deleted = backup.deleted_count();
+    }
+    backup.lost = lost;
+}
+
+pub(super) fn compare_states(backup: &mut Backup) {
+    let scanned = backup.state.clone();
+    let pairs: Vec<(&str, Option<StreamState>)> = vec![
+        ("backup.json", backup.declared_state.clone()),
+        (
+            if backup.format == Some(ArchiveFormat::V2) {
+                "state.json"
+            } else {
+                "msgs/index.db"
+            },
+            backup.archive_state.clone(),
+        ),
+    ];
+    for (source, declared) in pairs {
+        let Some(declared) = declared else { continue };
+        let mut differences = Vec::new();
+        for (field, declared_value, scanned_value) in [
+            ("messages", declared.messages, scanned.messages),
+            ("bytes", declared.bytes, scanned.bytes),
+            ("first_seq", declared.first_seq, scanned.first_seq),
+            ("last_seq", declared.last_seq, scanned.last_seq),
+        ] {
+            if declared_value != scanned_value {
+                differences.push(format!(
+                    "{field} {declared_value} declared, {scanned_value} scanned"
+                ));
+            }
+        }
+        if !differences.is_empty() {
+            backup.findings.push(
+                Finding::warning(
+                    FindingKind::StateMismatch,
+                    format!(
+                        "{source} disagrees with the scan: {}",
+                        differences.join("; ")
+                    ),
+                )
+                .entry(source),
+            );
+        }
+        if source == "backup.json" && declared.consumer_count != scanned.consumer_count {
+            backup.findings.push(
+                Finding::info(
+                    FindingKind::ConsumerCountMismatch,
+                    format!(
+                        "backup.json counts {} consumers, the archive holds {} (backups made with --no-consumers, or memory-storage consumers in v1, differ)",
+                        declared.consumer_count, scanned.consumer_count
+                    ),
+                )
+                .entry("backup.json"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subtract_ranges;
+
+    #[test]
+    fn subtracting_ranges() {
+        let ranges = [(1, 10), (20, 30), (40, 40), (50, u64::MAX)];
+        let remove = [(0, 2), (5, 6), (9, 21), (25, 25), (40, 40), (60, u64::MAX)];
+        assert_eq!(
+            subtract_ranges(&ranges, &remove),
+            vec![(3, 4), (7, 8), (22, 24), (26, 30), (50, 59)]
+        );
+        assert_eq!(subtract_ranges(&ranges, &[]), ranges.to_vec());
+        assert_eq!(subtract_ranges(&[], &remove), Vec::<(u64, u64)>::new());
+    }
+}

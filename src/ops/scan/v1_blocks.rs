@@ -1,0 +1,199 @@
+//! v1 message blocks (`msgs/N.blk`): their records into the message table,
+//! tombstones and erased sequences noted, damaged records reported. The record
+//! walk and its resync are `format::filestore`; what to make of them is here.
+
+use super::Scan;
+use crate::format::filestore::{self, Record, RecordGap, RecordKind};
+use crate::format::hash::Hh64Key;
+use crate::format::headers::{self, Ttl};
+use crate::model::{Backup, Finding, FindingKind, MessageRow};
+
+/// One block member's bytes and where they sit in the decompressed stream.
+pub(super) struct Block<'a> {
+    /// The member name, `msgs/N.blk`.
+    pub entry: &'a str,
+    pub index: u64,
+    pub data: &'a [u8],
+    /// Decompressed offset of `data[0]`.
+    pub data_offset: u64,
+    pub key: &'a Hh64Key,
+}
+
+/// Record checksums of block N are keyed by "STREAM-N", with the stream name of
+/// meta.inf (else backup.json's).
+pub(super) fn block_key(backup: &Backup, meta_inf_name: Option<&str>, block_index: u64) -> Hh64Key {
+    let stream_name = meta_inf_name.unwrap_or(&backup.stream_name);
+    Hh64Key::new(&format!("{stream_name}-{block_index}"))
+}
+
+/// The part of a block after lost bytes: records are searched from the first one
+/// whose checksum verifies; the block's own length and last checksum are not known.
+pub(super) fn scan_block_rest(backup: &mut Backup, scan: &mut Scan, rest: &Block) {
+    let mut budget = rest.data.len().saturating_mul(4).saturating_add(1 << 20);
+    let Some(first) = filestore::find_next_record(rest.data, 0, rest.key, &mut budget) else {
+        return;
+    };
+    let known = scan.blocks.get(&rest.index).copied();
+    let tail = Block {
+        data: rest.data.get(first..).unwrap_or_default(),
+        data_offset: rest.data_offset + first as u64,
+        ..*rest
+    };
+    // What stays unreadable at the end of this part is already reported.
+    let _unreadable_tail = scan_block(backup, scan, &tail);
+    // Keep the block's length and last checksum from the part read before the gap.
+    if let Some(known) = known {
+        scan.blocks.insert(rest.index, known);
+    }
+}
+
+/// Reads every record of a block; after a malformed record, reading goes on at the
+/// next record whose checksum verifies (the server would truncate the block instead).
+/// Returns where an unreadable tail of the block starts, if it ends in one.
+pub(super) fn scan_block(backup: &mut Backup, scan: &mut Scan, block: &Block) -> Option<usize> {
+    let data = block.data;
+    let mut last8 = [0u8; 8];
+    if let Some(tail) = data.len().checked_sub(8).and_then(|from| data.get(from..)) {
+        last8.copy_from_slice(tail);
+    }
+    scan.blocks.insert(block.index, (data.len() as u64, last8));
+    let mut visitor = RecordVisitor {
+        backup: &mut *backup,
+        scan: &mut *scan,
+        block,
+        last_in_block: 0,
+        damaged: Vec::new(),
+    };
+    let gaps = filestore::walk_records_resyncing(data, block.key, |record| visitor.visit(record));
+    let damaged = visitor.damaged;
+    let first_bad = damaged
+        .iter()
+        .map(|(_, offset)| *offset as usize)
+        .chain(gaps.iter().map(|gap| gap.bad_at))
+        .min();
+    if let Some(first_bad) = first_bad {
+        scan.block_first_bad.insert(
+            block.index,
+            (
+                block.data_offset + first_bad as u64,
+                block.data_offset + data.len() as u64,
+            ),
+        );
+    }
+    let tail = gaps
+        .last()
+        .filter(|gap| gap.resumed_at.is_none())
+        .map(|gap| gap.bad_at);
+    report_block_damage(backup, block, &damaged, gaps);
+    tail
+}
+
+/// Files each record of one block into the scan and the message table.
+struct RecordVisitor<'a> {
+    backup: &'a mut Backup,
+    scan: &'a mut Scan,
+    block: &'a Block<'a>,
+    /// Highest message sequence kept from this block (duplicates are ignored).
+    last_in_block: u64,
+    /// (sequence, block offset) of records failing their checksum.
+    damaged: Vec<(u64, u64)>,
+}
+
+impl RecordVisitor<'_> {
+    fn visit(&mut self, record: &Record) {
+        let scan = &mut *self.scan;
+        scan.highest_seq_seen = scan.highest_seq_seen.max(record.seq);
+        if !record.checksum_ok {
+            self.damaged.push((record.seq, record.offset as u64));
+            if record.kind == RecordKind::Message {
+                scan.damaged_seqs.push(record.seq);
+            }
+            return;
+        }
+        match record.kind {
+            RecordKind::Tombstone => {
+                scan.tombstones.insert(record.seq);
+            }
+            RecordKind::Erased => {
+                if record.seq != 0 {
+                    scan.erased.insert(record.seq);
+                }
+            }
+            RecordKind::Zero => {}
+            RecordKind::Message => self.message(record),
+        }
+    }
+
+    fn message(&mut self, record: &Record) {
+        // Duplicates and out-of-order records inside a block are ignored, like the server.
+        if record.seq <= self.last_in_block {
+            return;
+        }
+        self.last_in_block = record.seq;
+        let data = self.block.data;
+        let subject = data
+            .get(record.subject_start..record.subject_start + record.subject_len)
+            .unwrap_or_default();
+        let header_block = data
+            .get(record.hdr_start..record.hdr_start + record.hdr_len)
+            .unwrap_or_default();
+        let (message_flags, ttl) = headers::classify(header_block);
+        let backup = &mut *self.backup;
+        let subject_id = backup.subjects.intern(subject);
+        if ttl != Ttl::None {
+            backup.messages.ttls.push((record.seq, ttl));
+        }
+        backup.messages.push(MessageRow {
+            seq: record.seq,
+            ts_ns: record.ts_ns,
+            subject_id,
+            hdr_len: record.hdr_len as u32,
+            data_len: record.data_len as u32,
+            offset: self.block.data_offset + record.hdr_start as u64,
+            flags: message_flags,
+        });
+        self.scan.row_block.push(self.block.index);
+        self.scan.row_record_len.push(record.len);
+    }
+}
+
+fn report_block_damage(
+    backup: &mut Backup,
+    block: &Block,
+    damaged: &[(u64, u64)],
+    gaps: Vec<RecordGap>,
+) {
+    let entry = block.entry;
+    for &(seq, offset) in damaged {
+        backup.findings.push(
+            Finding::error(
+                FindingKind::RecordChecksum,
+                format!("message seq {seq} in {entry} fails its record checksum (HighwayHash-64): its bytes are damaged"),
+            )
+            .entry(entry.to_string())
+            .seq(seq)
+            .offset(block.data_offset + offset),
+        );
+    }
+    for RecordGap {
+        bad_at,
+        reason,
+        resumed_at,
+    } in gaps
+    {
+        let message = match resumed_at {
+            Some(next) => format!(
+                "{entry}: record at block offset {bad_at} is malformed ({reason}); bytes {bad_at}..{next} of the block are unreadable, reading resumed at the next record whose checksum verifies (the server would truncate the block here)"
+            ),
+            None => format!(
+                "{entry}: record at block offset {bad_at} is malformed ({reason}); the {} bytes after it hold no readable record (the server truncates the block here)",
+                block.data.len() - bad_at
+            ),
+        };
+        backup.findings.push(
+            Finding::error(FindingKind::BlockRecord, message)
+                .entry(entry.to_string())
+                .offset(block.data_offset + bad_at as u64),
+        );
+    }
+}

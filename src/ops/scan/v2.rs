@@ -1,0 +1,785 @@
+//! The v2 scan: reads a `NATSARC1` entry stream (state.json, consumers, messages,
+//! sentinel) into the model, and decides when to resynchronise after bad bytes
+//! (the byte search itself is `format::v2::resync`).
+
+use super::consumers::parse_v2_consumer;
+use super::{
+    budget, report_progress, OpenError, Scan, ScanControl, DEFAULT_MAX_PAYLOAD,
+    MAX_REPEATED_FINDINGS,
+};
+use crate::format::headers::{self, flags, Ttl};
+use crate::format::s2::{ChunkSource, DecodedStream, StreamStop, LOOKBACK};
+use crate::format::v2::{self, EntryError, EntryHeader, Expectation, Resync};
+use crate::model::{
+    Backup, EntryInfo, Finding, FindingKind, MessageRow, Severity, StreamConfig, StreamState,
+};
+use serde_json::Value;
+
+/// Whether the entry loop goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Next,
+    Stop,
+}
+
+/// The entry loop's running state.
+struct EntryLoop {
+    entry_number: u64,
+    out_of_order: u64,
+    previous_seq: u64,
+    seen_message: bool,
+    header_scratch: Vec<u8>,
+    max_msg_size: Option<i64>,
+    /// Entries a restore cannot use (misplaced, duplicate, out of order), see [`MAX_FRUITLESS_ENTRIES`].
+    fruitless: u64,
+    seen_state: bool,
+    /// Data offset of the last message entry read: a resync after bad bytes looks back
+    /// to here at most (the entry after a damaged one can start before where the
+    /// damaged one said it ended).
+    previous_data_offset: u64,
+}
+
+/// Entries a restore cannot use that the scan reads before it stops: the server's
+/// restore fails at the first of them, and a crafted archive repeats one such entry
+/// millions of times in a few bytes (S2 compresses repetition), which would cost
+/// seconds per million entries and tell nothing new.
+const MAX_FRUITLESS_ENTRIES: u64 = 1_000_000;
+
+pub(super) fn scan_v2<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
+    backup: &mut Backup,
+    scan: &mut Scan,
+    control: &mut ScanControl,
+) -> Result<(), OpenError> {
+    if let Err(message) = v2::read_magic(stream) {
+        backup
+            .findings
+            .push(Finding::error(FindingKind::NotAnArchive, message).offset(0));
+        return Ok(());
+    }
+    let max_msg_size = backup
+        .config
+        .as_ref()
+        .and_then(StreamConfig::max_msg_size_limit);
+    let mut entries = EntryLoop {
+        entry_number: 0,
+        out_of_order: 0,
+        previous_seq: 0,
+        seen_message: false,
+        header_scratch: Vec::new(),
+        max_msg_size,
+        fruitless: 0,
+        seen_state: false,
+        previous_data_offset: 0,
+    };
+    loop {
+        report_progress(stream, backup, scan, control)?;
+        if entries.next_entry(stream, backup, scan) == Step::Stop {
+            break;
+        }
+    }
+    entries.finish(backup, scan);
+    Ok(())
+}
+
+impl EntryLoop {
+    /// Reads one entry (or handles why none could be read).
+    fn next_entry<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        scan: &mut Scan,
+    ) -> Step {
+        let header = match v2::next_entry_header(stream) {
+            Ok(header) => header,
+            Err(error) => return self.entry_error(stream, backup, error),
+        };
+        self.entry_number += 1;
+        // A header read out of bytes that failed their chunk's CRC is not believed:
+        // not its sentinel, sizes or sequence. Reading resumes after the damaged range.
+        if let Some(end) =
+            super::damaged_range_end(&stream.chunks.chunks, header.offset, header.data_offset)
+        {
+            let skip = end.saturating_sub(stream.pos());
+            // Running into the end or a gap here is what the resync below handles.
+            let _ = stream.skip(skip);
+            let finding = Finding::error(
+                FindingKind::LostData,
+                format!(
+                    "the entry header at decompressed offset {} lies in bytes that fail their S2 chunk's CRC (up to offset {end}): it is not trusted, reading resumes after them",
+                    header.offset
+                ),
+            )
+            .seq(self.previous_seq.saturating_add(1))
+            .offset(header.offset);
+            return self.report_and_resync(stream, backup, finding);
+        }
+        if header.sequence == 0 {
+            return self.meta_entry(stream, backup, scan, &header);
+        }
+        self.message_entry(stream, backup, &header)
+    }
+
+    fn entry_error<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        error: EntryError,
+    ) -> Step {
+        let previous_seq = self.previous_seq;
+        match error {
+            EntryError::CleanEnd => {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::MissingSentinel,
+                        format!(
+                            "archive ends after {} entries without the end-of-backup sentinel: the backup is truncated or incomplete (a restore fails with EOF)",
+                            self.entry_number
+                        ),
+                    )
+                    .offset(stream.pos())
+                    .seq(previous_seq),
+                );
+                Step::Stop
+            }
+            EntryError::TruncatedHeader { offset } => {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::EntryTruncated,
+                        format!(
+                            "archive ends inside an entry header (after sequence {previous_seq})"
+                        ),
+                    )
+                    .offset(offset),
+                );
+                Step::Stop
+            }
+            EntryError::BadHeader { offset, reason } => {
+                let finding = Finding::error(
+                    FindingKind::EntryHeader,
+                    format!("invalid entry header after sequence {previous_seq}: {reason}"),
+                )
+                .offset(offset);
+                self.rewind_before(stream, offset);
+                self.report_and_resync(stream, backup, finding)
+            }
+            EntryError::Discontinuity { .. } => self.resync(stream, backup),
+        }
+    }
+
+    /// A sequence-0 entry: the sentinel, state.json, a consumer, or something misplaced.
+    fn meta_entry<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        scan: &mut Scan,
+        header: &EntryHeader,
+    ) -> Step {
+        if header.is_sentinel() {
+            if stream.peek(1).is_ok_and(|bytes| !bytes.is_empty()) {
+                backup.findings.push(
+                    Finding::warning(
+                        FindingKind::EntryOrder,
+                        "bytes follow the end-of-backup sentinel",
+                    )
+                    .offset(stream.pos()),
+                );
+            }
+            scan.saw_end = true;
+            return Step::Stop;
+        }
+        let size = header.data_len();
+        if size > v2::MAX_META_ENTRY {
+            let finding = Finding::error(
+                FindingKind::EntryHeader,
+                format!("entry {:?} declares {size} bytes", header.name_lossy()),
+            )
+            .entry(header.name_lossy())
+            .offset(header.offset);
+            return self.report_and_resync(stream, backup, finding);
+        }
+        let is_state = header.name == b"state.json" && !self.seen_state;
+        let is_consumer = header.name.starts_with(b"consumers/");
+        if !is_state && !is_consumer {
+            return self.misplaced_entry(stream, backup, header);
+        }
+        let name = header.name_lossy();
+        if size > budget::MAX_V2_META_ENTRY {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::TooLarge,
+                    format!("entry {name:?} is {size} bytes, more than the {} bytes of JSON the server accepts in an API request (max_payload; it warns above 8 MiB): skipped, not read", budget::MAX_V2_META_ENTRY),
+                )
+                .entry(name)
+                .offset(header.offset),
+            );
+            return self.skip_data(stream, backup, size);
+        }
+        if let Some(consumer_name) = name.strip_prefix("consumers/") {
+            if scan.consumer_names.contains(consumer_name) {
+                if backup.findings.stores(FindingKind::ConsumerMeta) {
+                    backup.findings.push(
+                        Finding::error(
+                            FindingKind::ConsumerMeta,
+                            format!("consumer {consumer_name:?} appears more than once: a restore creates it once and fails on the next (only the first is kept)"),
+                        )
+                        .entry(name.clone())
+                        .offset(header.offset),
+                    );
+                } else {
+                    backup
+                        .findings
+                        .count_only(FindingKind::ConsumerMeta, Severity::Error);
+                }
+                if self.too_many_fruitless(backup, header.offset) {
+                    return Step::Stop;
+                }
+                return self.skip_data(stream, backup, size);
+            }
+            // Held: the JSON as parsed, its name twice and the entry row.
+            let held = size
+                .saturating_mul(2)
+                .saturating_add(256 + 2 * name.len() as u64);
+            if !scan
+                .budget
+                .charge(backup, held, &format!("consumer {consumer_name:?}"))
+            {
+                return Step::Stop;
+            }
+            scan.consumer_names.insert(consumer_name.to_string());
+        }
+        let data = match stream.take(size as usize) {
+            Ok(data) => data.to_vec(),
+            Err(stop) => {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::EntryTruncated,
+                        format!("entry {name:?} declares {size} bytes but the archive ends first"),
+                    )
+                    .entry(name.clone())
+                    .offset(header.offset),
+                );
+                if stop == StreamStop::Discontinuity {
+                    return self.resync(stream, backup);
+                }
+                return Step::Stop;
+            }
+        };
+        backup.entries.push(EntryInfo {
+            name: name.clone(),
+            header_offset: header.offset,
+            data_offset: header.data_offset,
+            size,
+        });
+        if is_state {
+            self.seen_state = true;
+            self.state_json(backup, scan, header, &data);
+        } else if let Some(consumer_name) = name.strip_prefix("consumers/") {
+            self.check_consumer_position(backup, &name, header);
+            parse_v2_consumer(backup, consumer_name, &name, &data, header.data_offset);
+        }
+        Step::Next
+    }
+
+    /// A sequence-0 entry that is neither state.json, a consumer nor the sentinel:
+    /// listed (up to the findings cap) and skipped, its bytes never held.
+    fn misplaced_entry<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        header: &EntryHeader,
+    ) -> Step {
+        if backup.findings.stores(FindingKind::EntryOrder) {
+            let name = header.name_lossy();
+            backup.entries.push(EntryInfo {
+                name: name.clone(),
+                header_offset: header.offset,
+                data_offset: header.data_offset,
+                size: header.data_len(),
+            });
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::EntryOrder,
+                    format!("entry {name:?} has sequence 0 but is neither the first state.json, a consumer nor the sentinel (a restore fails with \"expected message sequence\")"),
+                )
+                .entry(name)
+                .offset(header.offset),
+            );
+        } else {
+            backup
+                .findings
+                .count_only(FindingKind::EntryOrder, Severity::Error);
+        }
+        if self.too_many_fruitless(backup, header.offset) {
+            return Step::Stop;
+        }
+        self.skip_data(stream, backup, header.data_len())
+    }
+
+    /// Counts an entry a restore cannot use; true (with a finding) when the scan should stop.
+    fn too_many_fruitless(&mut self, backup: &mut Backup, offset: u64) -> bool {
+        self.fruitless += 1;
+        if self.fruitless <= MAX_FRUITLESS_ENTRIES {
+            return false;
+        }
+        backup.findings.push(
+            Finding::error(
+                FindingKind::EntryOrder,
+                format!("the scan stopped after {} entries a restore cannot use (sequence-0 entries out of place, duplicate consumers, sequences out of order); a restore fails at the first of them; what follows is not read", crate::model::findings::group_thousands(MAX_FRUITLESS_ENTRIES)),
+            )
+            .offset(offset),
+        );
+        true
+    }
+
+    /// Skips an entry's data; running into the end or lost bytes is reported as for any entry.
+    fn skip_data<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        size: u64,
+    ) -> Step {
+        let from = stream.pos();
+        match stream.skip(size) {
+            Ok(()) => Step::Next,
+            Err((_, StreamStop::Discontinuity)) => self.resync(stream, backup),
+            Err((_, StreamStop::End)) => {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::EntryTruncated,
+                        format!("an entry declares {size} bytes but the archive ends first"),
+                    )
+                    .offset(from),
+                );
+                Step::Stop
+            }
+        }
+    }
+
+    fn state_json(&self, backup: &mut Backup, scan: &mut Scan, header: &EntryHeader, data: &[u8]) {
+        if self.entry_number != 1 {
+            backup.findings.push(
+                Finding::error(FindingKind::EntryOrder, "state.json is not the first entry")
+                    .entry("state.json")
+                    .offset(header.offset),
+            );
+        }
+        backup.snapshot_time_ns = Some(header.timestamp_ns);
+        match serde_json::from_slice::<Value>(data) {
+            Ok(value) => {
+                for field in ["messages", "bytes", "first_seq", "last_seq", "consumer_count"] {
+                    if value.get(field).and_then(Value::as_u64).is_none() {
+                        backup.findings.push(
+                            Finding::warning(FindingKind::StateJson, format!("state.json lacks the numeric field {field:?}"))
+                                .entry("state.json")
+                                .offset(header.data_offset),
+                        );
+                    }
+                }
+                backup.archive_state = StreamState::from_json(&value);
+                scan.declared_consumers = value.get("consumer_count").and_then(Value::as_u64);
+            }
+            Err(error) => backup.findings.push(
+                Finding::error(FindingKind::StateJson, format!("state.json is not valid JSON ({error}); a restore fails with \"error in state.json\""))
+                    .entry("state.json")
+                    .offset(header.data_offset + json_error_offset(data, &error)),
+            ),
+        }
+    }
+
+    fn check_consumer_position(&self, backup: &mut Backup, name: &str, header: &EntryHeader) {
+        if self.entry_number == 1 {
+            backup.findings.push(
+                Finding::error(FindingKind::EntryOrder, "the first entry is not state.json (a restore fails with \"expected state.json first\")")
+                    .entry(name.to_string())
+                    .offset(header.offset),
+            );
+        }
+        if self.seen_message {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::EntryOrder,
+                    "consumer entry after message entries",
+                )
+                .entry(name.to_string())
+                .offset(header.offset),
+            );
+        }
+    }
+
+    /// A message entry: checked for plausibility, its header block read, its payload skipped.
+    fn message_entry<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        header: &EntryHeader,
+    ) -> Step {
+        let previous_seq = self.previous_seq;
+        // Built only when a finding needs it: most entries never do.
+        let name = || header.name_lossy();
+        // If it does not look like a message entry, the bytes here are corrupt.
+        let expect = self.expectation(backup);
+        if let Some(reason) = implausible_message(header, &expect, backup.archive_state.as_ref()) {
+            flag_suspect_previous(backup, previous_seq);
+            let finding = Finding::error(
+                FindingKind::EntryHeader,
+                format!("the entry at decompressed offset {} (after sequence {previous_seq}) is not a plausible message entry: {reason}", header.offset),
+            )
+            .seq(previous_seq.saturating_add(1))
+            .offset(header.offset);
+            self.rewind_before(stream, header.offset);
+            return self.report_and_resync(stream, backup, finding);
+        }
+        if self.entry_number == 1 {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::EntryOrder,
+                    "the first entry is a message, not state.json",
+                )
+                .entry(name())
+                .seq(header.sequence)
+                .offset(header.offset),
+            );
+        }
+        self.seen_message = true;
+        if header.header_size > v2::MAX_HEADER_BLOCK {
+            let finding = Finding::error(
+                FindingKind::EntryHeader,
+                format!(
+                    "sequence {} declares a {}-byte header block",
+                    header.sequence, header.header_size
+                ),
+            )
+            .entry(name())
+            .seq(header.sequence)
+            .offset(header.offset);
+            return self.report_and_resync(stream, backup, finding);
+        }
+        if let Err(stop) = self.read_body(stream, header) {
+            let available = stream.pos().saturating_sub(header.data_offset);
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::EntryTruncated,
+                    format!(
+                        "entry for seq {} declares {} bytes but only {available} follow: truncated entry (a restore fails reading it)",
+                        header.sequence,
+                        header.data_len()
+                    ),
+                )
+                .entry(name())
+                .seq(header.sequence)
+                .offset(header.offset),
+            );
+            if stop == StreamStop::Discontinuity {
+                return self.resync(stream, backup);
+            }
+            return Step::Stop;
+        }
+        if header.sequence <= previous_seq {
+            if self.too_many_fruitless(backup, header.offset) {
+                return Step::Stop;
+            }
+            self.out_of_order += 1;
+            if self.out_of_order <= MAX_REPEATED_FINDINGS {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::SequenceOrder,
+                        format!("message sequence {} out of order (after {previous_seq}); a restore aborts here", header.sequence),
+                    )
+                    .entry(name())
+                    .seq(header.sequence)
+                    .offset(header.offset),
+                );
+            }
+            return Step::Next;
+        }
+        self.previous_seq = header.sequence;
+        self.previous_data_offset = header.data_offset;
+        self.record_message(backup, header);
+        Step::Next
+    }
+
+    /// Reads the header block into the scratch buffer and skips the payload.
+    fn read_body<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        header: &EntryHeader,
+    ) -> Result<(), StreamStop> {
+        self.header_scratch.clear();
+        let block = stream.take(header.header_size as usize)?;
+        self.header_scratch.extend_from_slice(block);
+        stream.skip(header.payload_size).map_err(|(_, stop)| stop)
+    }
+
+    /// Adds an in-order message entry to the message table, with its size findings.
+    fn record_message(&self, backup: &mut Backup, header: &EntryHeader) {
+        let name = || header.name_lossy();
+        let total = header.data_len();
+        if total > DEFAULT_MAX_PAYLOAD {
+            backup.findings.push(
+                Finding::warning(
+                    FindingKind::MessageSize,
+                    format!("sequence {} is {total} bytes, above the default max_payload of 1 MiB: a restore into a server with default limits fails", header.sequence),
+                )
+                .entry(name())
+                .seq(header.sequence)
+                .offset(header.offset),
+            );
+        }
+        if let Some(limit) = self.max_msg_size {
+            if total > limit as u64 {
+                backup.findings.push(
+                    Finding::warning(
+                        FindingKind::MessageSize,
+                        format!(
+                            "sequence {} is {total} bytes, above the stream's max_msg_size {limit}",
+                            header.sequence
+                        ),
+                    )
+                    .entry(name())
+                    .seq(header.sequence)
+                    .offset(header.offset),
+                );
+            }
+        }
+        let (mut message_flags, ttl) = headers::classify(&self.header_scratch);
+        // A stored header block always starts with the NATS/1.0 status line; without
+        // it the sizes that placed this entry are wrong (v2 has no message checksum).
+        if header.header_size > 0 && !self.header_scratch.starts_with(b"NATS/1.0") {
+            message_flags |= flags::DAMAGED;
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::EntryHeader,
+                    format!(
+                        "sequence {}: its header block does not start with NATS/1.0: the entry's bytes are damaged",
+                        header.sequence
+                    ),
+                )
+                .entry(name())
+                .seq(header.sequence)
+                .offset(header.offset),
+            );
+        }
+        if ttl == Ttl::Invalid {
+            note_invalid_ttl(backup, ttl, header.sequence, &name(), header.offset);
+        }
+        let subject_id = backup.subjects.intern(&header.name);
+        if ttl != Ttl::None {
+            backup.messages.ttls.push((header.sequence, ttl));
+        }
+        backup.messages.push(MessageRow {
+            seq: header.sequence,
+            ts_ns: header.timestamp_ns,
+            subject_id,
+            hdr_len: header.header_size as u32,
+            data_len: header.payload_size.min(u64::from(u32::MAX)) as u32,
+            offset: header.data_offset,
+            flags: message_flags,
+        });
+    }
+
+    /// Findings that sum up the whole entry stream.
+    fn finish(&self, backup: &mut Backup, scan: &Scan) {
+        if self.out_of_order > MAX_REPEATED_FINDINGS {
+            backup.findings.push(Finding::error(
+                FindingKind::SequenceOrder,
+                format!("{} message entries out of sequence order in all ({MAX_REPEATED_FINDINGS} listed)", self.out_of_order),
+            ));
+        }
+        let consumers_found = backup.consumers.len() as u64;
+        if let Some(declared) = scan.declared_consumers {
+            if declared != consumers_found {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::ConsumerCountMismatch,
+                        format!(
+                            "state.json declares {declared} consumers but the archive holds {consumers_found} consumer entries (a restore fails with \"expected consumer\")"
+                        ),
+                    )
+                    .entry("state.json"),
+                );
+            }
+        }
+    }
+
+    /// Steps back to look for the next entry from a little before `offset`, where bad
+    /// bytes were found (bytes deleted inside the previous entry move it back).
+    fn rewind_before<S: ChunkSource>(&self, stream: &mut DecodedStream<S>, offset: u64) {
+        let target = offset
+            .saturating_sub(LOOKBACK as u64)
+            .max(self.previous_data_offset);
+        let back = stream.pos().saturating_sub(target);
+        stream.rewind(usize::try_from(back).unwrap_or(usize::MAX));
+    }
+
+    /// Records what is wrong here, then looks for the next readable entry.
+    fn report_and_resync<S: ChunkSource>(
+        &self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        finding: Finding,
+    ) -> Step {
+        backup.findings.push(finding);
+        self.resync(stream, backup)
+    }
+
+    /// What the next message entry may look like.
+    fn expectation(&self, backup: &Backup) -> Expectation {
+        Expectation {
+            previous_seq: self.previous_seq,
+            ts_range: timestamp_range(backup),
+        }
+    }
+
+    /// Searches forward for the next plausible message entry and says what was lost.
+    fn resync<S: ChunkSource>(&self, stream: &mut DecodedStream<S>, backup: &mut Backup) -> Step {
+        let previous_seq = self.previous_seq;
+        match v2::resync(stream, &self.expectation(backup)) {
+            Resync::Found {
+                lost_from,
+                sequence,
+            } => {
+                let missing = if sequence > previous_seq.saturating_add(1) {
+                    format!(
+                        "sequences {}..{} are not in the readable bytes",
+                        previous_seq.saturating_add(1),
+                        sequence - 1
+                    )
+                } else {
+                    "no sequence is missing between them".to_string()
+                };
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::LostData,
+                        format!(
+                            "resynchronised at sequence {sequence}: decompressed bytes {lost_from}..{} are unreadable; {missing}",
+                            stream.pos(),
+                        ),
+                    )
+                    .seq(previous_seq.saturating_add(1))
+                    .offset(lost_from),
+                );
+                Step::Next
+            }
+            Resync::Exhausted { lost_from } => {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::LostData,
+                        format!("no readable entry after decompressed offset {lost_from}: every sequence after {previous_seq} is lost"),
+                    )
+                    .seq(previous_seq.saturating_add(1))
+                    .offset(lost_from),
+                );
+                Step::Stop
+            }
+        }
+    }
+}
+
+fn note_invalid_ttl(backup: &mut Backup, ttl: Ttl, seq: u64, entry: &str, offset: u64) {
+    if ttl == Ttl::Invalid {
+        backup.findings.push(
+            Finding::error(
+                FindingKind::InvalidTtl,
+                format!("sequence {seq} has an unparseable Nats-TTL header: the server aborts a v2 restore on it"),
+            )
+            .entry(entry.to_string())
+            .seq(seq)
+            .offset(offset),
+        );
+    }
+}
+
+/// Byte offset of a serde_json error inside `data` (line/column → offset).
+fn json_error_offset(data: &[u8], error: &serde_json::Error) -> u64 {
+    let mut line = 1usize;
+    let mut offset = 0usize;
+    for (index, &byte) in data.iter().enumerate() {
+        if line == error.line() {
+            offset = index + error.column().saturating_sub(1);
+            break;
+        }
+        if byte == b'\n' {
+            line += 1;
+        }
+    }
+    offset as u64
+}
+
+/// The message just before corrupt bytes may have run into them: flag it.
+fn flag_suspect_previous(backup: &mut Backup, previous_seq: u64) {
+    let Some(row) = backup.messages.find_seq(previous_seq) else {
+        return;
+    };
+    backup.messages.set_flags(row, flags::DAMAGED);
+    backup.findings.push(
+        Finding::warning(
+            FindingKind::LostData,
+            format!("sequence {previous_seq} is the last entry before corrupt bytes: its payload may hold some of them (v2 has no per-message checksum)"),
+        )
+        .seq(previous_seq),
+    );
+}
+
+/// Timestamps a message of this archive can have: within a day of the span its
+/// state declares (first message to snapshot time); `None` when no state says.
+fn timestamp_range(backup: &Backup) -> Option<(i64, i64)> {
+    const SLACK_NS: i64 = 86_400 * 1_000_000_000;
+    let state = [&backup.archive_state, &backup.declared_state]
+        .into_iter()
+        .flatten()
+        .find(|state| state.first_ts_ns > 0)?;
+    let last = state.last_ts_ns.max(backup.snapshot_time_ns.unwrap_or(0));
+    let high = if last > 0 {
+        last.saturating_add(SLACK_NS)
+    } else {
+        i64::MAX
+    };
+    Some((state.first_ts_ns.saturating_sub(SLACK_NS), high))
+}
+
+/// Why a message entry header cannot be real, if it cannot.
+fn implausible_message(
+    header: &EntryHeader,
+    expect: &Expectation,
+    state: Option<&StreamState>,
+) -> Option<String> {
+    let previous_seq = expect.previous_seq;
+    if header.name.is_empty() || header.name.len() > 65_536 {
+        return Some(format!("subject of {} bytes", header.name.len()));
+    }
+    if header.name.iter().any(|&byte| byte <= b' ' || byte == 0x7f) {
+        return Some("subject holds spaces or control bytes".into());
+    }
+    if !v2::valid_subject(&header.name) {
+        return Some("the name is not a subject a message can be stored under".into());
+    }
+    if !expect.timestamp_ok(header.timestamp_ns) {
+        return Some(format!(
+            "timestamp {} is outside the archive's time span",
+            crate::util::time::format_rfc3339_ns(header.timestamp_ns)
+        ));
+    }
+    if header.header_size > 0 && header.header_size < 10 {
+        return Some(format!("header block of {} bytes", header.header_size));
+    }
+    if header.payload_size > 64 << 20 {
+        return Some(format!(
+            "payload of {} bytes (the server's max_payload limit is 64 MiB)",
+            header.payload_size
+        ));
+    }
+    if let Some(state) = state {
+        // The snapshot can end with at most a message or so past last_seq.
+        if state.last_seq > 0
+            && header.sequence > state.last_seq.saturating_add(1_000_000)
+            && header.sequence > previous_seq.saturating_add(1_000_000)
+        {
+            return Some(format!(
+                "sequence {} is far past the snapshot's last sequence {}",
+                header.sequence, state.last_seq
+            ));
+        }
+    }
+    None
+}

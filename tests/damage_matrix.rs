@@ -1,0 +1,586 @@
+//! The damage matrix: real v1 (nats-server 2.14) and v2 (2.15) archives with
+//! several S2 chunks, made by a server this test starts, are damaged in the ways
+//! backups get damaged — a chunk replaced by garbage, a chunk decoding to zeros
+//! with its CRC kept, a chunk removed, bytes inserted or deleted inside a chunk
+//! with its CRC recomputed, truncation, one bit flipped, two damages at once — at
+//! seeded random positions. For each, `export --salvage` must keep every message
+//! whose bytes lie wholly outside the damaged ranges, and never write a message
+//! whose bytes differ from the original (compared by sequence and digest).
+
+mod common;
+
+use common::{NatsServer, TempDir};
+use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const STREAM: &str = "DM";
+
+fn jsbackup(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
+        .args(args)
+        .output()
+        .expect("run jsbackup")
+}
+
+/// A small deterministic generator (xorshift64*), so every position is reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound.max(1) as u64) as usize
+    }
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// Publishes `count` messages (JSON payloads of varying size, every fifth with a
+/// header) into a file stream on a real server and snapshots it as `nats stream
+/// backup` does.
+fn make_archive(version: &str, count: usize, out: &Path) {
+    let server = NatsServer::start(version, None);
+    let mut conn = server.connect();
+    conn.api_ok(
+        &format!("$JS.API.STREAM.CREATE.{STREAM}"),
+        &json!({"name": STREAM, "subjects": ["dm.>"], "storage": "file"}),
+    );
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for index in 0..count {
+        let subject = format!(
+            "dm.{}.{}",
+            ["orders", "users", "audit"][index % 3],
+            index % 17
+        );
+        let filler = "x".repeat(rng.below(300));
+        let payload = format!(
+            "{{\"order_id\":\"ORD-{index:06}\",\"amount\":{}.{:02},\"note\":\"{filler}\"}}",
+            rng.below(1000),
+            rng.below(100)
+        );
+        let headers = format!("NATS/1.0\r\nNats-Msg-Id: m-{index}\r\n\r\n");
+        let headers = (index % 5 == 0).then_some(headers.as_bytes());
+        conn.publish(&subject, None, headers, payload.as_bytes())
+            .expect("publish");
+    }
+    conn.flush(Duration::from_secs(30)).expect("flush");
+    let stored = common::wait_until(Duration::from_secs(30), || {
+        conn.stream_info(STREAM)["state"]["messages"].as_u64() == Some(count as u64)
+    });
+    assert!(stored, "the server did not store {count} messages");
+    common::snapshot_via_api(&mut conn, STREAM, out).expect("snapshot");
+}
+
+/// One S2 chunk of the original file.
+struct Chunk {
+    file_offset: usize,
+    chunk_type: u8,
+    body_len: usize,
+    /// Decompressed offset and bytes (data chunks only).
+    decompressed_offset: usize,
+    data: Vec<u8>,
+}
+
+impl Chunk {
+    fn end(&self) -> usize {
+        self.file_offset + 4 + self.body_len
+    }
+    fn decompressed_end(&self) -> usize {
+        self.decompressed_offset + self.data.len()
+    }
+}
+
+fn chunks(bytes: &[u8]) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    let mut decompressed = 0;
+    while offset + 4 <= bytes.len() {
+        let chunk_type = bytes[offset];
+        let body_len = usize::from(bytes[offset + 1])
+            | usize::from(bytes[offset + 2]) << 8
+            | usize::from(bytes[offset + 3]) << 16;
+        let body = bytes[offset + 4..offset + 4 + body_len].to_vec();
+        let mut data = Vec::new();
+        if chunk_type <= 1 {
+            let raw = RawChunk {
+                file_offset: offset as u64,
+                chunk_type,
+                body,
+                max_block: MAX_S2_BLOCK,
+            };
+            decode_chunk(&raw, &mut data);
+        }
+        out.push(Chunk {
+            file_offset: offset,
+            chunk_type,
+            body_len,
+            decompressed_offset: decompressed,
+            data,
+        });
+        decompressed += out.last().map_or(0, |chunk| chunk.data.len());
+        offset += 4 + body_len;
+    }
+    out
+}
+
+/// An uncompressed (0x01) chunk holding `data`, with its CRC (or `crc` when given).
+fn uncompressed_chunk(data: &[u8], crc: Option<u32>) -> Vec<u8> {
+    let len = data.len() + 4;
+    let mut out = vec![0x01, len as u8, (len >> 8) as u8, (len >> 16) as u8];
+    out.extend_from_slice(&crc.unwrap_or_else(|| masked_crc(data)).to_le_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// One damage: the new file and the decompressed ranges (original coordinates)
+/// whose bytes are no longer the original's.
+struct Damaged {
+    what: String,
+    bytes: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Garbage,
+    ZerosCrcKept,
+    Removed,
+    Inserted,
+    Deleted,
+    Truncated,
+    BitFlip,
+}
+
+const KINDS: [Kind; 7] = [
+    Kind::Garbage,
+    Kind::ZerosCrcKept,
+    Kind::Removed,
+    Kind::Inserted,
+    Kind::Deleted,
+    Kind::Truncated,
+    Kind::BitFlip,
+];
+
+/// Applies `kind` to a data chunk other than `avoid` chosen by `rng`; returns the
+/// replacement of the chunk (file bytes) and the damaged decompressed range.
+fn damage_chunk(
+    kind: Kind,
+    list: &[Chunk],
+    bytes: &[u8],
+    rng: &mut Rng,
+    avoid: Option<usize>,
+) -> (usize, Vec<u8>, (usize, usize), String) {
+    let data_chunks: Vec<usize> = (0..list.len())
+        .filter(|&index| list[index].chunk_type <= 1 && Some(index) != avoid)
+        .collect();
+    let index = data_chunks[rng.below(data_chunks.len())];
+    let chunk = &list[index];
+    let whole = (chunk.decompressed_offset, chunk.decompressed_end());
+    let original = bytes[chunk.file_offset..chunk.end()].to_vec();
+    match kind {
+        Kind::Garbage => {
+            let mut replaced = original.clone();
+            let garbage = rng.bytes(chunk.body_len.saturating_sub(4));
+            replaced[8..].copy_from_slice(&garbage);
+            (index, replaced, whole, format!("chunk {index} garbage"))
+        }
+        Kind::ZerosCrcKept => {
+            let crc = u32::from_le_bytes([original[4], original[5], original[6], original[7]]);
+            let zeros = vec![0u8; chunk.data.len()];
+            let replaced = uncompressed_chunk(&zeros, Some(crc));
+            (
+                index,
+                replaced,
+                whole,
+                format!("chunk {index} zeros, CRC kept"),
+            )
+        }
+        Kind::Removed => (index, Vec::new(), whole, format!("chunk {index} removed")),
+        Kind::Inserted => {
+            let at = rng.below(chunk.data.len());
+            let mut data = chunk.data.clone();
+            let insert_len = 1 + rng.below(4096);
+            let inserted = rng.bytes(insert_len);
+            let len = inserted.len();
+            data.splice(at..at, inserted);
+            let point = chunk.decompressed_offset + at;
+            (
+                index,
+                uncompressed_chunk(&data, None),
+                (point, point),
+                format!("chunk {index}: {len} bytes inserted at {at}"),
+            )
+        }
+        Kind::Deleted => {
+            let at = rng.below(chunk.data.len().saturating_sub(64));
+            let len = 1 + rng.below(48);
+            let mut data = chunk.data.clone();
+            data.drain(at..at + len);
+            let from = chunk.decompressed_offset + at;
+            (
+                index,
+                uncompressed_chunk(&data, None),
+                (from, from + len),
+                format!("chunk {index}: {len} bytes deleted at {at}"),
+            )
+        }
+        Kind::Truncated => {
+            let cut = rng.below(chunk.body_len + 4);
+            (
+                index,
+                original[..cut].to_vec(),
+                (chunk.decompressed_offset, usize::MAX),
+                format!("truncated in chunk {index} at +{cut}"),
+            )
+        }
+        Kind::BitFlip => {
+            let mut replaced = original.clone();
+            let at = rng.below(replaced.len());
+            let bit = rng.below(8);
+            replaced[at] ^= 1 << bit;
+            (
+                index,
+                replaced,
+                whole,
+                format!("chunk {index}: bit {bit} of byte +{at} flipped"),
+            )
+        }
+    }
+}
+
+/// Builds the damaged file from chunk replacements (index → bytes, or the cut).
+fn rebuild(list: &[Chunk], bytes: &[u8], replaced: &BTreeMap<usize, Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for (index, chunk) in list.iter().enumerate() {
+        match replaced.get(&index) {
+            Some(replacement) => out.extend_from_slice(replacement),
+            None => out.extend_from_slice(&bytes[chunk.file_offset..chunk.end()]),
+        }
+    }
+    out
+}
+
+fn variants(bytes: &[u8], seed: u64) -> Vec<Damaged> {
+    let list = chunks(bytes);
+    let mut out = Vec::new();
+    for (number, kind) in KINDS.iter().enumerate() {
+        let mut rng = Rng(seed.wrapping_mul(31).wrapping_add(number as u64 + 1) | 1);
+        let (index, replacement, range, what) = damage_chunk(*kind, &list, bytes, &mut rng, None);
+        let mut replaced = BTreeMap::new();
+        replaced.insert(index, replacement);
+        let mut file = rebuild(&list, bytes, &replaced);
+        if let Kind::Truncated = kind {
+            file.truncate(list[index].file_offset + replaced[&index].len());
+        }
+        out.push(Damaged {
+            what,
+            bytes: file,
+            ranges: vec![range],
+        });
+    }
+    // Two damages in one archive: garbage in one chunk, bytes deleted in another.
+    let mut rng = Rng(seed ^ 0x5bd1_e995);
+    let (first, garbage, first_range, first_what) =
+        damage_chunk(Kind::Garbage, &list, bytes, &mut rng, None);
+    let (second, deleted, second_range, second_what) =
+        damage_chunk(Kind::Deleted, &list, bytes, &mut rng, Some(first));
+    let mut replaced = BTreeMap::new();
+    replaced.insert(first, garbage);
+    replaced.insert(second, deleted);
+    out.push(Damaged {
+        what: format!("{first_what} + {second_what}"),
+        bytes: rebuild(&list, bytes, &replaced),
+        ranges: vec![first_range, second_range],
+    });
+    out
+}
+
+/// A message of the original archive: subject, digest of its stored bytes, and the
+/// decompressed span of its whole entry (v2) or record (v1).
+struct Original {
+    digest: String,
+    span: (usize, usize),
+}
+
+fn digest(headers: &[u8], data: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(headers);
+    hasher.update(data);
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn uvarint_len(mut value: u64) -> usize {
+    let mut len = 1;
+    while value >= 0x80 {
+        value >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// Every message of an archive by sequence, read through the library.
+fn originals(dir: &Path) -> BTreeMap<u64, Original> {
+    use jsbackup::ops::read::MessageReader;
+    use jsbackup::ops::scan::{open_backup, ScanControl};
+    let backup = open_backup(dir, &mut ScanControl::default()).expect("open original");
+    assert!(!backup.has_errors(), "the original archive has errors");
+    let v2 = backup.format == Some(jsbackup::model::ArchiveFormat::V2);
+    let mut reader = MessageReader::open(&backup).expect("reader");
+    let mut out = BTreeMap::new();
+    for row in 0..backup.messages.len() {
+        let message = backup.messages.row(row).expect("row");
+        let bytes = reader.read_row(&backup, row).expect("read");
+        let subject_len = backup.subjects.name(message.subject_id).len();
+        let data_start = message.offset as usize;
+        let hdr = message.hdr_len as usize;
+        let data_end = data_start + hdr + message.data_len as usize;
+        let span = if v2 {
+            let zigzag = ((message.ts_ns << 1) ^ (message.ts_ns >> 63)) as u64;
+            let header = uvarint_len(subject_len as u64)
+                + uvarint_len(zigzag)
+                + uvarint_len(message.seq)
+                + uvarint_len(hdr as u64)
+                + uvarint_len(u64::from(message.data_len))
+                + subject_len;
+            (data_start - header, data_end)
+        } else {
+            let head = 22 + subject_len + if hdr > 0 { 4 } else { 0 };
+            (data_start - head, data_end + 8)
+        };
+        out.insert(
+            message.seq,
+            Original {
+                digest: digest(&bytes.headers, &bytes.data),
+                span,
+            },
+        );
+    }
+    out
+}
+
+/// Does the span touch a damaged range? A range of length 0 is an insertion point.
+fn touches(span: (usize, usize), ranges: &[(usize, usize)]) -> bool {
+    ranges.iter().any(|&(from, to)| {
+        if from == to {
+            span.0 < from && from < span.1
+        } else {
+            span.0 < to && from < span.1
+        }
+    })
+}
+
+/// The messages of a salvaged backup: sequence → digest of the stored bytes.
+fn salvaged(dir: &Path) -> Result<BTreeMap<u64, String>, String> {
+    use jsbackup::ops::read::MessageReader;
+    use jsbackup::ops::scan::{open_backup, ScanControl};
+    let backup =
+        open_backup(dir, &mut ScanControl::default()).map_err(|error| error.to_string())?;
+    if backup.has_errors() {
+        return Err(format!(
+            "the salvaged backup has errors: {:?}",
+            backup.findings.first()
+        ));
+    }
+    let mut reader = MessageReader::open(&backup).map_err(|error| error.to_string())?;
+    let mut out = BTreeMap::new();
+    for row in 0..backup.messages.len() {
+        let bytes = reader
+            .read_row(&backup, row)
+            .map_err(|error| error.to_string())?;
+        out.insert(
+            backup.messages.seq[row],
+            digest(&bytes.headers, &bytes.data),
+        );
+    }
+    Ok(out)
+}
+
+/// What one damaged archive's salvage did.
+struct Outcome {
+    what: String,
+    should_keep: usize,
+    kept_of_those: usize,
+    laundered: Vec<u64>,
+    kept_touching: usize,
+    failure: Option<String>,
+}
+
+fn run_case(
+    group: &str,
+    source: &Path,
+    originals: &BTreeMap<u64, Original>,
+    damaged: &Damaged,
+    scratch: &Path,
+    number: usize,
+) -> Outcome {
+    let dir = scratch.join(format!("{group}-{number}"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+    std::fs::write(dir.join("stream.tar.s2"), &damaged.bytes).expect("write");
+    let out = scratch.join(format!("{group}-{number}-salvaged"));
+    let export = jsbackup(&[
+        "export",
+        dir.to_str().expect("path"),
+        out.to_str().expect("path"),
+        "--salvage",
+    ]);
+    let should: Vec<u64> = originals
+        .iter()
+        .filter(|(_, original)| !touches(original.span, &damaged.ranges))
+        .map(|(&seq, _)| seq)
+        .collect();
+    let mut outcome = Outcome {
+        what: format!("{group}: {}", damaged.what),
+        should_keep: should.len(),
+        kept_of_those: 0,
+        laundered: Vec::new(),
+        kept_touching: 0,
+        failure: None,
+    };
+    let kept = if export.status.success() {
+        salvaged(&out)
+    } else {
+        Err(format!(
+            "export --salvage failed: {}",
+            String::from_utf8_lossy(&export.stderr)
+        ))
+    };
+    let kept = match kept {
+        Ok(kept) => kept,
+        Err(failure) => {
+            outcome.failure = Some(failure);
+            return outcome;
+        }
+    };
+    for (seq, kept_digest) in &kept {
+        match originals.get(seq) {
+            Some(original) if &original.digest == kept_digest => {
+                if touches(original.span, &damaged.ranges) {
+                    outcome.kept_touching += 1;
+                }
+            }
+            _ => outcome.laundered.push(*seq),
+        }
+    }
+    outcome.kept_of_those = should.iter().filter(|seq| kept.contains_key(seq)).count();
+    outcome
+}
+
+struct Source {
+    group: &'static str,
+    dir: PathBuf,
+    bytes: Vec<u8>,
+    originals: BTreeMap<u64, Original>,
+}
+
+fn sources(scratch: &Path, count: usize) -> Vec<Source> {
+    [("v1", "2.14"), ("v2", "2.15")]
+        .into_iter()
+        .map(|(group, version)| {
+            let dir = scratch.join(format!("{group}-original"));
+            make_archive(version, count, &dir);
+            let bytes = std::fs::read(dir.join("stream.tar.s2")).expect("archive");
+            let data_chunks = chunks(&bytes).iter().filter(|c| c.chunk_type <= 1).count();
+            assert!(
+                data_chunks >= 4,
+                "{group}: only {data_chunks} data chunks; the matrix needs several"
+            );
+            let originals = originals(&dir);
+            assert_eq!(originals.len(), count, "{group}: messages in the original");
+            Source {
+                group,
+                dir,
+                bytes,
+                originals,
+            }
+        })
+        .collect()
+}
+
+fn run_matrix(count: usize, seeds: &[u64]) {
+    let started = std::time::Instant::now();
+    let scratch = TempDir::new("jsbackup-damage-matrix");
+    let sources = sources(scratch.path(), count);
+    println!("archives made in {:.1?}", started.elapsed());
+    let mut outcomes = Vec::new();
+    let mut number = 0;
+    for source in &sources {
+        for &seed in seeds {
+            for damaged in variants(&source.bytes, seed) {
+                number += 1;
+                outcomes.push(run_case(
+                    source.group,
+                    &source.dir,
+                    &source.originals,
+                    &damaged,
+                    scratch.path(),
+                    number,
+                ));
+            }
+        }
+    }
+    let mut should = 0;
+    let mut kept = 0;
+    let mut laundered = 0;
+    let mut report = String::new();
+    for outcome in &outcomes {
+        should += outcome.should_keep;
+        kept += outcome.kept_of_those;
+        laundered += outcome.laundered.len();
+        report.push_str(&format!(
+            "{}: kept {}/{} (+{} touching, identical), laundered {:?}{}\n",
+            outcome.what,
+            outcome.kept_of_those,
+            outcome.should_keep,
+            outcome.kept_touching,
+            outcome.laundered.iter().take(10).collect::<Vec<_>>(),
+            outcome
+                .failure
+                .as_ref()
+                .map(|failure| format!(" FAILED: {}", failure.trim()))
+                .unwrap_or_default()
+        ));
+    }
+    println!(
+        "{report}total: kept {kept}/{should}, laundered {laundered}, in {:.1?}",
+        started.elapsed()
+    );
+    if std::env::var_os("DAMAGE_MATRIX_KEEP").is_some() {
+        println!("kept for inspection: {}", scratch.path().display());
+        std::mem::forget(scratch);
+    }
+    assert_eq!(
+        laundered, 0,
+        "messages with changed bytes were salvaged:\n{report}"
+    );
+    assert_eq!(
+        kept, should,
+        "messages wholly outside the damage were not salvaged:\n{report}"
+    );
+}
+
+#[test]
+fn salvage_keeps_what_is_outside_the_damage_and_nothing_changed() {
+    run_matrix(30_000, &[1]);
+}
+
+/// More seeds and a bigger archive: `cargo test --test damage_matrix -- --ignored`.
+#[test]
+#[ignore]
+fn salvage_matrix_heavy() {
+    run_matrix(60_000, &[2, 3, 4, 5, 6]);
+}
