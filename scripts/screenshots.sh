@@ -36,3 +36,4 @@ shoot export    "$fixtures/v2/orders" --pane messages --dialog export
 shoot light     "$fixtures/v2/orders" --pane messages --theme light --select-seq 21
 shoot shortcuts "$fixtures/v2/orders" --pane overview --dialog shortcuts
 SIZE=900x600 shoot small "$fixtures/v2/orders" --pane consumers
+shoot filter    "$fixtures/v2/orders" --pane messages --select-seq 1965 --where 'subject ~ "orders.*.eu" and size > 150 and not kv delete'

@@ -151,7 +151,7 @@ fn sorting_by_size_puts_the_largest_message_first() {
         .map(|r| r.0)
         .collect();
     let mut harness = open_messages(&common::fixture("v2/orders"), BIG, true);
-    harness.get_by_label("size").click();
+    harness.get_by_role_and_label(Role::Button, "size").click();
     step_until(&mut harness, "the sort", |app| {
         let doc = app.active_document().expect("doc");
         let shown = doc.messages.browse.shown(&doc.messages.display);

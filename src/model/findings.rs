@@ -57,14 +57,6 @@ pub enum FindingKind {
     ConsumerCountMismatch,
     ConsumerPastStream,
     LostData,
-    /// A member or entry larger than the server would write or accept.
-    TooLarge,
-    /// The scan reached its memory budget and stopped.
-    MemoryBudget,
-    /// A gap of sequences the server would struggle to load.
-    SequenceGap,
-    /// A sequence with the filestore's flag bits set.
-    SequenceFlags,
     /// Object store: reassembled chunks disagree with the object's meta message.
     ObjectDigest,
     /// Object store: a meta message that cannot be read, or chunks without one.
@@ -77,6 +69,14 @@ pub enum FindingKind {
     InvalidSubject,
     /// A header block that does not parse as `NATS/1.0` headers.
     HeaderParse,
+    /// A member or entry larger than the server would write or accept.
+    TooLarge,
+    /// The scan reached its memory budget and stopped.
+    MemoryBudget,
+    /// A gap of sequences the server would struggle to load.
+    SequenceGap,
+    /// A sequence with the filestore's flag bits set.
+    SequenceFlags,
 }
 
 impl FindingKind {
