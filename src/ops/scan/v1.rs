@@ -44,8 +44,9 @@ struct MemberLoop {
     data: Vec<u8>,
     /// The stream name meta.inf gives, which keys the block checksums.
     stream_key_name: Option<String>,
-    /// Data offset of the last member whose header was read: a resync looks back no
-    /// further, so it never finds that header again.
+    /// Data offset of the last member whose header was read (or just past the last
+    /// header a resync found): a resync looks back no further, so it never finds the
+    /// same header again.
     last_data_offset: u64,
     /// The end of the last block: if no valid header follows it, its records may go
     /// on past its declared size (bytes were inserted upstream).
@@ -338,9 +339,12 @@ impl MemberLoop {
         contiguous: bool,
     ) -> bool {
         // Back to the damaged header (its bytes were consumed), and a little before it.
+        // Never back to or before a header already found: each resync moves on.
         let look_back = if contiguous {
-            let before = TAR_LOOK_BACK.min(from.saturating_sub(self.last_data_offset));
-            usize::try_from(stream.pos().saturating_sub(from) + before).unwrap_or(usize::MAX)
+            let target = from
+                .saturating_sub(TAR_LOOK_BACK)
+                .max(self.last_data_offset);
+            usize::try_from(stream.pos().saturating_sub(target)).unwrap_or(usize::MAX)
         } else {
             0
         };
@@ -372,6 +376,9 @@ impl MemberLoop {
         backup
             .findings
             .push(Finding::error(FindingKind::LostData, message).offset(from));
+        if let Some(offset) = found {
+            self.last_data_offset = self.last_data_offset.max(offset + 1);
+        }
         found.is_some()
     }
 

@@ -33,9 +33,9 @@ struct EntryLoop {
     /// Entries a restore cannot use (misplaced, duplicate, out of order), see [`MAX_FRUITLESS_ENTRIES`].
     fruitless: u64,
     seen_state: bool,
-    /// Data offset of the last message entry read: a resync after bad bytes looks back
-    /// to here at most (the entry after a damaged one can start before where the
-    /// damaged one said it ended).
+    /// Data offset of the last message entry read (or just past the last candidate a
+    /// resync found): a resync after bad bytes looks back to here at most (the entry
+    /// after a damaged one can start before where the damaged one said it ended).
     previous_data_offset: u64,
 }
 
@@ -637,7 +637,7 @@ impl EntryLoop {
 
     /// Records what is wrong here, then looks for the next readable entry.
     fn report_and_resync<S: ChunkSource>(
-        &self,
+        &mut self,
         stream: &mut DecodedStream<S>,
         backup: &mut Backup,
         finding: Finding,
@@ -655,13 +655,19 @@ impl EntryLoop {
     }
 
     /// Searches forward for the next plausible message entry and says what was lost.
-    fn resync<S: ChunkSource>(&self, stream: &mut DecodedStream<S>, backup: &mut Backup) -> Step {
+    fn resync<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+    ) -> Step {
         let previous_seq = self.previous_seq;
         match v2::resync(stream, &self.expectation(backup)) {
             Resync::Found {
                 lost_from,
                 sequence,
             } => {
+                // A later look-back stops after this candidate: each resync moves on.
+                self.previous_data_offset = self.previous_data_offset.max(stream.pos() + 1);
                 let missing = if sequence > previous_seq.saturating_add(1) {
                     format!(
                         "sequences {}..{} are not in the readable bytes",
