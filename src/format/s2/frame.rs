@@ -100,7 +100,14 @@ impl<R: Read> FrameReader<R> {
             if let Err(frame) = self.read_chunk_body(chunk_offset, header, &mut body) {
                 return frame;
             }
-            if self.started && implausible_chunk(chunk_type, &body, self.max_block) {
+            // A data chunk whose length swallowed the next chunk header (a damaged length
+            // field) is followed by something that is no chunk header: look inside it.
+            let followed_badly = chunk_type <= 0x01
+                && !self.next_header_plausible()
+                && !chunk_verifies(chunk_type, &body, self.max_block);
+            if self.started
+                && (followed_badly || implausible_chunk(chunk_type, &body, self.max_block))
+            {
                 let mut rest = header[1..].to_vec();
                 rest.extend_from_slice(&body);
                 let reason = if chunk_type <= 0x01 {
@@ -121,6 +128,21 @@ impl<R: Read> FrameReader<R> {
                 Err(spare) => body = spare,
             }
         }
+    }
+
+    /// Peeks at the next 4 bytes: the end of the input, a cut header, or a header of a
+    /// type a stream writer emits. Peeked bytes are served again by the next read.
+    fn next_header_plausible(&mut self) -> bool {
+        let mut peek = [0u8; 4];
+        let got = match self.read_up_to(&mut peek) {
+            Ok(got) => got,
+            // The read error comes back on the next header read and is reported there.
+            Err(_) => return true,
+        };
+        let mut pending = peek.get(..got).unwrap_or_default().to_vec();
+        pending.append(&mut self.pending);
+        self.pending = pending;
+        got < 4 || matches!(peek[0], 0x00 | 0x01 | 0x99 | 0xfe | 0xff)
     }
 
     /// Reads the 4-byte chunk header; `Err` with the frame to return at the end or on a problem.
@@ -236,6 +258,14 @@ impl<R: Read> FrameReader<R> {
             _ => Err(body),
         }
     }
+}
+
+/// Does a data chunk decode with a matching CRC? Only asked for a chunk that is
+/// followed by something unexpected (rare), so the decode done twice costs little.
+fn chunk_verifies(chunk_type: u8, body: &[u8], max_block: usize) -> bool {
+    let mut scratch = Vec::new();
+    let decoded = decode_chunk_body(chunk_type, body, max_block, &mut scratch);
+    !decoded.lost && decoded.status == ChunkStatus::Ok
 }
 
 /// A chunk whose header cannot be right: a data chunk that cannot hold a block of
