@@ -20,7 +20,7 @@ shoot() {
   local out="$1"; shift
   timeout 120 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
     sh -c 'xdotool mousemove 1279 799 2>/dev/null || true; exec "$@"' sh \
-    "$bin" screenshot "$@" --size 1280x800 --out "screenshots/$out.png"
+    "$bin" screenshot "$@" --size "${SIZE:-1280x800}" --out "screenshots/$out.png"
   local sd
   sd=$(/usr/bin/convert "screenshots/$out.png" -format '%[fx:standard_deviation]' info:)
   awk -v s="$sd" 'BEGIN{exit !(s>0.01)}' || { echo "screenshots/$out.png looks blank (sd $sd)"; exit 1; }
@@ -33,3 +33,7 @@ shoot messages  "$fixtures/v1/ttl" --pane messages --now "$next_day" --select-se
 shoot findings  "$fixtures/corrupt/v1-blk-payload-flip" --pane findings
 shoot restore   "$fixtures/v2/orders" --pane overview --dialog restore
 shoot export    "$fixtures/v2/orders" --pane messages --dialog export
+shoot light     "$fixtures/v2/orders" --pane messages --theme light --select-seq 21
+shoot shortcuts "$fixtures/v2/orders" --pane overview --dialog shortcuts
+SIZE=900x600 shoot small "$fixtures/v2/orders" --pane consumers
+shoot filter    "$fixtures/v2/orders" --pane messages --select-seq 1965 --where 'subject ~ "orders.*.eu" and size > 150 and not kv delete'

@@ -28,6 +28,7 @@ APT_PACKAGES=(
   libgl1 libegl1 libglx-mesa0 libegl-mesa0 libgl1-mesa-dri mesa-vulkan-drivers
   libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0
   x11-apps xdotool
+  time  # /usr/bin/time: peak RSS of commands in tests/hostile.rs
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

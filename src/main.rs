@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         Some(Command::Gui { path }) => cli::gui(path),
         None => cli::gui(args.path),
     };
-    match result {
+    match cli::quiet_on_broken_pipe(result) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("jsbackup: {error:#}");

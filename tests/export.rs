@@ -12,6 +12,7 @@ use common::{
 };
 use jsbackup::model::{ArchiveFormat, Backup};
 use jsbackup::ops::export::{self, ConsumerSelection, ExportOptions, ExportReport};
+use jsbackup::ops::filter::MessageFilter;
 use jsbackup::ops::scan::{open_backup, ScanControl};
 use jsbackup::util::subject::subject_matches;
 use serde_json::{json, Value};
@@ -272,8 +273,11 @@ fn subject_filter_keeps_exact_counts() {
             &backup,
             &out,
             &ExportOptions {
-                subjects: vec![filter.into()],
-                exclude_subjects: vec![exclude.into()],
+                filter: MessageFilter {
+                    subjects: vec![filter.into()],
+                    exclude_subjects: vec![exclude.into()],
+                    ..MessageFilter::default()
+                },
                 ..ExportOptions::default()
             },
         );
@@ -417,7 +421,10 @@ fn exports_are_deterministic() {
         let backup = open(&fixture(rel));
         let options = ExportOptions {
             format: *format,
-            exclude_subjects: vec!["orders.created.*".into()],
+            filter: MessageFilter {
+                exclude_subjects: vec!["orders.created.*".into()],
+                ..MessageFilter::default()
+            },
             ..ExportOptions::default()
         };
         let one = tmp.join(format!("{index}-one"));
@@ -450,7 +457,10 @@ fn exports_are_deterministic() {
         &backup,
         &dry,
         &ExportOptions {
-            subjects: vec!["orders.created.>".into()],
+            filter: MessageFilter {
+                subjects: vec!["orders.created.>".into()],
+                ..MessageFilter::default()
+            },
             dry_run: true,
             ..ExportOptions::default()
         },

@@ -9,7 +9,9 @@ mod restore_support;
 use common::{read_json, NatsServer, TempDir};
 use jsbackup::ops::config_check::ConfigPolicy;
 use jsbackup::ops::nats_client::Auth;
-use jsbackup::ops::preflight::{blocked, server_preflight, store_preflight, Check};
+use jsbackup::ops::preflight::{
+    archive_checks, blocked, server_preflight, store_preflight, ArchivePlan, Check,
+};
 use jsbackup::ops::restore_local::ConsumerSelection;
 use restore_support::open;
 use serde_json::{json, Value};
@@ -119,6 +121,7 @@ fn store_checks_name_what_blocks_the_restore() {
     let old_server = ConfigPolicy {
         target_version: Some("2.10.0".into()),
         drop_unknown: false,
+        ..ConfigPolicy::default()
     };
     // v1/orders comes from 2.14: its allow_msg_ttl and consumers' pause_until are newer than 2.10.
     let checks = store_checks(&orders, &work.join("s3"), false, &old_server);
@@ -294,4 +297,120 @@ fn cli_server_restore_refuses_then_drops_unknown_config() {
             .any(|note| note.as_str().unwrap_or("").contains("dropped")),
         "{report}"
     );
+}
+
+/// `jsbackup info --json --now NOW` (the restore_prediction the checks quote).
+fn info_prediction(dir: &Path, now: &str) -> Value {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_jsbackup"))
+        .args(["info", "--json", "--now", now])
+        .arg(dir)
+        .output()
+        .expect("run jsbackup info");
+    let info: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("info --json {}: {e}", dir.display()));
+    info["restore_prediction"].clone()
+}
+
+/// The archive checks the CLI and the GUI show first: a damaged backup is a
+/// failed check naming the damage and pointing at salvage (a note once
+/// salvaging); what the restore will drop is the restore_prediction of
+/// `info --json` at the same moment, with its counts.
+#[test]
+fn archive_checks_name_the_damage_and_what_a_restore_drops() {
+    for dir in common::all_fixtures("corrupt") {
+        let backup = open(&dir);
+        let plan = |salvage| ArchivePlan {
+            salvage,
+            config: None,
+            reference_ns: jsbackup::util::time::now_ns(),
+            local: true,
+            storage_file: false,
+        };
+        let checks = archive_checks(&backup, &plan(false));
+        let failed = failures(&checks);
+        assert_eq!(failed.len(), 1, "{}: {checks:?}", dir.display());
+        assert!(
+            failed[0].contains("damaged") && failed[0].contains("--salvage"),
+            "{}: {failed:?}",
+            dir.display()
+        );
+        let checks = archive_checks(&backup, &plan(true));
+        assert!(!blocked(&checks), "{}: {checks:?}", dir.display());
+        assert!(
+            checks
+                .iter()
+                .any(|check| check.text.starts_with("salvage: ")),
+            "{}: {checks:?}",
+            dir.display()
+        );
+    }
+    for rel in ["v1/ttl", "v2/ttl"] {
+        let dir = common::fixture(rel);
+        let backup = open(&dir);
+        let snapshot_ns = backup.state.last_ts_ns;
+        // At the last message and a year later (every TTL of the fixtures has run out).
+        for reference_ns in [snapshot_ns, snapshot_ns + 365 * 86_400 * 1_000_000_000] {
+            let now = jsbackup::util::time::format_rfc3339_ns(reference_ns);
+            let predicted = info_prediction(&dir, &now);
+            let dropped = predicted["dropped"]["total"].as_u64().expect("dropped");
+            let remain = predicted["state"]["messages"].as_u64().expect("messages");
+            let checks = archive_checks(
+                &backup,
+                &ArchivePlan {
+                    salvage: false,
+                    config: None,
+                    reference_ns,
+                    local: false,
+                    storage_file: false,
+                },
+            );
+            assert!(!blocked(&checks), "{rel}: {checks:?}");
+            let line = checks
+                .iter()
+                .find(|check| check.text.contains(&format!("as of {now}")))
+                .unwrap_or_else(|| panic!("{rel}: no prediction line: {checks:?}"));
+            if dropped == 0 {
+                assert_eq!(line.ok, Some(true), "{rel}: {line:?}");
+            } else {
+                assert_eq!(line.ok, None, "{rel}: a drop is a note: {line:?}");
+                let ttl = predicted["dropped"]["ttl_expired"].as_u64().expect("ttl");
+                assert!(
+                    line.text.starts_with(&format!(
+                        "this restore will drop {} message(s): ",
+                        jsbackup::util::grouped(dropped)
+                    )) && line
+                        .text
+                        .contains(&format!("{} TTL expired", jsbackup::util::grouped(ttl))),
+                    "{rel}: {line:?} vs {predicted}"
+                );
+            }
+            assert!(
+                line.text.contains(&format!(
+                    "{} message(s) remain",
+                    jsbackup::util::grouped(remain)
+                )) || line.text.contains(&format!(
+                    "keeps {} message(s)",
+                    jsbackup::util::grouped(remain)
+                )),
+                "{rel}: {line:?} vs {predicted}"
+            );
+        }
+        // A year on, the fixture's TTL messages are gone: the line is a drop.
+        let later = archive_checks(
+            &backup,
+            &ArchivePlan {
+                salvage: false,
+                config: None,
+                reference_ns: snapshot_ns + 365 * 86_400 * 1_000_000_000,
+                local: true,
+                storage_file: false,
+            },
+        );
+        assert!(
+            later
+                .iter()
+                .any(|check| check.text.starts_with("this restore will drop")),
+            "{rel}: {later:?}"
+        );
+    }
 }

@@ -112,8 +112,7 @@ fn export_dialog_writes_only_the_checked_consumers() {
     let mut harness = open(fixture("v2/orders"));
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
     step_until(&mut harness, "the Export dialog's dry run", |app| {
-        app.export_dialog
-            .as_ref()
+        app.export_dialog()
             .is_some_and(|dialog| matches!(dialog.count, Some(Ok(_))) && !dialog.is_busy())
     });
     let total = expected["state"]["messages"].as_u64().unwrap();
@@ -129,7 +128,7 @@ fn export_dialog_writes_only_the_checked_consumers() {
         harness.step();
     }
     set_text(&mut harness, "output directory", &out.display().to_string());
-    let dialog = harness.state().export_dialog.as_ref().unwrap();
+    let dialog = harness.state().export_dialog().unwrap();
     assert_eq!(dialog.out.text, out.display().to_string());
     let sorted = |mut names: Vec<String>| {
         names.sort();
@@ -139,14 +138,12 @@ fn export_dialog_writes_only_the_checked_consumers() {
 
     harness.get_by_label("Run export").click();
     step_until(&mut harness, "the export", |app| {
-        app.export_dialog
-            .as_ref()
+        app.export_dialog()
             .is_some_and(|dialog| dialog.result.is_some())
     });
     let result = harness
         .state()
-        .export_dialog
-        .as_ref()
+        .export_dialog()
         .unwrap()
         .result
         .clone()
@@ -175,7 +172,7 @@ fn restore_dialog_restores_into_a_local_store_under_a_new_name() {
     let mut harness = open(fixture("v2/orders"));
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
     step_until(&mut harness, "the Restore dialog", |app| {
-        app.restore_dialog.is_some()
+        app.restore_dialog().is_some()
     });
     set_text(&mut harness, "stream name", new_name);
     set_text(
@@ -184,14 +181,12 @@ fn restore_dialog_restores_into_a_local_store_under_a_new_name() {
         &store.display().to_string(),
     );
     step_until(&mut harness, "the pre-flight checks", |app| {
-        app.restore_dialog
-            .as_ref()
+        app.restore_dialog()
             .is_some_and(|dialog| dialog.preflight.is_some() && !dialog.is_busy())
     });
     let preflight = harness
         .state()
-        .restore_dialog
-        .as_ref()
+        .restore_dialog()
         .unwrap()
         .preflight
         .clone()
@@ -207,11 +202,10 @@ fn restore_dialog_restores_into_a_local_store_under_a_new_name() {
 
     harness.get_by_label("Run restore").click();
     step_until(&mut harness, "the restore", |app| {
-        app.restore_dialog
-            .as_ref()
+        app.restore_dialog()
             .is_some_and(|dialog| dialog.result.is_some())
     });
-    let dialog = harness.state().restore_dialog.as_ref().unwrap();
+    let dialog = harness.state().restore_dialog().unwrap();
     let report = dialog
         .result
         .clone()
@@ -229,17 +223,15 @@ fn restore_dialog_restores_into_a_local_store_under_a_new_name() {
         .is_some());
 
     // A second restore to the same place is refused before anything is written.
-    harness.state_mut().restore_dialog.as_mut().unwrap().result = None;
+    harness.state_mut().restore_dialog_mut().unwrap().result = None;
     harness.get_by_label("Check again").click();
     step_until(&mut harness, "the second pre-flight", |app| {
-        app.restore_dialog
-            .as_ref()
+        app.restore_dialog()
             .is_some_and(|dialog| dialog.preflight.is_some() && !dialog.is_busy())
     });
     let preflight = harness
         .state()
-        .restore_dialog
-        .as_ref()
+        .restore_dialog()
         .unwrap()
         .preflight
         .clone()
@@ -272,19 +264,17 @@ fn damaged_backup_banner_and_salvaged_copy() {
     );
     harness.get_by_label("Save salvaged copy…").click();
     step_until(&mut harness, "the salvage dialog", |app| {
-        app.salvage_dialog.is_some()
+        app.salvage_dialog().is_some()
     });
     set_text(&mut harness, "output directory", &out.display().to_string());
     harness.get_by_label("Save salvaged copy").click();
     step_until(&mut harness, "the salvage", |app| {
-        app.salvage_dialog
-            .as_ref()
+        app.salvage_dialog()
             .is_some_and(|dialog| dialog.result.is_some())
     });
     let report = harness
         .state()
-        .salvage_dialog
-        .as_ref()
+        .salvage_dialog()
         .unwrap()
         .result
         .clone()
@@ -295,4 +285,182 @@ fn damaged_backup_banner_and_salvaged_copy() {
     assert_eq!(salvaged.messages.len() as u64, source_messages - 1);
     assert!(!salvaged.has_errors(), "{:?}", salvaged.findings);
     assert!(salvaged.messages.find_seq(damaged_seq).is_none());
+}
+
+fn stream_name(relative: &str) -> String {
+    expected(relative)["stream"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Opens every fixture in `relatives` as its own document and waits until all are indexed.
+fn open_all(relatives: &[&str]) -> Harness<'static, App> {
+    let mut app = App::default();
+    for relative in relatives {
+        app.open(OpenSource::Path(fixture(relative)));
+    }
+    let mut harness = harness(app);
+    let count = relatives.len();
+    step_until(&mut harness, "the backups to be indexed", move |app| {
+        app.documents.len() == count
+            && app.documents.iter().all(|d| d.backup.is_some())
+            && app.is_settled()
+    });
+    harness
+}
+
+fn press(harness: &mut Harness<'static, App>, modifiers: egui::Modifiers, key: egui::Key) {
+    harness.key_press_modifiers(modifiers, key);
+    harness.step();
+    harness.step();
+}
+
+const CTRL_SHIFT: egui::Modifiers = egui::Modifiers::COMMAND.plus(egui::Modifiers::SHIFT);
+
+#[test]
+fn closing_a_document_closes_its_open_dialog() {
+    let name = stream_name("v2/orders");
+    let mut harness = open(fixture("v2/orders"));
+    press(&mut harness, egui::Modifiers::COMMAND, egui::Key::E);
+    let title = format!("Export {name}");
+    assert!(harness.state().export_dialog().is_some());
+    assert!(harness.query_by_label(&title).is_some(), "{title} is shown");
+
+    press(&mut harness, egui::Modifiers::COMMAND, egui::Key::W);
+    assert!(harness.state().documents.is_empty());
+    assert!(
+        harness.state().dialog.is_none(),
+        "the dialog went with its document"
+    );
+    assert!(harness.query_by_label(&title).is_none());
+}
+
+#[test]
+fn esc_closes_a_dialog_and_the_palette() {
+    let name = stream_name("v2/orders");
+    let mut harness = open(fixture("v2/orders"));
+    press(&mut harness, egui::Modifiers::COMMAND, egui::Key::R);
+    assert!(harness.state().restore_dialog().is_some());
+    assert!(harness.query_by_label(&format!("Restore {name}")).is_some());
+    press(&mut harness, egui::Modifiers::NONE, egui::Key::Escape);
+    assert!(
+        harness.state().dialog.is_none(),
+        "Esc closed the Restore dialog"
+    );
+    assert!(harness.query_by_label(&format!("Restore {name}")).is_none());
+    assert_eq!(harness.state().documents.len(), 1, "the backup stays open");
+
+    press(&mut harness, CTRL_SHIFT, egui::Key::P);
+    assert!(harness.state().palette.is_some());
+    press(&mut harness, egui::Modifiers::NONE, egui::Key::Escape);
+    assert!(harness.state().palette.is_none(), "Esc closed the palette");
+
+    // A click elsewhere closes it too.
+    press(&mut harness, CTRL_SHIFT, egui::Key::P);
+    assert!(harness.state().palette.is_some());
+    let title = harness.state().documents[0].title.clone();
+    harness.get_by_role_and_label(Role::Button, &title).click();
+    harness.step();
+    harness.step();
+    assert!(
+        harness.state().palette.is_none(),
+        "a click elsewhere closed the palette"
+    );
+}
+
+#[test]
+fn another_documents_dialog_is_not_shown() {
+    let kv = stream_name("v2/kv");
+    let mut harness = open_all(&["v2/orders", "v2/kv"]);
+    assert_eq!(harness.state().active, 1);
+    press(&mut harness, egui::Modifiers::COMMAND, egui::Key::E);
+    assert!(harness.query_by_label(&format!("Export {kv}")).is_some());
+
+    let orders_title = harness.state().documents[0].title.clone();
+    // The dialog may cover the document list: click through accesskit.
+    harness.get_by_label(&orders_title).click_accesskit();
+    harness.step();
+    harness.step();
+    assert_eq!(harness.state().active, 0);
+    assert!(
+        harness.query_by_label(&format!("Export {kv}")).is_none(),
+        "the KV backup's dialog is not shown over ORDERS"
+    );
+    assert!(harness.state().export_dialog().is_none());
+    assert!(
+        harness.state().dialog.is_some(),
+        "it is kept for its backup"
+    );
+
+    // Closing ORDERS leaves the KV backup's dialog alone, shown again.
+    press(&mut harness, egui::Modifiers::COMMAND, egui::Key::W);
+    assert_eq!(harness.state().documents.len(), 1);
+    assert!(harness.query_by_label(&format!("Export {kv}")).is_some());
+}
+
+#[test]
+fn the_palette_runs_a_command() {
+    let mut harness = open(fixture("v2/orders"));
+    press(&mut harness, CTRL_SHIFT, egui::Key::P);
+    harness
+        .get_by_role_and_label(Role::TextInput, jsbackup::ui::command::PALETTE_FIELD)
+        .type_text("consumers pos");
+    harness.step();
+    harness.step();
+    press(&mut harness, egui::Modifiers::NONE, egui::Key::Enter);
+    assert!(
+        harness.state().palette.is_none(),
+        "running closes the palette"
+    );
+    assert_eq!(
+        harness.state().active_document().map(|d| d.pane),
+        Some(jsbackup::ui::Pane::Consumers)
+    );
+
+    // A dialog by name, too.
+    press(&mut harness, CTRL_SHIFT, egui::Key::P);
+    harness
+        .get_by_role_and_label(Role::TextInput, jsbackup::ui::command::PALETTE_FIELD)
+        .type_text("export…");
+    harness.step();
+    press(&mut harness, egui::Modifiers::NONE, egui::Key::Enter);
+    assert!(harness.state().export_dialog().is_some());
+}
+
+#[test]
+fn help_keyboard_shortcuts_lists_every_shortcut_of_the_table() {
+    let mut harness = open(fixture("v2/orders"));
+    harness.get_by_label("Help").click();
+    for _ in 0..4 {
+        harness.step();
+    }
+    harness.get_by_label("Keyboard shortcuts").click();
+    for _ in 0..4 {
+        harness.step();
+    }
+    assert!(matches!(
+        harness.state().visible_dialog(),
+        Some(jsbackup::ui::Dialog::Shortcuts)
+    ));
+    let ctx = harness.ctx.clone();
+    let mut listed = 0;
+    for info in jsbackup::ui::command::TABLE {
+        let Some(shortcut) = info.shortcut else {
+            continue;
+        };
+        let keys = ctx.format_shortcut(&shortcut);
+        assert!(
+            harness.query_all_by_label(&keys).count() >= 1,
+            "{keys} ({}) is listed",
+            info.label
+        );
+        assert!(
+            harness.query_all_by_label(info.tooltip).count() == 1,
+            "{} is described",
+            info.label
+        );
+        listed += 1;
+    }
+    assert!(listed >= 15, "only {listed} shortcuts in the table");
 }

@@ -41,17 +41,27 @@ fn set_text(harness: &mut Harness<'static, App>, label: &str, text: &str) {
 
 fn run_restore(harness: &mut Harness<'static, App>) {
     step_until(harness, "the pre-flight checks", |app| {
-        app.restore_dialog
-            .as_ref()
+        app.restore_dialog()
             .is_some_and(|dialog| dialog.preflight.is_some() && !dialog.is_busy())
     });
-    if let Some(dialog) = harness.state_mut().restore_dialog.as_mut() {
+    if let Some(dialog) = harness.state_mut().restore_dialog_mut() {
         dialog.result = None;
     }
+    // The button is inside the window's area, where a click reaches it (the
+    // window once kept egui's default height and the button slid below it).
+    let button = harness.get_by_label("Run restore").rect();
+    let window = harness
+        .ctx
+        .memory(|memory| memory.area_rect(egui::Id::unique("restore_dialog")))
+        .expect("the Restore window's area");
+    let center = button.center();
+    assert!(
+        window.contains(center),
+        "Run restore at {button:?} is outside the window {window:?}"
+    );
     harness.get_by_label("Run restore").click();
     step_until(harness, "the restore", |app| {
-        app.restore_dialog
-            .as_ref()
+        app.restore_dialog()
             .is_some_and(|dialog| dialog.result.is_some())
     });
 }
@@ -77,7 +87,7 @@ fn damaged_backup_is_restored_only_with_salvage_ticked() {
     let intact = backup.messages.len() as u64;
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
     step_until(&mut harness, "the Restore dialog", |app| {
-        app.restore_dialog.is_some()
+        app.restore_dialog().is_some()
     });
     set_text(
         &mut harness,
@@ -86,13 +96,27 @@ fn damaged_backup_is_restored_only_with_salvage_ticked() {
     );
 
     run_restore(&mut harness);
-    let result = harness
+    // The pre-flight names the damage before Run is pressed.
+    let preflight = harness
         .state()
-        .restore_dialog
-        .as_ref()
+        .restore_dialog()
         .unwrap()
-        .result
-        .clone();
+        .preflight
+        .clone()
+        .expect("pre-flight")
+        .expect("pre-flight checks");
+    assert!(
+        preflight.iter().any(|check| check.ok == Some(false)
+            && check.text.contains("damaged")
+            && check.text.contains("salvage")),
+        "{preflight:?}"
+    );
+    // Shown in the pre-flight list (and again in the refusal below it).
+    assert!(harness
+        .query_all_by_label_contains("tick \"salvage\" (or pass --salvage)")
+        .next()
+        .is_some());
+    let result = harness.state().restore_dialog().unwrap().result.clone();
     let message = result
         .expect("result")
         .expect_err("refused without salvage");
@@ -106,15 +130,9 @@ fn damaged_backup_is_restored_only_with_salvage_ticked() {
         .get_by_label_contains("salvage: restore the")
         .click();
     harness.step();
-    assert!(harness.state().restore_dialog.as_ref().unwrap().salvage);
+    assert!(harness.state().restore_dialog().unwrap().salvage);
     run_restore(&mut harness);
-    let result = harness
-        .state()
-        .restore_dialog
-        .as_ref()
-        .unwrap()
-        .result
-        .clone();
+    let result = harness.state().restore_dialog().unwrap().result.clone();
     let report = result
         .expect("result")
         .unwrap_or_else(|message| panic!("salvage failed: {message}"));

@@ -23,6 +23,12 @@ pub struct BenchArgs {
     /// Payload text to search for (the Messages pane's "payload contains").
     #[arg(long, default_value = "coupon")]
     pub payload: String,
+    /// A filter expression to time (the language `messages --where` takes).
+    #[arg(
+        long = "where",
+        default_value = r#"subject ~ "orders.*.eu" and size > 100 and payload contains "coupon""#
+    )]
+    pub where_expression: String,
     #[arg(long)]
     pub json: bool,
 }
@@ -144,35 +150,31 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
         .filter(|&&id| matching_subjects.get(id as usize).copied().unwrap_or(false))
         .count();
     let filter_time = started.elapsed();
-    // The Messages pane's own filter (display list with gap rows), as its worker runs it.
-    let spec = jsbackup::ui::filter::FilterSpec {
+    // The Messages pane's own filter (ops::filter, as its worker runs it).
+    let pane_filter = |spec: jsbackup::ops::filter::FilterSpec| -> Result<(usize, Duration)> {
+        let started = Instant::now();
+        let rows = jsbackup::ops::filter::run(
+            &backup,
+            &spec,
+            0,
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+        .map_err(|error| anyhow!("{error}"))?
+        .message_count;
+        Ok((rows, started.elapsed()))
+    };
+    let (pane_rows, pane_filter_time) = pane_filter(jsbackup::ops::filter::FilterSpec {
         subject_include: args.filter.clone(),
         ..Default::default()
-    };
-    let started = Instant::now();
-    let pane_rows = jsbackup::ui::filter::run(
-        &backup,
-        &spec,
-        0,
-        &std::sync::atomic::AtomicBool::new(false),
-    )
-    .map(|list| list.message_count)
-    .unwrap_or(0);
-    let pane_filter_time = started.elapsed();
-    let spec = jsbackup::ui::filter::FilterSpec {
+    })?;
+    let (payload_rows, payload_time) = pane_filter(jsbackup::ops::filter::FilterSpec {
         payload: args.payload.clone(),
         ..Default::default()
-    };
-    let started = Instant::now();
-    let payload_rows = jsbackup::ui::filter::run(
-        &backup,
-        &spec,
-        0,
-        &std::sync::atomic::AtomicBool::new(false),
-    )
-    .map(|list| list.message_count)
-    .unwrap_or(0);
-    let payload_time = started.elapsed();
+    })?;
+    let (where_rows, where_time) = pane_filter(jsbackup::ops::filter::FilterSpec {
+        expression: args.where_expression.clone(),
+        ..Default::default()
+    })?;
     // Time until the scan hands out its first rows (what the UI shows before the end).
     let started = Instant::now();
     let mut first_rows: Option<Duration> = None;
@@ -187,6 +189,7 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
     let mut control = ScanControl {
         cancel: Some(&cancel),
         on_progress: Some(&mut on_progress),
+        memory_budget: None,
     };
     let _ = open_backup(&args.path, &mut control);
     let first_rows = first_rows.unwrap_or_default();
@@ -222,6 +225,9 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
         "pane_filter_rows": pane_rows,
         "payload_search_ms": payload_time.as_secs_f64() * 1e3,
         "payload_search_rows": payload_rows,
+        "where": args.where_expression,
+        "where_ms": where_time.as_secs_f64() * 1e3,
+        "where_rows": where_rows,
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&document)?);
@@ -253,6 +259,11 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
             pane_filter_time.as_secs_f64() * 1e3,
             args.payload,
             payload_time.as_secs_f64() * 1e3
+        );
+        println!(
+            "  --where {:?}: {:.1} ms, {where_rows} rows",
+            args.where_expression,
+            where_time.as_secs_f64() * 1e3
         );
         println!(
             "  first rows handed out after:  {:8.3} ms",

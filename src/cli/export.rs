@@ -1,10 +1,10 @@
 //! `export` and `export-consumers`: arguments in, `ops::export` does the work.
 
+use super::filter::FilterArgs;
 use super::{load, reference_time};
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use jsbackup::model::ArchiveFormat;
 use jsbackup::ops::export::{self, ConsumerSelection, ExportOptions, ExportReport};
-use jsbackup::util::time::parse_rfc3339_ns;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -30,26 +30,12 @@ pub struct ExportArgs {
     /// Leave every consumer out.
     #[arg(long)]
     pub no_consumers: bool,
-    /// Keep only subjects matching this filter (NATS wildcards; repeatable).
-    #[arg(long = "subject")]
-    pub subjects: Vec<String>,
-    /// Drop subjects matching this filter (repeatable).
-    #[arg(long = "exclude-subject")]
-    pub exclude_subjects: Vec<String>,
-    #[arg(long)]
-    pub from_seq: Option<u64>,
-    #[arg(long)]
-    pub to_seq: Option<u64>,
-    /// Keep messages stored at or after this time (RFC 3339).
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Keep messages stored at or before this time (RFC 3339).
-    #[arg(long)]
-    pub until: Option<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// Drop messages whose Nats-TTL has run out (at --now).
     #[arg(long)]
     pub drop_expired: bool,
-    /// Reference time for --drop-expired (RFC 3339); default now.
+    /// Reference time for --drop-expired and --expired (RFC 3339); default now.
     #[arg(long)]
     pub now: Option<String>,
     /// Print what would be kept and dropped; write nothing.
@@ -75,15 +61,6 @@ pub struct ExportConsumersArgs {
     pub json: bool,
 }
 
-fn parse_time(flag: &str, text: &Option<String>) -> Result<Option<i64>> {
-    match text {
-        None => Ok(None),
-        Some(text) => parse_rfc3339_ns(text)
-            .map(Some)
-            .ok_or_else(|| anyhow!("{flag} {text:?} is not an RFC 3339 time")),
-    }
-}
-
 fn selection(consumers: &Option<Vec<String>>, none: bool) -> ConsumerSelection {
     match (consumers, none) {
         (_, true) => ConsumerSelection::None,
@@ -100,18 +77,18 @@ pub fn export(args: &ExportArgs, cancel: &std::sync::atomic::AtomicBool) -> Resu
             FormatArg::V2 => ArchiveFormat::V2,
         }),
         consumers: selection(&args.consumers, args.no_consumers),
-        subjects: args.subjects.clone(),
-        exclude_subjects: args.exclude_subjects.clone(),
-        from_seq: args.from_seq,
-        to_seq: args.to_seq,
-        since_ns: parse_time("--since", &args.since)?,
-        until_ns: parse_time("--until", &args.until)?,
+        filter: args.filter.to_filter()?,
         drop_expired: args.drop_expired,
         reference_ns: Some(reference_time(&args.now)?),
         dry_run: args.dry_run,
         salvage: args.salvage,
     };
     let backup = load(&args.path)?;
+    let mut options = options;
+    if options.format.is_none() {
+        // The source's format, salvage included: v1 stays v1 so the server that made it can restore it.
+        options.format = backup.format;
+    }
     let report = export::export(&backup, &args.out, &options, &mut |_| {}, Some(cancel))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -149,6 +126,11 @@ fn print_report(report: &ExportReport) {
         ("subject not in --subject", dropped.subject_not_included),
         ("subject in --exclude-subject", dropped.subject_excluded),
         ("TTL expired", dropped.expired),
+        (
+            "not matching --header/--payload-*/--kv-op/--damaged",
+            dropped.filter_fields,
+        ),
+        ("not matching --where", dropped.filter_expression),
         ("unreadable (damaged)", dropped.unreadable),
     ] {
         if count > 0 {

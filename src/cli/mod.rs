@@ -2,16 +2,18 @@
 
 pub mod bench;
 pub mod export;
+pub mod filter;
 pub mod restore;
 pub mod screenshot;
+pub mod verify;
+
+pub use verify::{verify, VerifyArgs};
 
 use anyhow::{anyhow, Context, Result};
-use base64::Engine;
-use jsbackup::model::{Backup, Severity, StreamConfig};
+use jsbackup::model::{Backup, StreamConfig};
 use jsbackup::ops::read::MessageReader;
 use jsbackup::ops::report;
 use jsbackup::ops::scan::{open_backup, OpenError, ScanControl};
-use jsbackup::util::subject::subject_matches;
 use jsbackup::util::time::{format_rfc3339_ns, now_ns, parse_rfc3339_ns};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,10 @@ pub struct InfoArgs {
     /// Reference time for TTL expiry (RFC 3339); default now.
     #[arg(long)]
     pub now: Option<String>,
+    /// Stream config the restore will use (StreamConfig JSON or `nats stream info --json`
+    /// output), for `restore_prediction`; default the backup's.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -34,25 +40,14 @@ pub struct MessagesArgs {
     /// NDJSON, one message per line.
     #[arg(long)]
     pub json: bool,
-    /// Only subjects matching this NATS wildcard filter.
-    #[arg(long)]
-    pub subject: Option<String>,
-    #[arg(long)]
-    pub from_seq: Option<u64>,
-    #[arg(long)]
-    pub to_seq: Option<u64>,
+    #[command(flatten)]
+    pub filter: filter::FilterArgs,
     /// Include `hdr` and `data` (base64 of the stored bytes).
     #[arg(long)]
     pub raw: bool,
+    /// Reference time for TTL expiry (`expired`, --expired, `ttl expired`); default now.
     #[arg(long)]
     pub now: Option<String>,
-}
-
-#[derive(clap::Args)]
-pub struct VerifyArgs {
-    pub path: PathBuf,
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub fn reference_time(now: &Option<String>) -> Result<i64> {
@@ -77,23 +72,45 @@ pub fn load(path: &Path) -> Result<Backup> {
 pub fn info(args: &InfoArgs) -> Result<u8> {
     let reference_ns = reference_time(&args.now)?;
     let backup = load(&args.path)?;
+    let restore_config = match &args.config {
+        Some(path) => {
+            let text =
+                std::fs::read(path).with_context(|| format!("--config {}", path.display()))?;
+            let value: serde_json::Value = serde_json::from_slice(&text)
+                .with_context(|| format!("--config {}: not JSON", path.display()))?;
+            if !value.get("config").unwrap_or(&value).is_object() {
+                return Err(anyhow!(
+                    "--config {}: not a StreamConfig object (or stream info with a \"config\" key)",
+                    path.display()
+                ));
+            }
+            Some(value)
+        }
+        None => None,
+    };
     if args.json {
-        let document = report::info_json(&backup, reference_ns);
+        let document = report::info_json_with(&backup, reference_ns, restore_config.as_ref());
         println!("{}", serde_json::to_string_pretty(&document)?);
         return Ok(0);
     }
-    print!("{}", text_summary(&backup, reference_ns));
+    let mut out = std::io::stdout().lock();
+    out.write_all(text_summary(&backup, reference_ns, restore_config.as_ref()).as_bytes())?;
+    out.flush()?;
     Ok(0)
 }
 
-fn text_summary(backup: &Backup, reference_ns: i64) -> String {
+fn text_summary(
+    backup: &Backup,
+    reference_ns: i64,
+    restore_config: Option<&serde_json::Value>,
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let state = &backup.state;
     let _ = writeln!(
         out,
         "Stream {} ({} backup)",
-        backup.stream_name,
+        escape_control(&backup.stream_name),
         backup.format.map(|f| f.label()).unwrap_or("?")
     );
     let _ = writeln!(
@@ -148,20 +165,7 @@ fn text_summary(backup: &Backup, reference_ns: i64) -> String {
             declared.messages, declared.first_seq, declared.last_seq, declared.consumer_count
         );
     }
-    for consumer in &backup.consumers {
-        let s = &consumer.state;
-        let _ = writeln!(
-            out,
-            "Consumer {}: delivered {}/{} ack floor {}/{} pending {} redelivered {}",
-            consumer.name,
-            s.delivered.consumer_seq,
-            s.delivered.stream_seq,
-            s.ack_floor.consumer_seq,
-            s.ack_floor.stream_seq,
-            s.pending.len(),
-            s.redelivered.len()
-        );
-    }
+    out.push_str(&consumers_text(backup));
     let ttl = report::ttl_summary(backup, reference_ns);
     if ttl.messages_with_ttl > 0 {
         let _ = writeln!(
@@ -172,6 +176,7 @@ fn text_summary(backup: &Backup, reference_ns: i64) -> String {
             format_rfc3339_ns(reference_ns)
         );
     }
+    out.push_str(&restore_text(backup, reference_ns, restore_config));
     if backup.findings.is_empty() {
         let _ = writeln!(out, "Findings: none");
     } else {
@@ -182,17 +187,71 @@ fn text_summary(backup: &Backup, reference_ns: i64) -> String {
                 "  [{}] {}: {} ({})",
                 finding.severity.label(),
                 finding.kind.label(),
-                finding.message,
-                finding.location()
+                escape_control(&finding.message),
+                escape_control(&finding.location())
             );
         }
     }
     out
 }
 
+/// One line per consumer with the state CONSUMER.INFO would report.
+fn consumers_text(backup: &Backup) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let statuses = jsbackup::ops::consumer_state::compute_all(backup);
+    for (consumer, status) in backup.consumers.iter().zip(&statuses) {
+        let _ = writeln!(
+            out,
+            "Consumer {}: delivered {}/{} ack floor {}/{} num_pending {} ack pending {} redelivered {}{}",
+            escape_control(&consumer.name),
+            status.delivered.consumer_seq,
+            status.delivered.stream_seq,
+            status.ack_floor.consumer_seq,
+            status.ack_floor.stream_seq,
+            status.num_pending,
+            status.num_ack_pending,
+            status.num_redelivered,
+            if status.paused { " (paused)" } else { "" }
+        );
+    }
+    out
+}
+
+/// What a restore at `reference_ns` would leave.
+fn restore_text(
+    backup: &Backup,
+    reference_ns: i64,
+    restore_config: Option<&serde_json::Value>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let prediction =
+        jsbackup::ops::restore_prediction::predict(backup, restore_config, reference_ns);
+    let dropped = &prediction.dropped;
+    let _ = writeln!(
+        out,
+        "Restore at {}: {} messages left (first seq {}), {} dropped: {} max_msgs, {} max_bytes, {} max_age, {} max_msgs_per_subject, {} TTL expired",
+        format_rfc3339_ns(reference_ns),
+        prediction.state.messages,
+        prediction.state.first_seq,
+        dropped.total,
+        dropped.max_msgs,
+        dropped.max_bytes,
+        dropped.max_age,
+        dropped.max_msgs_per_subject,
+        dropped.ttl_expired
+    );
+    out
+}
+
 pub fn messages(args: &MessagesArgs) -> Result<u8> {
     let reference_ns = reference_time(&args.now)?;
+    let filter = args.filter.to_filter()?;
     let backup = load(&args.path)?;
+    let compiled = filter
+        .compile(&backup, reference_ns)
+        .map_err(|error| filter::where_error(&filter, error))?;
     let mut reader = if args.raw {
         Some(MessageReader::open(&backup)?)
     } else {
@@ -200,102 +259,119 @@ pub fn messages(args: &MessagesArgs) -> Result<u8> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let start = backup.messages.lower_bound(args.from_seq.unwrap_or(0));
-    for row in start..backup.messages.len() {
-        let seq = backup.messages.seq[row];
-        if args.to_seq.is_some_and(|to| seq > to) {
-            break;
-        }
-        let subject = backup.subjects.name(backup.messages.subject_id[row]);
-        if let Some(filter) = &args.subject {
-            if !subject_matches(filter, subject) {
-                continue;
+    let mut failure: Option<anyhow::Error> = None;
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let mut each = |row: usize| {
+        if failure.is_none() {
+            if let Err(error) = message_line(
+                &backup,
+                row,
+                reference_ns,
+                reader.as_mut(),
+                args.json,
+                &mut out,
+            ) {
+                failure = Some(error);
             }
         }
-        let Some(mut line) = report::message_json(&backup, row, reference_ns) else {
-            continue;
-        };
-        if let Some(reader) = reader.as_mut() {
-            let bytes = reader
-                .read_row(&backup, row)
-                .with_context(|| format!("reading sequence {seq}"))?;
-            let engine = base64::engine::general_purpose::STANDARD;
-            line["hdr"] = engine.encode(&bytes.headers).into();
-            line["data"] = engine.encode(&bytes.data).into();
-        }
-        if args.json {
-            writeln!(out, "{line}")?;
-        } else {
-            writeln!(
-                out,
-                "{seq:>10}  {}  {subject}  hdr={} data={}",
-                line["time"].as_str().unwrap_or(""),
-                line["hdr_len"],
-                line["data_len"]
-            )?;
-        }
+    };
+    jsbackup::ops::filter::display::scan(&backup, &compiled, &never, &mut each, &mut |_, _| {})?;
+    if let Some(error) = failure {
+        return Err(error);
     }
     out.flush()?;
     Ok(0)
 }
 
-pub fn verify(args: &VerifyArgs) -> Result<u8> {
-    let backup = load(&args.path)?;
-    let count = |severity: Severity| {
-        backup
-            .findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .count()
+/// One message: an NDJSON line (`--json`, exact) or a text line (control characters escaped).
+fn message_line(
+    backup: &Backup,
+    row: usize,
+    reference_ns: i64,
+    reader: Option<&mut MessageReader>,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    let bytes = match reader {
+        Some(reader) => Some(
+            reader
+                .read_row(backup, row)
+                .with_context(|| format!("reading sequence {row}"))?,
+        ),
+        None => None,
     };
-    let errors = count(Severity::Error);
-    let damaged_in_bad_chunks = backup
-        .messages
-        .count_flagged(jsbackup::format::headers::flags::DAMAGED);
-    let lost_sequences: u64 = backup.lost.iter().map(|(from, to)| to - from + 1).sum();
-    if args.json {
-        let document = serde_json::json!({
-            "path": args.path.display().to_string(),
-            "format": backup.format.map(|f| f.label()),
-            "complete": backup.complete,
-            "summary": {
-                "messages_intact": backup.messages.len() - damaged_in_bad_chunks,
-                "messages_suspect": damaged_in_bad_chunks,
-                "messages_damaged": backup.damaged_seqs.len(),
-                "damaged_seqs": backup.damaged_seqs,
-                "sequences_lost": lost_sequences,
-                "lost_ranges": backup.lost.iter().map(|(from, to)| [from, to]).collect::<Vec<_>>(),
-                "errors": errors,
-                "warnings": count(Severity::Warning),
-            },
-            "findings": backup.findings,
-        });
-        println!("{}", serde_json::to_string_pretty(&document)?);
-    } else {
-        for finding in &backup.findings {
-            let location = finding.location();
-            let location = if location.is_empty() {
-                String::new()
-            } else {
-                format!(" ({location})")
-            };
-            println!(
-                "[{}] {}: {}{location}",
-                finding.severity.label(),
-                finding.kind.label(),
-                finding.message
-            );
-        }
-        println!(
-            "{}: {} messages intact, {damaged_in_bad_chunks} suspect (CRC failure or next to corrupt bytes), {} damaged, {lost_sequences} sequences lost; {errors} errors",
-            args.path.display(),
-            backup.messages.len() - damaged_in_bad_chunks,
-            backup.damaged_seqs.len()
-        );
+    // The same objects the app's NDJSON export writes (ops::dump).
+    let Some(line) = jsbackup::ops::dump::row_json(
+        backup,
+        row,
+        reference_ns,
+        bytes
+            .as_ref()
+            .map(|bytes| (bytes.headers.as_slice(), bytes.data.as_slice())),
+    ) else {
+        return Ok(());
+    };
+    let seq = line["seq"].as_u64().unwrap_or(0);
+    let headers = bytes.map(|bytes| bytes.headers).unwrap_or_default();
+    if json {
+        writeln!(out, "{line}")?;
+        return Ok(());
     }
-    Ok(if errors > 0 { 1 } else { 0 })
+    writeln!(
+        out,
+        "{seq:>10}  {}  {}  hdr={} data={}",
+        line["time"].as_str().unwrap_or(""),
+        escape_control(line["subject"].as_str().unwrap_or("")),
+        line["hdr_len"],
+        line["data_len"]
+    )?;
+    // With --raw the text form also lists the headers, one per line.
+    for header_line in String::from_utf8_lossy(&headers).split("\r\n").skip(1) {
+        if !header_line.is_empty() {
+            writeln!(out, "            {}", escape_control(header_line))?;
+        }
+    }
+    Ok(())
 }
 
+/// Text for a terminal: control characters as `\xNN` (`\n`, `\r`, `\t` by name),
+/// backslashes doubled, so a subject or name cannot move the cursor or fake a line.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() || c == '\\') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            '\\' => escaped.push_str("\\\\"),
+            c if (c as u32) < 0x100 && c.is_control() => {
+                escaped.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => escaped.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => escaped.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
+
+/// A closed stdout (`jsbackup messages X | head`) ends the command quietly with 0.
+pub fn quiet_on_broken_pipe(result: Result<u8>) -> Result<u8> {
+    match result {
+        Err(error)
+            if error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            Ok(0)
+        }
+        other => other,
+    }
+}
 pub fn gui(path: Option<PathBuf>) -> Result<u8> {
     jsbackup::ui::run_app(path)?;
     Ok(0)

@@ -5,7 +5,7 @@ use anyhow::{anyhow, Result};
 use jsbackup::model::Backup;
 use jsbackup::ops::config_check::ConfigPolicy;
 use jsbackup::ops::nats_client::Auth;
-use jsbackup::ops::preflight::{self, server_preflight, store_preflight, Check};
+use jsbackup::ops::preflight::{self, server_preflight, store_preflight, ArchivePlan, Check};
 use jsbackup::ops::restore_damage::DamageAccount;
 use jsbackup::ops::restore_local::{
     restore_target, restore_to_store, ConsumerSelection, LocalRestoreOptions, RestoreReport,
@@ -73,6 +73,10 @@ pub struct RestoreArgs {
     /// would refuse (unknown or wrongly typed), with a note, instead of refusing.
     #[arg(long)]
     pub drop_unknown_config: bool,
+    /// Storage of the restored stream: `file` writes a memory-storage stream as
+    /// file storage (a server never loads memory streams from a store directory).
+    #[arg(long, value_parser = ["file"], requires = "store_dir")]
+    pub storage: Option<String>,
     /// nats-server version that will load a --store-dir restore (default: the newest known).
     #[arg(long, requires = "store_dir")]
     pub server_version: Option<String>,
@@ -186,7 +190,7 @@ fn unless_blocked(checks: &[Check], json: bool, restore: impl FnOnce() -> Outcom
         print_preflight(checks);
     }
     if preflight::blocked(checks) {
-        Err((false, refusal(checks)))
+        Err((false, preflight::refusal(checks)))
     } else {
         restore()
     }
@@ -229,9 +233,20 @@ fn to_store(
         config_policy: ConfigPolicy {
             target_version: args.server_version.clone(),
             drop_unknown: args.drop_unknown_config,
+            storage_file: args.storage.is_some(),
         },
     };
-    let checks = store_preflight(
+    let mut checks = preflight::archive_checks(
+        backup,
+        &ArchivePlan {
+            salvage: args.salvage,
+            config: None,
+            reference_ns,
+            local: true,
+            storage_file: args.storage.is_some(),
+        },
+    );
+    checks.extend(store_preflight(
         backup,
         store_dir,
         &options.account,
@@ -239,7 +254,7 @@ fn to_store(
         options.replace,
         &options.consumers,
         &options.config_policy,
-    );
+    ));
     let outcome = unless_blocked(&checks, args.json, || {
         restore_to_store(backup, &options, progress, cancel)
             .map_err(|error| (error.is_bad_input(), error.to_string()))
@@ -286,7 +301,17 @@ fn to_server(
     options.reference_ns = reference_ns;
     options.drop_unknown_config = args.drop_unknown_config;
     options.salvage = args.salvage;
-    let checks = server_preflight(
+    let mut checks = preflight::archive_checks(
+        backup,
+        &ArchivePlan {
+            salvage: args.salvage,
+            config: options.config_override.as_ref(),
+            reference_ns,
+            local: false,
+            storage_file: false,
+        },
+    );
+    checks.extend(server_preflight(
         backup,
         url,
         &options.auth,
@@ -294,22 +319,12 @@ fn to_server(
         &options.consumers,
         options.drop_expired,
         options.drop_unknown_config,
-    );
+    ));
     let outcome = unless_blocked(&checks, args.json, || {
         restore_to_server(backup, &options, progress, cancel)
             .map_err(|error| (error.is_bad_input(), error.to_string()))
     });
     Ok((checks, outcome))
-}
-
-/// The failed pre-flight checks as one refusal message.
-fn refusal(checks: &[Check]) -> String {
-    let failed: Vec<&str> = checks
-        .iter()
-        .filter(|check| check.failed())
-        .map(|check| check.text.as_str())
-        .collect();
-    format!("refused by the pre-flight checks: {}", failed.join("; "))
 }
 
 /// The pre-flight checks, one per line, on standard error (before the result).
@@ -337,6 +352,7 @@ fn load_cancellable(
     let mut control = ScanControl {
         cancel: Some(cancel),
         on_progress: None,
+        memory_budget: None,
     };
     match open_backup(path, &mut control) {
         Ok(backup) => Ok(Some(backup)),

@@ -23,12 +23,18 @@ pub struct ScreenshotArgs {
     /// Select this sequence in the Messages pane.
     #[arg(long)]
     pub select_seq: Option<u64>,
-    /// Open a dialog over the pane: restore | export | salvage.
+    /// Open a dialog over the pane: restore | export | salvage | shortcuts | palette.
     #[arg(long)]
     pub dialog: Option<String>,
     /// Frames to draw once indexing is done, before the shot (the timing sample).
     #[arg(long, default_value_t = 8)]
     pub frames: u32,
+    /// dark | light
+    #[arg(long, default_value = "dark")]
+    pub theme: String,
+    /// A filter expression for the Messages pane's `where` field.
+    #[arg(long = "where")]
+    pub where_expression: Option<String>,
 }
 
 fn parse_size(text: &str) -> Result<[f32; 2]> {
@@ -57,10 +63,9 @@ pub fn screenshot(args: &ScreenshotArgs) -> Result<u8> {
         )
     })?;
     let dialog = match &args.dialog {
-        Some(text) => Some(
-            jsbackup::ui::DialogKind::parse(text)
-                .ok_or_else(|| anyhow!("--dialog {text}: expected restore, export or salvage"))?,
-        ),
+        Some(text) => Some(jsbackup::ui::DialogKind::parse(text).ok_or_else(|| {
+            anyhow!("--dialog {text}: expected restore, export, salvage, shortcuts or palette")
+        })?),
         None => None,
     };
     let reference_ns = match &args.now {
@@ -69,6 +74,11 @@ pub fn screenshot(args: &ScreenshotArgs) -> Result<u8> {
                 .ok_or_else(|| anyhow!("--now {text}: not an RFC 3339 time"))?,
         ),
         None => None,
+    };
+    let dark_theme = match args.theme.to_ascii_lowercase().as_str() {
+        "dark" => true,
+        "light" => false,
+        other => return Err(anyhow!("--theme {other}: expected dark or light")),
     };
     if !args.path.exists() {
         return Err(anyhow!(
@@ -85,6 +95,8 @@ pub fn screenshot(args: &ScreenshotArgs) -> Result<u8> {
         select_seq: args.select_seq,
         dialog,
         frames: args.frames,
+        dark_theme: Some(dark_theme),
+        where_expression: args.where_expression.clone(),
     })?;
     eprintln!("wrote {} ({stats})", args.out.display());
     Ok(0)

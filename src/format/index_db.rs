@@ -54,8 +54,21 @@ pub struct IndexDb {
     pub last_checksum: [u8; 8],
 }
 
+/// Deleted sequences [`parse_index_db`] decodes at most (8 bytes each in memory).
+pub const DEFAULT_MAX_DELETES: u64 = 8 << 20;
+
 /// Parses index.db and checks its trailing HighwayHash (keyed by the stream name).
 pub fn parse_index_db(data: &[u8], stream_name: &str) -> Result<IndexDb, String> {
+    parse_index_db_bounded(data, stream_name, DEFAULT_MAX_DELETES)
+}
+
+/// [`parse_index_db`] holding at most `max_deletes` deleted sequences over all
+/// delete maps: a wider map is an error, not an allocation.
+pub fn parse_index_db_bounded(
+    data: &[u8],
+    stream_name: &str,
+    max_deletes: u64,
+) -> Result<IndexDb, String> {
     if data.len() < 32 {
         return Err(format!(
             "index.db is {} bytes, below the 32-byte minimum",
@@ -118,6 +131,7 @@ pub fn parse_index_db(data: &[u8], stream_name: &str) -> Result<IndexDb, String>
     }
     let num_blocks = cursor.uvarint().ok_or_else(truncated)?;
     let mut blocks = Vec::new();
+    let mut deletes_held = 0u64;
     for _ in 0..num_blocks {
         let index = cursor.uvarint().ok_or_else(truncated)?;
         let block_bytes = cursor.uvarint().ok_or_else(truncated)?;
@@ -135,7 +149,11 @@ pub fn parse_index_db(data: &[u8], stream_name: &str) -> Result<IndexDb, String>
         let mut deleted = Vec::new();
         if num_deleted > 0 {
             let rest = &body[cursor.pos..];
-            let (set, used) = decode_seqset(rest)?;
+            let room = max_deletes.saturating_sub(deletes_held);
+            let (set, used) = decode_seqset_bounded(rest, room).map_err(|error| {
+                format!("block {index}: {error} (the scan holds at most {max_deletes} deleted sequences from index.db)")
+            })?;
+            deletes_held += set.len() as u64;
             cursor.pos += used;
             deleted = set;
         }
@@ -170,6 +188,11 @@ pub fn parse_index_db(data: &[u8], stream_name: &str) -> Result<IndexDb, String>
 
 /// Decodes an AVL SequenceSet; returns the sorted sequences and the encoded length.
 pub fn decode_seqset(buf: &[u8]) -> Result<(Vec<u64>, usize), String> {
+    decode_seqset_bounded(buf, u64::MAX)
+}
+
+/// [`decode_seqset`] that refuses a set of more than `max` sequences before holding them.
+pub fn decode_seqset_bounded(buf: &[u8], max: u64) -> Result<(Vec<u64>, usize), String> {
     let mut cursor = Cursor::new(buf);
     let bad = |what: &str| format!("delete map: {what}");
     let magic = cursor.u8().ok_or_else(|| bad("truncated"))?;
@@ -188,11 +211,17 @@ pub fn decode_seqset(buf: &[u8]) -> Result<(Vec<u64>, usize), String> {
     if node_count > cursor.remaining() / node_size {
         return Err(bad("node count overruns the buffer"));
     }
+    if size as u64 > max {
+        return Err(bad(&format!("{size} sequences declared")));
+    }
     let mut sequences = Vec::with_capacity(size.min(node_count * words * 64));
     for _ in 0..node_count {
         let base = cursor.u64_le().ok_or_else(|| bad("truncated"))?;
         for word_index in 0..words {
             let word = cursor.u64_le().ok_or_else(|| bad("truncated"))?;
+            if sequences.len() as u64 + u64::from(word.count_ones()) > max {
+                return Err(bad(&format!("more than {max} sequences")));
+            }
             let mut bits = word;
             while bits != 0 {
                 let bit = bits.trailing_zeros() as u64;

@@ -8,6 +8,8 @@ pub const BLOCK: usize = 512;
 
 /// Members larger than this are not read into memory.
 pub const MAX_MEMBER_IN_MEMORY: u64 = 1 << 30;
+/// Longest member path kept (Linux PATH_MAX): a restore cannot create a longer one.
+pub const MAX_PATH: usize = 4096;
 /// At most this much is reserved before a member's bytes are actually read.
 const MAX_UPFRONT_RESERVE: u64 = 8 << 20;
 
@@ -126,6 +128,15 @@ pub fn parse_header_block(block: &[u8]) -> Result<(String, u64, u8), String> {
     Ok((name, size, typeflag))
 }
 
+/// UTF-8 text, validated by `str::from_utf8` (fast in debug builds too; the lossy
+/// conversion only for the rare invalid value).
+fn text_of(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
 /// PAX records: `LEN key=value\n`.
 pub fn parse_pax_records(data: &[u8]) -> Result<Vec<(String, String)>, String> {
     let mut records = Vec::new();
@@ -153,10 +164,7 @@ pub fn parse_pax_records(data: &[u8]) -> Result<Vec<(String, String)>, String> {
             .iter()
             .position(|&byte| byte == b'=')
             .ok_or("PAX record without '='")?;
-        records.push((
-            String::from_utf8_lossy(&record[..equals]).into_owned(),
-            String::from_utf8_lossy(&record[equals + 1..]).into_owned(),
-        ));
+        records.push((text_of(&record[..equals]), text_of(&record[equals + 1..])));
         rest = &rest[length..];
     }
     Ok(records)
@@ -306,6 +314,12 @@ impl TarReader {
                             .map_err(|reason| TarError::BadHeader { offset, reason })?;
                         for (key, value) in records {
                             match key.as_str() {
+                                "path" if value.len() > MAX_PATH => {
+                                    return Err(TarError::BadHeader {
+                                        offset,
+                                        reason: format!("PAX path of {} bytes, longer than any path a file system accepts ({MAX_PATH}, PATH_MAX): the server's restore fails creating it", value.len()),
+                                    });
+                                }
                                 "path" => pax_path = Some(value),
                                 "size" => pax_size = value.parse().ok(),
                                 _ => {}

@@ -9,10 +9,13 @@ pub mod odat;
 pub mod state;
 
 pub use config::{ConsumerConfig, Nanos, Storage, StreamConfig};
-pub use findings::{Finding, FindingKind, Severity};
+pub use findings::{Finding, FindingKind, Findings, Severity};
 pub use message_table::{MessageIndex, MessageRow, SubjectTable};
 pub use odat::clamp_consumer_state;
-pub use state::{ConsumerInfo, ConsumerState, PendingEntry, SequencePair, StreamState};
+pub use state::{
+    ConsumerInfo, ConsumerState, ConsumerStatus, MessageStanding, PendingEntry, SequencePair,
+    StreamState,
+};
 
 use crate::format::s2::ChunkRecord;
 use std::path::PathBuf;
@@ -85,7 +88,7 @@ pub struct Backup {
     pub subjects: SubjectTable,
     /// Deleted sequences as inclusive ranges, ascending.
     pub deleted: Vec<(u64, u64)>,
-    pub findings: Vec<Finding>,
+    pub findings: Findings,
     /// Sequences whose bytes are present but damaged (checksum), excluded from `messages`.
     pub damaged_seqs: Vec<u64>,
     /// Sequence ranges the archive should hold but that could not be read at all.
@@ -116,7 +119,7 @@ impl Backup {
             messages: MessageIndex::default(),
             subjects: SubjectTable::default(),
             deleted: Vec::new(),
-            findings: Vec::new(),
+            findings: Findings::new(),
             damaged_seqs: Vec::new(),
             lost: Vec::new(),
             chunks: Arc::new(Vec::new()),

@@ -223,3 +223,55 @@ impl ConsumerInfo {
             .to_string()
     }
 }
+
+/// A consumer as CONSUMER.INFO reports it, computed from the archive (`ops::consumer_state`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ConsumerStatus {
+    /// Live messages at or after `next_seq` that match the filters (subjects for
+    /// `last_per_subject`), clamped as the server clamps it.
+    pub num_pending: u64,
+    /// What the server reports once restarted or restored from this archive: for
+    /// `last_per_subject` it counts subjects, not messages, after a restart.
+    pub num_pending_after_restore: u64,
+    /// False for a `last_per_subject` consumer without a creation time (v2): its
+    /// `num_pending` at the snapshot depends on when it was created, so
+    /// `num_pending` is the after-restore count.
+    pub num_pending_exact: bool,
+    pub num_ack_pending: u64,
+    /// 0 when `max_deliver` is 1 (the server hides redeliveries then).
+    pub num_redelivered: u64,
+    pub delivered: SequencePair,
+    pub ack_floor: SequencePair,
+    /// `pause_until` is after `reference_ns`.
+    pub paused: bool,
+    /// Time left of the pause at `reference_ns` (0 when not paused).
+    pub pause_remaining_ns: i64,
+    /// Group names the server lists (it reports the first configured group).
+    pub priority_groups: Vec<String>,
+    /// The stream sequence the consumer reads next (the server's `sseq`).
+    pub next_seq: u64,
+    /// The first message counted in `num_pending`.
+    pub first_pending_seq: Option<u64>,
+    /// The lowest live sequence the consumer still owes: its oldest pending ack
+    /// or, without one, `first_pending_seq`.
+    pub first_owed_seq: Option<u64>,
+    /// The archive held the consumer's state; when false, `delivered`, `ack_floor`
+    /// and `next_seq` come from the server's start rules for a new consumer.
+    pub state_recorded: bool,
+    /// The time `paused` is judged at (the snapshot time), Unix ns.
+    pub reference_ns: i64,
+}
+
+/// Where one message stands for one consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStanding {
+    /// Its subject is outside the consumer's filters.
+    NotFiltered,
+    /// Delivered and not yet acknowledged.
+    AckPending,
+    /// Not delivered yet (counted in `num_pending`).
+    NotDelivered,
+    /// The consumer is past it (acknowledged, or skipped by its start rules).
+    Past,
+}

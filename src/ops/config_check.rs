@@ -523,6 +523,9 @@ pub struct ConfigPolicy {
     pub target_version: Option<String>,
     /// Leave refused fields out (with a note) instead of refusing the restore.
     pub drop_unknown: bool,
+    /// Write a memory-storage stream as file storage (`--storage file`): a
+    /// server never loads memory streams from a store directory.
+    pub storage_file: bool,
 }
 
 impl ConfigPolicy {

@@ -73,7 +73,7 @@ impl ThreadedSource {
                     Vec::with_capacity(CHUNK_HEADROOM + raw.max_block.min(MAX_S2_BLOCK))
                 });
                 bytes.clear();
-                bytes.resize(CHUNK_HEADROOM, 0);
+                crate::format::s2::zero_extend(&mut bytes, CHUNK_HEADROOM);
                 let decoded = decode_chunk(&raw, &mut bytes);
                 let piece = Piece::Data {
                     file_offset: raw.file_offset,

@@ -1,5 +1,5 @@
 //! Export: write a new backup directory (`backup.json` + `stream.tar.s2`) from
-//! an indexed backup — filtered by subject, sequence, time or TTL expiry, with a
+//! an indexed backup — filtered by `ops::filter` (the Messages pane's filter), with a
 //! chosen set of consumers, converted between v1 and v2, or salvaged from a
 //! damaged archive. Also `export_consumers`: consumer configs and states as JSON
 //! files that `nats consumer add --config` accepts.
@@ -19,8 +19,8 @@ use crate::model::{
     clamp_consumer_state, ArchiveFormat, Backup, ConsumerInfo, ConsumerState, Severity,
     StreamConfig, StreamState,
 };
+use crate::ops::filter::{Compiled, Expr, FilterError, MessageFilter, Reason, Test};
 use crate::ops::read::{MessageReader, ReadError};
-use crate::util::subject::subject_matches;
 use crate::util::time::format_rfc3339_ns;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -41,16 +41,8 @@ pub struct ExportOptions {
     /// Output format; `None` keeps the input's (v2 for a salvage).
     pub format: Option<ArchiveFormat>,
     pub consumers: ConsumerSelection,
-    /// Keep only messages whose subject matches one of these (empty: all).
-    pub subjects: Vec<String>,
-    /// Drop messages whose subject matches one of these.
-    pub exclude_subjects: Vec<String>,
-    pub from_seq: Option<u64>,
-    pub to_seq: Option<u64>,
-    /// Unix ns, inclusive.
-    pub since_ns: Option<i64>,
-    /// Unix ns, inclusive.
-    pub until_ns: Option<i64>,
+    /// Which messages to keep: the same filter the Messages pane and `jsbackup messages` run.
+    pub filter: MessageFilter,
     /// Drop messages whose `Nats-TTL` has run out at `reference_ns` (default: now).
     pub drop_expired: bool,
     pub reference_ns: Option<i64>,
@@ -68,6 +60,10 @@ pub struct DropCounts {
     pub subject_not_included: u64,
     pub subject_excluded: u64,
     pub expired: u64,
+    /// Header, payload, KV-operation or damaged filters.
+    pub filter_fields: u64,
+    /// The `where` expression.
+    pub filter_expression: u64,
     /// Salvage only: the index had the message but its bytes could not be read.
     pub unreadable: u64,
 }
@@ -79,6 +75,8 @@ impl DropCounts {
             + self.subject_not_included
             + self.subject_excluded
             + self.expired
+            + self.filter_fields
+            + self.filter_expression
             + self.unreadable
     }
 }
@@ -132,6 +130,8 @@ pub enum ExportError {
     NoFormat,
     #[error("reading {0}")]
     Read(#[from] ReadError),
+    #[error("filter: {0}")]
+    Filter(#[from] FilterError),
     #[error("encoding the v1 store: {0}")]
     Encode(#[from] EncodeError),
     #[error("writing the v1 archive: {0}")]
@@ -154,64 +154,32 @@ fn io_error(action: &'static str, path: &Path, error: impl std::fmt::Display) ->
     }
 }
 
-/// Why a message is not exported (in the order the reasons are checked).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DropReason {
-    SequenceRange,
-    TimeRange,
-    SubjectNotIncluded,
-    SubjectExcluded,
-    Expired,
+fn count_drop(counts: &mut DropCounts, reason: Reason) {
+    match reason {
+        Reason::SequenceRange => counts.sequence_range += 1,
+        Reason::TimeRange => counts.time_range += 1,
+        Reason::SubjectNotIncluded => counts.subject_not_included += 1,
+        Reason::SubjectExcluded => counts.subject_excluded += 1,
+        Reason::Expired => counts.expired += 1,
+        Reason::Fields => counts.filter_fields += 1,
+        Reason::Expression => counts.filter_expression += 1,
+    }
 }
 
-fn drop_reason(
+/// The export's filter: the message filter, then `drop_expired`.
+fn compile_filter(
     backup: &Backup,
     options: &ExportOptions,
-    row: usize,
     reference_ns: i64,
-) -> Option<DropReason> {
-    let seq = *backup.messages.seq.get(row)?;
-    let ts_ns = *backup.messages.ts_ns.get(row)?;
-    if options.from_seq.is_some_and(|from| seq < from) || options.to_seq.is_some_and(|to| seq > to)
-    {
-        return Some(DropReason::SequenceRange);
+) -> Result<Compiled, ExportError> {
+    let mut clauses = options.filter.clauses()?;
+    if options.drop_expired {
+        clauses.push((
+            Reason::Expired,
+            Expr::Not(Box::new(Expr::Test(Test::TtlExpired))),
+        ));
     }
-    if options.since_ns.is_some_and(|since| ts_ns < since)
-        || options.until_ns.is_some_and(|until| ts_ns > until)
-    {
-        return Some(DropReason::TimeRange);
-    }
-    let subject_id = *backup.messages.subject_id.get(row)?;
-    let subject = backup.subjects.name(subject_id);
-    if !options.subjects.is_empty()
-        && !options
-            .subjects
-            .iter()
-            .any(|filter| subject_matches(filter, subject))
-    {
-        return Some(DropReason::SubjectNotIncluded);
-    }
-    if options
-        .exclude_subjects
-        .iter()
-        .any(|filter| subject_matches(filter, subject))
-    {
-        return Some(DropReason::SubjectExcluded);
-    }
-    if options.drop_expired && backup.messages.ttl_of(seq).is_expired(ts_ns, reference_ns) {
-        return Some(DropReason::Expired);
-    }
-    None
-}
-
-fn count_drop(counts: &mut DropCounts, reason: DropReason) {
-    match reason {
-        DropReason::SequenceRange => counts.sequence_range += 1,
-        DropReason::TimeRange => counts.time_range += 1,
-        DropReason::SubjectNotIncluded => counts.subject_not_included += 1,
-        DropReason::SubjectExcluded => counts.subject_excluded += 1,
-        DropReason::Expired => counts.expired += 1,
-    }
+    Ok(Compiled::new(backup, &clauses, reference_ns))
 }
 
 /// The consumers the selection names, in backup order.
@@ -297,6 +265,7 @@ fn plan<'a>(
     backup: &'a Backup,
     options: &ExportOptions,
     unreadable: &HashSet<usize>,
+    cancel: Option<&AtomicBool>,
 ) -> Result<Plan<'a>, ExportError> {
     let format = match (options.format, backup.format) {
         (Some(format), _) => format,
@@ -323,12 +292,17 @@ fn plan<'a>(
     let mut subjects_seen: HashSet<u32> = HashSet::new();
     let mut first_ts: Option<i64> = None;
     let mut last_message: Option<(u64, i64)> = None;
+    let compiled = compile_filter(backup, options, reference_ns)?;
+    let mut matcher = compiled.matcher(backup)?;
     for (row, kept) in keep.iter_mut().enumerate() {
+        if row % 4096 == 0 && cancelled(cancel) {
+            return Err(ExportError::Cancelled);
+        }
         if unreadable.contains(&row) {
             dropped.unreadable += 1;
             continue;
         }
-        if let Some(reason) = drop_reason(backup, options, row, reference_ns) {
+        if let Some(reason) = matcher.rejection(row) {
             count_drop(&mut dropped, reason);
             continue;
         }
@@ -461,7 +435,7 @@ pub fn export(
     } else {
         HashSet::new()
     };
-    let plan = plan(backup, &options, &unreadable)?;
+    let plan = plan(backup, &options, &unreadable, cancel)?;
     let mut report = ExportReport {
         out: out.to_path_buf(),
         format: plan.format,

@@ -16,6 +16,11 @@ pub enum LocateError {
     NoDataFile { path: PathBuf },
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
+    #[error("{path}: {reason}")]
+    NotABackup {
+        path: PathBuf,
+        reason: super::sniff::NotABackup,
+    },
     #[error("{path} is {kind}, not a regular file; a backup is read from regular files only")]
     NotRegular { path: PathBuf, kind: &'static str },
 }
@@ -97,6 +102,10 @@ pub fn locate(path: &Path) -> Result<BackupSource, LocateError> {
             path.to_path_buf(),
         )
     };
+    super::sniff::check_data_file(&data_file).map_err(|reason| LocateError::NotABackup {
+        path: data_file.clone(),
+        reason,
+    })?;
     let backup_json = directory.join("backup.json");
     let has_backup_json = regular_file(&backup_json)?;
     let data_file_bytes = std::fs::metadata(&data_file).map(|m| m.len()).unwrap_or(0);

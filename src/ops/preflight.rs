@@ -6,8 +6,11 @@
 use crate::model::{Backup, StreamConfig};
 use crate::ops::config_check::{check_restore_configs, schema_version, ConfigPolicy};
 use crate::ops::nats_client::{Auth, Client};
+use crate::ops::restore_damage::DamageAccount;
 use crate::ops::restore_local::{renamed_config, validate_stream_name, ConsumerSelection};
+use crate::ops::restore_prediction::predict;
 use crate::ops::restore_server::{choose_payload, Payload};
+use crate::util::time::format_rfc3339_ns;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -48,6 +51,100 @@ impl Check {
 /// True when a check blocks the restore.
 pub fn blocked(checks: &[Check]) -> bool {
     checks.iter().any(Check::failed)
+}
+
+/// The failed checks as one refusal message (CLI error, GUI result).
+pub fn refusal(checks: &[Check]) -> String {
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|check| check.failed())
+        .map(|check| check.text.as_str())
+        .collect();
+    format!("refused by the pre-flight checks: {}", failed.join("; "))
+}
+
+/// What a restore does with the archive itself, whatever the target.
+#[derive(Debug, Clone, Copy)]
+pub struct ArchivePlan<'a> {
+    /// Restore the intact part of a damaged backup.
+    pub salvage: bool,
+    /// `--config`: the stream config used instead of the backup's.
+    pub config: Option<&'a Value>,
+    /// The moment TTL and max_age are measured at.
+    pub reference_ns: i64,
+    /// Into a store directory (the server applies the rules when it loads it).
+    pub local: bool,
+    /// A memory-storage stream is written as file storage.
+    pub storage_file: bool,
+}
+
+/// Checks of the archive, the same for every target: damage blocks the restore
+/// unless salvaging (the restores refuse it again as a backstop), and what the
+/// server will have dropped once it settles (restore_prediction).
+pub fn archive_checks(backup: &Backup, plan: &ArchivePlan<'_>) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let damage = DamageAccount::of(backup);
+    if damage.is_damaged() {
+        if plan.salvage {
+            checks.push(Check::note(format!(
+                "salvage: restores {} of the {} message(s) in the archive, leaves out {}",
+                crate::util::grouped(damage.intact_messages),
+                crate::util::grouped(damage.archive_messages),
+                damage.dropped_text()
+            )));
+        } else {
+            checks.push(Check::fail(format!(
+                "{}; tick \"salvage\" (or pass --salvage) to restore the intact part",
+                damage.damage_text(backup)
+            )));
+        }
+    }
+    let memory = backup.config.as_ref().is_some_and(StreamConfig::is_memory);
+    let as_file = plan.storage_file && memory;
+    // As file storage the stored sizes (bytes) are the file store's.
+    let file_config = if as_file {
+        let mut config = match plan.config {
+            Some(config) => config.get("config").unwrap_or(config).clone(),
+            None => backup
+                .config
+                .as_ref()
+                .map(StreamConfig::to_json)
+                .unwrap_or_default(),
+        };
+        config["storage"] = Value::from("file");
+        Some(config)
+    } else {
+        None
+    };
+    let prediction = predict(
+        backup,
+        file_config.as_ref().or(plan.config),
+        plan.reference_ns,
+    );
+    let storage = if as_file { ", as file storage" } else { "" };
+    let when = format_rfc3339_ns(prediction.reference_ns);
+    let settled = &prediction.state;
+    let by = if plan.local {
+        "once nats-server loads the store"
+    } else {
+        "once the server settles"
+    };
+    if prediction.dropped.total == 0 {
+        checks.push(Check::pass(format!(
+            "as of {when} no limit, max_age or TTL drops a message: the stream keeps {} message(s){storage}",
+            crate::util::grouped(settled.messages)
+        )));
+    } else {
+        checks.push(Check::note(format!(
+            "this restore will drop {} (the stream's limits and TTLs as of {when}, {by}); \
+             {} message(s) remain, first_seq {}, last_seq {}{storage}",
+            prediction.dropped.text(),
+            crate::util::grouped(settled.messages),
+            settled.first_seq,
+            settled.last_seq
+        )));
+    }
+    checks
 }
 
 /// Whether the target nats-server `version` accepts the stream and consumer
@@ -102,9 +199,13 @@ pub fn store_preflight(
         Err(error) => checks.push(Check::fail(error.to_string())),
     }
     if backup.config.as_ref().is_some_and(StreamConfig::is_memory) {
-        checks.push(Check::fail(
-            "the stream uses memory storage: a server never loads it from a store directory (restore to a server)",
-        ));
+        checks.push(if policy.storage_file {
+            Check::note("the stream uses memory storage: it is written as file storage (--storage file)")
+        } else {
+            Check::fail(
+                "the stream uses memory storage: a server never loads it from a store directory (restore to a server, or store it as file storage: --storage file)",
+            )
+        });
     }
     match std::fs::metadata(store) {
         Ok(meta) if meta.is_dir() => checks.push(Check::pass(format!(
@@ -239,6 +340,7 @@ pub fn server_preflight(
     let policy = ConfigPolicy {
         target_version: Some(version.clone()),
         drop_unknown: drop_unknown_config,
+        storage_file: false,
     };
     let config_lines = if schema_version(&version).is_some() {
         config_checks(backup, name, consumers, &policy)

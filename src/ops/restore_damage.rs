@@ -158,6 +158,14 @@ impl DamageAccount {
 
     /// The refusal of a restore without `--salvage`: the damage, named and counted.
     pub fn refusal(&self, backup: &Backup) -> String {
+        format!(
+            "{}; nothing was written; pass --salvage to restore the intact part",
+            self.damage_text(backup)
+        )
+    }
+
+    /// The damage, named and counted, and what a salvage would write and leave out.
+    pub fn damage_text(&self, backup: &Backup) -> String {
         let errors: Vec<String> = backup
             .findings
             .iter()
@@ -180,8 +188,7 @@ impl DamageAccount {
         };
         format!(
             "the backup of stream {:?} is damaged ({} error finding(s): {}{more}); \
-             a restore would write {} of the {} message(s) in the archive ({}) and leave out {}; \
-             nothing was written; pass --salvage to restore the intact part",
+             a restore would write {} of the {} message(s) in the archive ({}) and leave out {}",
             backup.stream_name,
             self.error_findings,
             errors.join("; "),

@@ -387,7 +387,18 @@ pub fn restore_to_store(
         .iter()
         .map(|consumer| checked.consumer(consumer))
         .collect();
-    let meta_inf = if checked.stream_edited {
+    let memory = backup.config.as_ref().is_some_and(StreamConfig::is_memory);
+    if memory && !options.config_policy.storage_file {
+        return Err(RestoreError::BadInput(format!(
+            "stream {:?} uses memory storage; a server never loads memory streams from its store directory (restore to a server instead, or store it as file storage: --storage file)",
+            backup.stream_name
+        )));
+    }
+    let as_file = memory && options.config_policy.storage_file;
+    if as_file {
+        config["storage"] = Value::from("file");
+    }
+    let meta_inf = if checked.stream_edited || as_file {
         meta_inf_json(&stream_created(backup), &config)?
     } else {
         stream_meta_inf(backup, &stream_name, &config)?
@@ -400,12 +411,6 @@ pub fn restore_to_store(
     })?;
     for consumer in &consumers {
         validate_consumer_name(&consumer.name)?;
-    }
-    if backup.config.as_ref().is_some_and(StreamConfig::is_memory) {
-        return Err(RestoreError::BadInput(format!(
-            "stream {:?} uses memory storage; a server never loads memory streams from its store directory (restore to a server instead)",
-            backup.stream_name
-        )));
     }
     let streams_dir = options
         .store_dir
@@ -490,6 +495,11 @@ pub fn restore_to_store(
         }
     }
     report.notes.extend(stale_notes);
+    if as_file {
+        report
+            .notes
+            .push("memory storage written as file storage (--storage file)".into());
+    }
     report.salvaged = dropped.is_damaged();
     report.archive_messages = dropped.archive_messages;
     report.dropped = dropped;

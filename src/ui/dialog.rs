@@ -256,3 +256,32 @@ pub fn check_ui(ui: &mut Ui, ok: Option<bool>, text: &str) {
         ui.label(text);
     });
 }
+
+/// A dialog window `width` wide whose height follows its content up to the
+/// screen (then the body scrolls). A resizable egui window keeps its default
+/// 420 px height and a `ScrollArea` inside never asks for more, so content
+/// that appears later (pre-flight lines, results) would slide below the
+/// window's edge: drawn clipped, and clicks there land on the background.
+pub fn scrolling_window(
+    ctx: &egui::Context,
+    title: String,
+    id: &'static str,
+    width: f32,
+    open: &mut bool,
+    body: impl FnOnce(&mut Ui),
+) {
+    let max_height = (ctx.content_rect().height() - 120.0).max(120.0);
+    egui::Window::new(title)
+        .id(egui::Id::unique(id))
+        .open(open)
+        .collapsible(false)
+        .default_width(width)
+        // Height: room for the whole body; the window shows the body's height.
+        .default_height(max_height + 80.0)
+        .resizable([true, false])
+        .show(ctx, |ui| {
+            egui::ScrollArea::vertical()
+                .max_height(max_height)
+                .show(ui, body);
+        });
+}

@@ -1,7 +1,7 @@
 //! One open backup (or account backup directory) and its background jobs.
 //! The UI reads `backup` (an `Arc` snapshot) and polls the job channels each frame.
 
-use super::filter::{DisplayList, FilterSpec};
+use super::filter::{DisplayList, FilterError, FilterSpec};
 use super::workers::{
     self, FilterJob, IndexEvent, IndexJob, MessageView, OpenSource, ReaderHandle, Summary,
 };
@@ -82,7 +82,12 @@ pub struct MessagesState {
     pub submitted: Option<(FilterSpec, i64, usize)>,
     pub display: Arc<DisplayList>,
     pub filter_job: Option<FilterJob>,
-    pub filter_error: Option<String>,
+    /// The filter row's error (for `where`, with the span of the bad token).
+    pub filter_error: Option<FilterError>,
+    /// Expressions run recently, newest first (the `where` field's history).
+    pub where_history: Vec<String>,
+    /// This stream's saved expressions (`ops::filter::saved`), loaded once off the UI thread.
+    pub saved: SavedFiltersState,
     pub generation: u64,
     pub selected_row: Option<usize>,
     pub scroll_to: Option<usize>,
@@ -93,6 +98,18 @@ pub struct MessagesState {
     pub detail: Option<Result<MessageView, String>>,
     pub detail_pending: Option<usize>,
     pub payload_mode: Option<PayloadMode>,
+    /// Sort, selection, header columns, export and detail state (ui/browse_jobs.rs).
+    pub browse: super::browse_jobs::BrowseState,
+}
+
+#[derive(Default)]
+pub struct SavedFiltersState {
+    pub list: Vec<String>,
+    pub job: Option<workers::Job<Vec<String>>>,
+    pub loaded: bool,
+    pub error: Option<String>,
+    /// The saved-filters file (`None`: the default in the user's config folder).
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -100,6 +117,12 @@ pub struct ConsumersState {
     pub selected: Option<usize>,
     /// (consumer index, pretty config JSON) cache.
     pub config_text: Option<(usize, String)>,
+    /// (backup `Arc` address, statuses in `backup.consumers` order) cache.
+    pub statuses: Option<(usize, Arc<Vec<crate::model::ConsumerStatus>>)>,
+    /// Table sort: (column, descending).
+    pub sort: Option<(super::consumers::SortColumn, bool)>,
+    /// Show the config as raw JSON instead of a tree.
+    pub raw_config: bool,
 }
 
 pub struct Document {
@@ -119,11 +142,21 @@ pub struct Document {
     pub consumers: ConsumersState,
     pub reference: ReferenceTime,
     ttl_cache: Option<(usize, i64, TtlSummary)>,
+    /// What a restore would leave, for the Overview.
+    pub prediction: super::overview::PredictionCache,
     /// Entry names expanded in the Findings pane.
     pub expanded_entry: Option<String>,
     /// When the document was opened, and how long until it first had rows to show.
     pub opened_at: std::time::Instant,
     pub first_rows_after: Option<std::time::Duration>,
+    /// Set when the path is not a backup (or does not exist): the app closes the document.
+    pub refused: Option<String>,
+    /// A path the user opened, until the scan shows it is a backup.
+    recent_candidate: Option<PathBuf>,
+    /// The opened path once it proved to be a backup, for the app's Recent list.
+    pub accepted_path: Option<PathBuf>,
+    /// "Save report…": the Markdown triage report being built (file name, bytes).
+    pub report_job: Option<workers::Job<(String, Vec<u8>)>>,
 }
 
 impl Document {
@@ -137,6 +170,7 @@ impl Document {
             ),
             OpenSource::Sample => ("sample".to_string(), None),
         };
+        let recent_candidate = path.clone();
         Self {
             id,
             title,
@@ -157,9 +191,14 @@ impl Document {
                 error: None,
             },
             ttl_cache: None,
+            prediction: Default::default(),
             expanded_entry: None,
             opened_at: std::time::Instant::now(),
             first_rows_after: None,
+            refused: None,
+            recent_candidate,
+            accepted_path: None,
+            report_job: None,
         }
     }
 
@@ -260,6 +299,11 @@ impl Document {
                         }
                         finished = true;
                     }
+                    IndexEvent::Refused(message) => {
+                        self.refused = Some(message);
+                        self.recent_candidate = None;
+                        finished = true;
+                    }
                     IndexEvent::Cancelled => {
                         self.cancelled = true;
                         self.error = Some("indexing cancelled: showing what was read".into());
@@ -270,6 +314,7 @@ impl Document {
         }
         if finished {
             self.indexing = None;
+            self.accepted_path = self.recent_candidate.take();
         }
         self.poll_filter(ctx);
         self.poll_reader();
@@ -305,7 +350,10 @@ impl Document {
             return;
         };
         // "Only expired" follows a live clock in whole seconds, not every frame.
-        let reference_ns = match (self.messages.spec.only_expired, self.reference.fixed_ns) {
+        let reference_ns = match (
+            self.messages.spec.needs_reference(),
+            self.reference.fixed_ns,
+        ) {
             (false, _) => 0,
             (true, Some(ns)) => ns,
             (true, None) => crate::util::time::now_ns() / 1_000_000_000 * 1_000_000_000,

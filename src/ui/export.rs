@@ -1,10 +1,10 @@
-//! The Export dialog (Ctrl+E): consumers, the Messages filters that
-//! `ExportOptions` supports, target format and a new output directory; a live
+//! The Export dialog (Ctrl+E): consumers, the Messages pane's filter (exactly what
+//! the pane applies), target format and a new output directory; a live
 //! count of what will be kept (debounced dry run on a worker), then the export
 //! with progress and Cancel. Also the "Export consumers as JSON" dialog of the
 //! Consumers pane. All work runs in `workers::Job`s; this file only draws.
 
-use super::app::Command;
+use super::command::Command;
 use super::dialog::{self, ConsumerChecks, PathField};
 use super::filter::FilterSpec;
 use super::widgets;
@@ -14,7 +14,6 @@ use crate::model::{ArchiveFormat, Backup};
 use crate::ops::export::{
     export, export_consumers, ConsumerExport, ExportError, ExportOptions, ExportReport,
 };
-use crate::util::time::parse_rfc3339_ns;
 use egui::{RichText, Ui};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -87,6 +86,14 @@ pub fn drop_lines(report: &ExportReport) -> Vec<String> {
         (dropped.subject_not_included, "subject not included"),
         (dropped.subject_excluded, "subject excluded"),
         (dropped.expired, "Nats-TTL expired"),
+        (
+            dropped.filter_fields,
+            "not matching header/payload/KV/damaged",
+        ),
+        (
+            dropped.filter_expression,
+            "not matching the where expression",
+        ),
         (dropped.unreadable, "unreadable (damaged)"),
     ]
     .into_iter()
@@ -95,30 +102,17 @@ pub fn drop_lines(report: &ExportReport) -> Vec<String> {
     .collect()
 }
 
-fn wildcard_list(text: &str) -> Vec<String> {
-    text.split([',', ' '])
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 pub struct ExportDialog {
     pub backup: Arc<Backup>,
     pub consumers: ConsumerChecks,
-    pub subject_include: String,
-    pub subject_exclude: String,
-    pub seq_from: String,
-    pub seq_to: String,
-    pub time_from: String,
-    pub time_to: String,
+    /// The Messages pane's filter when the dialog opened: the subject, sequence and
+    /// time fields are edited here, the rest applies as it is.
+    pub filter: FilterSpec,
     pub drop_expired: bool,
     /// The document's TTL reference (`None`: now, taken when the job starts).
     pub reference_ns: Option<i64>,
     pub format: FormatChoice,
     pub out: PathField,
-    /// Messages-pane filters an export cannot apply (header, payload…).
-    pub not_applied: Vec<&'static str>,
     dirty_since: Option<Instant>,
     count_job: Option<Job<ExportReport>>,
     /// The dry run of the current options.
@@ -129,29 +123,13 @@ pub struct ExportDialog {
 
 impl ExportDialog {
     pub fn new(backup: Arc<Backup>, spec: &FilterSpec, reference_ns: Option<i64>) -> Self {
-        let mut not_applied = Vec::new();
-        if !spec.header.trim().is_empty() {
-            not_applied.push("header");
-        }
-        if !spec.payload.is_empty() {
-            not_applied.push("payload");
-        }
-        if spec.only_expired {
-            not_applied.push("only expired");
-        }
         Self {
             consumers: ConsumerChecks::all(&backup),
-            subject_include: spec.subject_include.clone(),
-            subject_exclude: spec.subject_exclude.clone(),
-            seq_from: spec.seq_from.clone(),
-            seq_to: spec.seq_to.clone(),
-            time_from: spec.time_from.clone(),
-            time_to: spec.time_to.clone(),
+            filter: spec.clone(),
             drop_expired: false,
             reference_ns,
             format: FormatChoice::Keep,
             out: PathField::new(default_output(&backup, "export")),
-            not_applied,
             // The first count runs at once.
             dirty_since: Some(Instant::now() - DEBOUNCE),
             count_job: None,
@@ -171,33 +149,10 @@ impl ExportDialog {
 
     /// The options as typed, or what is wrong with them.
     pub fn options(&self) -> Result<ExportOptions, String> {
-        let seq = |text: &str, what: &str| -> Result<Option<u64>, String> {
-            let text = text.trim();
-            if text.is_empty() {
-                return Ok(None);
-            }
-            text.parse()
-                .map(Some)
-                .map_err(|_| format!("{what} {text:?} is not a sequence number"))
-        };
-        let time = |text: &str, what: &str| -> Result<Option<i64>, String> {
-            let text = text.trim();
-            if text.is_empty() {
-                return Ok(None);
-            }
-            parse_rfc3339_ns(text)
-                .map(Some)
-                .ok_or_else(|| format!("{what} {text:?} is not an RFC 3339 time"))
-        };
         Ok(ExportOptions {
             format: self.format.format(),
             consumers: self.consumers.selection(),
-            subjects: wildcard_list(&self.subject_include),
-            exclude_subjects: wildcard_list(&self.subject_exclude),
-            from_seq: seq(&self.seq_from, "from sequence")?,
-            to_seq: seq(&self.seq_to, "to sequence")?,
-            since_ns: time(&self.time_from, "from time")?,
-            until_ns: time(&self.time_to, "to time")?,
+            filter: self.filter.to_filter().map_err(|error| error.to_string())?,
             drop_expired: self.drop_expired,
             reference_ns: Some(self.reference_ns.unwrap_or_else(crate::util::time::now_ns)),
             dry_run: false,
@@ -272,25 +227,28 @@ impl ExportDialog {
     pub fn show(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) -> bool {
         self.poll(ctx);
         let mut open = true;
-        egui::Window::new(format!("Export {}", self.backup.stream_name))
-            .id(egui::Id::unique("export_dialog"))
-            .open(&mut open)
-            .collapsible(false)
-            .default_width(640.0)
-            .show(ctx, |ui| {
-                egui::ScrollArea::vertical()
-                    .max_height(ctx.content_rect().height() - 120.0)
-                    .show(ui, |ui| self.body_ui(ui, commands));
-            });
+        dialog::scrolling_window(
+            ctx,
+            format!("Export {}", self.backup.stream_name),
+            "export_dialog",
+            640.0,
+            &mut open,
+            |ui| self.body_ui(ui, commands),
+        );
         if !open {
-            if let Some(job) = &self.job {
-                job.request_cancel();
-            }
-            if let Some(job) = &self.count_job {
-                job.request_cancel();
-            }
+            self.cancel();
         }
         open
+    }
+
+    /// Stops a running export and its dry-run count (the dialog is closing).
+    pub fn cancel(&self) {
+        if let Some(job) = &self.job {
+            job.request_cancel();
+        }
+        if let Some(job) = &self.count_job {
+            job.request_cancel();
+        }
     }
 
     fn body_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
@@ -304,16 +262,16 @@ impl ExportDialog {
             let mut changed = false;
             for (left, right) in [
                 (
-                    ("subjects", &mut self.subject_include, "all"),
-                    ("exclude", &mut self.subject_exclude, "none"),
+                    ("subjects", &mut self.filter.subject_include, "all"),
+                    ("exclude", &mut self.filter.subject_exclude, "none"),
                 ),
                 (
-                    ("from seq", &mut self.seq_from, "first"),
-                    ("to seq", &mut self.seq_to, "last"),
+                    ("from seq", &mut self.filter.seq_from, "first"),
+                    ("to seq", &mut self.filter.seq_to, "last"),
                 ),
                 (
-                    ("from time", &mut self.time_from, "RFC 3339"),
-                    ("to time", &mut self.time_to, "RFC 3339"),
+                    ("from time", &mut self.filter.time_from, "RFC 3339"),
+                    ("to time", &mut self.filter.time_to, "RFC 3339"),
                 ),
             ] {
                 ui.horizontal(|ui| {
@@ -322,15 +280,7 @@ impl ExportDialog {
                 });
             }
             changed |= dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns);
-            if !self.not_applied.is_empty() {
-                widgets::weak(
-                    ui,
-                    format!(
-                        "The Messages pane's {} filter is not applied to exports.",
-                        self.not_applied.join(", ")
-                    ),
-                );
-            }
+            changed |= pane_filter_ui(ui, &mut self.filter);
             ui.horizontal(|ui| {
                 ui.label("Format");
                 let own = self.backup.format.map(|f| f.label()).unwrap_or("?");
@@ -515,7 +465,7 @@ impl ConsumerExportDialog {
         self.job.is_some() || self.out.is_picking()
     }
 
-    pub fn show(&mut self, ctx: &egui::Context) -> bool {
+    pub fn show(&mut self, ctx: &egui::Context, _commands: &mut Vec<Command>) -> bool {
         dialog::poll_job(&mut self.job, &mut self.result);
         let mut open = true;
         egui::Window::new(format!(
@@ -586,4 +536,66 @@ impl ConsumerExportDialog {
             None => {}
         }
     }
+}
+
+/// The pane's filters the dialog does not edit, applied as they are; "leave out"
+/// drops them all. Returns true when the filter changed.
+fn pane_filter_ui(ui: &mut Ui, filter: &mut FilterSpec) -> bool {
+    let mut parts = Vec::new();
+    if !filter.size_min.trim().is_empty() || !filter.size_max.trim().is_empty() {
+        parts.push(format!(
+            "size {}–{}",
+            filter.size_min.trim(),
+            filter.size_max.trim()
+        ));
+    }
+    if !filter.header.trim().is_empty() {
+        parts.push(format!("header {}", filter.header.trim()));
+    }
+    if !filter.payload.is_empty() {
+        let how = if filter.payload_regex {
+            "matches"
+        } else {
+            "contains"
+        };
+        parts.push(format!("payload {how} {:?}", filter.payload));
+    }
+    for (on, label) in [
+        (filter.only_expired, "only expired"),
+        (filter.kv_delete, "KV delete"),
+        (filter.kv_purge, "KV purge"),
+        (filter.only_damaged, "damaged"),
+    ] {
+        if on {
+            parts.push(label.to_string());
+        }
+    }
+    if !filter.expression.trim().is_empty() {
+        parts.push(format!("where {}", filter.expression.trim()));
+    }
+    if parts.is_empty() {
+        return false;
+    }
+    let mut changed = false;
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Also from the Messages pane:");
+        widgets::mono(ui, parts.join(" · "));
+        if ui
+            .small_button("Leave out")
+            .on_hover_text("Export without these filters")
+            .clicked()
+        {
+            *filter = FilterSpec {
+                subject_include: std::mem::take(&mut filter.subject_include),
+                subject_exclude: std::mem::take(&mut filter.subject_exclude),
+                seq_from: std::mem::take(&mut filter.seq_from),
+                seq_to: std::mem::take(&mut filter.seq_to),
+                time_from: std::mem::take(&mut filter.time_from),
+                time_to: std::mem::take(&mut filter.time_to),
+                ..FilterSpec::default()
+            };
+            changed = true;
+        }
+    });
+    changed
 }

@@ -1,319 +1,359 @@
-//! Message filtering for the Messages pane. Runs on a worker thread (header and
-//! payload filters read message bytes); produces the display list the table shows.
+//! The Messages pane's filter row: the fields, the `where` expression with its
+//! inline error, recent and saved expressions. Filtering itself lives in
+//! `ops::filter` (re-exported here for the pane and its worker).
 
-use crate::format::headers::parse_header_block;
+pub use crate::ops::filter::{
+    all_rows_with_gaps, run, run_streaming, DisplayList, DisplayRow, FilterError, FilterSpec,
+};
+
+use super::command::Command;
+use super::document::{Document, SavedFiltersState};
+use super::messages::{FILTER_SUBJECT_ID, GOTO_SEQ_ID};
+use super::widgets;
+use super::workers::spawn_job;
 use crate::model::Backup;
-use crate::ops::read::MessageReader;
-use crate::util::subject::subject_matches;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::ops::filter::saved::{self as saved_filters, Change};
+use egui::{RichText, Ui};
 
-/// What the user typed in the filter row (plain text, compiled on the worker).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FilterSpec {
-    /// Subject wildcards, separated by commas or spaces; any may match.
-    pub subject_include: String,
-    /// Subject wildcards to leave out.
-    pub subject_exclude: String,
-    pub seq_from: String,
-    pub seq_to: String,
-    /// RFC 3339 bounds (inclusive).
-    pub time_from: String,
-    pub time_to: String,
-    /// `Name` (present) or `Name:value` (equal, value trimmed).
-    pub header: String,
-    pub payload: String,
-    pub payload_regex: bool,
-    pub only_expired: bool,
-}
+pub const FILTER_WHERE_ID: &str = "filter_where";
+/// Expressions kept in the `where` history.
+const WHERE_HISTORY: usize = 12;
 
-impl FilterSpec {
-    /// Nothing to filter on: the table shows every row plus deleted gaps.
-    pub fn is_empty(&self) -> bool {
-        self.subject_include.trim().is_empty()
-            && self.subject_exclude.trim().is_empty()
-            && self.seq_from.trim().is_empty()
-            && self.seq_to.trim().is_empty()
-            && self.time_from.trim().is_empty()
-            && self.time_to.trim().is_empty()
-            && self.header.trim().is_empty()
-            && self.payload.is_empty()
-            && !self.only_expired
+fn labelled_edit(
+    ui: &mut Ui,
+    label: &str,
+    text: &mut String,
+    width: f32,
+    id: Option<&str>,
+) -> egui::Response {
+    let label = ui.label(label);
+    let mut edit = egui::TextEdit::singleline(text).desired_width(width);
+    if let Some(id) = id {
+        edit = edit.id(egui::Id::unique(id));
     }
+    ui.add(edit).labelled_by(label.id)
 }
 
-/// One line of the Messages table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DisplayRow {
-    /// A row of `backup.messages`.
-    Message(u32),
-    /// An index into `backup.deleted`.
-    Gap(u32),
-}
-
-/// The rows the table shows, in sequence order.
-#[derive(Debug, Clone, Default)]
-pub struct DisplayList {
-    pub rows: Vec<DisplayRow>,
-    /// Message rows (gaps not counted).
-    pub message_count: usize,
-}
-
-impl DisplayList {
-    /// Position in the list of the first line at or after `seq`.
-    pub fn position_of_seq(&self, backup: &Backup, seq: u64) -> Option<usize> {
-        let key = |row: &DisplayRow| -> u64 {
-            match *row {
-                DisplayRow::Message(index) => backup
-                    .messages
-                    .seq
-                    .get(index as usize)
-                    .copied()
-                    .unwrap_or(0),
-                DisplayRow::Gap(index) => backup
-                    .deleted
-                    .get(index as usize)
-                    .map(|range| range.0)
-                    .unwrap_or(0),
-            }
-        };
-        let position = self.rows.partition_point(|row| key(row) < seq);
-        if position < self.rows.len() {
-            return Some(position);
-        }
-        // seq inside the last gap: show the gap.
-        let last = self.rows.len().checked_sub(1)?;
-        match self.rows.get(last) {
-            Some(DisplayRow::Gap(index)) => backup
-                .deleted
-                .get(*index as usize)
-                .filter(|range| range.1 >= seq)
-                .map(|_| last),
-            _ => None,
-        }
-    }
-}
-
-enum HeaderMatch {
-    Present(String),
-    Equals(String, String),
-}
-
-enum PayloadMatch {
-    Contains(Vec<u8>),
-    Regex(regex::bytes::Regex),
-}
-
-struct Compiled {
-    include: Vec<String>,
-    exclude: Vec<String>,
-    seq_from: u64,
-    seq_to: u64,
-    time_from: i64,
-    time_to: i64,
-    header: Option<HeaderMatch>,
-    payload: Option<PayloadMatch>,
-    only_expired: bool,
-}
-
-fn wildcard_list(text: &str) -> Vec<String> {
-    text.split([',', ' '])
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn parse_seq(text: &str, what: &str, default: u64) -> Result<u64, String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Ok(default);
-    }
-    trimmed
-        .replace(',', "")
-        .parse()
-        .map_err(|_| format!("{what}: '{trimmed}' is not a sequence number"))
-}
-
-fn parse_time(text: &str, what: &str, default: i64) -> Result<i64, String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Ok(default);
-    }
-    crate::util::time::parse_rfc3339_ns(trimmed)
-        .ok_or_else(|| format!("{what}: '{trimmed}' is not an RFC 3339 time"))
-}
-
-fn compile(spec: &FilterSpec) -> Result<Compiled, String> {
-    let header = {
-        let trimmed = spec.header.trim();
-        if trimmed.is_empty() {
-            None
-        } else if let Some((name, value)) = trimmed.split_once(':') {
-            Some(HeaderMatch::Equals(
-                name.trim().to_string(),
-                value.trim().to_string(),
-            ))
-        } else {
-            Some(HeaderMatch::Present(trimmed.to_string()))
-        }
-    };
-    let payload = if spec.payload.is_empty() {
-        None
-    } else if spec.payload_regex {
-        let regex = regex::bytes::Regex::new(&spec.payload)
-            .map_err(|error| format!("payload regex: {error}"))?;
-        Some(PayloadMatch::Regex(regex))
-    } else {
-        Some(PayloadMatch::Contains(spec.payload.as_bytes().to_vec()))
-    };
-    Ok(Compiled {
-        include: wildcard_list(&spec.subject_include),
-        exclude: wildcard_list(&spec.subject_exclude),
-        seq_from: parse_seq(&spec.seq_from, "seq from", 0)?,
-        seq_to: parse_seq(&spec.seq_to, "seq to", u64::MAX)?,
-        time_from: parse_time(&spec.time_from, "time from", i64::MIN)?,
-        time_to: parse_time(&spec.time_to, "time to", i64::MAX)?,
-        header,
-        payload,
-        only_expired: spec.only_expired,
-    })
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || haystack
-            .windows(needle.len())
-            .any(|window| window == needle)
-}
-
-/// Computes the display list. `Err` carries a message for the filter row
-/// (bad input, unreadable data file, or "cancelled").
-pub fn run(
+pub fn filter_ui(
+    ui: &mut Ui,
+    document: &mut Document,
     backup: &Backup,
-    spec: &FilterSpec,
-    reference_ns: i64,
-    cancel: &AtomicBool,
-) -> Result<DisplayList, String> {
-    run_streaming(backup, spec, reference_ns, cancel, &mut |_, _, _| {})
-}
-
-/// Like [`run`], handing out the rows found so far (and rows scanned of all)
-/// every quarter second, so slow payload searches show results as they come.
-pub fn run_streaming(
-    backup: &Backup,
-    spec: &FilterSpec,
-    reference_ns: i64,
-    cancel: &AtomicBool,
-    partial: &mut dyn FnMut(&DisplayList, usize, usize),
-) -> Result<DisplayList, String> {
-    let messages = &backup.messages;
-    if spec.is_empty() {
-        return Ok(all_rows_with_gaps(backup));
-    }
-    let compiled = compile(spec)?;
-    // Subject decisions once per interned subject, not per message.
-    let subject_ok: Vec<bool> = (0..backup.subjects.len())
-        .map(|id| {
-            let name = backup.subjects.name(id as u32);
-            let included = compiled.include.is_empty()
-                || compiled
-                    .include
-                    .iter()
-                    .any(|filter| subject_matches(filter, name));
-            let excluded = compiled
-                .exclude
-                .iter()
-                .any(|filter| subject_matches(filter, name));
-            included && !excluded
-        })
-        .collect();
-    let needs_bytes = compiled.header.is_some() || compiled.payload.is_some();
-    let mut reader = if needs_bytes {
-        Some(MessageReader::open(backup).map_err(|error| error.to_string())?)
-    } else {
-        None
-    };
-    let start = messages.lower_bound(compiled.seq_from);
-    let mut list = DisplayList::default();
-    let mut last_partial = std::time::Instant::now();
-    for row in start..messages.len() {
-        if row % 4096 == 0 {
-            if cancel.load(Ordering::Relaxed) {
-                return Err("cancelled".into());
+    commands: &mut Vec<Command>,
+) {
+    let spec = &mut document.messages.spec;
+    ui.horizontal_wrapped(|ui| {
+        labelled_edit(
+            ui,
+            "subject",
+            &mut spec.subject_include,
+            150.0,
+            Some(FILTER_SUBJECT_ID),
+        )
+        .on_hover_text("Wildcards (orders.*.eu, orders.>), several separated by commas (Ctrl+F)");
+        labelled_edit(ui, "not", &mut spec.subject_exclude, 100.0, None)
+            .on_hover_text("Leave out subjects matching these wildcards");
+        labelled_edit(ui, "seq", &mut spec.seq_from, 60.0, None);
+        labelled_edit(ui, "–", &mut spec.seq_to, 60.0, None);
+        labelled_edit(ui, "time", &mut spec.time_from, 150.0, None)
+            .on_hover_text("RFC 3339, e.g. 2026-11-27T14:19:11Z");
+        labelled_edit(ui, "–", &mut spec.time_to, 150.0, None);
+        labelled_edit(ui, "size", &mut spec.size_min, 50.0, None)
+            .on_hover_text("Header block + payload bytes, at least (1500, 1k, 2m)");
+        labelled_edit(ui, "–", &mut spec.size_max, 50.0, None).on_hover_text("At most");
+    });
+    ui.horizontal_wrapped(|ui| {
+        labelled_edit(ui, "header", &mut spec.header, 130.0, None)
+            .on_hover_text("Name (present) or Name:value");
+        labelled_edit(ui, "payload", &mut spec.payload, 130.0, None);
+        ui.checkbox(&mut spec.payload_regex, "regex");
+        ui.checkbox(&mut spec.only_expired, "only expired");
+        ui.checkbox(&mut spec.kv_delete, "KV delete")
+            .on_hover_text("KV-Operation: DEL markers");
+        ui.checkbox(&mut spec.kv_purge, "KV purge")
+            .on_hover_text("KV-Operation: PURGE markers");
+        ui.checkbox(&mut spec.only_damaged, "damaged")
+            .on_hover_text("Messages failing their checksum or in a damaged chunk");
+        if !spec.is_empty() && ui.small_button("Clear").clicked() {
+            *spec = Default::default();
+        }
+        ui.separator();
+        let goto = labelled_edit(
+            ui,
+            "go to seq",
+            &mut document.messages.goto_text,
+            70.0,
+            Some(GOTO_SEQ_ID),
+        )
+        .on_hover_text("Ctrl+G, Enter to jump");
+        if goto.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter)) {
+            match document
+                .messages
+                .goto_text
+                .trim()
+                .replace(',', "")
+                .parse::<u64>()
+            {
+                Ok(seq) => commands.push(Command::GoToSeq(seq)),
+                Err(_) => commands.push(Command::Notice(format!(
+                    "'{}' is not a sequence number",
+                    document.messages.goto_text.trim()
+                ))),
             }
-            if last_partial.elapsed() >= std::time::Duration::from_millis(250) {
-                partial(&list, row - start, messages.len() - start);
-                last_partial = std::time::Instant::now();
-            }
         }
-        let Some(message) = messages.row(row) else {
-            break;
-        };
-        if message.seq > compiled.seq_to {
-            break;
-        }
-        if !subject_ok
-            .get(message.subject_id as usize)
-            .copied()
-            .unwrap_or(false)
-        {
-            continue;
-        }
-        if message.ts_ns < compiled.time_from || message.ts_ns > compiled.time_to {
-            continue;
-        }
-        if compiled.only_expired
-            && !messages
-                .ttl_of(message.seq)
-                .is_expired(message.ts_ns, reference_ns)
-        {
-            continue;
-        }
-        if let Some(reader) = reader.as_mut() {
-            // A message we cannot read does not match (the Findings pane reports the damage).
-            let Ok(bytes) = reader.read_row(backup, row) else {
-                continue;
+        ui.checkbox(&mut document.messages.relative_time, "relative time");
+        ui.checkbox(&mut document.messages.local_time, "local time");
+    });
+    where_ui(ui, document, &backup.stream_name);
+    ui.horizontal(|ui| {
+        let display = &document.messages.display;
+        ui.label(format!(
+            "{} of {} messages",
+            widgets::count(display.message_count as u64),
+            widgets::count(backup.messages.len() as u64)
+        ));
+        if let Some(job) = &document.messages.filter_job {
+            ui.spinner();
+            match job.progress {
+                Some((scanned, total)) if total > 0 => widgets::weak(
+                    ui,
+                    format!(
+                        "filtering… {}% (results so far shown)",
+                        scanned * 100 / total
+                    ),
+                ),
+                _ => widgets::weak(ui, "filtering…"),
             };
-            if let Some(header) = &compiled.header {
-                let block = parse_header_block(&bytes.headers);
-                let found = block.entries.iter().any(|(name, value)| match header {
-                    HeaderMatch::Present(wanted) => name.eq_ignore_ascii_case(wanted),
-                    HeaderMatch::Equals(wanted, wanted_value) => {
-                        name.eq_ignore_ascii_case(wanted) && value.trim() == wanted_value
-                    }
-                });
-                if !found {
-                    continue;
-                }
-            }
-            match &compiled.payload {
-                Some(PayloadMatch::Contains(needle)) if !contains(&bytes.data, needle) => continue,
-                Some(PayloadMatch::Regex(regex)) if !regex.is_match(&bytes.data) => continue,
-                _ => {}
-            }
         }
-        list.rows.push(DisplayRow::Message(row as u32));
-        list.message_count += 1;
-    }
-    Ok(list)
+        // A `where` error is drawn under the expression instead.
+        if let Some(error) = document
+            .messages
+            .filter_error
+            .as_ref()
+            .filter(|error| error.span.is_none())
+        {
+            ui.label(RichText::new(error.to_string()).color(widgets::error_color(ui)));
+        }
+        if document.is_indexing() {
+            widgets::weak(ui, "(first rows while indexing)");
+        }
+    });
 }
 
-/// Every message plus one gap line per deleted range, in sequence order.
-pub fn all_rows_with_gaps(backup: &Backup) -> DisplayList {
-    let messages = &backup.messages;
-    let mut rows = Vec::with_capacity(messages.len() + backup.deleted.len());
-    let mut gaps = backup.deleted.iter().enumerate().peekable();
-    for (row, &seq) in messages.seq.iter().enumerate() {
-        while let Some((gap_index, _)) = gaps.next_if(|(_, range)| range.0 < seq) {
-            rows.push(DisplayRow::Gap(gap_index as u32));
+/// The filter-language field (combined with the fields by `and`), its history,
+/// and a parse error: the offending token underlined in the field, the message below.
+fn where_ui(ui: &mut Ui, document: &mut Document, stream: &str) {
+    let messages = &mut document.messages;
+    poll_saved(ui.ctx(), &mut messages.saved, stream);
+    let error_span = messages
+        .filter_error
+        .as_ref()
+        .and_then(|error| error.span.clone());
+    let error_color = widgets::error_color(ui);
+    // One line that scrolls sideways, like any single-line field (no wrapping).
+    let mut layouter = |ui: &Ui, text: &dyn egui::TextBuffer, _wrap_width: f32| {
+        let job = underlined(ui, text.as_str(), error_span.clone(), error_color);
+        ui.ctx().fonts_mut(|fonts| fonts.layout_job(job))
+    };
+    ui.horizontal(|ui| {
+        let label = ui.label("where");
+        // Room left for Save and the saved/recent list.
+        let width = (ui.available_width() - 200.0).max(160.0);
+        let edit = egui::TextEdit::singleline(&mut messages.spec.expression)
+            .id(egui::Id::unique(FILTER_WHERE_ID))
+            .desired_width(width)
+            .layouter(&mut layouter)
+            .hint_text(r#"subject ~ "orders.*.eu" and size > 1k and header("Nats-Msg-Id")"#);
+        let response = ui.add(edit).labelled_by(label.id).on_hover_text(
+            "Filter language: subject ~ \"wildcard\", seq/time/size <, <=, =, !=, >=, > \
+             (size 1k/1m, time \"RFC 3339\"), header(\"K\") [= \"v\"], payload contains/matches \"…\", \
+             ttl expired, kv delete, kv purge, damaged; and, or, not, ( ). Enter keeps it in the history.",
+        );
+        if response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter)) {
+            remember_expression(&mut messages.where_history, &messages.spec.expression);
         }
-        rows.push(DisplayRow::Message(row as u32));
+        let expression = messages.spec.expression.trim().to_string();
+        let savable = !expression.is_empty()
+            && messages.filter_error.is_none()
+            && !messages.saved.list.contains(&expression);
+        if ui
+            .add_enabled(savable, egui::Button::new("Save").small())
+            .on_hover_text(format!("Keep this expression for stream {stream} (between runs)"))
+            .clicked()
+        {
+            change_saved(ui.ctx(), &mut messages.saved, stream, Change::Save(expression));
+        }
+        let mut picked: Option<String> = None;
+        let mut forget: Option<String> = None;
+        egui::ComboBox::from_id_salt("where_history")
+            .selected_text("saved / recent")
+            .width(110.0)
+            .show_ui(ui, |ui| {
+                ui.label(RichText::new(format!("Saved for {stream}")).strong());
+                if messages.saved.list.is_empty() {
+                    widgets::weak(ui, "(none: Save keeps the expression here)");
+                }
+                for expression in &messages.saved.list {
+                    ui.horizontal(|ui| {
+                        if ui
+                            .small_button("×")
+                            .on_hover_text("Forget this saved expression")
+                            .clicked()
+                        {
+                            forget = Some(expression.clone());
+                        }
+                        if ui
+                            .selectable_label(messages.spec.expression == *expression, expression)
+                            .clicked()
+                        {
+                            picked = Some(expression.clone());
+                        }
+                    });
+                }
+                ui.separator();
+                ui.label(RichText::new("Recent").strong());
+                if messages.where_history.is_empty() {
+                    widgets::weak(ui, "(Enter in the field keeps an expression here)");
+                }
+                for expression in &messages.where_history {
+                    if ui
+                        .selectable_label(messages.spec.expression == *expression, expression)
+                        .clicked()
+                    {
+                        picked = Some(expression.clone());
+                    }
+                }
+            });
+        if let Some(expression) = picked {
+            messages.spec.expression = expression;
+        }
+        if let Some(expression) = forget {
+            change_saved(ui.ctx(), &mut messages.saved, stream, Change::Forget(expression));
+        }
+    });
+    if let Some(error) = &messages.saved.error {
+        ui.label(RichText::new(format!("saved filters: {error}")).color(widgets::warn_color(ui)));
     }
-    for (gap_index, _) in gaps {
-        rows.push(DisplayRow::Gap(gap_index as u32));
+    let Some(error) = messages.filter_error.as_ref() else {
+        return;
+    };
+    let Some(span) = error.span.clone() else {
+        return;
+    };
+    let text = &messages.spec.expression;
+    let token = text.get(span.clone()).unwrap_or_default();
+    let at = if token.is_empty() {
+        "at the end".to_string()
+    } else {
+        format!("at {token:?}")
+    };
+    ui.label(
+        RichText::new(format!(
+            "where: {} — {at} (column {})",
+            error.message,
+            text.get(..span.start).unwrap_or_default().chars().count() + 1
+        ))
+        .color(error_color),
+    );
+}
+
+/// The expression in monospace, the `error` span underlined in the error colour
+/// (an empty span, a missing token at the end, marks one space after the text).
+fn underlined(
+    ui: &Ui,
+    text: &str,
+    error: Option<std::ops::Range<usize>>,
+    color: egui::Color32,
+) -> egui::text::LayoutJob {
+    let plain = egui::TextFormat {
+        font_id: egui::TextStyle::Monospace.resolve(ui.style()),
+        color: ui.visuals().text_color(),
+        ..Default::default()
+    };
+    let mut job = egui::text::LayoutJob::default();
+    let Some(span) = error.filter(|span| {
+        span.end <= text.len()
+            && text.is_char_boundary(span.start)
+            && text.is_char_boundary(span.end)
+    }) else {
+        job.append(text, 0.0, plain);
+        return job;
+    };
+    let marked = egui::TextFormat {
+        color,
+        underline: egui::Stroke::new(2.0, color),
+        ..plain.clone()
+    };
+    job.append(
+        text.get(..span.start).unwrap_or_default(),
+        0.0,
+        plain.clone(),
+    );
+    if span.is_empty() {
+        job.append(text.get(span.start..).unwrap_or_default(), 0.0, plain);
+        job.append(" ", 0.0, marked);
+    } else {
+        job.append(text.get(span.clone()).unwrap_or_default(), 0.0, marked);
+        job.append(text.get(span.end..).unwrap_or_default(), 0.0, plain);
     }
-    DisplayList {
-        rows,
-        message_count: messages.len(),
+    job
+}
+
+/// Takes a finished load/save of the saved filters; starts the first load.
+fn poll_saved(ctx: &egui::Context, saved: &mut SavedFiltersState, stream: &str) {
+    if let Some(result) = saved.job.as_mut().and_then(|job| job.try_result()) {
+        saved.job = None;
+        match result {
+            Ok(list) => {
+                saved.list = list;
+                saved.error = None;
+            }
+            Err(message) => saved.error = Some(message),
+        }
     }
+    if saved.loaded || saved.job.is_some() {
+        return;
+    }
+    saved.loaded = true;
+    let path = saved.path.clone();
+    let stream = stream.to_string();
+    saved.job = Some(spawn_job("saved-filters", ctx, move |_, _| {
+        let path = path
+            .or_else(saved_filters::default_path)
+            .ok_or("no config folder (HOME is not set)")?;
+        saved_filters::load(&path)
+            .map(|all| all.streams.get(&stream).cloned().unwrap_or_default())
+            .map_err(|error| error.to_string())
+    }));
+}
+
+/// Saves or forgets one expression of this stream on a worker (read-modify-write).
+fn change_saved(ctx: &egui::Context, saved: &mut SavedFiltersState, stream: &str, change: Change) {
+    // Shown at once; the worker's answer (the list as stored) replaces it.
+    match &change {
+        Change::Save(expression) => saved.list.insert(0, expression.clone()),
+        Change::Forget(expression) => saved.list.retain(|kept| kept != expression),
+    }
+    if let Some(job) = saved.job.take() {
+        // A load still running would overwrite this change with the old list.
+        job.request_cancel();
+    }
+    let path = saved.path.clone();
+    let stream = stream.to_string();
+    saved.job = Some(spawn_job("saved-filters", ctx, move |_, _| {
+        let path = path
+            .or_else(saved_filters::default_path)
+            .ok_or("no config folder (HOME is not set)")?;
+        saved_filters::update(&path, &stream, &change).map_err(|error| error.to_string())
+    }));
+}
+
+/// Newest first, no duplicates, at most [`WHERE_HISTORY`].
+fn remember_expression(history: &mut Vec<String>, expression: &str) {
+    let expression = expression.trim();
+    if expression.is_empty() {
+        return;
+    }
+    history.retain(|kept| kept != expression);
+    history.insert(0, expression.to_string());
+    history.truncate(WHERE_HISTORY);
 }

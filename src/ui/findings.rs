@@ -1,12 +1,21 @@
 //! Findings pane: what is wrong in the backup, grouped by severity and kind,
-//! each with its location and a link to the evidence.
+//! each with its location, a link to the evidence, its impact and the next step;
+//! above them what a server restore would do and what a salvage keeps, and
+//! "Save report…" (the Markdown triage report, built on a worker).
 
-use super::app::Command;
+use super::command::Command;
 use super::document::Document;
 use super::widgets;
-use crate::model::{Finding, FindingKind, Severity};
+use super::workers::{spawn_job, Job};
+use crate::model::{Backup, Finding, FindingKind, Severity};
+use crate::ops::predict::Outcome;
+use crate::ops::triage::{Explained, Triage};
 use egui::{RichText, Ui};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Findings are grouped by severity (most severe first), then kind.
+type GroupKey = (std::cmp::Reverse<Severity>, FindingKind);
 
 pub fn findings_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Command>) {
     if let Some(error) = &document.error {
@@ -33,6 +42,14 @@ pub fn findings_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Comm
         widgets::plural(count_of(Severity::Warning) as u64),
         count_of(Severity::Info)
     ));
+    let triage = document
+        .summary
+        .as_ref()
+        .and_then(|summary| summary.triage.clone());
+    report_ui(ui, document, &backup, commands);
+    if let Some(triage) = &triage {
+        triage_ui(ui, triage);
+    }
     if backup.findings.is_empty() {
         widgets::weak(
             ui,
@@ -40,13 +57,17 @@ pub fn findings_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Comm
         );
         return;
     }
-    let mut groups: BTreeMap<(std::cmp::Reverse<Severity>, FindingKind), Vec<&Finding>> =
-        BTreeMap::new();
-    for finding in &backup.findings {
+    let mut groups: BTreeMap<GroupKey, Vec<(&Finding, Option<&Explained>)>> = BTreeMap::new();
+    for (index, finding) in backup.findings.iter().enumerate() {
+        // The triage explains the findings in the same order (one per finding).
+        let explained = triage
+            .as_ref()
+            .and_then(|triage| triage.findings.get(index))
+            .filter(|explained| &explained.finding == finding);
         groups
             .entry((std::cmp::Reverse(finding.severity), finding.kind))
             .or_default()
-            .push(finding);
+            .push((finding, explained));
     }
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
@@ -65,8 +86,11 @@ pub fn findings_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Comm
                     .id_salt(("finding_group", severity.label(), kind))
                     .default_open(true)
                     .show(ui, |ui| {
-                        for (index, finding) in findings.iter().enumerate().take(2000) {
-                            finding_row_ui(ui, document, &backup, finding, index, commands);
+                        for (finding, explained) in findings.iter().take(2000) {
+                            finding_row_ui(ui, document, &backup, finding, commands);
+                            if let Some(explained) = explained {
+                                explanation_ui(ui, explained);
+                            }
                         }
                         if findings.len() > 2000 {
                             widgets::weak(ui, format!("… {} more", findings.len() - 2000));
@@ -89,7 +113,6 @@ fn finding_row_ui(
     document: &mut Document,
     backup: &crate::model::Backup,
     finding: &Finding,
-    index: usize,
     commands: &mut Vec<Command>,
 ) {
     let icon = match finding.severity {
@@ -138,7 +161,6 @@ fn finding_row_ui(
                 document.expanded_entry = if open { None } else { Some(entry.clone()) };
             }
         }
-        let _ = index;
     });
     if let Some(entry) = &finding.entry {
         if finding.seq.is_none() && document.expanded_entry.as_deref() == Some(entry.as_str()) {
@@ -157,4 +179,105 @@ fn finding_row_ui(
             };
         }
     }
+}
+
+fn explanation_ui(ui: &mut Ui, explained: &Explained) {
+    ui.indent(("explained", &explained.finding.message), |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("Impact:").strong());
+            ui.label(&explained.impact);
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("Next step:").strong());
+            widgets::weak(ui, &explained.next_step);
+        });
+    });
+    ui.add_space(4.0);
+}
+
+/// What a restore would do, what a salvage keeps.
+fn triage_ui(ui: &mut Ui, triage: &Triage) {
+    for prediction in &triage.restore {
+        let color = match prediction.outcome {
+            Outcome::Succeeds => ui.visuals().text_color(),
+            Outcome::SucceedsWithLoss => widgets::warn_color(ui),
+            Outcome::Fails => widgets::error_color(ui),
+        };
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new(format!(
+                    "Restore with nats-server {}:",
+                    prediction.servers.join(" and ")
+                ))
+                .strong(),
+            );
+            ui.label(RichText::new(&prediction.summary).color(color));
+        });
+    }
+    if let Some(plan) = &triage.salvage {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("Salvage:").strong());
+            ui.label(&plan.summary);
+        });
+    }
+    ui.separator();
+}
+
+/// "Save report…": builds the Markdown report on a worker, then hands the bytes
+/// to the app's save dialog (which writes them on its own worker).
+fn report_ui(
+    ui: &mut Ui,
+    document: &mut Document,
+    backup: &Arc<Backup>,
+    commands: &mut Vec<Command>,
+) {
+    if let Some(job) = &document.report_job {
+        match job.try_result() {
+            Some(Ok((name, bytes))) => {
+                document.report_job = None;
+                commands.push(Command::SaveRaw {
+                    suggested_name: name,
+                    bytes,
+                });
+            }
+            Some(Err(message)) => {
+                document.report_job = None;
+                commands.push(Command::Notice(format!(
+                    "cannot build the report: {message}"
+                )));
+            }
+            None => {}
+        }
+    }
+    let busy = document.report_job.is_some();
+    let ready = !document.is_indexing() && backup.format.is_some();
+    ui.horizontal(|ui| {
+        let button = ui
+            .add_enabled(ready && !busy, egui::Button::new("Save report…"))
+            .on_hover_text("A Markdown triage report: identity, findings, accounting, predicted restore, salvage");
+        if busy {
+            ui.spinner();
+            widgets::weak(ui, "building the report…");
+        }
+        if button.clicked() {
+            document.report_job = Some(spawn_report(ui.ctx(), backup.clone(), document.reference.ns()));
+        }
+    });
+}
+
+fn spawn_report(
+    ctx: &egui::Context,
+    backup: Arc<Backup>,
+    reference_ns: i64,
+) -> Job<(String, Vec<u8>)> {
+    spawn_job("triage-report", ctx, move |_, cancel| {
+        let triage = crate::ops::triage::triage(&backup, reference_ns, Some(cancel), true);
+        let text = crate::ops::report::triage_markdown(&backup, &triage);
+        let stream = if backup.stream_name.is_empty() {
+            "backup"
+        } else {
+            backup.stream_name.as_str()
+        };
+        Ok((format!("{stream}-triage.md"), text.into_bytes()))
+    })
 }

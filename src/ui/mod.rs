@@ -3,13 +3,21 @@
 //! (`workers`), never on the UI thread.
 
 pub mod app;
+pub mod browse_jobs;
+pub mod command;
 pub mod consumers;
 pub mod dialog;
+pub mod dialogs;
 pub mod document;
 pub mod export;
+pub mod file_browser;
 pub mod filter;
 pub mod findings;
+pub mod fonts;
+pub mod hex_view;
+pub mod message_detail;
 pub mod messages;
+pub mod messages_table;
 pub mod overview;
 pub mod recent;
 pub mod restore;
@@ -18,7 +26,9 @@ pub mod sample;
 pub mod widgets;
 pub mod workers;
 
-pub use app::{App, Command, DialogKind, ScreenshotPlan};
+pub use app::{App, ScreenshotPlan, Settings};
+pub use command::{Action, Command};
+pub use dialogs::{Dialog, DialogKind};
 pub use document::{Document, Pane};
 pub use workers::OpenSource;
 
@@ -46,13 +56,21 @@ impl eframe::App for Window {
     /// Closing the window during a restore cancels it like the Cancel button,
     /// and waits for its cleanup before the process ends.
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        if let Some(dialog) = self.app.restore_dialog.as_mut() {
+        if let Some(dialog) = self.app.restore_dialog_mut() {
             if !dialog.cancel_and_wait(std::time::Duration::from_secs(15)) {
                 eprintln!("jsbackup: the cancelled restore did not finish its cleanup within 15 s");
             }
         }
     }
+
+    /// Theme and last folder, kept between runs in eframe's storage.
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.app.settings);
+    }
 }
+
+/// The key of [`Settings`] in eframe's storage.
+const SETTINGS_KEY: &str = "jsbackup.settings";
 
 fn native_options(size: [f32; 2]) -> eframe::NativeOptions {
     eframe::NativeOptions {
@@ -78,7 +96,13 @@ pub fn run_app(path: Option<PathBuf>) -> anyhow::Result<()> {
     eframe::run_native(
         "jsbackup",
         native_options([1280.0, 800.0]),
-        Box::new(|_creation| Ok(Box::new(window))),
+        Box::new(|creation| {
+            let mut window = window;
+            if let Some(storage) = creation.storage {
+                window.app.settings = eframe::get_value(storage, SETTINGS_KEY).unwrap_or_default();
+            }
+            Ok(Box::new(window))
+        }),
     )
     .map_err(|error| anyhow::anyhow!("cannot start the window: {error}"))
 }
@@ -95,6 +119,10 @@ pub struct ScreenshotRequest {
     pub dialog: Option<DialogKind>,
     /// Frames drawn after everything is ready, before the shot.
     pub frames: u32,
+    /// `Some(false)`: the light theme; `None`: the default (dark).
+    pub dark_theme: Option<bool>,
+    /// A Messages-pane filter expression (the `where` field).
+    pub where_expression: Option<String>,
 }
 
 /// Opens `path` in a real window, waits for indexing, shows the pane, saves a
@@ -102,10 +130,12 @@ pub struct ScreenshotRequest {
 pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
     let mut app = App::new(Vec::new(), false);
     app.default_reference_ns = request.reference_ns;
+    app.settings.dark_theme = request.dark_theme;
     app.open(OpenSource::Path(request.path.clone()));
     let mut plan = ScreenshotPlan::new(request.pane, request.out.clone(), request.select_seq);
     plan.frames_after_ready = request.frames;
     plan.dialog = request.dialog;
+    plan.where_expression = request.where_expression;
     let result = plan.result.clone();
     app.screenshot = Some(plan);
     let stats = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -115,6 +145,10 @@ pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
         stats: std::sync::Arc<std::sync::Mutex<String>>,
     }
     impl eframe::App for Shooter {
+        fn persist_egui_memory(&self) -> bool {
+            false
+        }
+
         fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
             self.window.ui(ui, frame);
             if let Ok(mut text) = self.stats.lock() {
@@ -141,12 +175,24 @@ pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
         },
         stats: stats_out,
     };
-    eframe::run_native(
+    // A screenshot shows the defaults: no stored window size, theme or memory,
+    // and nothing written over the user's stored state.
+    let scratch = std::env::temp_dir().join(format!("jsbackup-screenshot-{}", std::process::id()));
+    let mut options = native_options(request.size);
+    options.persist_window = false;
+    options.persistence_path = Some(scratch.join("state.ron"));
+    let outcome = eframe::run_native(
         "jsbackup",
-        native_options(request.size),
+        options,
         Box::new(|_creation| Ok(Box::new(shooter))),
     )
-    .map_err(|error| anyhow::anyhow!("cannot start the window: {error}"))?;
+    .map_err(|error| anyhow::anyhow!("cannot start the window: {error}"));
+    if scratch.exists() {
+        if let Err(error) = std::fs::remove_dir_all(&scratch) {
+            eprintln!("jsbackup: cannot remove {}: {error}", scratch.display());
+        }
+    }
+    outcome?;
     let outcome = result
         .lock()
         .map_err(|_| anyhow::anyhow!("screenshot state poisoned"))?

@@ -1,25 +1,77 @@
 //! Overview pane: what the backup is, declared vs scanned state, config,
 //! messages over time and the top subjects (click one to filter Messages).
 
-use super::app::Command;
+use super::command::Command;
 use super::document::Document;
 use super::widgets;
+use super::workers::{spawn_job, Job};
 use crate::model::{Backup, Nanos, StreamState};
+use crate::ops::restore_prediction::{predict, RestorePrediction};
 use egui::{RichText, Ui};
 use serde_json::Value;
+use std::sync::Arc;
+
+/// While the reference follows the clock, the prediction is redone this often.
+const PREDICTION_EVERY_NS: i64 = 10_000_000_000;
+
+/// What a restore would leave (restore_prediction), computed on a worker: it
+/// walks every row and copies the model when something is dropped.
+#[derive(Default)]
+pub struct PredictionCache {
+    /// (backup, reference key) of `last` or of the running job.
+    key: Option<(usize, i64)>,
+    job: Option<Job<RestorePrediction>>,
+    last: Option<Result<RestorePrediction, String>>,
+}
+
+impl PredictionCache {
+    /// The latest prediction (the previous one while a new one is computed).
+    pub fn get(
+        &mut self,
+        backup: &Arc<Backup>,
+        reference_ns: i64,
+        follows_clock: bool,
+        ctx: &egui::Context,
+    ) -> Option<&Result<RestorePrediction, String>> {
+        super::dialog::poll_job(&mut self.job, &mut self.last);
+        let key_ns = if follows_clock {
+            reference_ns / PREDICTION_EVERY_NS
+        } else {
+            reference_ns
+        };
+        let key = (Arc::as_ptr(backup) as usize, key_ns);
+        if self.job.is_none() && self.key != Some(key) {
+            self.key = Some(key);
+            let backup = backup.clone();
+            self.job = Some(spawn_job("restore-prediction", ctx, move |_, _| {
+                Ok(predict(&backup, None, reference_ns))
+            }));
+        }
+        if follows_clock {
+            ctx.request_repaint_after(std::time::Duration::from_secs(10));
+        }
+        self.last.as_ref()
+    }
+}
 
 pub fn overview_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Command>) {
     let Some(backup) = document.backup.clone() else {
         widgets::weak(ui, "Reading…");
         return;
     };
-    super::app::ttl_banner_ui(ui, document);
+    super::widgets::ttl_banner_ui(ui, document);
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
             identity_ui(ui, &backup);
             ui.add_space(6.0);
-            state_ui(ui, &backup);
+            let reference_ns = document.reference.ns();
+            let follows_clock = document.reference.fixed_ns.is_none();
+            let prediction = document
+                .prediction
+                .get(&backup, reference_ns, follows_clock, ui.ctx())
+                .cloned();
+            state_ui(ui, &backup, prediction.as_ref());
             ui.add_space(6.0);
             ui.columns(2, |columns| {
                 if let Some(ui) = columns.get_mut(0) {
@@ -91,7 +143,7 @@ fn identity_ui(ui: &mut Ui, backup: &Backup) {
 
 type StateField = (&'static str, fn(&StreamState) -> String);
 
-fn state_ui(ui: &mut Ui, backup: &Backup) {
+fn state_ui(ui: &mut Ui, backup: &Backup, prediction: Option<&Result<RestorePrediction, String>>) {
     ui.label(RichText::new("State").strong());
     let fields: [StateField; 9] = [
         ("messages", |s| widgets::count(s.messages)),
@@ -110,12 +162,15 @@ fn state_ui(ui: &mut Ui, backup: &Backup) {
     };
     egui::Grid::new("state_grid")
         .striped(true)
-        .num_columns(4)
+        .num_columns(5)
         .show(ui, |ui| {
             widgets::weak(ui, "");
             widgets::weak(ui, "backup.json");
             widgets::weak(ui, archive_label);
             widgets::weak(ui, "scanned");
+            widgets::weak(ui, "after a restore").on_hover_text(
+                "What the server holds once a restore now settles (limits, max_age, TTL)",
+            );
             ui.end_row();
             for (name, value) in fields {
                 widgets::weak(ui, name);
@@ -140,10 +195,59 @@ fn state_ui(ui: &mut Ui, backup: &Backup) {
                         }
                     }
                 }
-                widgets::mono(ui, scanned);
+                widgets::mono(ui, scanned.clone());
+                match prediction {
+                    Some(Ok(prediction)) => {
+                        let text = value(&prediction.state);
+                        if text == scanned {
+                            widgets::mono(ui, text);
+                        } else {
+                            ui.label(
+                                RichText::new(text)
+                                    .monospace()
+                                    .color(widgets::warn_color(ui)),
+                            );
+                        }
+                    }
+                    _ => {
+                        widgets::weak(ui, "…");
+                    }
+                }
                 ui.end_row();
             }
         });
+    prediction_line_ui(ui, prediction);
+}
+
+/// "A restore now drops 1,204 messages: 1,180 past max_age, 24 TTL expired".
+fn prediction_line_ui(ui: &mut Ui, prediction: Option<&Result<RestorePrediction, String>>) {
+    match prediction {
+        Some(Ok(prediction)) if prediction.dropped.total > 0 => {
+            ui.label(
+                RichText::new(format!(
+                    "A restore as of {} drops {}",
+                    widgets::time_utc(prediction.reference_ns),
+                    prediction.dropped.text()
+                ))
+                .color(widgets::warn_color(ui)),
+            );
+        }
+        Some(Ok(prediction)) => {
+            widgets::weak(
+                ui,
+                format!(
+                    "A restore as of {} keeps every message (no limit, max_age or TTL drops one)",
+                    widgets::time_utc(prediction.reference_ns)
+                ),
+            );
+        }
+        Some(Err(message)) => {
+            widgets::weak(ui, format!("restore prediction: {message}"));
+        }
+        None => {
+            widgets::weak(ui, "computing what a restore would leave…");
+        }
+    }
 }
 
 const GROUPS: [(&str, &[&str]); 4] = [

@@ -4,13 +4,16 @@
 //! the resulting stream state. The checks and the restore run in
 //! `workers::Job`s (file system and network never on the UI thread).
 
+use super::command::Command;
 use super::dialog::{self, ConsumerChecks, PathField};
 use super::widgets;
 use super::workers::{spawn_job, Job};
 use crate::model::Backup;
 use crate::ops::config_check::ConfigPolicy;
 use crate::ops::nats_client::Auth;
-use crate::ops::preflight::{self, server_preflight, store_preflight, stream_dir, Check};
+use crate::ops::preflight::{
+    self, server_preflight, store_preflight, stream_dir, ArchivePlan, Check,
+};
 use crate::ops::restore_damage::DamageAccount;
 use crate::ops::restore_local::{
     restore_to_store, LocalRestoreOptions, RestoreError, RestoreReport,
@@ -50,6 +53,8 @@ pub struct RestoreDialog {
     pub drop_expired: bool,
     /// Leave out config fields the target server version would refuse.
     pub drop_unknown_config: bool,
+    /// Write a memory-storage stream into the store as file storage.
+    pub storage_file: bool,
     /// The document's TTL reference (`None`: now, taken when the job starts).
     pub reference_ns: Option<i64>,
     pub replace: bool,
@@ -82,6 +87,7 @@ impl RestoreDialog {
             consumers: ConsumerChecks::all(&backup),
             drop_expired: false,
             drop_unknown_config: false,
+            storage_file: false,
             reference_ns,
             replace: false,
             salvage: false,
@@ -152,6 +158,7 @@ impl RestoreDialog {
         ConfigPolicy {
             target_version: None,
             drop_unknown: self.drop_unknown_config,
+            storage_file: self.storage_file,
         }
     }
 
@@ -175,6 +182,22 @@ impl RestoreDialog {
     fn start_preflight(&mut self, ctx: &egui::Context) {
         let backup = self.backup.clone();
         let name = self.stream_name.trim().to_string();
+        let salvage = self.salvage;
+        let reference_ns = self.reference();
+        let local = self.target == Target::Store;
+        let storage_file = local && self.storage_file;
+        let archive_checks = move |backup: &Backup| {
+            preflight::archive_checks(
+                backup,
+                &ArchivePlan {
+                    salvage,
+                    config: None,
+                    reference_ns,
+                    local,
+                    storage_file,
+                },
+            )
+        };
         self.preflight = None;
         self.preflight_job = Some(match self.target {
             Target::Store => {
@@ -187,9 +210,11 @@ impl RestoreDialog {
                 let consumers = self.consumers.selection();
                 let policy = self.config_policy();
                 spawn_job("restore-check", ctx, move |_, _| {
-                    Ok(store_preflight(
+                    let mut checks = archive_checks(&backup);
+                    checks.extend(store_preflight(
                         &backup, &store, &account, &name, replace, &consumers, &policy,
-                    ))
+                    ));
+                    Ok(checks)
                 })
             }
             Target::Server => {
@@ -199,7 +224,8 @@ impl RestoreDialog {
                 let drop_expired = self.drop_expired;
                 let drop_unknown_config = self.drop_unknown_config;
                 spawn_job("restore-check", ctx, move |_, _| {
-                    Ok(server_preflight(
+                    let mut checks = archive_checks(&backup);
+                    checks.extend(server_preflight(
                         &backup,
                         &url,
                         &auth,
@@ -207,7 +233,8 @@ impl RestoreDialog {
                         &consumers,
                         drop_expired,
                         drop_unknown_config,
-                    ))
+                    ));
+                    Ok(checks)
                 })
             }
         });
@@ -278,25 +305,28 @@ impl RestoreDialog {
     }
 
     /// Draws the dialog; returns false once it is closed.
-    pub fn show(&mut self, ctx: &egui::Context) -> bool {
+    pub fn show(&mut self, ctx: &egui::Context, _commands: &mut Vec<Command>) -> bool {
         self.poll(ctx);
         let mut open = true;
-        egui::Window::new(format!("Restore {}", self.backup.stream_name))
-            .id(egui::Id::unique("restore_dialog"))
-            .open(&mut open)
-            .collapsible(false)
-            .default_width(640.0)
-            .show(ctx, |ui| {
-                egui::ScrollArea::vertical()
-                    .max_height(ctx.content_rect().height() - 120.0)
-                    .show(ui, |ui| self.body_ui(ui));
-            });
+        dialog::scrolling_window(
+            ctx,
+            format!("Restore {}", self.backup.stream_name),
+            "restore_dialog",
+            640.0,
+            &mut open,
+            |ui| self.body_ui(ui),
+        );
         if !open {
-            if let Some(job) = &self.job {
-                job.request_cancel();
-            }
+            self.cancel();
         }
         open
+    }
+
+    /// Stops a running restore (the dialog is closing).
+    pub fn cancel(&self) {
+        if let Some(job) = &self.job {
+            job.request_cancel();
+        }
     }
 
     fn body_ui(&mut self, ui: &mut Ui) {
@@ -321,9 +351,13 @@ impl RestoreDialog {
         } else if self.confirm_replace {
             self.confirm_ui(ui);
         } else {
-            let blocked = matches!(&self.preflight, Some(Ok(checks)) if preflight::blocked(checks));
-            let ready = !blocked
-                && !self.stream_name.trim().is_empty()
+            let refusal = match &self.preflight {
+                Some(Ok(checks)) if preflight::blocked(checks) => Some(preflight::refusal(checks)),
+                _ => None,
+            };
+            let blocked = refusal.is_some();
+            // A blocked restore can still be asked for: it answers with the refusal.
+            let ready = !self.stream_name.trim().is_empty()
                 && match self.target {
                     Target::Store => self.store.path().is_some(),
                     Target::Server => !self.url.trim().is_empty(),
@@ -333,7 +367,9 @@ impl RestoreDialog {
                     .add_enabled(ready, egui::Button::new("Run restore"))
                     .clicked()
                 {
-                    if self.replace && self.target == Target::Store {
+                    if let Some(refusal) = refusal {
+                        self.result = Some(Err(refusal));
+                    } else if self.replace && self.target == Target::Store {
                         self.confirm_replace = true;
                     } else {
                         self.start(ui.ctx());
@@ -475,6 +511,19 @@ impl RestoreDialog {
                 "leave out config fields the target server refuses (listed in the pre-flight)",
             )
             .changed();
+        let memory = self
+            .backup
+            .config
+            .as_ref()
+            .is_some_and(crate::model::StreamConfig::is_memory);
+        if self.target == Target::Store && memory {
+            changed |= ui
+                .checkbox(
+                    &mut self.storage_file,
+                    "store the memory-storage stream as file storage (a server never loads memory streams from a store directory)",
+                )
+                .changed();
+        }
         if self.target == Target::Store {
             changed |= ui
                 .checkbox(

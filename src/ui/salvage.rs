@@ -1,8 +1,11 @@
 //! Damaged archives: the banner at the top of a damaged backup's view (what is
 //! damaged, how much can be recovered) and the "Save salvaged copy" dialog,
 //! which runs `ops::export::export` with `salvage` on a worker thread.
+//! The dialog defaults to the source's format (v1 stays v1, so the server that
+//! made it can restore it) and to a writable folder (read-only evidence folders
+//! are left alone), and says what the salvage keeps before anything is written.
 
-use super::app::Command;
+use super::command::{Action, Command};
 use super::dialog::{self, PathField};
 use super::export::{default_output, drop_lines, spawn_export};
 use super::widgets;
@@ -11,8 +14,18 @@ use super::{OpenSource, Pane};
 use crate::format::headers::flags;
 use crate::model::{to_ranges, ArchiveFormat, Backup, Severity};
 use crate::ops::export::{ExportOptions, ExportReport};
+use crate::ops::triage::{salvage_output_dir, salvage_plan, SalvagePlan};
 use egui::{RichText, Ui};
+use std::path::PathBuf;
 use std::sync::Arc;
+
+/// What the pre-flight worker found: the plan, and the default output path
+/// (moved out of a read-only folder when needed).
+pub struct SalvagePreflight {
+    pub plan: Option<SalvagePlan>,
+    pub out: PathBuf,
+    pub moved_from: Option<PathBuf>,
+}
 
 /// "1,673 of 1,674 messages intact; seq 1000 damaged; sequences 312–640 lost".
 pub fn damage_summary(backup: &Backup) -> String {
@@ -99,7 +112,7 @@ pub fn banner_ui(ui: &mut Ui, backup: &Backup, commands: &mut Vec<Command>) {
                     .on_hover_text("Write what can be read as a new backup with consistent state")
                     .clicked()
                 {
-                    commands.push(Command::OpenSalvage);
+                    commands.push(Command::Run(Action::Salvage));
                 }
                 if ui.small_button("Show findings").clicked() {
                     commands.push(Command::ShowPane(Pane::Findings));
@@ -115,16 +128,113 @@ pub struct SalvageDialog {
     pub out: PathField,
     pub job: Option<Job<ExportReport>>,
     pub result: Option<Result<ExportReport, String>>,
+    /// The default output path before the pre-flight (to see whether the user edited it).
+    initial_out: String,
+    preflight_job: Option<Job<SalvagePreflight>>,
+    pub preflight: Option<Result<SalvagePreflight, String>>,
 }
 
 impl SalvageDialog {
     pub fn new(backup: Arc<Backup>) -> Self {
+        let initial_out = default_output(&backup, "salvaged");
         Self {
-            format: ArchiveFormat::V2,
-            out: PathField::new(default_output(&backup, "salvaged")),
+            format: backup.format.unwrap_or(ArchiveFormat::V2),
+            out: PathField::new(initial_out.clone()),
             job: None,
             result: None,
+            initial_out,
+            preflight_job: None,
+            preflight: None,
             backup,
+        }
+    }
+
+    /// Starts the pre-flight (plan and output folder) on a worker, once.
+    fn start_preflight(&mut self, ctx: &egui::Context) {
+        if self.preflight_job.is_some() || self.preflight.is_some() {
+            return;
+        }
+        let backup = self.backup.clone();
+        let initial = PathBuf::from(&self.initial_out);
+        self.preflight_job = Some(super::workers::spawn_job(
+            "salvage-preflight",
+            ctx,
+            move |_, cancel| {
+                let plan = salvage_plan(&backup, Some(cancel));
+                let folder = initial
+                    .parent()
+                    .filter(|parent| !parent.as_os_str().is_empty())
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("."));
+                let chosen = salvage_output_dir(&folder);
+                let name = initial.file_name().map(PathBuf::from).unwrap_or_default();
+                let moved_from = (chosen != folder).then_some(folder);
+                Ok(SalvagePreflight {
+                    plan,
+                    out: chosen.join(name),
+                    moved_from,
+                })
+            },
+        ));
+    }
+
+    fn poll_preflight(&mut self) {
+        dialog::poll_job(&mut self.preflight_job, &mut self.preflight);
+        if let Some(Ok(preflight)) = &self.preflight {
+            // Follow the pre-flight's folder unless the user already chose one.
+            if self.out.text == self.initial_out && preflight.moved_from.is_some() {
+                self.out.text = preflight.out.display().to_string();
+                self.initial_out = self.out.text.clone();
+            }
+        }
+    }
+
+    /// "Will keep 1,673 of 1,674 messages (v1): …", before anything is written.
+    fn plan_ui(&self, ui: &mut Ui) {
+        match &self.preflight {
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    widgets::weak(ui, "checking what a salvage keeps…");
+                });
+            }
+            Some(Err(message)) => dialog::error_ui(ui, message),
+            Some(Ok(preflight)) => {
+                if let Some(plan) = &preflight.plan {
+                    ui.label(
+                        RichText::new(format!(
+                            "Will keep {} of {} messages",
+                            widgets::count(plan.keeps),
+                            widgets::count(plan.of)
+                        ))
+                        .strong(),
+                    );
+                    let left_out = plan.of.saturating_sub(plan.keeps);
+                    if left_out > 0 {
+                        widgets::weak(
+                            ui,
+                            format!(
+                                "{} left out: damaged, lost or unproven messages never go into the restorable copy",
+                                widgets::count(left_out)
+                            ),
+                        );
+                    }
+                }
+                if let Some(folder) = &preflight.moved_from {
+                    widgets::weak(
+                        ui,
+                        format!(
+                            "{} cannot be written (read-only evidence?): the copy goes to {}",
+                            folder.display(),
+                            preflight
+                                .out
+                                .parent()
+                                .map(|parent| parent.display().to_string())
+                                .unwrap_or_default()
+                        ),
+                    );
+                }
+            }
         }
     }
 
@@ -155,6 +265,8 @@ impl SalvageDialog {
     /// Draws the dialog; returns false once it is closed.
     pub fn show(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) -> bool {
         dialog::poll_job(&mut self.job, &mut self.result);
+        self.start_preflight(ctx);
+        self.poll_preflight();
         let mut open = true;
         egui::Window::new(format!(
             "Save a salvaged copy of {}",
@@ -166,11 +278,19 @@ impl SalvageDialog {
         .default_width(600.0)
         .show(ctx, |ui| self.body_ui(ui, commands));
         if !open {
-            if let Some(job) = &self.job {
-                job.request_cancel();
-            }
+            self.cancel();
         }
         open
+    }
+
+    /// Stops a running salvage (the dialog is closing).
+    pub fn cancel(&self) {
+        if let Some(job) = &self.job {
+            job.request_cancel();
+        }
+        if let Some(job) = &self.preflight_job {
+            job.request_cancel();
+        }
     }
 
     fn body_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
@@ -200,6 +320,7 @@ impl SalvageDialog {
                 Some(&format!("{}-salvaged", self.backup.stream_name)),
             );
         });
+        self.plan_ui(ui);
         if let Some(job) = &self.job {
             if dialog::progress_ui(ui, job, "Salvaging", "messages") {
                 job.request_cancel();

@@ -72,15 +72,7 @@ pub fn time_relative(ns: i64, base_ns: i64) -> String {
 
 /// 1234567 → "1,234,567".
 pub fn count(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
+    crate::util::grouped(value)
 }
 
 /// Human-readable byte size (decimal units, as the nats CLI prints them).
@@ -202,6 +194,88 @@ pub fn ttl_banner_text(expired: u64, reference_is_now: bool, reference_ns: i64) 
         "{expired} message{} would be dropped by a restore {when} (TTL expired)",
         plural(expired)
     )
+}
+
+/// The TTL reference time controls and the "would be dropped" banner.
+pub fn ttl_banner_ui(ui: &mut Ui, document: &mut super::document::Document) {
+    let Some(backup) = document.backup.clone() else {
+        return;
+    };
+    let Some(summary) = document.ttl_summary() else {
+        return;
+    };
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("TTL reference");
+        let response = ui
+            .add(
+                egui::TextEdit::singleline(&mut document.reference.text)
+                    .hint_text("now (or RFC 3339)")
+                    .desired_width(230.0),
+            )
+            .labelled_by(label.id);
+        if response.changed() {
+            let text = document.reference.text.trim().to_string();
+            if text.is_empty() {
+                document.reference.fixed_ns = None;
+                document.reference.error = None;
+            } else {
+                match crate::util::time::parse_rfc3339_ns(&text) {
+                    Some(ns) => {
+                        document.reference.fixed_ns = Some(ns);
+                        document.reference.error = None;
+                    }
+                    None => document.reference.error = Some("not an RFC 3339 time".into()),
+                }
+            }
+        }
+        if ui.small_button("now").clicked() {
+            document.reference.set_now();
+        }
+        let snapshot_ns = backup.snapshot_time_ns.or_else(|| {
+            backup
+                .declared_state
+                .as_ref()
+                .map(|state| state.last_ts_ns)
+                .filter(|&ns| ns > 0)
+        });
+        if let Some(ns) = snapshot_ns {
+            if ui
+                .small_button("as of snapshot time")
+                .on_hover_text(time_utc(ns))
+                .clicked()
+            {
+                document.set_reference_ns(ns);
+            }
+        }
+        if let Some(error) = &document.reference.error {
+            ui.label(RichText::new(error).color(error_color(ui)));
+        }
+        ui.separator();
+        if summary.messages_with_ttl == 0 {
+            weak(ui, "no message carries Nats-TTL");
+            return;
+        }
+        let text = ttl_banner_text(
+            summary.expired,
+            document.reference.fixed_ns.is_none(),
+            document.reference.ns(),
+        );
+        let color = if summary.expired > 0 {
+            warn_color(ui)
+        } else {
+            ui.visuals().weak_text_color()
+        };
+        ui.label(RichText::new(text).color(color).strong());
+        if summary.invalid > 0 {
+            ui.label(
+                RichText::new(format!(
+                    "{} with an invalid TTL (a v2 restore aborts)",
+                    summary.invalid
+                ))
+                .color(error_color(ui)),
+            );
+        }
+    });
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! channels; the UI thread only polls (`try_recv`). Also the generic [`Job`]
 //! that export, restore, pre-flight checks and folder pickers run on.
 
-use super::filter::{self, DisplayList, FilterSpec};
+use super::filter::{self, DisplayList, FilterError, FilterSpec};
 use crate::format::headers::parse_header_block;
 use crate::model::Backup;
 use crate::ops::read::MessageReader;
@@ -30,6 +30,8 @@ pub struct Summary {
     pub bin_width_s: f64,
     /// Top subjects by live count, largest first.
     pub top_subjects: Vec<(String, u64)>,
+    /// Findings explained, the predicted restore and the salvage plan.
+    pub triage: Option<Arc<crate::ops::triage::Triage>>,
 }
 
 pub enum IndexEvent {
@@ -48,6 +50,8 @@ pub enum IndexEvent {
         backup: Option<Box<Backup>>,
     },
     Cancelled,
+    /// Not a backup at all (or no such path): the document closes, with this message.
+    Refused(String),
 }
 
 pub struct IndexJob {
@@ -130,13 +134,23 @@ fn index_thread(
     let mut control = ScanControl {
         cancel: Some(cancel),
         on_progress: Some(&mut on_progress),
+        memory_budget: None,
     };
     let event = match open_backup(&path, &mut control) {
-        Ok(backup) => {
-            let summary = summarize(&backup);
+        Ok(mut backup) => {
+            check_content(&mut backup, cancel);
+            let mut summary = summarize(&backup);
+            let triage = crate::ops::triage::triage(
+                &backup,
+                crate::util::time::now_ns(),
+                Some(cancel),
+                false,
+            );
+            summary.triage = Some(Arc::new(triage));
             IndexEvent::Done(Box::new(backup), summary)
         }
         Err(OpenError::Cancelled) => IndexEvent::Cancelled,
+        Err(error @ OpenError::Locate(_)) => IndexEvent::Refused(error.to_string()),
         Err(OpenError::Unreadable(message, backup)) => IndexEvent::Failed {
             message,
             backup: Some(backup),
@@ -147,6 +161,18 @@ fn index_thread(
         },
     };
     let _ = sender.send(event);
+}
+
+/// Checks beyond checksums (object store, KV, subjects); header blocks are only
+/// read by `verify`, which can afford a second pass.
+fn check_content(backup: &mut Backup, cancel: &AtomicBool) {
+    use crate::ops::content_checks::{run, CheckOptions};
+    if let Err(error) = run(backup, CheckOptions::default(), Some(cancel)) {
+        backup.findings.push(crate::model::Finding::warning(
+            crate::model::FindingKind::ObjectMeta,
+            format!("the content checks stopped: {error}"),
+        ));
+    }
 }
 
 /// A cheap copy of the model so far: everything but the bulk of the rows.
@@ -226,6 +252,10 @@ pub struct MessageView {
     pub pretty_json: Option<String>,
     /// Hex dump of the first bytes.
     pub hex: String,
+    /// The stored header block, as is (raw view, linked hex view).
+    pub header_bytes: Vec<u8>,
+    /// Header spans, charset-decoded text and the JSON tree (see `ops::payload_view`).
+    pub analysis: Arc<crate::ops::payload_view::Analysis>,
 }
 
 pub struct ReadResponse {
@@ -280,6 +310,7 @@ pub fn spawn_reader(backup: Arc<Backup>, ctx: egui::Context) -> Result<ReaderHan
 
 fn prepare_view(backup: &Backup, row: usize, headers: Vec<u8>, data: Vec<u8>) -> MessageView {
     let block = parse_header_block(&headers);
+    let analysis = Arc::new(crate::ops::payload_view::analyze(&headers, &data));
     let text = std::str::from_utf8(&data).ok().map(str::to_string);
     let pretty_json = serde_json::from_slice::<serde_json::Value>(&data)
         .ok()
@@ -295,6 +326,8 @@ fn prepare_view(backup: &Backup, row: usize, headers: Vec<u8>, data: Vec<u8>) ->
         text,
         pretty_json,
         data,
+        header_bytes: headers,
+        analysis,
     }
 }
 
@@ -332,7 +365,7 @@ pub fn hex_dump(data: &[u8], limit: usize) -> String {
 
 pub struct FilterResult {
     pub generation: u64,
-    pub result: Result<DisplayList, String>,
+    pub result: Result<DisplayList, FilterError>,
     /// Rows found so far while the filter runs on: (rows scanned, rows to scan).
     pub partial: Option<(usize, usize)>,
 }
@@ -388,7 +421,9 @@ pub fn spawn_filter(
     if let Err(error) = spawned {
         let _ = fallback.send(FilterResult {
             generation,
-            result: Err(format!("cannot start the filter thread: {error}")),
+            result: Err(FilterError::other(format!(
+                "cannot start the filter thread: {error}"
+            ))),
             partial: None,
         });
     }

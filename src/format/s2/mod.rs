@@ -117,8 +117,8 @@ mod range;
 mod stream;
 
 pub use decode::{
-    decode_chunk, decode_chunk_body, ChunkEvent, ChunkLog, ChunkSource, DecodedChunk, InlineSource,
-    CHUNK_HEADROOM,
+    decode_chunk, decode_chunk_body, zero_extend, ChunkEvent, ChunkLog, ChunkSource, DecodedChunk,
+    InlineSource, CHUNK_HEADROOM,
 };
 pub use frame::{Frame, FrameReader, RawChunk};
 pub use range::{RangeError, RangeReader};

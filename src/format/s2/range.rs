@@ -55,7 +55,7 @@ impl<R: Read + Seek> RangeReader<R> {
         match record.kind {
             ChunkKind::Uncompressed => self.cached.extend_from_slice(payload),
             ChunkKind::Compressed => {
-                self.cached.resize(record.decompressed_len as usize, 0);
+                super::decode::zero_extend(&mut self.cached, record.decompressed_len as usize);
                 if record.status != ChunkStatus::Undecodable
                     && minlz::decode_into(&mut self.cached, payload).is_err()
                 {

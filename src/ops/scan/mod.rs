@@ -8,6 +8,7 @@
 //! Byte-level parsing and resync live in `format`; the policy (when to resync,
 //! what to report) lives here.
 
+pub mod budget;
 mod consumers;
 mod reconcile;
 mod v1;
@@ -47,6 +48,9 @@ pub struct ScanControl<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Called now and then with progress and the model built so far.
     pub on_progress: Option<ProgressCallback<'a>>,
+    /// Bytes the scan may hold besides the message table; `None`: the
+    /// `JSBACKUP_SCAN_MEMORY_MB` environment variable, else [`budget::DEFAULT_BUDGET`].
+    pub memory_budget: Option<u64>,
 }
 
 impl ScanControl<'_> {
@@ -125,7 +129,10 @@ pub fn scan_decoded<S: ChunkSource>(
         Some((format, start_readable)) => (Some(format), start_readable),
         None => (None, true),
     };
-    let mut scan = Scan::default();
+    let mut scan = Scan {
+        budget: budget::Budget::new(control.memory_budget),
+        ..Scan::default()
+    };
     match format {
         Some(ArchiveFormat::V2) => {
             backup.format = format;
@@ -158,7 +165,9 @@ pub fn scan_decoded<S: ChunkSource>(
     reconcile::find_lost_ranges(backup, scan.saw_end, &scan.index_live);
     reconcile::compare_states(backup);
     consumers::check_consumers(backup);
+    budget::check_sequences(backup);
     backup.complete = scan.saw_end && !backup.has_errors();
+    backup.findings.seal();
     Ok(())
 }
 
@@ -239,6 +248,10 @@ pub(super) struct Scan {
     pub(super) index_live: Vec<(u64, u64, Vec<u64>)>,
     /// v2: number of consumer entries declared in state.json.
     pub(super) declared_consumers: Option<u64>,
+    /// What the scan holds besides the message table, against its budget.
+    pub(super) budget: budget::Budget,
+    /// v2: consumer names seen (a second entry of a name is a finding, not a consumer).
+    pub(super) consumer_names: FxHashSet<String>,
 }
 
 #[derive(Default)]

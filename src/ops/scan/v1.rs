@@ -3,7 +3,7 @@
 //! and on bytes lost inside a block.
 
 use super::v1_blocks::{block_key, scan_block, scan_block_rest, Block};
-use super::{report_progress, OpenError, Scan, ScanControl};
+use super::{budget, report_progress, OpenError, Scan, ScanControl};
 use crate::format::filestore;
 use crate::format::s2::{ChunkSource, DecodedStream};
 use crate::format::tar::{TarError, TarEvent, TarHeader, TarReader};
@@ -138,11 +138,48 @@ impl MemberLoop {
             );
             return Step::Next;
         }
+        let held = 96 + name.len() as u64;
+        if !scan
+            .budget
+            .charge(backup, held, &format!("tar member {name:?}"))
+        {
+            return Step::Stop;
+        }
+        match member_use(&name) {
+            MemberUse::Read { cap, why } if header.size > cap => {
+                backup.findings.push(budget::too_large(
+                    &name,
+                    header.size,
+                    cap,
+                    why,
+                    header.header_offset,
+                ));
+                return self.skip_member(stream, backup, scan);
+            }
+            MemberUse::Read { .. } => {}
+            MemberUse::Skip => return self.skip_member(stream, backup, scan),
+            MemberUse::Unexpected => {
+                unexpected_member(backup, &name, &header);
+                return self.skip_member(stream, backup, scan);
+            }
+        }
         if let Err(error) = self.tar.read_data(stream, header.size, &mut self.data) {
             return self.cut_member(stream, backup, scan, &name, &header, error);
         }
-        self.store_member(backup, scan, &name, &header);
-        Step::Next
+        self.store_member(backup, scan, &name, &header)
+    }
+
+    /// Skips a member's bytes without holding them.
+    fn skip_member<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        scan: &mut Scan,
+    ) -> Step {
+        match self.tar.skip_rest(stream) {
+            Ok(()) => Step::Next,
+            Err(error) => self.recover(stream, backup, scan, error).into(),
+        }
     }
 
     /// A member whose bytes stop early: keep its whole records, then go on if the
@@ -426,15 +463,26 @@ impl MemberLoop {
         backup.messages.len() - before
     }
 
-    /// Files a whole member's bytes by its name.
+    /// Files a whole member's bytes by its name (`member_use` said it is read).
     fn store_member(
         &mut self,
         backup: &mut Backup,
         scan: &mut Scan,
         name: &str,
         header: &TarHeader,
-    ) {
+    ) -> Step {
         let data = &self.data;
+        let kept = match name {
+            "meta.inf" | "meta.sum" | "msgs/index.db" => true,
+            _ => name.ends_with(".idx") || name.starts_with("obs/"),
+        };
+        if kept
+            && !scan
+                .budget
+                .charge(backup, data.len() as u64, &format!("tar member {name:?}"))
+        {
+            return Step::Stop;
+        }
         if name == "meta.inf" {
             self.stream_key_name = parse_meta_inf(backup, data, header.data_offset);
         } else if name == "meta.sum" {
@@ -463,15 +511,9 @@ impl MemberLoop {
         } else if name == "msgs/index.db" {
             scan.index_db = Some(data.clone());
             scan.index_db_entry_offset = header.data_offset;
-        } else if let Some(block_index) = name
-            .strip_prefix("msgs/")
-            .and_then(|rest| rest.strip_suffix(".idx"))
-            .and_then(|number| number.parse::<u64>().ok())
-        {
+        } else if let Some(block_index) = legacy_idx_of(name) {
             // ≤ 2.9: the block's state and delete list.
             scan.legacy_idx.insert(block_index, data.clone());
-        } else if name.starts_with("msgs/") && name.ends_with(".fss") {
-            // ≤ 2.9 per-block subject summaries: the blocks say the same.
         } else if let Some(rest) = name.strip_prefix("obs/") {
             store_consumer_file(backup, scan, name, rest, data, header);
         } else if name == "errors.txt" {
@@ -486,7 +528,70 @@ impl MemberLoop {
         } else {
             unexpected_member(backup, name, header);
         }
+        Step::Next
     }
+}
+
+fn legacy_idx_of(name: &str) -> Option<u64> {
+    name.strip_prefix("msgs/")?
+        .strip_suffix(".idx")?
+        .parse::<u64>()
+        .ok()
+}
+
+/// How a member is handled before any of its bytes are read.
+enum MemberUse {
+    /// Read whole, if it is at most `cap` bytes (`why` says where the cap comes from).
+    Read { cap: u64, why: &'static str },
+    /// Not needed: skipped without a word (≤ 2.9 `.fss` subject summaries).
+    Skip,
+    /// Not part of a stream snapshot: a finding, then skipped.
+    Unexpected,
+}
+
+fn member_use(name: &str) -> MemberUse {
+    use budget::*;
+    const CONFIG: &str = "of JSON the server accepts for a config (an API request of at most max_payload; it warns above 8 MiB)";
+    const SMALL: &str = "such a file holds (a hash or a line of text)";
+    let read = |cap, why| MemberUse::Read { cap, why };
+    match name {
+        "meta.inf" => return read(MAX_CONFIG_JSON, CONFIG),
+        "meta.sum" | "errors.txt" => return read(MAX_SMALL_FILE, SMALL),
+        "msgs/index.db" => {
+            return read(
+                MAX_INDEX_DB,
+                "an index.db holds (a few dozen bytes a block and a subject, plus delete maps)",
+            )
+        }
+        _ => {}
+    }
+    if block_index_of(name).is_some() {
+        return read(
+            MAX_BLOCK_MEMBER,
+            "of the largest block the server writes (8 MiB blocks, or one message of at most 64 MiB)",
+        );
+    }
+    if legacy_idx_of(name).is_some() {
+        return read(
+            MAX_LEGACY_IDX,
+            "a ≤ 2.9 block index holds (the state and delete list of an 8 MiB block)",
+        );
+    }
+    if name.starts_with("msgs/") && name.ends_with(".fss") {
+        return MemberUse::Skip;
+    }
+    if let Some(rest) = name.strip_prefix("obs/") {
+        return match rest.rsplit_once('/').map(|(_, file)| file) {
+            Some("meta.inf") => read(MAX_CONFIG_JSON, CONFIG),
+            Some("meta.sum") => read(MAX_SMALL_FILE, SMALL),
+            Some("o.dat") => read(
+                MAX_ODAT,
+                "of consumer state (about 10 bytes a pending message: millions of unacknowledged messages)",
+            ),
+            _ => MemberUse::Unexpected,
+        };
+    }
+    MemberUse::Unexpected
 }
 
 /// `obs/NAME/FILE`: kept until the end, when the consumer is built from its files.

@@ -160,7 +160,10 @@ fn load_index_db(backup: &mut Backup, scan: &mut Scan) -> (Option<IndexDb>, Opti
     let mut trusted: Option<IndexDb> = None;
     let mut parsed_index_last: Option<u64> = None;
     if let Some(raw) = scan.index_db.take() {
-        match index_db::parse_index_db(&raw, &stream_name) {
+        // Deletes are held twice (the index and the live ranges), 8 bytes each.
+        let room = scan.budget.limit.saturating_sub(scan.budget.held) / 16;
+        let max_deletes = room.min(super::budget::MAX_INDEX_DELETES);
+        match index_db::parse_index_db_bounded(&raw, &stream_name, max_deletes) {
             Ok(index) => {
                 scan.index_live = index
                     .blocks

@@ -4,13 +4,14 @@
 
 use super::consumers::parse_v2_consumer;
 use super::{
-    report_progress, OpenError, Scan, ScanControl, DEFAULT_MAX_PAYLOAD, MAX_REPEATED_FINDINGS,
+    budget, report_progress, OpenError, Scan, ScanControl, DEFAULT_MAX_PAYLOAD,
+    MAX_REPEATED_FINDINGS,
 };
 use crate::format::headers::{self, flags, Ttl};
 use crate::format::s2::{ChunkSource, DecodedStream, StreamStop, LOOKBACK};
 use crate::format::v2::{self, EntryError, EntryHeader, Expectation, Resync};
 use crate::model::{
-    Backup, EntryInfo, Finding, FindingKind, MessageRow, StreamConfig, StreamState,
+    Backup, EntryInfo, Finding, FindingKind, MessageRow, Severity, StreamConfig, StreamState,
 };
 use serde_json::Value;
 
@@ -29,11 +30,20 @@ struct EntryLoop {
     seen_message: bool,
     header_scratch: Vec<u8>,
     max_msg_size: Option<i64>,
+    /// Entries a restore cannot use (misplaced, duplicate, out of order), see [`MAX_FRUITLESS_ENTRIES`].
+    fruitless: u64,
+    seen_state: bool,
     /// Data offset of the last message entry read (or just past the last candidate a
     /// resync found): a resync after bad bytes looks back to here at most (the entry
     /// after a damaged one can start before where the damaged one said it ended).
     previous_data_offset: u64,
 }
+
+/// Entries a restore cannot use that the scan reads before it stops: the server's
+/// restore fails at the first of them, and a crafted archive repeats one such entry
+/// millions of times in a few bytes (S2 compresses repetition), which would cost
+/// seconds per million entries and tell nothing new.
+const MAX_FRUITLESS_ENTRIES: u64 = 1_000_000;
 
 pub(super) fn scan_v2<S: ChunkSource>(
     stream: &mut DecodedStream<S>,
@@ -61,6 +71,8 @@ pub(super) fn scan_v2<S: ChunkSource>(
         seen_message: false,
         header_scratch: Vec::new(),
         max_msg_size,
+        fruitless: 0,
+        seen_state: false,
         previous_data_offset: 0,
     };
     let mut step = Step::Next;
@@ -186,7 +198,6 @@ impl EntryLoop {
         scan: &mut Scan,
         header: &EntryHeader,
     ) -> Step {
-        let name = header.name_lossy();
         if header.is_sentinel() {
             if stream.peek(1).is_ok_and(|bytes| !bytes.is_empty()) {
                 backup.findings.push(
@@ -200,16 +211,65 @@ impl EntryLoop {
             scan.saw_end = true;
             return Step::Stop;
         }
-        // A metadata entry: read it whole.
         let size = header.data_len();
         if size > v2::MAX_META_ENTRY {
             let finding = Finding::error(
                 FindingKind::EntryHeader,
-                format!("entry {name:?} declares {size} bytes"),
+                format!("entry {:?} declares {size} bytes", header.name_lossy()),
             )
-            .entry(name.clone())
+            .entry(header.name_lossy())
             .offset(header.offset);
             return self.report_and_resync(stream, backup, finding);
+        }
+        let is_state = header.name == b"state.json" && !self.seen_state;
+        let is_consumer = header.name.starts_with(b"consumers/");
+        if !is_state && !is_consumer {
+            return self.misplaced_entry(stream, backup, header);
+        }
+        let name = header.name_lossy();
+        if size > budget::MAX_V2_META_ENTRY {
+            backup.findings.push(
+                Finding::error(
+                    FindingKind::TooLarge,
+                    format!("entry {name:?} is {size} bytes, more than the {} bytes of JSON the server accepts in an API request (max_payload; it warns above 8 MiB): skipped, not read", budget::MAX_V2_META_ENTRY),
+                )
+                .entry(name)
+                .offset(header.offset),
+            );
+            return self.skip_data(stream, backup, size);
+        }
+        if let Some(consumer_name) = name.strip_prefix("consumers/") {
+            if scan.consumer_names.contains(consumer_name) {
+                if backup.findings.stores(FindingKind::ConsumerMeta) {
+                    backup.findings.push(
+                        Finding::error(
+                            FindingKind::ConsumerMeta,
+                            format!("consumer {consumer_name:?} appears more than once: a restore creates it once and fails on the next (only the first is kept)"),
+                        )
+                        .entry(name.clone())
+                        .offset(header.offset),
+                    );
+                } else {
+                    backup
+                        .findings
+                        .count_only(FindingKind::ConsumerMeta, Severity::Error);
+                }
+                if self.too_many_fruitless(backup, header.offset) {
+                    return Step::Stop;
+                }
+                return self.skip_data(stream, backup, size);
+            }
+            // Held: the JSON as parsed, its name twice and the entry row.
+            let held = size
+                .saturating_mul(2)
+                .saturating_add(256 + 2 * name.len() as u64);
+            if !scan
+                .budget
+                .charge(backup, held, &format!("consumer {consumer_name:?}"))
+            {
+                return Step::Stop;
+            }
+            scan.consumer_names.insert(consumer_name.to_string());
         }
         let data = match stream.take(size as usize) {
             Ok(data) => data.to_vec(),
@@ -234,22 +294,89 @@ impl EntryLoop {
             data_offset: header.data_offset,
             size,
         });
-        if name == "state.json" {
+        if is_state {
+            self.seen_state = true;
             self.state_json(backup, scan, header, &data);
         } else if let Some(consumer_name) = name.strip_prefix("consumers/") {
             self.check_consumer_position(backup, &name, header);
             parse_v2_consumer(backup, consumer_name, &name, &data, header.data_offset);
-        } else {
+        }
+        Step::Next
+    }
+
+    /// A sequence-0 entry that is neither state.json, a consumer nor the sentinel:
+    /// listed (up to the findings cap) and skipped, its bytes never held.
+    fn misplaced_entry<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        header: &EntryHeader,
+    ) -> Step {
+        if backup.findings.stores(FindingKind::EntryOrder) {
+            let name = header.name_lossy();
+            backup.entries.push(EntryInfo {
+                name: name.clone(),
+                header_offset: header.offset,
+                data_offset: header.data_offset,
+                size: header.data_len(),
+            });
             backup.findings.push(
                 Finding::error(
                     FindingKind::EntryOrder,
-                    format!("entry {name:?} has sequence 0 but is neither state.json, a consumer nor the sentinel (a restore fails with \"expected message sequence\")"),
+                    format!("entry {name:?} has sequence 0 but is neither the first state.json, a consumer nor the sentinel (a restore fails with \"expected message sequence\")"),
                 )
-                .entry(name.clone())
+                .entry(name)
                 .offset(header.offset),
             );
+        } else {
+            backup
+                .findings
+                .count_only(FindingKind::EntryOrder, Severity::Error);
         }
-        Step::Next
+        if self.too_many_fruitless(backup, header.offset) {
+            return Step::Stop;
+        }
+        self.skip_data(stream, backup, header.data_len())
+    }
+
+    /// Counts an entry a restore cannot use; true (with a finding) when the scan should stop.
+    fn too_many_fruitless(&mut self, backup: &mut Backup, offset: u64) -> bool {
+        self.fruitless += 1;
+        if self.fruitless <= MAX_FRUITLESS_ENTRIES {
+            return false;
+        }
+        backup.findings.push(
+            Finding::error(
+                FindingKind::EntryOrder,
+                format!("the scan stopped after {} entries a restore cannot use (sequence-0 entries out of place, duplicate consumers, sequences out of order); a restore fails at the first of them; what follows is not read", crate::model::findings::group_thousands(MAX_FRUITLESS_ENTRIES)),
+            )
+            .offset(offset),
+        );
+        true
+    }
+
+    /// Skips an entry's data; running into the end or lost bytes is reported as for any entry.
+    fn skip_data<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        size: u64,
+    ) -> Step {
+        let from = stream.pos();
+        match stream.skip(size) {
+            Ok(()) => Step::Next,
+            Err((_, StreamStop::Discontinuity)) => self.resync(stream, backup),
+            Err((_, StreamStop::End)) => {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::EntryTruncated,
+                        format!("an entry declares {size} bytes but the archive ends first"),
+                    )
+                    .offset(from),
+                );
+                Step::Stop
+            }
+        }
     }
 
     fn state_json(&self, backup: &mut Backup, scan: &mut Scan, header: &EntryHeader, data: &[u8]) {
@@ -372,6 +499,9 @@ impl EntryLoop {
             return Step::Stop;
         }
         if header.sequence <= previous_seq {
+            if self.too_many_fruitless(backup, header.offset) {
+                return Step::Stop;
+            }
             self.out_of_order += 1;
             if self.out_of_order <= MAX_REPEATED_FINDINGS {
                 backup.findings.push(

@@ -1,0 +1,35 @@
+//! How counts and sequence ranges are written in findings, explanations and
+//! reports, the same way everywhere.
+
+/// 12,349 (digits grouped, as the UI shows counts).
+pub fn group(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// "12349–18504, 20001" (sequence numbers as every view prints them; at most 8
+/// ranges, then how many there are in all).
+pub fn ranges_text(ranges: &[(u64, u64)]) -> String {
+    let mut shown: Vec<String> = ranges
+        .iter()
+        .take(8)
+        .map(|&(from, to)| {
+            if from == to {
+                from.to_string()
+            } else {
+                format!("{from}–{to}")
+            }
+        })
+        .collect();
+    if ranges.len() > 8 {
+        shown.push(format!("… ({} ranges in all)", group(ranges.len() as u64)));
+    }
+    shown.join(", ")
+}
