@@ -17,6 +17,7 @@ mod v1;
 mod v1_blocks;
 mod v1_state;
 mod v2;
+mod v2_checks;
 
 use crate::format::s2::{
     ChunkRecord, ChunkSource, ChunkStatus, DecodedStream, S2Problem, StreamStop,
@@ -209,7 +210,7 @@ fn detect_format<S: ChunkSource>(
     }
     let expect = crate::format::v2::Expectation {
         previous_seq: 0,
-        ts_range: v2::timestamp_range(backup),
+        ts_range: v2_checks::timestamp_range(backup),
     };
     let v2_at = match crate::format::v2::find_entry_start(buffered, 0, &expect, at_stop) {
         crate::format::v2::EntrySearch::Found { at, .. } => Some(at),
