@@ -2,12 +2,10 @@
 //! Measuring and printing only: the work measured is done by `ops` and `format`.
 
 use anyhow::{anyhow, Result};
-use jsbackup::format::s2::{decode_chunk, Frame, FrameReader};
-use jsbackup::format::v2;
+use jsbackup::ops::floor::floor_walk;
 use jsbackup::ops::read::MessageReader;
 use jsbackup::ops::scan::{open_backup, ScanControl};
 use jsbackup::util::subject::subject_matches;
-use std::io::BufReader;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -51,53 +49,6 @@ fn proc_status_bytes(field: &str) -> u64 {
         .and_then(|kb| kb.parse::<u64>().ok())
         .map(|kb| kb * 1024)
         .unwrap_or(0)
-}
-
-/// The floor: decode every S2 chunk (with CRC) on one thread and walk the
-/// decompressed bytes as little as a reader must (v2 entry headers; v1 bytes only).
-fn floor_walk(path: &std::path::Path) -> Result<(u64, u64)> {
-    let file = std::fs::File::open(path)?;
-    let mut frames = FrameReader::new(BufReader::with_capacity(1 << 20, file));
-    let mut buffer: Vec<u8> = Vec::with_capacity(8 << 20);
-    let mut body = Vec::new();
-    let mut decompressed = 0u64;
-    let mut entries = 0u64;
-    let mut position = 0usize;
-    let mut is_v2: Option<bool> = None;
-    loop {
-        match frames.next_frame(std::mem::take(&mut body)) {
-            Frame::Data(raw) => {
-                let before = buffer.len();
-                decode_chunk(&raw, &mut buffer);
-                decompressed += (buffer.len() - before) as u64;
-                body = raw.body;
-            }
-            Frame::Problem { .. } => continue,
-            Frame::End(_) => break,
-        }
-        if is_v2.is_none() && buffer.len() >= 8 {
-            let v2 = &buffer[..8] == v2::MAGIC;
-            is_v2 = Some(v2);
-            if v2 {
-                position = 8;
-            }
-        }
-        if is_v2 == Some(true) {
-            while let Ok(Some((header, used))) = v2::parse_entry_header(&buffer[position..], 0) {
-                let end = position + used + header.data_len() as usize;
-                if end > buffer.len() {
-                    break;
-                }
-                entries += 1;
-                position = end;
-            }
-            buffer.drain(..position);
-            position = 0;
-        } else if is_v2 == Some(false) {
-            buffer.clear();
-        }
-    }
-    Ok((decompressed, entries))
 }
 
 pub fn bench(args: &BenchArgs) -> Result<u8> {

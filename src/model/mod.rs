@@ -8,6 +8,8 @@ pub mod message_table;
 pub mod odat;
 pub mod state;
 
+/// Per-message flags and TTL as the scan stores them in the message table.
+pub use crate::format::headers::{flags, Ttl};
 pub use config::{ConsumerConfig, Nanos, Storage, StreamConfig};
 pub use findings::{Finding, FindingKind, Findings, Severity};
 pub use message_table::{MessageRow, MessageTable, SubjectTable};

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod dump;
 pub mod export;
 pub mod filter;
+pub mod floor;
 pub mod header_cells;
 pub mod nats_client;
 pub mod open;

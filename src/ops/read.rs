@@ -1,6 +1,8 @@
 //! Reading one message's bytes on demand through the chunk index.
 //! No scanning: it reads where the message table points.
 
+/// Header blocks as the server parses them, for the message detail.
+pub use crate::format::headers::{parse_header_block, HeaderBlock};
 use crate::format::s2::{RangeError, RangeReader};
 use crate::model::Backup;
 

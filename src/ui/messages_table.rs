@@ -455,12 +455,12 @@ fn subject_cell(ui: &mut Ui, subject: &str, warn: egui::Color32) {
 fn flags_cell(
     ui: &mut Ui,
     message: &crate::model::MessageRow,
-    ttl: crate::format::headers::Ttl,
+    ttl: crate::model::Ttl,
     expired: bool,
     context: &RowContext<'_>,
 ) {
     if expired {
-        if let crate::format::headers::Ttl::Seconds(seconds) = ttl {
+        if let crate::model::Ttl::Seconds(seconds) = ttl {
             let expires = message
                 .ts_ns
                 .saturating_add(seconds.saturating_mul(1_000_000_000));

@@ -11,7 +11,7 @@ use super::export::{default_output, drop_lines, spawn_export};
 use super::widgets;
 use super::workers::Job;
 use super::{OpenSource, Pane};
-use crate::format::headers::flags;
+use crate::model::flags;
 use crate::model::{to_ranges, ArchiveFormat, Backup, Severity};
 use crate::ops::export::{ExportOptions, ExportReport};
 use crate::ops::triage::{salvage_output_dir, salvage_plan, SalvagePlan};

@@ -1,7 +1,7 @@
 //! Small formatting helpers and widgets shared by the panes. Pure functions:
 //! no I/O, no parsing of archive bytes.
 
-use crate::format::headers::{flags, Ttl};
+use crate::model::{flags, Ttl};
 use egui::{Color32, RichText, Ui};
 use time::macros::format_description;
 use time::OffsetDateTime;

@@ -4,8 +4,8 @@
 //! that export, restore, pre-flight checks and folder pickers run on.
 
 use super::filter::{self, DisplayList, FilterError, FilterSpec};
-use crate::format::headers::parse_header_block;
 use crate::model::Backup;
+use crate::ops::read::parse_header_block;
 use crate::ops::read::MessageReader;
 use crate::ops::scan::{open_backup, OpenError, ScanControl, ScanProgress};
 use std::path::PathBuf;
