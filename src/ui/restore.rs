@@ -395,84 +395,111 @@ impl RestoreDialog {
                 .changed();
         });
         match self.target {
-            Target::Store => {
-                changed |= self.store.ui(
-                    ui,
-                    "store directory",
-                    "the server's store_dir (holds jetstream/)",
-                    None,
-                );
+            Target::Store => changed |= self.store_target_ui(ui),
+            Target::Server => changed |= self.server_target_ui(ui),
+        }
+        changed |= self.stream_name_ui(ui);
+        changed |= self.consumers.ui(ui);
+        changed |= self.salvage_ui(ui);
+        changed |= dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns);
+        changed |= ui
+            .checkbox(
+                &mut self.drop_unknown_config,
+                "leave out config fields the target server refuses (listed in the pre-flight)",
+            )
+            .changed();
+        changed |= self.store_options_ui(ui);
+        if changed {
+            self.changed();
+        }
+    }
+
+    /// The store-directory target's fields: store directory and account; true when one changed.
+    fn store_target_ui(&mut self, ui: &mut Ui) -> bool {
+        let mut changed = false;
+        changed |= self.store.ui(
+            ui,
+            "store directory",
+            "the server's store_dir (holds jetstream/)",
+            None,
+        );
+        ui.horizontal(|ui| {
+            let label = ui.label("account");
+            changed |= ui
+                .add(egui::TextEdit::singleline(&mut self.account).desired_width(160.0))
+                .labelled_by(label.id)
+                .changed();
+            widgets::weak(ui, "$G is the global account");
+        });
+        widgets::weak(
+            ui,
+            "Stop the server first: it reads stream directories at startup.",
+        );
+        changed
+    }
+
+    /// The server target's fields: URL, auth choice and its credentials; true when one changed.
+    fn server_target_ui(&mut self, ui: &mut Ui) -> bool {
+        let mut changed = false;
+        ui.horizontal(|ui| {
+            let label = ui.label("server URL");
+            changed |= ui
+                .add(egui::TextEdit::singleline(&mut self.url).desired_width(300.0))
+                .labelled_by(label.id)
+                .changed();
+        });
+        ui.horizontal(|ui| {
+            ui.label("auth");
+            changed |= ui
+                .radio_value(&mut self.auth, AuthChoice::None, "none")
+                .changed();
+            changed |= ui
+                .radio_value(&mut self.auth, AuthChoice::UserPassword, "user + password")
+                .changed();
+            changed |= ui
+                .radio_value(&mut self.auth, AuthChoice::Token, "token")
+                .changed();
+        });
+        match self.auth {
+            AuthChoice::None => {}
+            AuthChoice::UserPassword => {
                 ui.horizontal(|ui| {
-                    let label = ui.label("account");
+                    let label = ui.label("user");
                     changed |= ui
-                        .add(egui::TextEdit::singleline(&mut self.account).desired_width(160.0))
+                        .add(egui::TextEdit::singleline(&mut self.user).desired_width(140.0))
                         .labelled_by(label.id)
                         .changed();
-                    widgets::weak(ui, "$G is the global account");
+                    let label = ui.label("password");
+                    changed |= ui
+                        .add(
+                            egui::TextEdit::singleline(&mut self.password)
+                                .password(true)
+                                .desired_width(140.0),
+                        )
+                        .labelled_by(label.id)
+                        .changed();
                 });
-                widgets::weak(
-                    ui,
-                    "Stop the server first: it reads stream directories at startup.",
-                );
             }
-            Target::Server => {
+            AuthChoice::Token => {
                 ui.horizontal(|ui| {
-                    let label = ui.label("server URL");
+                    let label = ui.label("token");
                     changed |= ui
-                        .add(egui::TextEdit::singleline(&mut self.url).desired_width(300.0))
+                        .add(
+                            egui::TextEdit::singleline(&mut self.token)
+                                .password(true)
+                                .desired_width(300.0),
+                        )
                         .labelled_by(label.id)
                         .changed();
                 });
-                ui.horizontal(|ui| {
-                    ui.label("auth");
-                    changed |= ui
-                        .radio_value(&mut self.auth, AuthChoice::None, "none")
-                        .changed();
-                    changed |= ui
-                        .radio_value(&mut self.auth, AuthChoice::UserPassword, "user + password")
-                        .changed();
-                    changed |= ui
-                        .radio_value(&mut self.auth, AuthChoice::Token, "token")
-                        .changed();
-                });
-                match self.auth {
-                    AuthChoice::None => {}
-                    AuthChoice::UserPassword => {
-                        ui.horizontal(|ui| {
-                            let label = ui.label("user");
-                            changed |= ui
-                                .add(
-                                    egui::TextEdit::singleline(&mut self.user).desired_width(140.0),
-                                )
-                                .labelled_by(label.id)
-                                .changed();
-                            let label = ui.label("password");
-                            changed |= ui
-                                .add(
-                                    egui::TextEdit::singleline(&mut self.password)
-                                        .password(true)
-                                        .desired_width(140.0),
-                                )
-                                .labelled_by(label.id)
-                                .changed();
-                        });
-                    }
-                    AuthChoice::Token => {
-                        ui.horizontal(|ui| {
-                            let label = ui.label("token");
-                            changed |= ui
-                                .add(
-                                    egui::TextEdit::singleline(&mut self.token)
-                                        .password(true)
-                                        .desired_width(300.0),
-                                )
-                                .labelled_by(label.id)
-                                .changed();
-                        });
-                    }
-                }
             }
         }
+        changed
+    }
+
+    /// The target stream name (with the "renamed from" note); true when it changed.
+    fn stream_name_ui(&mut self, ui: &mut Ui) -> bool {
+        let mut changed = false;
         ui.horizontal(|ui| {
             let label = ui.label("stream name");
             changed |= ui
@@ -483,7 +510,12 @@ impl RestoreDialog {
                 widgets::weak(ui, format!("renamed from {}", self.backup.stream_name));
             }
         });
-        changed |= self.consumers.ui(ui);
+        changed
+    }
+
+    /// The salvage checkbox, shown only for a damaged backup; true when it changed.
+    fn salvage_ui(&mut self, ui: &mut Ui) -> bool {
+        let mut changed = false;
         let damage = &self.damage;
         if damage.is_damaged() {
             changed |= ui
@@ -504,13 +536,12 @@ impl RestoreDialog {
                 );
             }
         }
-        changed |= dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns);
-        changed |= ui
-            .checkbox(
-                &mut self.drop_unknown_config,
-                "leave out config fields the target server refuses (listed in the pre-flight)",
-            )
-            .changed();
+        changed
+    }
+
+    /// The store-only options (file storage for memory streams, replace), or the server note; true when one changed.
+    fn store_options_ui(&mut self, ui: &mut Ui) -> bool {
+        let mut changed = false;
         let memory = self
             .backup
             .config
@@ -537,9 +568,7 @@ impl RestoreDialog {
                 "A server restore never replaces a stream: delete it on the server first, or rename.",
             );
         }
-        if changed {
-            self.changed();
-        }
+        changed
     }
 
     fn preflight_ui(&mut self, ui: &mut Ui) {
