@@ -17,6 +17,7 @@ use crate::ops::config_check::{check_restore_configs, ConfigPolicy};
 use crate::ops::read::{MessageReader, ReadError};
 pub use crate::ops::restore_damage::{refuse_unless_salvage, DamageAccount};
 use crate::ops::temp_dirs::{missing_ancestors, remove_any, remove_stale_temp_dirs, temp_path};
+use place::{move_into_place, remove_created_ancestors, sync_dir};
 use serde::Serialize;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -355,12 +356,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RestoreError> {
     file.sync_all().map_err(io_error("fsync", path))
 }
 
-fn sync_dir(path: &Path) -> Result<(), RestoreError> {
-    File::open(path)
-        .and_then(|dir| dir.sync_all())
-        .map_err(io_error("fsync directory", path))
-}
-
 /// Restores `backup` into `options.store_dir`. See the module docs.
 pub fn restore_to_store(
     backup: &Backup,
@@ -387,31 +382,13 @@ pub fn restore_to_store(
         .iter()
         .map(|consumer| checked.consumer(consumer))
         .collect();
-    let memory = backup.config.as_ref().is_some_and(StreamConfig::is_memory);
-    if memory && !options.config_policy.storage_file {
-        return Err(RestoreError::BadInput(format!(
-            "stream {:?} uses memory storage; a server never loads memory streams from its store directory (restore to a server instead, or store it as file storage: --storage file)",
-            backup.stream_name
-        )));
-    }
-    let as_file = memory && options.config_policy.storage_file;
-    if as_file {
-        config["storage"] = Value::from("file");
-    }
+    let as_file = storage_as_file(backup, options, &mut config)?;
     let meta_inf = if checked.stream_edited || as_file {
         meta_inf_json(&stream_created(backup), &config)?
     } else {
         stream_meta_inf(backup, &stream_name, &config)?
     };
-    validate_consumer_name(&options.account).map_err(|_| {
-        RestoreError::BadInput(format!(
-            "{:?} is not a valid account directory name",
-            options.account
-        ))
-    })?;
-    for consumer in &consumers {
-        validate_consumer_name(&consumer.name)?;
-    }
+    validate_dir_names(options, &consumers)?;
     let streams_dir = options
         .store_dir
         .join("jetstream")
@@ -423,15 +400,8 @@ pub fn restore_to_store(
         return Err(RestoreError::Exists(target));
     }
     let created_ancestors = missing_ancestors(&streams_dir);
-    let cleanup_ancestors = |created: &[PathBuf]| {
-        for dir in created.iter().rev() {
-            // Best effort: a directory someone else filled meanwhile stays (remove_dir
-            // only removes empty ones), and the restore's own error is what to report.
-            let _ = fs::remove_dir(dir);
-        }
-    };
     if let Err(source) = fs::create_dir_all(&streams_dir) {
-        cleanup_ancestors(&created_ancestors);
+        remove_created_ancestors(&created_ancestors);
         return Err(RestoreError::Io {
             action: "create directory",
             path: streams_dir,
@@ -442,7 +412,7 @@ pub fn restore_to_store(
     let stale_notes = remove_stale_temp_dirs(&streams_dir);
     let temp = temp_path(&streams_dir, &stream_name);
     if let Err(source) = remove_any(&temp) {
-        cleanup_ancestors(&created_ancestors);
+        remove_created_ancestors(&created_ancestors);
         return Err(RestoreError::Io {
             action: "remove the leftover",
             path: temp,
@@ -467,7 +437,7 @@ pub fn restore_to_store(
         Err(error) => {
             // The error being reported matters more than a failed cleanup of the temp dir.
             let _ = remove_any(&temp);
-            cleanup_ancestors(&created_ancestors);
+            remove_created_ancestors(&created_ancestors);
             return Err(match error {
                 RestoreError::Cancelled(_) => RestoreError::Cancelled(target),
                 other => other,
@@ -490,7 +460,7 @@ pub fn restore_to_store(
         Err(error) => {
             // The error being reported matters more than a failed cleanup of the temp dir.
             let _ = remove_any(&temp);
-            cleanup_ancestors(&created_ancestors);
+            remove_created_ancestors(&created_ancestors);
             return Err(error);
         }
     }
@@ -500,63 +470,62 @@ pub fn restore_to_store(
             .notes
             .push("memory storage written as file storage (--storage file)".into());
     }
+    finish_report(&mut report, dropped, exists, &target, started);
+    Ok(report)
+}
+
+/// Refuses a memory stream unless `--storage file`, and then rewrites `config` to
+/// file storage; true when it was rewritten.
+fn storage_as_file(
+    backup: &Backup,
+    options: &LocalRestoreOptions,
+    config: &mut Value,
+) -> Result<bool, RestoreError> {
+    let memory = backup.config.as_ref().is_some_and(StreamConfig::is_memory);
+    if memory && !options.config_policy.storage_file {
+        return Err(RestoreError::BadInput(format!(
+            "stream {:?} uses memory storage; a server never loads memory streams from its store directory (restore to a server instead, or store it as file storage: --storage file)",
+            backup.stream_name
+        )));
+    }
+    let as_file = memory && options.config_policy.storage_file;
+    if as_file {
+        config["storage"] = Value::from("file");
+    }
+    Ok(as_file)
+}
+
+/// Checks that the account and every consumer name are usable as directory names.
+fn validate_dir_names(
+    options: &LocalRestoreOptions,
+    consumers: &[&ConsumerInfo],
+) -> Result<(), RestoreError> {
+    validate_consumer_name(&options.account).map_err(|_| {
+        RestoreError::BadInput(format!(
+            "{:?} is not a valid account directory name",
+            options.account
+        ))
+    })?;
+    for consumer in consumers {
+        validate_consumer_name(&consumer.name)?;
+    }
+    Ok(())
+}
+
+/// Fills the damage, replace, target and timing fields of a finished restore's report.
+fn finish_report(
+    report: &mut RestoreReport,
+    dropped: DamageAccount,
+    exists: bool,
+    target: &Path,
+    started: std::time::Instant,
+) {
     report.salvaged = dropped.is_damaged();
     report.archive_messages = dropped.archive_messages;
     report.dropped = dropped;
     report.replaced = exists;
     report.target = target.display().to_string();
     report.elapsed_ms = started.elapsed().as_millis() as u64;
-    Ok(report)
-}
-
-type Rename<'a> = dyn Fn(&Path, &Path) -> std::io::Result<()> + 'a;
-
-/// Renames `temp` to `target` with `rename` (tests force its failures). A
-/// directory, file or symlink already at `target` (when replacing) is moved
-/// aside first, put back if the new one cannot be moved in, and removed once the
-/// new directory is in place; a failure to remove it is a note (the restore
-/// itself succeeded), never an error.
-fn move_into_place(
-    rename: &Rename<'_>,
-    temp: &Path,
-    target: &Path,
-    streams_dir: &Path,
-    exists: bool,
-    stream_name: &str,
-    pid: u32,
-) -> Result<Option<String>, RestoreError> {
-    let mut note = None;
-    if exists {
-        let old = streams_dir.join(format!(".{stream_name}.jsbackup-old-{pid}"));
-        remove_any(&old).map_err(io_error("remove the leftover", &old))?;
-        rename(target, &old).map_err(io_error("move aside the existing", target))?;
-        if let Err(source) = rename(temp, target) {
-            // Put the old stream back; if that fails too, say where it is kept.
-            return Err(match rename(&old, target) {
-                Ok(()) => RestoreError::Io {
-                    action: "rename into place",
-                    path: target.to_path_buf(),
-                    source,
-                },
-                Err(restore_error) => RestoreError::RollbackFailed {
-                    target: target.to_path_buf(),
-                    kept: old,
-                    rename_error: source,
-                    restore_error,
-                },
-            });
-        }
-        if let Err(error) = remove_any(&old) {
-            note = Some(format!(
-                "the new stream is in place, but the replaced copy at {} could not be removed: {error}",
-                old.display()
-            ));
-        }
-    } else {
-        rename(temp, target).map_err(io_error("rename into place", target))?;
-    }
-    sync_dir(streams_dir)?;
-    Ok(note)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -798,6 +767,8 @@ fn write_consumer(
     )?;
     sync_dir(dir)
 }
+
+mod place;
 
 #[cfg(test)]
 mod tests;
