@@ -224,11 +224,21 @@ pub fn verify_json(
 
 /// The triage report a support engineer sends back: Markdown.
 pub fn triage_markdown(backup: &Backup, triage: &crate::ops::triage::Triage) -> String {
-    use crate::ops::predict::{group, ranges_text};
     use std::fmt::Write as _;
     let mut out = String::new();
-    let accounting = &triage.accounting;
     let _ = writeln!(out, "# Backup triage: {}\n", backup.stream_name);
+    identity_markdown(&mut out, backup, triage);
+    accounting_markdown(&mut out, triage);
+    restore_markdown(&mut out, backup, triage);
+    salvage_markdown(&mut out, backup, triage);
+    findings_markdown(&mut out, triage);
+    out
+}
+
+/// The triage report's "Identity" section: the archive's facts as a table.
+fn identity_markdown(out: &mut String, backup: &Backup, triage: &crate::ops::triage::Triage) {
+    use crate::ops::predict::group;
+    use std::fmt::Write as _;
     let _ = writeln!(out, "## Identity\n");
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| Stream | `{}` |", backup.stream_name);
@@ -270,6 +280,13 @@ pub fn triage_markdown(backup: &Backup, triage: &crate::ops::triage::Triage) -> 
         backup.state.last_seq
     );
     let _ = writeln!(out, "| Consumers | {} |", backup.consumers.len());
+}
+
+/// The triage report's "Accounting" section: intact, damaged, lost, deleted and suspect sequences.
+fn accounting_markdown(out: &mut String, triage: &crate::ops::triage::Triage) {
+    use crate::ops::predict::{group, ranges_text};
+    use std::fmt::Write as _;
+    let accounting = &triage.accounting;
     let _ = writeln!(out, "\n## Accounting\n");
     let suspect: u64 = accounting.suspect.iter().map(|s| s.count).sum();
     let _ = writeln!(out, "- **Intact**: {} messages", group(accounting.intact));
@@ -330,6 +347,11 @@ pub fn triage_markdown(backup: &Backup, triage: &crate::ops::triage::Triage) -> 
             item.why
         );
     }
+}
+
+/// The triage report's "What a restore would do" section: the per-server predictions.
+fn restore_markdown(out: &mut String, backup: &Backup, triage: &crate::ops::triage::Triage) {
+    use std::fmt::Write as _;
     let _ = writeln!(out, "\n## What a restore would do\n");
     if triage.restore.is_empty() {
         let _ = writeln!(out, "No server can restore this input.");
@@ -352,6 +374,11 @@ pub fn triage_markdown(backup: &Backup, triage: &crate::ops::triage::Triage) -> 
     if backup.format == Some(crate::model::ArchiveFormat::V2) {
         let _ = writeln!(out, "- nats-server 2.14 and earlier cannot restore a v2 (NATSARC1) archive; convert it with `jsbackup export --format v1`.");
     }
+}
+
+/// The triage report's "What a salvage keeps" section.
+fn salvage_markdown(out: &mut String, backup: &Backup, triage: &crate::ops::triage::Triage) {
+    use std::fmt::Write as _;
     let _ = writeln!(out, "\n## What a salvage keeps\n");
     match &triage.salvage {
         Some(plan) => {
@@ -366,6 +393,11 @@ pub fn triage_markdown(backup: &Backup, triage: &crate::ops::triage::Triage) -> 
             let _ = writeln!(out, "No salvage is needed: nothing is damaged.");
         }
     }
+}
+
+/// The triage report's "Findings" section: each finding with its impact and next step.
+fn findings_markdown(out: &mut String, triage: &crate::ops::triage::Triage) {
+    use std::fmt::Write as _;
     let _ = writeln!(out, "\n## Findings ({})\n", triage.findings.len());
     if triage.findings.is_empty() {
         let _ = writeln!(
@@ -390,7 +422,6 @@ pub fn triage_markdown(backup: &Backup, triage: &crate::ops::triage::Triage) -> 
         let _ = writeln!(out, "   - Impact: {}", explained.impact);
         let _ = writeln!(out, "   - Next step: {}", explained.next_step);
     }
-    out
 }
 
 fn capitalise(text: &str) -> String {
