@@ -55,66 +55,18 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
     let source = jsbackup::ops::open::locate(&args.path)?;
     let runs = args.runs.max(1);
     let rss_start = proc_status_bytes("VmRSS:");
-    let mut floor_samples = Vec::new();
-    let mut index_samples = Vec::new();
-    let mut decompressed = 0;
-    let mut last_backup = None;
-    for _ in 0..runs {
-        let started = Instant::now();
-        let (bytes, _) = floor_walk(&source.data_file)?;
-        floor_samples.push(started.elapsed());
-        decompressed = bytes;
-        drop(last_backup.take());
-        let started = Instant::now();
-        let backup = open_backup(&args.path, &mut ScanControl::default())
-            .map_err(|error| anyhow!("{error}"))?;
-        index_samples.push(started.elapsed());
-        last_backup = Some(backup);
-    }
-    let backup = last_backup.ok_or_else(|| anyhow!("no run"))?;
+    let (floor, index, decompressed, backup) = time_floor_and_index(args, &source, runs)?;
     let rss_with_index = proc_status_bytes("VmRSS:");
     let peak_rss = proc_status_bytes("VmHWM:");
     let messages = backup.messages.len() as u64;
-    let floor = median(floor_samples);
-    let index = median(index_samples);
     // Payload reads: cold (new reader, decode the chunk) at spread-out rows.
-    let mut read_samples = Vec::new();
-    if messages > 0 {
-        for step in 0..50u64 {
-            let row = (step * messages / 50) as usize;
-            let started = Instant::now();
-            let mut reader = MessageReader::open(&backup)?;
-            reader.read_row(&backup, row)?;
-            read_samples.push(started.elapsed());
-        }
-    }
+    let read_samples = time_payload_reads(&backup, messages)?;
     let read_max = read_samples.iter().max().copied().unwrap_or_default();
     let read_median = median(read_samples);
     // Subject filter over the whole index.
-    let started = Instant::now();
-    let matching_subjects: Vec<bool> = (0..backup.subjects.len() as u32)
-        .map(|id| subject_matches(&args.filter, backup.subjects.name(id)))
-        .collect();
-    let matched = backup
-        .messages
-        .subject_id
-        .iter()
-        .filter(|&&id| matching_subjects.get(id as usize).copied().unwrap_or(false))
-        .count();
-    let filter_time = started.elapsed();
+    let (matched, filter_time) = time_subject_filter(&backup, &args.filter);
     // The Messages pane's own filter (ops::filter, as its worker runs it).
-    let pane_filter = |spec: jsbackup::ops::filter::FilterSpec| -> Result<(usize, Duration)> {
-        let started = Instant::now();
-        let rows = jsbackup::ops::filter::run(
-            &backup,
-            &spec,
-            0,
-            &std::sync::atomic::AtomicBool::new(false),
-        )
-        .map_err(|error| anyhow!("{error}"))?
-        .message_count;
-        Ok((rows, started.elapsed()))
-    };
+    let pane_filter = |spec| time_pane_filter(&backup, spec);
     let (pane_rows, pane_filter_time) = pane_filter(jsbackup::ops::filter::FilterSpec {
         subject_include: args.filter.clone(),
         ..Default::default()
@@ -128,24 +80,7 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
         ..Default::default()
     })?;
     // Time until the scan hands out its first rows (what the UI shows before the end).
-    let started = Instant::now();
-    let mut first_rows: Option<Duration> = None;
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    let mut on_progress = |_: &jsbackup::ops::scan::ScanProgress,
-                           partial: &jsbackup::model::Backup| {
-        if first_rows.is_none() && !partial.messages.is_empty() {
-            first_rows = Some(started.elapsed());
-            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    };
-    let mut control = ScanControl {
-        cancel: Some(&cancel),
-        on_progress: Some(&mut on_progress),
-        memory_budget: None,
-    };
-    // Cancelled on purpose at the first rows, so Err(Cancelled) is the expected outcome; the file was opened in full above.
-    let _ = open_backup(&args.path, &mut control);
-    let first_rows = first_rows.unwrap_or_default();
+    let first_rows = time_first_rows(&args.path);
     let index_heap = backup.messages.heap_bytes();
     let per_message = |bytes: u64| {
         if messages > 0 {
@@ -229,4 +164,101 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// Times `runs` raw-decode floor walks and full index opens; returns their medians,
+/// the decompressed size and the last opened backup.
+fn time_floor_and_index(
+    args: &BenchArgs,
+    source: &jsbackup::model::BackupSource,
+    runs: usize,
+) -> Result<(Duration, Duration, u64, jsbackup::model::Backup)> {
+    let mut floor_samples = Vec::new();
+    let mut index_samples = Vec::new();
+    let mut decompressed = 0;
+    let mut last_backup = None;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let (bytes, _) = floor_walk(&source.data_file)?;
+        floor_samples.push(started.elapsed());
+        decompressed = bytes;
+        drop(last_backup.take());
+        let started = Instant::now();
+        let backup = open_backup(&args.path, &mut ScanControl::default())
+            .map_err(|error| anyhow!("{error}"))?;
+        index_samples.push(started.elapsed());
+        last_backup = Some(backup);
+    }
+    let backup = last_backup.ok_or_else(|| anyhow!("no run"))?;
+    Ok((
+        median(floor_samples),
+        median(index_samples),
+        decompressed,
+        backup,
+    ))
+}
+
+/// Times cold payload reads (new reader, decode the chunk) at 50 spread-out rows.
+fn time_payload_reads(backup: &jsbackup::model::Backup, messages: u64) -> Result<Vec<Duration>> {
+    let mut read_samples = Vec::new();
+    if messages > 0 {
+        for step in 0..50u64 {
+            let row = (step * messages / 50) as usize;
+            let started = Instant::now();
+            let mut reader = MessageReader::open(backup)?;
+            reader.read_row(backup, row)?;
+            read_samples.push(started.elapsed());
+        }
+    }
+    Ok(read_samples)
+}
+
+/// Times the subject filter `filter` over the whole index; returns the matched count.
+fn time_subject_filter(backup: &jsbackup::model::Backup, filter: &str) -> (usize, Duration) {
+    let started = Instant::now();
+    let matching_subjects: Vec<bool> = (0..backup.subjects.len() as u32)
+        .map(|id| subject_matches(filter, backup.subjects.name(id)))
+        .collect();
+    let matched = backup
+        .messages
+        .subject_id
+        .iter()
+        .filter(|&&id| matching_subjects.get(id as usize).copied().unwrap_or(false))
+        .count();
+    (matched, started.elapsed())
+}
+
+/// Times the Messages pane's own filter (ops::filter, as its worker runs it); returns the row count.
+fn time_pane_filter(
+    backup: &jsbackup::model::Backup,
+    spec: jsbackup::ops::filter::FilterSpec,
+) -> Result<(usize, Duration)> {
+    let started = Instant::now();
+    let rows =
+        jsbackup::ops::filter::run(backup, &spec, 0, &std::sync::atomic::AtomicBool::new(false))
+            .map_err(|error| anyhow!("{error}"))?
+            .message_count;
+    Ok((rows, started.elapsed()))
+}
+
+/// Times a scan of `path` until it hands out its first rows (what the UI shows before the end).
+fn time_first_rows(path: &std::path::Path) -> Duration {
+    let started = Instant::now();
+    let mut first_rows: Option<Duration> = None;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut on_progress = |_: &jsbackup::ops::scan::ScanProgress,
+                           partial: &jsbackup::model::Backup| {
+        if first_rows.is_none() && !partial.messages.is_empty() {
+            first_rows = Some(started.elapsed());
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    let mut control = ScanControl {
+        cancel: Some(&cancel),
+        on_progress: Some(&mut on_progress),
+        memory_budget: None,
+    };
+    // Cancelled on purpose at the first rows, so Err(Cancelled) is the expected outcome; the file was opened in full above.
+    let _ = open_backup(path, &mut control);
+    first_rows.unwrap_or_default()
 }
