@@ -233,6 +233,25 @@ pub fn find_next_record(
     None
 }
 
+/// Does a whole record with a valid checksum start at `at`? Hashing is paid from `hash_budget`.
+fn verified_at(data: &[u8], at: usize, key: &Hh64Key, hash_budget: &mut usize) -> bool {
+    let Some(candidate) = data.get(at..) else {
+        return false;
+    };
+    let Some(head) = RecordHeader::decode(candidate) else {
+        return false;
+    };
+    let len = head.len as usize;
+    if !head.plausible_within(candidate.len()) || *hash_budget < len {
+        return false;
+    }
+    *hash_budget -= len;
+    candidate
+        .get(..len)
+        .and_then(|bytes| read_record(bytes, key).ok())
+        .is_some_and(|record| record.checksum_ok)
+}
+
 /// A malformed stretch of a block skipped by [`walk_records_resyncing`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordGap {
@@ -240,6 +259,7 @@ pub struct RecordGap {
     pub bad_at: usize,
     pub reason: String,
     /// Where reading resumed (the next record whose checksum verifies), if anywhere.
+    /// Before `bad_at` when a damaged record's length overshot the record after it.
     pub resumed_at: Option<usize>,
 }
 
@@ -272,7 +292,27 @@ pub fn walk_records_resyncing(
                         position = next;
                         continue;
                     }
+                    // A record verifies where the declared length ends (the length
+                    // skipped whole records) or the block ends there: the server walks on.
+                    Some(next)
+                        if next < declared_end
+                            && (declared_end == data.len()
+                                || verified_at(data, declared_end, key, &mut hash_budget)) =>
+                    {
+                        position = next;
+                        continue;
+                    }
+                    // The declared length ends inside a later record: the server,
+                    // which trusts it, finds a malformed record there and truncates
+                    // the block; the scan reads on from the record it found.
                     Some(next) if next < declared_end => {
+                        gaps.push(RecordGap {
+                            bad_at: declared_end,
+                            reason: format!(
+                                "the damaged record at block offset {position} declares a length ending inside a later record"
+                            ),
+                            resumed_at: Some(next),
+                        });
                         position = next;
                         continue;
                     }

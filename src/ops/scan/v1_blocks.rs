@@ -182,6 +182,9 @@ fn report_block_damage(
     } in gaps
     {
         let message = match resumed_at {
+            Some(next) if next < bad_at => format!(
+                "{entry}: {reason}: the server reads a malformed record at block offset {bad_at} and truncates the block there; reading resumed at block offset {next}, the next record whose checksum verifies"
+            ),
             Some(next) => format!(
                 "{entry}: record at block offset {bad_at} is malformed ({reason}); bytes {bad_at}..{next} of the block are unreadable, reading resumed at the next record whose checksum verifies (the server would truncate the block here)"
             ),
