@@ -161,8 +161,10 @@ impl Finding {
 
 /// Findings of one kind stored one by one; the rest of that kind are counted in
 /// one summary finding ("and 1,234 more like this"), so a crafted archive with
-/// millions of bad entries costs a counter, not gigabytes.
-pub const MAX_STORED_PER_KIND: u64 = 1_000;
+/// millions of bad entries costs a counter, not gigabytes. Small enough that a
+/// report listing several kinds at the cap (about 700 bytes of JSON per finding
+/// with its impact and next step) stays well under 1 MiB.
+pub const MAX_STORED_PER_KIND: u64 = 200;
 
 /// The findings of a backup: a list bounded per kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
