@@ -20,7 +20,7 @@
 
 use crate::format::headers::flags;
 use crate::format::s2::ChunkStatus;
-use crate::model::{to_ranges, ArchiveFormat, Backup, FindingKind, Severity};
+use crate::model::{to_ranges, ArchiveFormat, Backup, FindingKind, MessageRow, Severity};
 use crate::ops::predict_replay::{replay_v2, Replay};
 pub use crate::ops::wording::{group, ranges_text};
 use serde::Serialize;
@@ -578,6 +578,45 @@ fn partial(
     }
 }
 
+/// Row indices in archive order; v2 writes in sequence order, so the sort is
+/// usually not needed.
+fn archive_order(backup: &Backup) -> Vec<usize> {
+    let rows = backup.messages.len();
+    let mut order: Vec<usize> = (0..rows).collect();
+    let in_order =
+        (1..rows).all(|row| backup.messages.offset(row - 1) <= backup.messages.offset(row));
+    if !in_order {
+        order.sort_by_key(|&row| backup.messages.offset(row));
+    }
+    order
+}
+
+/// The error `RestoreStreamV2` stops with for this message, if it refuses it.
+fn refused_message(
+    message: &MessageRow,
+    size: u64,
+    max_msg_size: Option<u64>,
+    last_seq: u64,
+) -> Option<String> {
+    if size > DEFAULT_MAX_PAYLOAD {
+        Some(format!(
+            "message sequence {} exceeds maximum payload size",
+            message.seq
+        ))
+    } else if max_msg_size.is_some_and(|limit| size > limit) {
+        Some(format!(
+            "message sequence {} exceeds maximum message size",
+            message.seq
+        ))
+    } else if message.seq <= last_seq {
+        Some(format!("message sequence {} out of order", message.seq))
+    } else if message.flags & flags::TTL_INVALID != 0 {
+        Some("failed to parse message TTL".to_string())
+    } else {
+        None
+    }
+}
+
 /// v2 messages in archive order, as `RestoreStreamV2` stores them, up to `stop`.
 fn replay_messages(
     servers: Vec<&'static str>,
@@ -591,22 +630,7 @@ fn replay_messages(
         .as_ref()
         .and_then(|config| config.max_msg_size_limit())
         .map(|limit| limit as u64);
-    // Archive order; v2 writes in sequence order, so the sort is usually not needed.
-    let rows = backup.messages.len();
-    let in_order =
-        (1..rows).all(|row| backup.messages.offset(row - 1) <= backup.messages.offset(row));
-    let mut order: Vec<usize> = Vec::new();
-    if !in_order {
-        order = (0..rows).collect();
-        order.sort_by_key(|&row| backup.messages.offset(row));
-    }
-    let archive_order = (0..rows).map(|index| {
-        if in_order {
-            index
-        } else {
-            order.get(index).copied().unwrap_or(index)
-        }
-    });
+    let archive_order = archive_order(backup);
     let mut stored = 0u64;
     let mut expired = 0u64;
     let mut last_seq = backup
@@ -645,24 +669,7 @@ fn replay_messages(
                 &format!("at seq {}", message.seq),
             );
         }
-        let fatal = if size > DEFAULT_MAX_PAYLOAD {
-            Some(format!(
-                "message sequence {} exceeds maximum payload size",
-                message.seq
-            ))
-        } else if max_msg_size.is_some_and(|limit| size > limit) {
-            Some(format!(
-                "message sequence {} exceeds maximum message size",
-                message.seq
-            ))
-        } else if message.seq <= last_seq {
-            Some(format!("message sequence {} out of order", message.seq))
-        } else if message.flags & flags::TTL_INVALID != 0 {
-            Some("failed to parse message TTL".to_string())
-        } else {
-            None
-        };
-        if let Some(error) = fatal {
+        if let Some(error) = refused_message(&message, size, max_msg_size, last_seq) {
             let exact = !error.starts_with("failed to parse");
             return partial(
                 servers,
