@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::ui::step_until;
 use common::{header_block, snapshot_via_api, NatsServer, TempDir};
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
@@ -22,21 +23,6 @@ fn harness_sized(app: App, size: egui::Vec2, allow_missing_glyphs: bool) -> Harn
         builder = builder.allow_missing_glyphs();
     }
     builder.build_ui_state(|ui, app: &mut App| app.show(ui), app)
-}
-
-/// Steps (with real sleeps: workers run on threads) until `done` holds.
-fn step_until(harness: &mut Harness<'static, App>, what: &str, mut done: impl FnMut(&App) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        harness.step();
-        if done(harness.state()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.step();
-    harness.step();
 }
 
 fn loaded(app: &App) -> bool {

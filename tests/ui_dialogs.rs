@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
+mod common;
+
+use common::ui::step_until;
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
@@ -11,7 +14,6 @@ use jsbackup::ops::scan::{open_backup, ScanControl};
 use jsbackup::ui::{App, OpenSource};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 fn shared() -> PathBuf {
     std::env::var_os("JSBACKUP_SHARED")
@@ -44,21 +46,6 @@ fn harness(app: App) -> Harness<'static, App> {
         .with_size(egui::vec2(1280.0, 800.0))
         .allow_missing_glyphs()
         .build_ui_state(|ui, app: &mut App| app.show(ui), app)
-}
-
-/// Steps until `done(app)` holds (workers run on real threads).
-fn step_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        harness.step();
-        if done(harness.state()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.step();
-    harness.step();
 }
 
 fn open(path: PathBuf) -> Harness<'static, App> {

@@ -7,25 +7,11 @@
 
 mod common;
 
+use common::ui::step_until;
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use jsbackup::ui::{App, OpenSource};
-use std::time::{Duration, Instant};
-
-fn step_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        harness.step();
-        if done(harness.state()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.step();
-    harness.step();
-}
 
 fn set_text(harness: &mut Harness<'static, App>, label: &str, text: &str) {
     harness

@@ -11,6 +11,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 #![allow(dead_code)]
 
+pub mod ui;
+
 use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{Read, Write};

@@ -1,0 +1,27 @@
+//! egui_kittest support shared by the GUI tests: stepping the real app until
+//! its worker threads have delivered what a test waits for.
+
+use egui_kittest::Harness;
+use jsbackup::ui::App;
+use std::time::{Duration, Instant};
+
+/// Steps until `done(app)` holds (workers run on real threads, hence the short
+/// sleeps), failing after 60 s with `what`; then two more frames so the result
+/// is drawn.
+pub fn step_until(
+    harness: &mut Harness<'static, App>,
+    what: &str,
+    mut done: impl FnMut(&App) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        harness.step();
+        if done(harness.state()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.step();
+    harness.step();
+}
