@@ -416,7 +416,7 @@ fn check_object(
     }
     let suspect = rows
         .iter()
-        .filter(|&&row| backup.messages.flags(row) & flags::DAMAGED != 0)
+        .filter(|&&row| backup.messages.flags(row) & flags::UNTRUSTED != 0)
         .count();
     let suspect_text = if suspect > 0 {
         format!("; {suspect} of its chunks lie in damaged S2 chunks")

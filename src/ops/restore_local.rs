@@ -254,7 +254,7 @@ pub fn skip_reason(
     reference_ns: i64,
 ) -> Option<SkipReason> {
     let message = backup.messages.row(row)?;
-    if message.flags & flags::DAMAGED != 0 {
+    if message.flags & flags::UNTRUSTED != 0 {
         return Some(SkipReason::Damaged);
     }
     if drop_expired
