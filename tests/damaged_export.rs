@@ -214,3 +214,47 @@ fn damaged_out_on_v2_crc_mismatch_marks_every_message_suspect_including_the_hit_
     assert_eq!(line["subject"], expected["damage"]["hits"]["v2_entry"]);
     assert!(line["reason"].as_str().unwrap().contains("fails its CRC"));
 }
+
+#[test]
+fn the_damaged_filter_lists_the_damaged_record_that_is_no_row() {
+    use jsbackup::ops::filter::{self, DisplayRow, FilterSpec};
+    let rel = "corrupt/v1-blk-payload-flip";
+    let seq = common::expected(rel)["damage"]["record"]["seq"]
+        .as_u64()
+        .unwrap();
+    let backup = jsbackup::ops::scan::open_backup(
+        &common::fixture(rel),
+        &mut jsbackup::ops::scan::ScanControl::default(),
+    )
+    .expect("open");
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let run = |spec: FilterSpec| filter::run(&backup, &spec, 0, &cancel).expect("filter");
+    let damaged = run(FilterSpec {
+        only_damaged: true,
+        ..FilterSpec::default()
+    });
+    assert_eq!(damaged.message_count, 0, "no message row is damaged");
+    assert_eq!(damaged.rows.len(), 1);
+    assert_eq!(damaged.rows[0].first_seq(&backup), seq);
+    assert!(matches!(damaged.rows[0], DisplayRow::Damaged(_)));
+    // A sequence range beside it keeps it only when the range holds it.
+    let outside = run(FilterSpec {
+        only_damaged: true,
+        seq_from: (seq + 1).to_string(),
+        ..FilterSpec::default()
+    });
+    assert!(outside.rows.is_empty());
+    // Any other field tests bytes the record cannot be trusted for: it is left out.
+    let with_subject = run(FilterSpec {
+        only_damaged: true,
+        subject_include: ">".into(),
+        ..FilterSpec::default()
+    });
+    assert!(with_subject.rows.is_empty());
+    // Unfiltered, it is the line between its neighbours.
+    let all = filter::all_rows_with_gaps(&backup);
+    let position = all.position_of_seq(&backup, seq).expect("shown");
+    assert!(matches!(all.rows[position], DisplayRow::Damaged(_)));
+    let firsts: Vec<u64> = all.rows.iter().map(|row| row.first_seq(&backup)).collect();
+    assert!(firsts.windows(2).all(|pair| pair[0] < pair[1]), "in order");
+}

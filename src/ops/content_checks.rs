@@ -525,7 +525,7 @@ mod tests {
         assert!(!valid_kv_key("x y"));
     }
 
-    fn kv_backup(history: i64, revisions: &[(u64, &str, u8)]) -> Backup {
+    fn kv_backup(history: i64, revisions: &[(u64, &str, u16)]) -> Backup {
         let mut backup = Backup::empty(crate::model::BackupSource::default());
         backup.stream_name = "KV_cfg".into();
         backup.config = crate::model::StreamConfig::from_json(

@@ -34,6 +34,11 @@ impl DamagedSelection {
         self.job = None;
     }
 
+    /// A record is chosen and its bytes are not read yet.
+    pub fn is_reading(&self) -> bool {
+        self.selected.is_some() && self.bytes.is_none()
+    }
+
     pub fn clear(&mut self) {
         self.selected = None;
         self.bytes = None;

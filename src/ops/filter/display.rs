@@ -109,7 +109,48 @@ pub fn run_streaming(
         },
         &mut |scanned, total| partial(&list_cell.borrow(), scanned, total),
     )?;
+    if let Some((from, to)) = damaged_records_wanted(spec, &compiled) {
+        merge_damaged_records(backup, &mut list, from, to);
+    }
     Ok(list)
+}
+
+/// The `damaged` field with at most a sequence range beside it also lists the
+/// damaged messages that are no row (v1 records failing their checksum): the
+/// other fields test bytes these records cannot be trusted for.
+fn damaged_records_wanted(spec: &FilterSpec, compiled: &Compiled) -> Option<(u64, u64)> {
+    let only_range = FilterSpec {
+        seq_from: spec.seq_from.clone(),
+        seq_to: spec.seq_to.clone(),
+        only_damaged: true,
+        ..FilterSpec::default()
+    };
+    (spec.only_damaged && *spec == only_range).then_some((compiled.seq_from, compiled.seq_to))
+}
+
+/// Puts the damaged-record lines with sequences in `from..=to` among the message
+/// lines, in sequence order (one linear merge).
+fn merge_damaged_records(backup: &Backup, list: &mut DisplayList, from: u64, to: u64) {
+    let mut records = backup
+        .damaged_records
+        .iter()
+        .enumerate()
+        .filter(|(_, record)| (from..=to).contains(&record.seq))
+        .map(|(index, record)| (record.seq, DisplayRow::Damaged(index as u32)))
+        .peekable();
+    if records.peek().is_none() {
+        return;
+    }
+    let mut rows = Vec::with_capacity(list.rows.len() + backup.damaged_records.len());
+    for line in list.rows.drain(..) {
+        let seq = line.first_seq(backup);
+        while let Some((_, record)) = records.next_if(|(record_seq, _)| *record_seq < seq) {
+            rows.push(record);
+        }
+        rows.push(line);
+    }
+    rows.extend(records.map(|(_, record)| record));
+    list.rows = rows;
 }
 
 /// Calls `found(row)` for each matching row in order, `progress(scanned, total)`
