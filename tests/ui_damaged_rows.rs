@@ -1,7 +1,8 @@
 //! The Messages pane's three words on the damaged fixtures (egui_kittest): a
 //! damaged message is a red DAMAGED row of its own (not inside a deleted range)
 //! whose raw bytes open in the hex view; v2 rows in a CRC-failed chunk are
-//! SUSPECT, not DAMAGED; a lost range is a row of its own, not a deleted one.
+//! SUSPECT, not DAMAGED; a lost range is a row of its own, not a deleted one;
+//! the Findings pane's "Export damaged bytes" writes them beside the backup.
 //! Values come from each fixture's expected.json.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
@@ -241,4 +242,73 @@ fn a_lost_range_is_a_row_of_its_own_not_a_deleted_one() {
     let backup = document(&harness).backup.clone().unwrap();
     assert_eq!(backup.lost, vec![(from, to)]);
     assert!(backup.deleted.is_empty(), "{:?}", backup.deleted);
+}
+
+#[test]
+fn findings_export_damaged_bytes_writes_a_folder_beside_the_backup() {
+    let rel = "corrupt/v1-blk-payload-flip";
+    let record = common::expected(rel)["damage"]["record"].clone();
+    // A copy, so the folder is written beside it and not among the shared fixtures.
+    let scratch = common::TempDir::new("ui-damaged-export");
+    let copy = scratch.join("backup");
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(common::fixture(rel)).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
+    }
+    let mut app = App::default();
+    app.open(OpenSource::Path(copy.clone()));
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .allow_missing_glyphs()
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    step_until(&mut harness, "indexing", |app| {
+        app.active_document()
+            .is_some_and(|d| d.backup.is_some() && !d.is_indexing())
+            && app.is_settled()
+    });
+    harness.get_by_label(Pane::Findings.label()).click();
+    step_until(&mut harness, "the Findings pane", |app| {
+        app.active_document().map(|d| d.pane) == Some(Pane::Findings)
+    });
+    harness.get_by_label("Export damaged bytes").click();
+    step_until(&mut harness, "the export", |app| {
+        app.active_document()
+            .is_some_and(|d| d.damaged_export.is_none() && d.damaged_export_done.is_some())
+    });
+    let done = document(&harness).damaged_export_done.clone().unwrap();
+    let message = done.expect("written");
+    let stream = document(&harness)
+        .backup
+        .as_ref()
+        .unwrap()
+        .stream_name
+        .clone();
+    let out = scratch.join(format!("{stream}-damaged-bytes"));
+    assert!(message.contains(&out.display().to_string()), "{message}");
+    let index = std::fs::read_to_string(out.join("index.ndjson")).unwrap();
+    let lines: Vec<serde_json::Value> = index
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["seq"], record["seq"]);
+    assert_eq!(lines[0]["trust"], "damaged");
+    let bytes = std::fs::read(out.join(lines[0]["file"].as_str().unwrap())).unwrap();
+    assert_eq!(
+        bytes.len() as u64,
+        record["record_length"].as_u64().unwrap()
+    );
+    // The backup folder itself is untouched: no salvage, no extra file.
+    let mut names: Vec<String> = std::fs::read_dir(&copy)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut source: Vec<String> = std::fs::read_dir(common::fixture(rel))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    source.sort();
+    assert_eq!(names, source);
 }
