@@ -68,62 +68,98 @@ pub struct Untrusted {
     pub place: Place,
 }
 
+/// What explains flagged rows, gathered once: the chunks that failed (in offset
+/// order) and the first finding naming each sequence.
+struct Evidence<'a> {
+    bad_chunks: Vec<&'a crate::format::s2::ChunkRecord>,
+    findings: std::collections::HashMap<u64, &'a str>,
+}
+
+impl<'a> Evidence<'a> {
+    fn gather(backup: &'a Backup) -> Self {
+        let mut findings = std::collections::HashMap::new();
+        for finding in backup.findings.iter() {
+            if let (Some(seq), FindingKind::EntryHeader | FindingKind::LostData) =
+                (finding.seq, finding.kind)
+            {
+                findings.entry(seq).or_insert(finding.message.as_str());
+            }
+        }
+        Self {
+            bad_chunks: backup
+                .chunks
+                .iter()
+                .filter(|chunk| chunk.status != ChunkStatus::Ok)
+                .collect(),
+            findings,
+        }
+    }
+
+    /// The first failed chunk overlapping `start..end` (binary search: linear overall).
+    fn chunk(&self, start: u64, end: u64) -> Option<&'a crate::format::s2::ChunkRecord> {
+        let first = self
+            .bad_chunks
+            .partition_point(|chunk| chunk.decompressed_end() <= start);
+        self.bad_chunks
+            .get(first)
+            .copied()
+            .filter(|chunk| chunk.decompressed_offset < end)
+    }
+
+    fn reason(&self, backup: &Backup, row: usize) -> Option<(Trust, String)> {
+        let row_flags = backup.messages.flags(row);
+        if row_flags & flags::UNTRUSTED == 0 {
+            return None;
+        }
+        let message = backup.messages.row(row)?;
+        let trust = if row_flags & flags::DAMAGED != 0 {
+            Trust::Damaged
+        } else {
+            Trust::Suspect
+        };
+        let start = message.offset;
+        let end = start + u64::from(message.hdr_len) + u64::from(message.data_len);
+        let chunk = self.chunk(start, end);
+        let mut reasons = Vec::new();
+        if let Some(finding) = self
+            .findings
+            .get(&message.seq)
+            .filter(|_| trust == Trust::Damaged || chunk.is_none())
+        {
+            reasons.push((*finding).to_string());
+        }
+        if let Some(chunk) = chunk {
+            reasons.push(format!(
+                "its bytes lie in the S2 chunk at file offset {} (decompressed {}..{}), which {}",
+                chunk.file_offset,
+                chunk.decompressed_offset,
+                chunk.decompressed_end(),
+                if chunk.status == ChunkStatus::CrcMismatch {
+                    "fails its CRC: they decode, but nothing proves they are the original bytes"
+                } else {
+                    "could not be decoded"
+                }
+            ));
+        }
+        if reasons.is_empty() {
+            reasons.push("its bytes touch damaged or lost bytes of the archive".into());
+        }
+        Some((
+            trust,
+            format!(
+                "{}; message bytes at decompressed offset {start}..{end}",
+                reasons.join("; ")
+            ),
+        ))
+    }
+}
+
 /// Why a flagged row of `messages` is not trusted, if it is flagged.
 pub fn row_reason(backup: &Backup, row: usize) -> Option<(Trust, String)> {
-    let row_flags = backup.messages.flags(row);
-    if row_flags & flags::UNTRUSTED == 0 {
+    if backup.messages.flags(row) & flags::UNTRUSTED == 0 {
         return None;
     }
-    let message = backup.messages.row(row)?;
-    let trust = if row_flags & flags::DAMAGED != 0 {
-        Trust::Damaged
-    } else {
-        Trust::Suspect
-    };
-    let start = message.offset;
-    let end = start + u64::from(message.hdr_len) + u64::from(message.data_len);
-    let chunk = backup.chunks.iter().find(|chunk| {
-        chunk.status != ChunkStatus::Ok
-            && chunk.decompressed_offset < end
-            && chunk.decompressed_end() > start
-    });
-    let finding = backup
-        .findings
-        .iter()
-        .filter(|finding| finding.seq == Some(message.seq))
-        .find(|finding| {
-            matches!(
-                finding.kind,
-                FindingKind::EntryHeader | FindingKind::LostData
-            )
-        });
-    let mut reasons = Vec::new();
-    if let Some(finding) = finding.filter(|_| trust == Trust::Damaged || chunk.is_none()) {
-        reasons.push(finding.message.clone());
-    }
-    if let Some(chunk) = chunk {
-        reasons.push(format!(
-            "its bytes lie in the S2 chunk at file offset {} (decompressed {}..{}), which {}",
-            chunk.file_offset,
-            chunk.decompressed_offset,
-            chunk.decompressed_end(),
-            if chunk.status == ChunkStatus::CrcMismatch {
-                "fails its CRC: they decode, but nothing proves they are the original bytes"
-            } else {
-                "could not be decoded"
-            }
-        ));
-    }
-    if reasons.is_empty() {
-        reasons.push("its bytes touch damaged or lost bytes of the archive".into());
-    }
-    Some((
-        trust,
-        format!(
-            "{}; message bytes at decompressed offset {start}..{end}",
-            reasons.join("; ")
-        ),
-    ))
+    Evidence::gather(backup).reason(backup, row)
 }
 
 /// Every damaged or suspect message, by sequence.
@@ -143,8 +179,9 @@ pub fn untrusted_messages(backup: &Backup) -> Vec<Untrusted> {
             place: Place::Record(index),
         })
         .collect();
+    let evidence = Evidence::gather(backup);
     for row in 0..backup.messages.len() {
-        let Some((trust, reason)) = row_reason(backup, row) else {
+        let Some((trust, reason)) = evidence.reason(backup, row) else {
             continue;
         };
         let Some(message) = backup.messages.row(row) else {
