@@ -340,14 +340,7 @@ fn status_is_near_linear_on_a_big_index() {
     backup.state.first_seq = 1;
     backup.state.last_seq = rows;
     let consumer = |name: &str, config: Value, delivered: u64| {
-        let mut info = ConsumerInfo {
-            name: name.into(),
-            config,
-            created: None,
-            state: Default::default(),
-            entry: format!("consumers/{name}"),
-            meta_inf_raw: None,
-        };
+        let mut info = ConsumerInfo::new(name, config, format!("consumers/{name}"));
         info.state.delivered.stream_seq = delivered;
         info.state.ack_floor.stream_seq = delivered;
         info
