@@ -359,26 +359,8 @@ pub fn restore_to_store(
     if exists && !options.replace {
         return Err(RestoreError::Exists(target));
     }
-    let created_ancestors = missing_ancestors(&streams_dir);
-    if let Err(source) = fs::create_dir_all(&streams_dir) {
-        remove_created_ancestors(&created_ancestors);
-        return Err(RestoreError::Io {
-            action: "create directory",
-            path: streams_dir,
-            source,
-        });
-    }
     let pid = std::process::id();
-    let stale_notes = remove_stale_temp_dirs(&streams_dir);
-    let temp = temp_path(&streams_dir, &stream_name);
-    if let Err(source) = remove_any(&temp) {
-        remove_created_ancestors(&created_ancestors);
-        return Err(RestoreError::Io {
-            action: "remove the leftover",
-            path: temp,
-            source,
-        });
-    }
+    let (created_ancestors, stale_notes, temp) = prepare_streams_dir(&streams_dir, &stream_name)?;
     let plan = StreamPlan {
         stream_name: &stream_name,
         meta_inf: &meta_inf,
@@ -427,13 +409,14 @@ pub fn restore_to_store(
             .notes
             .push("memory storage written as file storage (--storage file)".into());
     }
-    if let Some(settled) = &settled {
-        report.settled = Some(settled::drops(settled, overridden));
-    } else {
-        report
-            .notes
-            .push(settled::kept_note(backup, &config, options.reference_ns));
-    }
+    settled::report(
+        &mut report,
+        backup,
+        settled.as_ref(),
+        &config,
+        options,
+        overridden,
+    );
     finish_report(&mut report, dropped, exists, &target, started);
     Ok(report)
 }
@@ -446,6 +429,34 @@ struct StreamPlan<'a> {
     meta_inf: &'a [u8],
     consumers: &'a [&'a ConsumerInfo],
     settled: Option<&'a Settled>,
+}
+
+/// Creates `streams_dir` (remembering which ancestors it created), removes stale
+/// temp dirs of earlier runs, and returns the fresh temp path for `stream_name`.
+fn prepare_streams_dir(
+    streams_dir: &Path,
+    stream_name: &str,
+) -> Result<(Vec<PathBuf>, Vec<String>, PathBuf), RestoreError> {
+    let created_ancestors = missing_ancestors(streams_dir);
+    if let Err(source) = fs::create_dir_all(streams_dir) {
+        remove_created_ancestors(&created_ancestors);
+        return Err(RestoreError::Io {
+            action: "create directory",
+            path: streams_dir.to_path_buf(),
+            source,
+        });
+    }
+    let stale_notes = remove_stale_temp_dirs(streams_dir);
+    let temp = temp_path(streams_dir, stream_name);
+    if let Err(source) = remove_any(&temp) {
+        remove_created_ancestors(&created_ancestors);
+        return Err(RestoreError::Io {
+            action: "remove the leftover",
+            path: temp,
+            source,
+        });
+    }
+    Ok((created_ancestors, stale_notes, temp))
 }
 
 /// Refuses a memory stream unless `--storage file`, and then rewrites `config` to

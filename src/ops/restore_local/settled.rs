@@ -3,7 +3,7 @@
 //! account of what was dropped (the `restore_prediction` counts, so the restore
 //! output, the pre-flight and `info --json` say the same).
 
-use super::{RestoreError, SettledDrops};
+use super::{LocalRestoreOptions, RestoreError, RestoreReport, SettledDrops};
 use crate::model::{Backup, ConsumerInfo, ConsumerState};
 use crate::ops::restore_prediction::{predict_for, Settled, Target};
 use crate::util::time::format_rfc3339_ns;
@@ -45,7 +45,25 @@ pub(super) fn consumer_state(
     settled.consumer_states.get(index).cloned()
 }
 
-pub(super) fn drops(settled: &Settled, overridden: bool) -> SettledDrops {
+/// The report's `settled` counts, or with `--keep-expired` a note on what the
+/// server will drop by itself.
+pub(super) fn report(
+    report: &mut RestoreReport,
+    backup: &Backup,
+    settled: Option<&Settled>,
+    config: &Value,
+    options: &LocalRestoreOptions,
+    overridden: bool,
+) {
+    match settled {
+        Some(settled) => report.settled = Some(drops(settled, overridden)),
+        None => report
+            .notes
+            .push(kept_note(backup, config, options.reference_ns)),
+    }
+}
+
+fn drops(settled: &Settled, overridden: bool) -> SettledDrops {
     SettledDrops {
         reference_time: format_rfc3339_ns(settled.prediction.reference_ns),
         config: if overridden { "override" } else { "backup" },
@@ -55,14 +73,14 @@ pub(super) fn drops(settled: &Settled, overridden: bool) -> SettledDrops {
 
 pub(super) fn dropped_note(settled: &Settled) -> String {
     format!(
-        "left out {} as nats-server drops them when it loads the store (as of {}); their sequences stay deleted",
-        settled.prediction.dropped.text(),
-        format_rfc3339_ns(settled.prediction.reference_ns)
+        "left out what nats-server drops when it loads the store (as of {}): {}; their sequences stay deleted",
+        format_rfc3339_ns(settled.prediction.reference_ns),
+        settled.prediction.dropped.text()
     )
 }
 
 /// `--keep-expired`: what the server will drop by itself once it loads the store.
-pub(super) fn kept_note(backup: &Backup, config: &Value, reference_ns: i64) -> String {
+fn kept_note(backup: &Backup, config: &Value, reference_ns: i64) -> String {
     let prediction = predict_for(backup, Some(config), reference_ns, Target::Store);
     if prediction.dropped.total == 0 {
         "kept every message (--keep-expired)".to_string()
