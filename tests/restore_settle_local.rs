@@ -6,7 +6,9 @@
 //! CONSUMER.INFO. The same with a `--config` that sets max_msgs (and max_age),
 //! or max_msgs_per_subject, below what the archive holds. The restore report's per-reason counts are
 //! the prediction's at the restore's reference time. With `--keep-expired`
-//! the written store, read back offline, holds every archive message.
+//! the written store, read back offline, holds every archive message. A
+//! consumer delivered past the stream's last sequence is written as the server
+//! reconciles it when it loads a raw one (delivered back to the highest pending).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
@@ -14,13 +16,18 @@ mod common;
 mod restore_support;
 
 use common::{all_fixtures, read_json, NatsConn, NatsServer, TempDir};
+use jsbackup::format::filestore_write::encode_odat;
 use jsbackup::format::s2_write::S2Writer;
 use jsbackup::format::write_v1::TarWriter;
+use jsbackup::model::PendingEntry;
 use jsbackup::ops::read::MessageReader;
+use jsbackup::ops::restore_local::{restore_to_store, ConsumerSelection, LocalRestoreOptions};
+use jsbackup::ops::restore_prediction::{predict_for, Target};
 use restore_support::{digest_prefix, label, open, u64_at};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 fn jsbackup(args: &[&str]) -> Output {
@@ -431,4 +438,86 @@ fn keep_expired_writes_every_archive_message() {
         }
     }
     assert!(checked >= 14, "only {checked} fixtures");
+}
+
+/// `processor` of v1/orders pushed past the stream's end (delivered 2100 of
+/// last_seq 2000, one more pending at 2050), as a damaged or hand-edited archive
+/// may hold it. The server, loading a raw `o.dat` like that, rolls delivered back
+/// to the highest pending left; the restore writes that state, and the
+/// prediction says so.
+#[test]
+fn consumer_past_the_stream_end_is_written_as_the_server_reconciles_it() {
+    let fixture = common::fixture("v1/orders");
+    let mut backup = open(&fixture);
+    let index = backup
+        .consumers
+        .iter()
+        .position(|consumer| consumer.name == "processor")
+        .expect("processor");
+    let last_seq = backup.state.last_seq;
+    let state = &mut backup.consumers[index].state;
+    assert!(!state.pending.is_empty() && state.delivered.stream_seq < last_seq);
+    state.delivered.stream_seq = last_seq + 100;
+    state.delivered.consumer_seq += 50;
+    state.pending.push(PendingEntry {
+        stream_seq: last_seq + 50,
+        consumer_seq: state.delivered.consumer_seq - 1,
+        timestamp_ns: jsbackup::util::time::now_ns(),
+    });
+    let raw_odat = encode_odat(&state.to_odat());
+    let predicted = predict_for(&backup, None, jsbackup::util::time::now_ns(), Target::Store)
+        .consumers
+        .into_iter()
+        .find(|consumer| consumer.name == "processor")
+        .expect("predicted processor");
+    assert!(predicted.delivered.stream_seq <= last_seq, "{predicted:?}");
+
+    let root = TempDir::new("settle-reconcile");
+    let restore = |store: &Path| {
+        let mut options = LocalRestoreOptions::new(store);
+        options.consumers = ConsumerSelection::Only(vec!["processor".into()]);
+        restore_to_store(&backup, &options, &mut |_, _| {}, &AtomicBool::new(false))
+            .expect("restore")
+    };
+    for version in ["2.15", "2.14"] {
+        // Ours, and the same store with the raw state for the server to reconcile.
+        let ours = root.join(format!("ours-{version}"));
+        let raw = root.join(format!("raw-{version}"));
+        restore(&ours);
+        restore(&raw);
+        let odat = raw.join("jetstream/$G/streams/ORDERS/obs/processor/o.dat");
+        std::fs::write(&odat, &raw_odat).expect("write raw o.dat");
+        let mut seen = Vec::new();
+        for store in [&ours, &raw] {
+            let server = NatsServer::start(version, Some(store));
+            let mut conn = server.connect();
+            let info = conn.consumer_info("ORDERS", "processor");
+            let fields: Vec<Value> = CONSUMER_FIELDS
+                .iter()
+                .map(|key| consumer_field(&info, key))
+                .collect();
+            seen.push((fields, info, server.log()));
+            server.stop();
+        }
+        let want: Vec<Value> = CONSUMER_FIELDS
+            .iter()
+            .map(|key| consumer_field(&serde_json::to_value(&predicted).expect("json"), key))
+            .collect();
+        assert_eq!(seen[0].0, want, "{version}: ours: {}", seen[0].1);
+        assert_eq!(
+            seen[1].0, want,
+            "{version}: raw, reconciled by the server: {}",
+            seen[1].1
+        );
+        assert!(
+            seen[1].2.contains("past last stream sequence"),
+            "{version}: the server reconciled the raw state: {}",
+            seen[1].2
+        );
+        assert!(
+            !seen[0].2.contains("past last stream sequence"),
+            "{version}: ours needs no reconciling: {}",
+            seen[0].2
+        );
+    }
 }

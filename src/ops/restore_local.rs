@@ -11,7 +11,7 @@ use crate::format::filestore_write::{
     consumer_meta_inf, encode_odat, meta_inf_json, write_consumer_files, write_stream_meta_files,
     BlockSummary, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
 };
-use crate::model::{clamp_consumer_state, Backup, ConsumerInfo, ConsumerState, StreamConfig};
+use crate::model::{reconcile_with_stream, Backup, ConsumerInfo, ConsumerState, StreamConfig};
 use crate::ops::config_check::{check_restore_configs, ConfigPolicy};
 use crate::ops::read::ReadError;
 pub use crate::ops::restore_damage::{refuse_unless_salvage, DamageAccount};
@@ -567,7 +567,7 @@ fn write_stream_dir(
         fs::create_dir(&obs).map_err(io_error("create directory", &obs))?;
         for consumer in plan.consumers {
             let state = settled::consumer_state(backup, plan.settled, consumer)
-                .unwrap_or_else(|| clamp_consumer_state(&consumer.state, last_seq));
+                .unwrap_or_else(|| reconcile_with_stream(&consumer.state, last_seq));
             write_consumer(
                 backup,
                 stream_name,

@@ -10,7 +10,8 @@
 //! local store (`--store-dir`) that nats-server opens at startup
 //! ([`Target::Store`]): there every limit is applied as the store opens, so
 //! max_age spares no `Nats-TTL: never` message (filestore `expireMsgsOnRecover`),
-//! and the consumers are written clamped to `last_seq` (`clamp_consumer_state`).
+//! and a consumer past `last_seq` is reconciled as the server reconciles it when it
+//! loads it (`reconcile_with_stream`).
 //! [`settle`] also hands the local restore the rows to write and the consumer
 //! states to store, so what it writes is what the prediction says.
 //!
@@ -21,7 +22,7 @@ use crate::format::filestore::record_size;
 use crate::format::headers::Ttl;
 use crate::model::config::Discard;
 use crate::model::{
-    clamp_consumer_state, ArchiveFormat, Backup, ConsumerState, ConsumerStatus, PendingEntry,
+    reconcile_with_stream, ArchiveFormat, Backup, ConsumerState, ConsumerStatus, PendingEntry,
     SequencePair, StreamConfig, StreamState,
 };
 use crate::ops::consumer_state;
@@ -302,7 +303,7 @@ fn settled_model(backup: &Backup, keep: &[bool], state: StreamState, target: Tar
     let last_seq = settled.state.last_seq;
     for consumer in &mut settled.consumers {
         if target == Target::Store {
-            consumer.state = clamp_consumer_state(&consumer.state, last_seq);
+            consumer.state = reconcile_with_stream(&consumer.state, last_seq);
         }
         let state = &mut consumer.state;
         let had_pending = !state.pending.is_empty();
@@ -406,13 +407,13 @@ pub fn predict_for(
     settle(backup, config, reference_ns, target).prediction
 }
 
-/// A store target needs the consumers rewritten when one is past `last_seq`.
-fn needs_clamp(backup: &Backup) -> bool {
+/// A store target reconciles a consumer delivered past `last_seq`.
+fn needs_reconcile(backup: &Backup) -> bool {
     let last_seq = backup.state.last_seq;
-    backup.consumers.iter().any(|consumer| {
-        consumer.state.delivered.stream_seq > last_seq
-            || consumer.state.ack_floor.stream_seq > last_seq
-    })
+    backup
+        .consumers
+        .iter()
+        .any(|consumer| consumer.state.delivered.stream_seq > last_seq)
 }
 
 /// The prediction with the rows kept and the consumers' settled states.
@@ -449,7 +450,7 @@ pub fn settle(
         }
     }
     let settled;
-    let model = if dropped.total == 0 && !(target == Target::Store && needs_clamp(backup)) {
+    let model = if dropped.total == 0 && !(target == Target::Store && needs_reconcile(backup)) {
         backup
     } else {
         settled = settled_model(backup, &keep, state.clone(), target);
