@@ -37,14 +37,20 @@ pub fn validate_block(src: &[u8], declared: usize) -> Result<(), InvalidBlock> {
                 length
             }
             0x02 => {
-                let bytes = rest.get(1..3).ok_or(InvalidBlock)?;
-                offset = usize::from(u16::from_le_bytes([bytes[0], bytes[1]]));
+                let bytes: [u8; 2] = rest
+                    .get(1..3)
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .ok_or(InvalidBlock)?;
+                offset = usize::from(u16::from_le_bytes(bytes));
                 at += 3;
                 1 + usize::from(tag >> 2)
             }
             _ => {
-                let bytes = rest.get(1..5).ok_or(InvalidBlock)?;
-                offset = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+                let bytes: [u8; 4] = rest
+                    .get(1..5)
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .ok_or(InvalidBlock)?;
+                offset = u32::from_le_bytes(bytes) as usize;
                 at += 5;
                 1 + usize::from(tag >> 2)
             }
