@@ -398,6 +398,35 @@ fn v2_undecodable_chunks(dir: &Path, count: usize) -> PathBuf {
     out.write(dir, "stream.tar.s2")
 }
 
+/// (i) a v2 archive of 10 messages, then `count` chunks that each decode to 4 MiB
+/// of zeros and fail their CRC (about 20 bytes each), then the rest. The zeros
+/// read as a sentinel that is not believed; the resync must not search them.
+fn v2_crc_failed_zero_chunks(dir: &Path, count: usize) -> PathBuf {
+    let state = br#"{"messages":20,"bytes":0,"first_seq":1,"last_seq":20,"consumer_count":0}"#;
+    let entries = |last: u64| {
+        let mut writer =
+            jsbackup::format::write_v2::V2Writer::new(Vec::new(), 1_700_000_000_000_000_000, state)
+                .unwrap();
+        for seq in 1..=last {
+            let ts = 1_700_000_000_000_000_000 + seq as i64;
+            writer.message(b"h.a", ts, seq, b"", b"payload").unwrap();
+        }
+        writer.finish().unwrap()
+    };
+    let body = entries(20);
+    let split = entries(10).len() - 5;
+    let mut out = S2Out::new();
+    out.literal(&body[..split]);
+    let mut zeros = encode_periodic_block(&[0], S2_BLOCK);
+    // The CRC follows the 4-byte chunk header.
+    zeros[4] ^= 1;
+    for _ in 0..count {
+        out.bytes.extend_from_slice(&zeros);
+    }
+    out.literal(&body[split..]);
+    out.write(dir, "stream.tar.s2")
+}
+
 fn push_uvarint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push(value as u8 | 0x80);
@@ -641,6 +670,27 @@ fn undecodable_chunks_cost_their_compressed_bytes() {
     }
 }
 
+/// 256 CRC-failed chunks of 4 MiB of zeros (1 GiB decoded from 6 KB): decoded and
+/// checked once, never searched byte by byte (once 128 s for `info`), and the
+/// messages after them are read.
+#[test]
+fn crc_failed_zero_chunks_are_not_searched() {
+    let label = "256 CRC-failed 4 MiB zero chunks (v2)";
+    let dir = scratch("crc-failed-zeros");
+    let data = v2_crc_failed_zero_chunks(dir.path(), 256);
+    assert!(std::fs::metadata(&data).unwrap().len() < 16 << 10);
+    let verify = check_bounds(label, &data, dir.path());
+    assert_finding(label, &verify, "s2_crc", "S2 CRC mismatch");
+    let intact = verify["summary"]["messages_intact"].as_u64().unwrap();
+    // Messages 1..=10 before the damage; those after it whose entries lie wholly
+    // in good bytes (the first one after may touch the damage).
+    assert!(
+        (19..=20).contains(&intact),
+        "{label}: {}",
+        verify["summary"]
+    );
+}
+
 /// Writes every crafted input into `$HOSTILE_OUT/<name>/stream.tar.s2` (for fuzz
 /// seeds and by-hand runs): `HOSTILE_OUT=/tmp/h cargo test --test hostile -- --ignored write_inputs`.
 #[test]
@@ -662,4 +712,5 @@ fn write_inputs() {
     v2_gaps_flags_duplicates(&out.join("v2-gaps-flags-dups"));
     v1_undecodable_chunks(&out.join("v1-undecodable-2560"), 2_560);
     v2_undecodable_chunks(&out.join("v2-undecodable-2560"), 2_560);
+    v2_crc_failed_zero_chunks(&out.join("v2-crc-failed-zeros-256"), 256);
 }
