@@ -11,7 +11,10 @@
 
 mod common;
 
-use common::hostile::{self, S2Out};
+use common::hostile::{
+    self, encode_periodic_block, member, tar_end, v1_head, S2Out, S2_BLOCK, STREAM,
+};
+use jsbackup::format::hash::Hh64Key;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,6 +61,93 @@ fn v2_gaps_flags_duplicates(dir: &Path) -> PathBuf {
     out.write(dir, "stream.tar.s2")
 }
 
+/// One compressed chunk of 13 bytes that claims a 4 MiB block and does not decode
+/// (a one-byte literal tag with no byte behind it).
+const UNDECODABLE_CHUNK: [u8; 13] = [
+    0x00, 9, 0, 0, 0x11, 0x22, 0x33, 0x44, 0x80, 0x80, 0x80, 0x02, 0x00,
+];
+
+/// (g) a v1 archive: meta.inf, meta.sum and block 1, then `count` undecodable chunks
+/// (each claiming 4 MiB), then block 2 of three messages and the end of the tar.
+fn v1_undecodable_chunks(dir: &Path, count: usize) -> PathBuf {
+    let mut out = S2Out::new();
+    v1_head(&mut out);
+    for _ in 0..count {
+        out.raw(&UNDECODABLE_CHUNK);
+    }
+    let key = Hh64Key::new(&format!("{STREAM}-2"));
+    let mut block = Vec::new();
+    for seq in 4..=6u64 {
+        jsbackup::format::filestore::encode_record(
+            &mut block,
+            &key,
+            seq,
+            1_700_000_000_000_000_000 + seq as i64,
+            b"h.a",
+            b"",
+            b"payload",
+        );
+    }
+    member(&mut out, "msgs/2.blk", &block);
+    tar_end(&mut out);
+    out.write(dir, "stream.tar.s2")
+}
+
+/// (h) a v2 archive of 40 messages with `count` undecodable chunks between the
+/// entries of messages 20 and 21.
+fn v2_undecodable_chunks(dir: &Path, count: usize) -> PathBuf {
+    let state = br#"{"messages":40,"bytes":0,"first_seq":1,"last_seq":40,"consumer_count":0}"#;
+    let entries = |last: u64| {
+        let mut writer =
+            jsbackup::format::write_v2::V2Writer::new(Vec::new(), 1_700_000_000_000_000_000, state)
+                .unwrap();
+        for seq in 1..=last {
+            let ts = 1_700_000_000_000_000_000 + seq as i64;
+            writer.message(b"h.a", ts, seq, b"", b"payload").unwrap();
+        }
+        writer.finish().unwrap()
+    };
+    let body = entries(40);
+    // The first 20 entries are the same bytes in both (without the sentinel).
+    let split = entries(20).len() - 5;
+    let mut out = S2Out::new();
+    out.literal(&body[..split]);
+    for _ in 0..count {
+        out.raw(&UNDECODABLE_CHUNK);
+    }
+    out.literal(&body[split..]);
+    out.write(dir, "stream.tar.s2")
+}
+
+/// (i) a v2 archive of 10 messages, then `count` chunks that each decode to 4 MiB
+/// of zeros and fail their CRC (about 20 bytes each), then the rest. The zeros
+/// read as a sentinel that is not believed; the resync must not search them.
+fn v2_crc_failed_zero_chunks(dir: &Path, count: usize) -> PathBuf {
+    let state = br#"{"messages":20,"bytes":0,"first_seq":1,"last_seq":20,"consumer_count":0}"#;
+    let entries = |last: u64| {
+        let mut writer =
+            jsbackup::format::write_v2::V2Writer::new(Vec::new(), 1_700_000_000_000_000_000, state)
+                .unwrap();
+        for seq in 1..=last {
+            let ts = 1_700_000_000_000_000_000 + seq as i64;
+            writer.message(b"h.a", ts, seq, b"", b"payload").unwrap();
+        }
+        writer.finish().unwrap()
+    };
+    let body = entries(20);
+    let split = entries(10).len() - 5;
+    let mut out = S2Out::new();
+    out.literal(&body[..split]);
+    let mut zeros = encode_periodic_block(&[0], S2_BLOCK);
+    // The CRC follows the 4-byte chunk header.
+    zeros[4] ^= 1;
+    for _ in 0..count {
+        out.raw(&zeros);
+    }
+    out.literal(&body[split..]);
+    out.write(dir, "stream.tar.s2")
+}
+
 /// Peak RSS (KiB), wall time and exit code of one command, and its stdout.
 struct Measured {
     rss_kib: u64,
@@ -101,6 +191,11 @@ fn run_measured(args: &[&str], scratch: &Path) -> Measured {
 
 /// Runs the four commands on `data` and checks the bounds; returns `verify --json`.
 fn check_bounds(label: &str, data: &Path, scratch: &Path) -> Value {
+    check_bounds_within(label, data, scratch, MAX_SECONDS)
+}
+
+/// [`check_bounds`] with a time bound of its own (seconds per command).
+fn check_bounds_within(label: &str, data: &Path, scratch: &Path, max_seconds: f64) -> Value {
     let data_text = data.to_str().unwrap();
     let out_dir = scratch.join("salvaged");
     let out_text = out_dir.to_str().unwrap().to_string();
@@ -134,7 +229,7 @@ fn check_bounds(label: &str, data: &Path, scratch: &Path) -> Value {
             measured.rss_kib / 1024
         );
         assert!(
-            measured.seconds <= MAX_SECONDS,
+            measured.seconds <= max_seconds,
             "{label}: {name} took {:.1} s",
             measured.seconds
         );
@@ -249,6 +344,62 @@ fn v2_absurd_gap_flag_bits_and_duplicate_consumers() {
     assert_finding(label, &verify, "consumer_meta", "\"dup\"");
 }
 
+/// Undecodable chunks cost their compressed bytes, not the 4 MiB each claims: the
+/// 33 KB input of 2,560 of them (once 33 s) and a 1 MB one, in a v1 and a v2
+/// archive, within 5 s per command (debug build), and the messages after them read.
+#[test]
+fn undecodable_chunks_cost_their_compressed_bytes() {
+    const MAX_SECONDS_UNDECODABLE: f64 = 5.0;
+    let one_mb = (1 << 20) / UNDECODABLE_CHUNK.len();
+    for count in [2_560, one_mb] {
+        for group in ["v1", "v2"] {
+            let label = format!("{count} undecodable chunks ({group})");
+            let dir = scratch(&format!("undecodable-{group}-{count}"));
+            let data = if group == "v1" {
+                v1_undecodable_chunks(dir.path(), count)
+            } else {
+                v2_undecodable_chunks(dir.path(), count)
+            };
+            let bytes = std::fs::metadata(&data).unwrap().len();
+            assert!(bytes >= (count * UNDECODABLE_CHUNK.len()) as u64);
+            let verify = check_bounds_within(&label, &data, dir.path(), MAX_SECONDS_UNDECODABLE);
+            assert_finding(&label, &verify, "s2_framing", "undecodable S2 block");
+            let summary = &verify["summary"];
+            let intact = summary["messages_intact"].as_u64().unwrap();
+            if group == "v1" {
+                // Every record passed its checksum, on both sides of the lost chunks.
+                assert_eq!(intact, 6, "{label}: {summary}");
+            } else {
+                // Entries before and after the lost chunks are read (an entry touching
+                // them may be suspect, never taken as intact).
+                assert!(intact >= 38, "{label}: {summary}");
+                assert!(intact <= 40, "{label}: {summary}");
+            }
+        }
+    }
+}
+
+/// 256 CRC-failed chunks of 4 MiB of zeros (1 GiB decoded from 6 KB): decoded and
+/// checked once, never searched byte by byte (once 128 s for `info`), and the
+/// messages after them are read.
+#[test]
+fn crc_failed_zero_chunks_are_not_searched() {
+    let label = "256 CRC-failed 4 MiB zero chunks (v2)";
+    let dir = scratch("crc-failed-zeros");
+    let data = v2_crc_failed_zero_chunks(dir.path(), 256);
+    assert!(std::fs::metadata(&data).unwrap().len() < 16 << 10);
+    let verify = check_bounds(label, &data, dir.path());
+    assert_finding(label, &verify, "s2_crc", "S2 CRC mismatch");
+    let intact = verify["summary"]["messages_intact"].as_u64().unwrap();
+    // Messages 1..=10 before the damage; those after it whose entries lie wholly
+    // in good bytes (the first one after may touch the damage).
+    assert!(
+        (19..=20).contains(&intact),
+        "{label}: {}",
+        verify["summary"]
+    );
+}
+
 /// Writes every crafted input into `$HOSTILE_OUT/<name>/stream.tar.s2` (for fuzz
 /// seeds and by-hand runs): `HOSTILE_OUT=/tmp/h cargo test --test hostile -- --ignored write_inputs`.
 #[test]
@@ -268,4 +419,7 @@ fn write_inputs() {
     v1_big_consumers(&out.join("v1-big-consumers"), 60, 60 << 20);
     v1_wide_delete_map(&out.join("v1-wide-delete-map"));
     v2_gaps_flags_duplicates(&out.join("v2-gaps-flags-dups"));
+    v1_undecodable_chunks(&out.join("v1-undecodable-2560"), 2_560);
+    v2_undecodable_chunks(&out.join("v2-undecodable-2560"), 2_560);
+    v2_crc_failed_zero_chunks(&out.join("v2-crc-failed-zeros-256"), 256);
 }

@@ -5,7 +5,7 @@
 //!
 //! It never decides when to resynchronise or what to report: that is `ops::scan::v2`'s.
 
-use super::s2::{ChunkSource, DecodedStream, StreamStop};
+use super::s2::{ChunkRecord, ChunkSource, ChunkStatus, DecodedStream, StreamStop};
 use super::varint::{read_uvarint, VarintError};
 
 pub const MAGIC: &[u8; 8] = b"NATSARC1";
@@ -421,6 +421,15 @@ fn confirm(
     Confirmation::Yes
 }
 
+/// When `pos` lies in a chunk that failed its CRC, that chunk's end.
+fn damaged_chunk_end(chunks: &[ChunkRecord], pos: u64) -> Option<u64> {
+    let index = chunks.partition_point(|chunk| chunk.decompressed_end() <= pos);
+    chunks
+        .get(index)
+        .filter(|chunk| chunk.decompressed_offset <= pos && chunk.status != ChunkStatus::Ok)
+        .map(ChunkRecord::decompressed_end)
+}
+
 /// Bytes kept at the end of a searched window: a header cut by the window edge
 /// (varints and a name of up to 4 KiB) is searched again with what follows.
 const WINDOW_TAIL: usize = 4096 + 64;
@@ -442,6 +451,17 @@ pub fn resync<S: ChunkSource>(
     loop {
         stream.accept_discontinuity();
         let stop = stream.fill(want).err();
+        // Bytes of a chunk that failed its CRC steer nothing: no candidate is taken
+        // from them, the search resumes at the chunk's end (a crafted run of such
+        // chunks, each decoding to 4 MiB, was otherwise searched byte by byte).
+        if from == 0 {
+            if let Some(end) = damaged_chunk_end(&stream.chunks.chunks, stream.pos()) {
+                match stream.skip(end.saturating_sub(stream.pos())) {
+                    Err((_, StreamStop::End)) => return Resync::Exhausted { lost_from },
+                    Ok(()) | Err((_, StreamStop::Discontinuity)) => continue,
+                }
+            }
+        }
         let left = budget.left(stream.file_pos());
         let buffered = stream.buffered();
         let until = buffered

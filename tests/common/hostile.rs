@@ -12,7 +12,7 @@ use jsbackup::format::s2::masked_crc;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const S2_BLOCK: usize = 4 << 20;
+pub const S2_BLOCK: usize = 4 << 20;
 const TAR_BLOCK: usize = 512;
 
 /// An archive being built: S2-framed, or plain decompressed bytes.
@@ -37,6 +37,12 @@ impl S2Out {
             decoded: 0,
             cache: HashMap::new(),
         }
+    }
+
+    /// Appends already-framed bytes (chunks built by hand) as they are; they add
+    /// nothing to the decompressed count.
+    pub fn raw(&mut self, framed: &[u8]) {
+        self.bytes.extend_from_slice(framed);
     }
 
     /// The decompressed archive itself (keep the sizes small: nothing is compressed).
@@ -126,7 +132,7 @@ pub fn s2_file(dir: &Path, build: impl FnOnce(&mut S2Out)) -> PathBuf {
 }
 
 /// One framed chunk of `len` bytes of `pattern` repeated.
-fn encode_periodic_block(pattern: &[u8], len: usize) -> Vec<u8> {
+pub fn encode_periodic_block(pattern: &[u8], len: usize) -> Vec<u8> {
     let period = pattern.len();
     let decoded: Vec<u8> = pattern.iter().copied().cycle().take(len).collect();
     let crc = masked_crc(&decoded);
@@ -183,7 +189,7 @@ fn padding(size: u64) -> Vec<u8> {
 }
 
 /// A small member written whole.
-fn member(out: &mut S2Out, name: &str, data: &[u8]) {
+pub fn member(out: &mut S2Out, name: &str, data: &[u8]) {
     let mut bytes = ustar(name, data.len() as u64, b'0');
     bytes.extend_from_slice(data);
     bytes.extend_from_slice(&padding(data.len() as u64));
@@ -197,7 +203,7 @@ fn meta_inf() -> Vec<u8> {
 }
 
 /// meta.inf, meta.sum and one block of three messages.
-fn v1_head(out: &mut S2Out) {
+pub fn v1_head(out: &mut S2Out) {
     let meta = meta_inf();
     member(out, "meta.inf", &meta);
     let sum = Hh64Key::new(STREAM).sum_hex(&meta);
@@ -218,7 +224,7 @@ fn v1_head(out: &mut S2Out) {
     member(out, "msgs/1.blk", &block);
 }
 
-fn tar_end(out: &mut S2Out) {
+pub fn tar_end(out: &mut S2Out) {
     out.literal(&[0u8; 1024]);
 }
 
