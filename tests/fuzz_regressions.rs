@@ -23,9 +23,11 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// A replayed input slower than this (debug build) counts as a hang: the corpus
-/// files are small, and a fixed parser handles each in milliseconds.
-const REPLAY_LIMIT: Duration = Duration::from_secs(5);
+/// A replayed input slower than this (debug build) counts as a hang. Most corpus
+/// files take milliseconds; the sequence-0 floods take 3–4 s (a million entries
+/// before the scan stops), so the limit is issue 11's per-command bound of 20 s,
+/// which a loaded 2-core CI machine still meets.
+const REPLAY_LIMIT: Duration = Duration::from_secs(20);
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus")
