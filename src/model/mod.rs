@@ -93,6 +93,9 @@ pub struct Backup {
     pub findings: Findings,
     /// Sequences whose bytes are present but damaged (checksum), excluded from `messages`.
     pub damaged_seqs: Vec<u64>,
+    /// v1: live-looking messages whose deletion records may be lost (sorted): a
+    /// salvage asks whether to keep them.
+    pub maybe_deleted: Vec<u64>,
     /// Sequence ranges the archive should hold but that could not be read at all.
     pub lost: Vec<(u64, u64)>,
     pub chunks: Arc<Vec<ChunkRecord>>,
@@ -123,6 +126,7 @@ impl Backup {
             deleted: Vec::new(),
             findings: Findings::new(),
             damaged_seqs: Vec::new(),
+            maybe_deleted: Vec::new(),
             lost: Vec::new(),
             chunks: Arc::new(Vec::new()),
             entries: Vec::new(),

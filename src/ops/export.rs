@@ -50,6 +50,16 @@ pub struct ExportOptions {
     pub dry_run: bool,
     /// Write whatever could be read from a damaged backup, with consistent state.
     pub salvage: bool,
+    /// Salvage: keep or drop the messages that may have been deleted
+    /// (`Backup::maybe_deleted`); a salvage with such messages refuses without it.
+    pub maybe_deleted: Option<MaybeDeletedChoice>,
+}
+
+/// What a salvage does with messages that may have been deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaybeDeletedChoice {
+    Keep,
+    Drop,
 }
 
 /// Messages dropped, by the first reason that applied.
@@ -66,6 +76,9 @@ pub struct DropCounts {
     pub filter_expression: u64,
     /// Salvage only: the index had the message but its bytes could not be read.
     pub unreadable: u64,
+    /// Salvage only: it may have been deleted (its deletion record is lost) and
+    /// `--maybe-deleted drop` was chosen.
+    pub maybe_deleted: u64,
 }
 
 impl DropCounts {
@@ -78,6 +91,7 @@ impl DropCounts {
             + self.filter_fields
             + self.filter_expression
             + self.unreadable
+            + self.maybe_deleted
     }
 }
 
@@ -128,6 +142,8 @@ pub enum ExportError {
     MemoryAsV1,
     #[error("the backup has no readable archive format")]
     NoFormat,
+    #[error("{count} message(s) may have been deleted (their deletion records are lost; first: sequence {first}): choose whether the salvage keeps them with --maybe-deleted keep|drop")]
+    MaybeDeletedUnchosen { count: usize, first: u64 },
     #[error("reading {0}")]
     Read(#[from] ReadError),
     #[error("filter: {0}")]
@@ -293,6 +309,8 @@ fn plan<'a>(
     let mut first_ts: Option<i64> = None;
     let mut last_message: Option<(u64, i64)> = None;
     let compiled = compile_filter(backup, options, reference_ns)?;
+    let drop_maybe_deleted =
+        options.salvage && options.maybe_deleted == Some(MaybeDeletedChoice::Drop);
     let mut matcher = compiled.matcher(backup)?;
     for (row, kept) in keep.iter_mut().enumerate() {
         if row % 4096 == 0 && cancelled(cancel) {
@@ -300,6 +318,15 @@ fn plan<'a>(
         }
         if unreadable.contains(&row) {
             dropped.unreadable += 1;
+            continue;
+        }
+        if drop_maybe_deleted
+            && backup
+                .maybe_deleted
+                .binary_search(&backup.messages.seq[row])
+                .is_ok()
+        {
+            dropped.maybe_deleted += 1;
             continue;
         }
         if let Some(reason) = matcher.rejection(row) {
@@ -424,6 +451,14 @@ pub fn export(
                 .map(|finding| finding.message.clone())
                 .unwrap_or_default(),
         });
+    }
+    if options.salvage && options.maybe_deleted.is_none() {
+        if let Some(&first) = backup.maybe_deleted.first() {
+            return Err(ExportError::MaybeDeletedUnchosen {
+                count: backup.maybe_deleted.len(),
+                first,
+            });
+        }
     }
     let mut options = options.clone();
     // A salvaged backup defaults to v2 (2.15+); `--format v1` targets older servers.

@@ -15,6 +15,7 @@ mod consumers;
 mod reconcile;
 mod v1;
 mod v1_blocks;
+mod v1_deletions;
 mod v1_state;
 mod v2;
 mod v2_checks;

@@ -1,0 +1,234 @@
+//! v1 messages that may have been deleted: a real v1 archive with deletions
+//! (fixture v1/kv: KV history trimming, which leaves no tombstone, and deletes,
+//! which do) whose index.db the test destroys, so the records of some deletions
+//! are lost. The scan must name exactly the sequences that `expected.json` says
+//! were deleted and that come back; a salvage must refuse until told whether to
+//! keep them, `--maybe-deleted drop` must leave them out and `keep` keep them, and
+//! the salvaged archives must restore into a real nats-server 2.14.6 with the
+//! expected message counts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
+mod common;
+
+use common::{expected, fixture, read_json, restore_via_api, NatsServer, TempDir};
+use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
+use jsbackup::ops::scan::{open_backup, ScanControl};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+fn jsbackup(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
+        .args(args)
+        .output()
+        .expect("run jsbackup")
+}
+
+/// The decompressed bytes of an S2 stream.
+fn decompress(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while offset + 4 <= bytes.len() {
+        let chunk_type = bytes[offset];
+        let len = usize::from(bytes[offset + 1])
+            | usize::from(bytes[offset + 2]) << 8
+            | usize::from(bytes[offset + 3]) << 16;
+        if chunk_type <= 1 {
+            let raw = RawChunk {
+                file_offset: offset as u64,
+                chunk_type,
+                body: bytes[offset + 4..offset + 4 + len].to_vec(),
+                max_block: MAX_S2_BLOCK,
+            };
+            decode_chunk(&raw, &mut out);
+        }
+        offset += 4 + len;
+    }
+    out
+}
+
+/// An S2 stream of uncompressed chunks (valid CRCs) holding `data`.
+fn compress(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xff, 6, 0, 0];
+    out.extend_from_slice(b"S2sTwO");
+    for piece in data.chunks(64 << 10) {
+        let len = piece.len() + 4;
+        out.extend_from_slice(&[0x01, len as u8, (len >> 8) as u8, (len >> 16) as u8]);
+        out.extend_from_slice(&masked_crc(piece).to_le_bytes());
+        out.extend_from_slice(piece);
+    }
+    out
+}
+
+/// A copy of the fixture whose `msgs/index.db` content is overwritten (its tar
+/// header kept): the delete maps in it are lost.
+fn without_index_db(rel: &str, out: &Path) {
+    let source = fixture(rel);
+    let tar = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
+    let name = b"msgs/index.db\0";
+    let header = (0..tar.len() / 512)
+        .map(|block| block * 512)
+        .find(|&at| tar[at..].starts_with(name))
+        .expect("a msgs/index.db member");
+    let size_field = std::str::from_utf8(&tar[header + 124..header + 135]).expect("size");
+    let size = usize::from_str_radix(size_field.trim_matches(|c| c == '\0' || c == ' '), 8)
+        .expect("octal size");
+    assert!(size > 0, "{rel}: index.db is empty");
+    let mut damaged = tar.clone();
+    for (index, byte) in damaged[header + 512..header + 512 + size]
+        .iter_mut()
+        .enumerate()
+    {
+        *byte = (index as u8).wrapping_mul(37) ^ 0x5a;
+    }
+    std::fs::create_dir_all(out).expect("mkdir");
+    std::fs::copy(source.join("backup.json"), out.join("backup.json")).expect("copy");
+    std::fs::write(out.join("stream.tar.s2"), compress(&damaged)).expect("write");
+}
+
+/// Live sequences per expected.json, and every other sequence up to last_seq (deleted).
+fn expected_sets(rel: &str) -> (BTreeSet<u64>, BTreeSet<u64>, Value) {
+    let exp = expected(rel);
+    let live: BTreeSet<u64> = exp["messages"]["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| row[0].as_u64().expect("seq"))
+        .collect();
+    let last = exp["state"]["last_seq"].as_u64().expect("last_seq");
+    let deleted = (1..=last).filter(|seq| !live.contains(seq)).collect();
+    (live, deleted, exp)
+}
+
+fn seqs_of(dir: &Path) -> BTreeSet<u64> {
+    let backup = open_backup(dir, &mut ScanControl::default()).expect("open");
+    backup.messages.seq.iter().copied().collect()
+}
+
+#[test]
+fn lost_index_db_names_exactly_the_deleted_messages_that_come_back() {
+    let scratch = TempDir::new("maybe-deleted");
+    let rel = "v1/kv";
+    let damaged = scratch.join("kv-no-index");
+    without_index_db(rel, &damaged);
+    let (live, deleted, exp) = expected_sets(rel);
+
+    // The undamaged fixture names nothing.
+    let intact = open_backup(&fixture(rel), &mut ScanControl::default()).expect("open");
+    assert!(
+        intact.maybe_deleted.is_empty(),
+        "{:?}",
+        intact.maybe_deleted
+    );
+
+    let backup = open_backup(&damaged, &mut ScanControl::default()).expect("open damaged");
+    let read: BTreeSet<u64> = backup.messages.seq.iter().copied().collect();
+    let come_back: Vec<u64> = deleted.intersection(&read).copied().collect();
+    assert!(
+        !come_back.is_empty(),
+        "no deleted message comes back: the test damages nothing that matters"
+    );
+    assert_eq!(
+        backup.maybe_deleted, come_back,
+        "the sequences named must be exactly the deleted ones that come back"
+    );
+    // Everything else read is live per the server.
+    let others: BTreeSet<u64> = read.difference(&deleted).copied().collect();
+    assert_eq!(others, live, "the rest of what is read is the live set");
+
+    // verify --json carries the finding, naming each sequence.
+    let verify = jsbackup(&["verify", damaged.to_str().unwrap(), "--json"]);
+    let report: Value = serde_json::from_slice(&verify.stdout).expect("verify --json");
+    let finding = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|finding| finding["kind"] == "maybe_deleted")
+        .unwrap_or_else(|| panic!("no maybe_deleted finding: {report}"));
+    let message = finding["message"].as_str().expect("message");
+    assert!(message.contains("may have been deleted"), "{message}");
+    for seq in &come_back {
+        assert!(message.contains(&seq.to_string()), "{seq} in {message}");
+    }
+
+    // The salvage refuses without a choice.
+    let refused = scratch.join("refused");
+    let output = jsbackup(&[
+        "export",
+        damaged.to_str().unwrap(),
+        refused.to_str().unwrap(),
+        "--salvage",
+    ]);
+    assert!(
+        !output.status.success(),
+        "salvage without a choice succeeded"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--maybe-deleted"), "{stderr}");
+    assert!(!refused.exists(), "nothing is written on refusal");
+
+    let server = NatsServer::start("2.14", None);
+    let mut conn = server.connect();
+    let name = read_json(&damaged.join("backup.json"))["config"]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    let declared = exp["state"]["messages"].as_u64().expect("messages");
+    for (choice, want) in [
+        ("drop", live.clone()),
+        ("keep", live.union(&read).copied().collect()),
+    ] {
+        let out = scratch.join(format!("salvaged-{choice}"));
+        let output = jsbackup(&[
+            "export",
+            damaged.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--salvage",
+            "--maybe-deleted",
+            choice,
+        ]);
+        assert!(
+            output.status.success(),
+            "{choice}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(seqs_of(&out), want, "{choice}: salvaged sequences");
+        restore_via_api(&mut conn, &out, &name)
+            .unwrap_or_else(|error| panic!("{choice}: restore: {error}\n{}", server.log()));
+        let info = conn.stream_info(&name);
+        let messages = info["state"]["messages"].as_u64().expect("messages");
+        // Both restore to the server's count: the messages that come back here
+        // were trimmed by max_msgs_per_subject, and the restoring server applies
+        // that limit again to what `keep` kept.
+        assert!(
+            exp["stream"]["config"]["max_msgs_per_subject"].as_i64() > Some(0),
+            "the fixture trims by a per-subject limit"
+        );
+        assert_eq!(messages, declared, "{choice}: restored messages: {info}");
+        assert_eq!(
+            info["state"]["num_deleted"], exp["state"]["num_deleted"],
+            "{choice}: restored deleted count: {info}"
+        );
+        conn.api_ok(&format!("$JS.API.STREAM.DELETE.{name}"), &json!({}));
+    }
+}
+
+#[test]
+fn lost_index_db_with_every_delete_tombstoned_names_nothing() {
+    // v1/orders: every deletion left a tombstone, so losing index.db brings none back.
+    let scratch = TempDir::new("maybe-deleted-orders");
+    let rel = "v1/orders";
+    let damaged = scratch.join("orders-no-index");
+    without_index_db(rel, &damaged);
+    let (live, _, _) = expected_sets(rel);
+    let backup = open_backup(&damaged, &mut ScanControl::default()).expect("open damaged");
+    assert!(
+        backup.maybe_deleted.is_empty(),
+        "{:?}",
+        backup.maybe_deleted
+    );
+    let read: BTreeSet<u64> = backup.messages.seq.iter().copied().collect();
+    assert_eq!(read, live, "the tombstones alone give the live set");
+}
