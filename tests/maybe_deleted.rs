@@ -62,30 +62,33 @@ fn compress(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A copy of the fixture whose `msgs/index.db` content is overwritten (its tar
-/// header kept): the delete maps in it are lost.
-fn without_index_db(rel: &str, out: &Path) {
+/// A copy of the fixture with the last `tail` bytes of tar member `member`
+/// overwritten (all of them when `tail` is `None`; its tar header kept).
+fn with_member_damaged(rel: &str, member: &str, tail: Option<usize>, out: &Path) {
     let source = fixture(rel);
     let tar = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
-    let name = b"msgs/index.db\0";
+    let mut name = member.as_bytes().to_vec();
+    name.push(0);
     let header = (0..tar.len() / 512)
         .map(|block| block * 512)
-        .find(|&at| tar[at..].starts_with(name))
-        .expect("a msgs/index.db member");
+        .find(|&at| tar[at..].starts_with(&name))
+        .unwrap_or_else(|| panic!("{rel}: no {member} member"));
     let size_field = std::str::from_utf8(&tar[header + 124..header + 135]).expect("size");
     let size = usize::from_str_radix(size_field.trim_matches(|c| c == '\0' || c == ' '), 8)
         .expect("octal size");
-    assert!(size > 0, "{rel}: index.db is empty");
+    assert!(size > 0, "{rel}: {member} is empty");
+    let from = header + 512 + size - tail.unwrap_or(size).min(size);
     let mut damaged = tar.clone();
-    for (index, byte) in damaged[header + 512..header + 512 + size]
-        .iter_mut()
-        .enumerate()
-    {
+    for (index, byte) in damaged[from..header + 512 + size].iter_mut().enumerate() {
         *byte = (index as u8).wrapping_mul(37) ^ 0x5a;
     }
     std::fs::create_dir_all(out).expect("mkdir");
     std::fs::copy(source.join("backup.json"), out.join("backup.json")).expect("copy");
     std::fs::write(out.join("stream.tar.s2"), compress(&damaged)).expect("write");
+}
+
+fn without_index_db(rel: &str, out: &Path) {
+    with_member_damaged(rel, "msgs/index.db", None, out);
 }
 
 /// Live sequences per expected.json, and every other sequence up to last_seq (deleted).
@@ -133,6 +136,10 @@ fn lost_index_db_names_exactly_the_deleted_messages_that_come_back() {
     assert_eq!(
         backup.maybe_deleted, come_back,
         "the sequences named must be exactly the deleted ones that come back"
+    );
+    println!(
+        "{rel}: {} deleted messages come back: {come_back:?}",
+        come_back.len()
     );
     // Everything else read is live per the server.
     let others: BTreeSet<u64> = read.difference(&deleted).copied().collect();
@@ -231,4 +238,32 @@ fn lost_index_db_with_every_delete_tombstoned_names_nothing() {
     );
     let read: BTreeSet<u64> = backup.messages.seq.iter().copied().collect();
     assert_eq!(read, live, "the tombstones alone give the live set");
+}
+
+#[test]
+fn tombstones_lost_with_the_end_of_a_block_are_named_from_the_untrusted_index() {
+    // v1/orders: the end of msgs/1.blk (tombstones of the last purges among it) is
+    // overwritten, so the server no longer trusts index.db (its last checksum) and
+    // rebuilds from the blocks; the index's delete maps still say what was deleted.
+    let scratch = TempDir::new("maybe-deleted-block-end");
+    let rel = "v1/orders";
+    let damaged = scratch.join("orders-block-end");
+    with_member_damaged(rel, "msgs/1.blk", Some(4096), &damaged);
+    let (live, deleted, _) = expected_sets(rel);
+    let backup = open_backup(&damaged, &mut ScanControl::default()).expect("open damaged");
+    let read: BTreeSet<u64> = backup.messages.seq.iter().copied().collect();
+    let come_back: Vec<u64> = deleted.intersection(&read).copied().collect();
+    assert!(
+        !come_back.is_empty(),
+        "no deleted message comes back: the test damages nothing that matters"
+    );
+    assert_eq!(backup.maybe_deleted, come_back, "named exactly");
+    println!(
+        "{rel}: {} deleted messages come back: {come_back:?}",
+        come_back.len()
+    );
+    assert!(
+        read.difference(&deleted).all(|seq| live.contains(seq)),
+        "nothing else read is unexpected"
+    );
 }

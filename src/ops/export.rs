@@ -33,6 +33,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// The data file name: the one every jsm.go version reads, for v1 and v2 content.
 pub const DATA_FILE_NAME: &str = "stream.tar.s2";
 
+use crate::ops::export_drops::count_drop;
+pub use crate::ops::export_drops::{DropCounts, MaybeDeletedChoice};
 /// Which consumers go into the export (the same choice a restore takes).
 pub use crate::ops::restore_local::ConsumerSelection;
 
@@ -53,46 +55,6 @@ pub struct ExportOptions {
     /// Salvage: keep or drop the messages that may have been deleted
     /// (`Backup::maybe_deleted`); a salvage with such messages refuses without it.
     pub maybe_deleted: Option<MaybeDeletedChoice>,
-}
-
-/// What a salvage does with messages that may have been deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MaybeDeletedChoice {
-    Keep,
-    Drop,
-}
-
-/// Messages dropped, by the first reason that applied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct DropCounts {
-    pub sequence_range: u64,
-    pub time_range: u64,
-    pub subject_not_included: u64,
-    pub subject_excluded: u64,
-    pub expired: u64,
-    /// Header, payload, KV-operation or damaged filters.
-    pub filter_fields: u64,
-    /// The `where` expression.
-    pub filter_expression: u64,
-    /// Salvage only: the index had the message but its bytes could not be read.
-    pub unreadable: u64,
-    /// Salvage only: it may have been deleted (its deletion record is lost) and
-    /// `--maybe-deleted drop` was chosen.
-    pub maybe_deleted: u64,
-}
-
-impl DropCounts {
-    pub fn total(&self) -> u64 {
-        self.sequence_range
-            + self.time_range
-            + self.subject_not_included
-            + self.subject_excluded
-            + self.expired
-            + self.filter_fields
-            + self.filter_expression
-            + self.unreadable
-            + self.maybe_deleted
-    }
 }
 
 /// Progress as plain numbers.
@@ -167,18 +129,6 @@ fn io_error(action: &'static str, path: &Path, error: impl std::fmt::Display) ->
         action,
         path: path.to_path_buf(),
         message: error.to_string(),
-    }
-}
-
-fn count_drop(counts: &mut DropCounts, reason: Reason) {
-    match reason {
-        Reason::SequenceRange => counts.sequence_range += 1,
-        Reason::TimeRange => counts.time_range += 1,
-        Reason::SubjectNotIncluded => counts.subject_not_included += 1,
-        Reason::SubjectExcluded => counts.subject_excluded += 1,
-        Reason::Expired => counts.expired += 1,
-        Reason::Fields => counts.filter_fields += 1,
-        Reason::Expression => counts.filter_expression += 1,
     }
 }
 
