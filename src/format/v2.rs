@@ -508,9 +508,7 @@ pub fn boundary_holds(boundary: &Boundary) -> bool {
     }
     // The sizes lost too: the name, then a header block.
     (used + 2..bytes.len().min(used + 41)).any(|at| {
-        bytes
-            .get(at..at + name_len)
-            .is_some_and(|name| valid_subject(name))
+        bytes.get(at..at + name_len).is_some_and(valid_subject)
             && bytes
                 .get(at + name_len..)
                 .is_some_and(|data| data.starts_with(b"NATS/1.0\r\n"))
@@ -545,4 +543,85 @@ fn entry_tail_ends_at(bytes: &[u8], at: usize, name_len: usize, distance: u64) -
                 .get(data_at..)
                 .is_some_and(|data| data.starts_with(b"NATS/1.0")));
     ends_at == Some(distance) && header_ok && valid_subject(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::varint::{write_uvarint, zigzag_encode};
+
+    fn entry(name: &[u8], timestamp_ns: i64, sequence: u64, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_uvarint(&mut out, name.len() as u64);
+        write_uvarint(&mut out, zigzag_encode(timestamp_ns));
+        write_uvarint(&mut out, sequence);
+        write_uvarint(&mut out, 0);
+        write_uvarint(&mut out, payload.len() as u64);
+        out.extend_from_slice(name);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    const T: i64 = 1_764_000_000_000_000_000;
+
+    /// Message 1 ends where entry 2 starts; entry 3 follows. `edit` damages the
+    /// bytes from message 1's payload on; the boundary is judged at message 1's end.
+    fn judge(edit: impl Fn(&mut Vec<u8>, usize)) -> bool {
+        let payload = br#"{"order_id":"ORD-000001","note":"xxxxxxxxxxxxxxxx"}"#;
+        let first = entry(b"dm.orders.1", T, 1, payload);
+        let second = entry(b"dm.orders.2", T + 1_000, 2, payload);
+        let third = entry(b"dm.orders.3", T + 2_000, 3, payload);
+        let mut bytes = [first.clone(), second.clone(), third].concat();
+        edit(&mut bytes, first.len());
+        let end = first.len();
+        // The third entry is where a resync lands.
+        let third_at = bytes
+            .windows(11)
+            .position(|window| window == b"dm.orders.3")
+            .map(|name_at| name_at - 13)
+            .unwrap_or(0);
+        let view = bytes.get(end..).unwrap_or_default();
+        boundary_holds(&Boundary {
+            bytes: view.get(..BOUNDARY_VIEW).unwrap_or(view),
+            sequence: 1,
+            timestamp_ns: T,
+            next: Some(FoundEntry {
+                distance: (third_at as u64).saturating_sub(end as u64),
+                sequence: 3,
+                timestamp_ns: T + 2_000,
+            }),
+            latest_ns: i64::MAX,
+        })
+    }
+
+    #[test]
+    fn bytes_lost_after_a_name_length_and_timestamp_keep_the_boundary() {
+        // Two bytes of the second entry's name deleted.
+        assert!(judge(|bytes, end| {
+            bytes.drain(end + 16..end + 18);
+        }));
+    }
+
+    #[test]
+    fn bytes_lost_inside_the_timestamp_keep_the_boundary() {
+        assert!(judge(|bytes, end| {
+            bytes.drain(end + 2..end + 4);
+        }));
+    }
+
+    #[test]
+    fn bytes_lost_across_the_end_of_the_message_break_it() {
+        // The message's last 3 bytes and the next entry's first 2.
+        assert!(!judge(|bytes, end| {
+            bytes.drain(end - 3..end + 2);
+        }));
+    }
+
+    #[test]
+    fn garbage_inserted_inside_the_message_breaks_it() {
+        assert!(!judge(|bytes, end| {
+            let garbage: Vec<u8> = (0..40u8).map(|byte| byte.wrapping_mul(97) ^ 0xc3).collect();
+            bytes.splice(end - 10..end - 10, garbage);
+        }));
+    }
 }
