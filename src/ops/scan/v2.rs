@@ -224,6 +224,23 @@ impl EntryLoop {
             return Step::Stop;
         }
         let size = header.data_len();
+        let named = header.name == b"state.json" || header.name.starts_with(b"consumers/");
+        if self.seen_message && !named {
+            // After message entries only messages and the sentinel follow: this is
+            // damaged bytes read as an entry, and its size says nothing.
+            let finding = Finding::error(
+                FindingKind::EntryHeader,
+                format!(
+                    "the entry at decompressed offset {} (after sequence {}) has sequence 0 but is no sentinel, state.json or consumer: damaged bytes",
+                    header.offset, self.previous_seq
+                ),
+            )
+            .seq(self.previous_seq.saturating_add(1))
+            .offset(header.offset);
+            self.hold_boundary(stream, header.offset);
+            self.rewind_before(stream, header.offset);
+            return self.report_and_resync(stream, backup, finding);
+        }
         if size > v2::MAX_META_ENTRY {
             let finding = Finding::error(
                 FindingKind::EntryHeader,
