@@ -267,3 +267,45 @@ fn tombstones_lost_with_the_end_of_a_block_are_named_from_the_untrusted_index() 
         "nothing else read is unexpected"
     );
 }
+
+#[test]
+fn salvage_dialog_shows_the_count_and_waits_for_the_choice() {
+    use egui_kittest::kittest::Queryable;
+    use jsbackup::ui::{App, OpenSource};
+    let scratch = TempDir::new("maybe-deleted-ui");
+    let damaged = scratch.join("kv-no-index");
+    without_index_db("v1/kv", &damaged);
+    let mut app = App::default();
+    app.open(OpenSource::Path(damaged.clone()));
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .allow_missing_glyphs()
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    common::ui::step_until(&mut harness, "the backup to open", |app| {
+        app.documents
+            .first()
+            .is_some_and(|document| document.summary.is_some())
+            && app.is_settled()
+    });
+    harness.get_by_label("Save salvaged copy…").click();
+    common::ui::step_until(&mut harness, "the salvage pre-flight", |app| {
+        app.salvage_dialog()
+            .is_some_and(|dialog| dialog.preflight.is_some())
+    });
+    // expected.json: sequences 15 and 16 were deleted and come back (see above).
+    assert!(
+        harness
+            .query_by_label_contains("2 messages may have been deleted")
+            .is_some(),
+        "the count is shown"
+    );
+    let dialog = harness.state().salvage_dialog().expect("dialog");
+    assert_eq!(dialog.maybe_deleted, None, "no choice made for the user");
+    harness.get_by_label("leave out (as deleted)").click();
+    harness.step();
+    let dialog = harness.state().salvage_dialog().expect("dialog");
+    assert_eq!(
+        dialog.maybe_deleted,
+        Some(jsbackup::ops::export::MaybeDeletedChoice::Drop)
+    );
+}
