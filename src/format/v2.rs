@@ -172,6 +172,17 @@ pub fn next_entry_header<S: ChunkSource>(
             }
             Ok(None) => {
                 if let Some(stop) = stop {
+                    // More bytes than any header of a readable entry needs: not a
+                    // header cut by the end, but a name length read from bad bytes.
+                    if buffered.len() > 50 + 4096 {
+                        return Err(EntryError::BadHeader {
+                            offset,
+                            reason: format!(
+                                "the entry's name would run past the {} bytes that follow",
+                                buffered.len()
+                            ),
+                        });
+                    }
                     return Err(match stop {
                         StreamStop::Discontinuity => EntryError::Discontinuity { offset },
                         StreamStop::End => EntryError::TruncatedHeader { offset },

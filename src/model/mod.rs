@@ -52,6 +52,26 @@ pub struct EntryInfo {
     pub size: u64,
 }
 
+/// A message whose bytes are present but fail a check, kept out of `messages`
+/// (v1: a record failing its HighwayHash-64; v2: an entry whose chunk did not
+/// decode). Its bytes are shown for inspection, never restored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DamagedRecord {
+    pub seq: u64,
+    /// Decompressed offset of the record's (v1) or message's (v2) first byte.
+    pub offset: u64,
+    /// Its length as its own header says, cut to the bytes the archive holds.
+    pub len: u64,
+    /// The tar member (v1) or entry name (v2) it was read from.
+    pub entry: String,
+    /// The subject its bytes name, when they read as one (not trusted).
+    pub subject: Option<String>,
+    /// The stored time its bytes say, Unix ns (not trusted).
+    pub ts_ns: Option<i64>,
+    /// The check it failed and where, in words.
+    pub reason: String,
+}
+
 /// Where the files of a backup are.
 #[derive(Debug, Clone, Default)]
 pub struct BackupSource {
@@ -96,6 +116,9 @@ pub struct Backup {
     /// v1: live-looking messages whose deletion records may be lost (sorted): a
     /// salvage asks whether to keep them.
     pub maybe_deleted: Vec<u64>,
+    /// Where the bytes of each damaged sequence are (by sequence; one per damaged
+    /// sequence whose bytes the scan located).
+    pub damaged_records: Vec<DamagedRecord>,
     /// Sequence ranges the archive should hold but that could not be read at all.
     pub lost: Vec<(u64, u64)>,
     pub chunks: Arc<Vec<ChunkRecord>>,
@@ -127,6 +150,7 @@ impl Backup {
             findings: Findings::new(),
             damaged_seqs: Vec::new(),
             maybe_deleted: Vec::new(),
+            damaged_records: Vec::new(),
             lost: Vec::new(),
             chunks: Arc::new(Vec::new()),
             entries: Vec::new(),

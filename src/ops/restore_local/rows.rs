@@ -31,7 +31,7 @@ pub enum SkipReason {
 /// Why a row is not restored (`None`: restore it).
 pub fn skip_reason(backup: &Backup, row: usize, rule: RowRule<'_>) -> Option<SkipReason> {
     let message = backup.messages.row(row)?;
-    if message.flags & flags::DAMAGED != 0 {
+    if message.flags & flags::UNTRUSTED != 0 {
         return Some(SkipReason::Damaged);
     }
     match rule {

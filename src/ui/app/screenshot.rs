@@ -165,10 +165,9 @@ impl App {
             }
             return;
         }
-        let detail_pending = self
-            .documents
-            .get(self.active)
-            .is_some_and(|document| document.messages.detail_pending.is_some());
+        let detail_pending = self.documents.get(self.active).is_some_and(|document| {
+            document.messages.detail_pending.is_some() || document.messages.damaged.is_reading()
+        });
         let Some(plan) = self.screenshot.as_mut() else {
             return;
         };
