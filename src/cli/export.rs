@@ -4,7 +4,9 @@ use super::filter::FilterArgs;
 use super::{load, reference_time};
 use anyhow::Result;
 use jsbackup::model::ArchiveFormat;
-use jsbackup::ops::export::{self, ConsumerSelection, ExportOptions, ExportReport};
+use jsbackup::ops::export::{
+    self, ConsumerSelection, ExportOptions, ExportReport, MaybeDeletedChoice,
+};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -13,6 +15,14 @@ pub enum FormatArg {
     V1,
     /// NATSARC1 (restores into 2.15+).
     V2,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum MaybeDeletedArg {
+    /// Keep them, as a restore of the damaged backup would.
+    Keep,
+    /// Leave them out, as deleted sequences.
+    Drop,
 }
 
 #[derive(clap::Args)]
@@ -44,6 +54,10 @@ pub struct ExportArgs {
     /// Write whatever can be read from a damaged backup, with consistent state.
     #[arg(long)]
     pub salvage: bool,
+    /// Salvage: keep or drop the messages that may have been deleted (their
+    /// deletion records are lost); required when there are such messages.
+    #[arg(long, value_enum)]
+    pub maybe_deleted: Option<MaybeDeletedArg>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -82,6 +96,10 @@ pub fn export(args: &ExportArgs, cancel: &std::sync::atomic::AtomicBool) -> Resu
         reference_ns: Some(reference_time(&args.now)?),
         dry_run: args.dry_run,
         salvage: args.salvage,
+        maybe_deleted: args.maybe_deleted.map(|choice| match choice {
+            MaybeDeletedArg::Keep => MaybeDeletedChoice::Keep,
+            MaybeDeletedArg::Drop => MaybeDeletedChoice::Drop,
+        }),
     };
     let backup = load(&args.path)?;
     let mut options = options;
@@ -132,6 +150,7 @@ fn print_report(report: &ExportReport) {
         ),
         ("not matching --where", dropped.filter_expression),
         ("unreadable (damaged)", dropped.unreadable),
+        ("may have been deleted", dropped.maybe_deleted),
     ] {
         if count > 0 {
             println!("  dropped {count}: {label}");

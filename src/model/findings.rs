@@ -77,6 +77,8 @@ pub enum FindingKind {
     SequenceGap,
     /// A sequence with the filestore's flag bits set.
     SequenceFlags,
+    /// v1: live-looking messages whose deletion records are lost.
+    MaybeDeleted,
 }
 
 impl FindingKind {

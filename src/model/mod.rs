@@ -113,6 +113,9 @@ pub struct Backup {
     pub findings: Findings,
     /// Sequences whose bytes are present but damaged (checksum), excluded from `messages`.
     pub damaged_seqs: Vec<u64>,
+    /// v1: live-looking messages whose deletion records may be lost (sorted): a
+    /// salvage asks whether to keep them.
+    pub maybe_deleted: Vec<u64>,
     /// Where the bytes of each damaged sequence are (by sequence; one per damaged
     /// sequence whose bytes the scan located).
     pub damaged_records: Vec<DamagedRecord>,
@@ -146,6 +149,7 @@ impl Backup {
             deleted: Vec::new(),
             findings: Findings::new(),
             damaged_seqs: Vec::new(),
+            maybe_deleted: Vec::new(),
             damaged_records: Vec::new(),
             lost: Vec::new(),
             chunks: Arc::new(Vec::new()),

@@ -33,6 +33,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// The data file name: the one every jsm.go version reads, for v1 and v2 content.
 pub const DATA_FILE_NAME: &str = "stream.tar.s2";
 
+use crate::ops::export_drops::count_drop;
+pub use crate::ops::export_drops::{DropCounts, MaybeDeletedChoice};
 /// Which consumers go into the export (the same choice a restore takes).
 pub use crate::ops::restore_local::ConsumerSelection;
 
@@ -50,35 +52,9 @@ pub struct ExportOptions {
     pub dry_run: bool,
     /// Write whatever could be read from a damaged backup, with consistent state.
     pub salvage: bool,
-}
-
-/// Messages dropped, by the first reason that applied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct DropCounts {
-    pub sequence_range: u64,
-    pub time_range: u64,
-    pub subject_not_included: u64,
-    pub subject_excluded: u64,
-    pub expired: u64,
-    /// Header, payload, KV-operation or damaged filters.
-    pub filter_fields: u64,
-    /// The `where` expression.
-    pub filter_expression: u64,
-    /// Salvage only: the index had the message but its bytes could not be read.
-    pub unreadable: u64,
-}
-
-impl DropCounts {
-    pub fn total(&self) -> u64 {
-        self.sequence_range
-            + self.time_range
-            + self.subject_not_included
-            + self.subject_excluded
-            + self.expired
-            + self.filter_fields
-            + self.filter_expression
-            + self.unreadable
-    }
+    /// Salvage: keep or drop the messages that may have been deleted
+    /// (`Backup::maybe_deleted`); a salvage with such messages refuses without it.
+    pub maybe_deleted: Option<MaybeDeletedChoice>,
 }
 
 /// Progress as plain numbers.
@@ -128,6 +104,8 @@ pub enum ExportError {
     MemoryAsV1,
     #[error("the backup has no readable archive format")]
     NoFormat,
+    #[error("{count} message(s) may have been deleted (their deletion records are lost; first: sequence {first}): choose whether the salvage keeps them with --maybe-deleted keep|drop")]
+    MaybeDeletedUnchosen { count: usize, first: u64 },
     #[error("reading {0}")]
     Read(#[from] ReadError),
     #[error("filter: {0}")]
@@ -151,18 +129,6 @@ fn io_error(action: &'static str, path: &Path, error: impl std::fmt::Display) ->
         action,
         path: path.to_path_buf(),
         message: error.to_string(),
-    }
-}
-
-fn count_drop(counts: &mut DropCounts, reason: Reason) {
-    match reason {
-        Reason::SequenceRange => counts.sequence_range += 1,
-        Reason::TimeRange => counts.time_range += 1,
-        Reason::SubjectNotIncluded => counts.subject_not_included += 1,
-        Reason::SubjectExcluded => counts.subject_excluded += 1,
-        Reason::Expired => counts.expired += 1,
-        Reason::Fields => counts.filter_fields += 1,
-        Reason::Expression => counts.filter_expression += 1,
     }
 }
 
@@ -293,6 +259,8 @@ fn plan<'a>(
     let mut first_ts: Option<i64> = None;
     let mut last_message: Option<(u64, i64)> = None;
     let compiled = compile_filter(backup, options, reference_ns)?;
+    let drop_maybe_deleted =
+        options.salvage && options.maybe_deleted == Some(MaybeDeletedChoice::Drop);
     let mut matcher = compiled.matcher(backup)?;
     for (row, kept) in keep.iter_mut().enumerate() {
         if row % 4096 == 0 && cancelled(cancel) {
@@ -300,6 +268,15 @@ fn plan<'a>(
         }
         if unreadable.contains(&row) {
             dropped.unreadable += 1;
+            continue;
+        }
+        if drop_maybe_deleted
+            && backup
+                .maybe_deleted
+                .binary_search(&backup.messages.seq[row])
+                .is_ok()
+        {
+            dropped.maybe_deleted += 1;
             continue;
         }
         if let Some(reason) = matcher.rejection(row) {
@@ -424,6 +401,14 @@ pub fn export(
                 .map(|finding| finding.message.clone())
                 .unwrap_or_default(),
         });
+    }
+    if options.salvage && options.maybe_deleted.is_none() {
+        if let Some(&first) = backup.maybe_deleted.first() {
+            return Err(ExportError::MaybeDeletedUnchosen {
+                count: backup.maybe_deleted.len(),
+                first,
+            });
+        }
     }
     let mut options = options.clone();
     // A salvaged backup defaults to v2 (2.15+); `--format v1` targets older servers.

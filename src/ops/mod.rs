@@ -7,6 +7,7 @@ pub mod damaged;
 pub mod decode;
 pub mod dump;
 pub mod export;
+mod export_drops;
 pub mod filter;
 pub mod floor;
 pub mod header_cells;

@@ -169,6 +169,8 @@ pub fn salvage_plan(backup: &Backup, cancel: Option<&AtomicBool>) -> Option<Salv
         format: backup.format,
         salvage: true,
         dry_run: true,
+        // What a salvage keeps at most: messages that may have been deleted are a choice.
+        maybe_deleted: Some(crate::ops::export::MaybeDeletedChoice::Keep),
         ..ExportOptions::default()
     };
     let out = std::env::temp_dir().join(format!("jsbackup-salvage-plan-{}", std::process::id()));

@@ -95,6 +95,7 @@ pub fn drop_lines(report: &ExportReport) -> Vec<String> {
             "not matching the where expression",
         ),
         (dropped.unreadable, "unreadable (damaged)"),
+        (dropped.maybe_deleted, "may have been deleted"),
     ]
     .into_iter()
     .filter(|(count, _)| *count > 0)
@@ -158,6 +159,9 @@ impl ExportDialog {
             dry_run: false,
             // A damaged backup can only be exported as a salvage.
             salvage: self.backup.has_errors(),
+            // Messages that may have been deleted are the salvage dialog's choice:
+            // a plain export keeps what a restore would bring back.
+            maybe_deleted: Some(crate::ops::export::MaybeDeletedChoice::Keep),
         })
     }
 

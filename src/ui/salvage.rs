@@ -13,7 +13,7 @@ use super::workers::Job;
 use super::{OpenSource, Pane};
 use crate::model::flags;
 use crate::model::{to_ranges, ArchiveFormat, Backup, Severity};
-use crate::ops::export::{ExportOptions, ExportReport};
+use crate::ops::export::{ExportOptions, ExportReport, MaybeDeletedChoice};
 use crate::ops::triage::{salvage_output_dir, salvage_plan, SalvagePlan};
 use egui::{RichText, Ui};
 use std::path::PathBuf;
@@ -132,6 +132,9 @@ pub struct SalvageDialog {
     initial_out: String,
     preflight_job: Option<Job<SalvagePreflight>>,
     pub preflight: Option<Result<SalvagePreflight, String>>,
+    /// Keep or drop the messages that may have been deleted; `None` until chosen
+    /// (the salvage waits for the choice when there are such messages).
+    pub maybe_deleted: Option<MaybeDeletedChoice>,
 }
 
 impl SalvageDialog {
@@ -145,6 +148,7 @@ impl SalvageDialog {
             initial_out,
             preflight_job: None,
             preflight: None,
+            maybe_deleted: None,
             backup,
         }
     }
@@ -249,6 +253,7 @@ impl SalvageDialog {
         let options = ExportOptions {
             format: Some(self.format),
             salvage: true,
+            maybe_deleted: self.maybe_deleted,
             ..ExportOptions::default()
         };
         self.result = None;
@@ -293,6 +298,40 @@ impl SalvageDialog {
         }
     }
 
+    /// The count of messages that may have been deleted, and the choice to keep or
+    /// drop them (nothing when there are none).
+    fn maybe_deleted_ui(&mut self, ui: &mut Ui) {
+        let count = self.backup.maybe_deleted.len() as u64;
+        if count == 0 {
+            return;
+        }
+        ui.label(
+            RichText::new(format!(
+                "{} message{} may have been deleted: their deletion records are lost (sequences {})",
+                widgets::count(count),
+                widgets::plural(count),
+                ranges_text(&to_ranges(self.backup.maybe_deleted.iter().copied()))
+            ))
+            .color(ui.visuals().warn_fg_color),
+        );
+        ui.horizontal(|ui| {
+            ui.label("These messages");
+            ui.radio_value(
+                &mut self.maybe_deleted,
+                Some(MaybeDeletedChoice::Drop),
+                "leave out (as deleted)",
+            );
+            ui.radio_value(
+                &mut self.maybe_deleted,
+                Some(MaybeDeletedChoice::Keep),
+                "keep",
+            );
+        });
+        if self.maybe_deleted.is_none() {
+            widgets::weak(ui, "choose whether to keep them before saving");
+        }
+    }
+
     fn body_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
         ui.label(damage_summary(&self.backup));
         widgets::weak(
@@ -313,6 +352,7 @@ impl SalvageDialog {
                     "v1 (tar, older servers)",
                 );
             });
+            self.maybe_deleted_ui(ui);
             self.out.ui(
                 ui,
                 "output directory",
@@ -327,7 +367,8 @@ impl SalvageDialog {
             }
         } else if ui
             .add_enabled(
-                self.out.path().is_some(),
+                self.out.path().is_some()
+                    && (self.backup.maybe_deleted.is_empty() || self.maybe_deleted.is_some()),
                 egui::Button::new("Save salvaged copy"),
             )
             .clicked()

@@ -15,6 +15,7 @@ mod consumers;
 mod reconcile;
 mod v1;
 mod v1_blocks;
+mod v1_deletions;
 mod v1_state;
 mod v2;
 mod v2_checks;
@@ -181,6 +182,10 @@ pub fn scan_decoded<S: ChunkSource>(
     Ok(())
 }
 
+/// The most bytes of failed chunks at the start that format detection looks past
+/// (they are held in memory while it does).
+const MAX_BAD_START: u64 = 16 << 20;
+
 /// The archive's format, and whether its start is readable. When the first chunk is
 /// lost or damaged the magic (v2) or first tar header (v1) is gone: the first bytes
 /// that read as v2 entries or as a tar header decide.
@@ -203,14 +208,24 @@ fn detect_format<S: ChunkSource>(
             }
         }
     }
-    let at_stop = stream.fill(PROBE).is_err();
-    let buffered = stream.buffered();
+    let mut at_stop = stream.fill(PROBE).is_err();
     let start_damaged = start_lost
         || stream
             .chunks
             .chunks
             .first()
             .is_some_and(|chunk| chunk.status != ChunkStatus::Ok);
+    // The bytes of chunks at the start that fail their CRC (zeros, garbage) say
+    // nothing about the format: entries are looked for after them.
+    let start = stream.pos();
+    let bad_len = damaged_range_end(&stream.chunks.chunks, start, start + 1)
+        .map_or(0, |end| end.saturating_sub(start))
+        .min(MAX_BAD_START);
+    if bad_len > 0 {
+        at_stop = stream.fill(bad_len as usize + PROBE).is_err();
+    }
+    let buffered = stream.buffered();
+    let entries_from = (bad_len as usize).min(buffered.len());
     let tar_at = find_tar_header(buffered);
     if tar_at == Some(0) && !start_damaged {
         return Some((ArchiveFormat::V1, true));
@@ -219,7 +234,8 @@ fn detect_format<S: ChunkSource>(
         previous_seq: 0,
         ts_range: v2_checks::timestamp_range(backup),
     };
-    let v2_at = match crate::format::v2::find_entry_start(buffered, 0, &expect, at_stop) {
+    let v2_at = match crate::format::v2::find_entry_start(buffered, entries_from, &expect, at_stop)
+    {
         crate::format::v2::EntrySearch::Found { at, .. } => Some(at),
         _ => None,
     };

@@ -77,7 +77,7 @@ fn index_db_trust(index: &IndexDb, blocks: &BTreeMap<u64, (u64, [u8; 8])>) -> Re
 
 pub(super) fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
     check_meta_sum(backup, scan);
-    let (trusted, parsed_index_last) = load_index_db(backup, scan);
+    let (trusted, untrusted, parsed_index_last) = load_index_db(backup, scan);
     // ≤ 2.9 archives: a block's .idx is used when it parses, adds up and matches the block.
     let legacy = if trusted.is_none() {
         load_legacy_idx(backup, scan)
@@ -95,6 +95,12 @@ pub(super) fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
         &legacy,
         (first_seq, last_seq),
     );
+    let index_lost = trusted.is_none() && legacy.is_empty() && !scan.blocks.is_empty();
+    let maybe_deleted = if index_lost {
+        super::v1_deletions::maybe_deleted(backup, scan, &keep, untrusted.as_ref())
+    } else {
+        Vec::new()
+    };
     let record_len = std::mem::take(&mut scan.row_record_len);
     let live_bytes: u64 = record_len
         .iter()
@@ -107,6 +113,7 @@ pub(super) fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
     backup.state.bytes = live_bytes;
     backup.state.first_seq = first_seq;
     backup.state.last_seq = last_seq;
+    super::v1_deletions::report_maybe_deleted(backup, maybe_deleted, untrusted.is_some());
     if trusted.is_none() {
         warn_server_truncation(backup, scan);
     }
@@ -154,10 +161,15 @@ fn check_meta_sum(backup: &mut Backup, scan: &Scan) {
     }
 }
 
-/// Parses index.db: the index when the server would trust it, and its last_seq when it parses.
-fn load_index_db(backup: &mut Backup, scan: &mut Scan) -> (Option<IndexDb>, Option<u64>) {
+/// Parses index.db: the index when the server would trust it, the index when it
+/// parses but is not trusted, and its last_seq when it parses.
+fn load_index_db(
+    backup: &mut Backup,
+    scan: &mut Scan,
+) -> (Option<IndexDb>, Option<IndexDb>, Option<u64>) {
     let stream_name = backup.stream_name.clone();
     let mut trusted: Option<IndexDb> = None;
+    let mut untrusted: Option<IndexDb> = None;
     let mut parsed_index_last: Option<u64> = None;
     if let Some(raw) = scan.index_db.take() {
         // Deletes are held twice (the index and the live ranges), 8 bytes each.
@@ -197,14 +209,17 @@ fn load_index_db(backup: &mut Backup, scan: &mut Scan) -> (Option<IndexDb>, Opti
                 parsed_index_last = Some(index.last_seq);
                 match index_db_trust(&index, &scan.blocks) {
                     Ok(()) => trusted = Some(index),
-                    Err(reason) => backup.findings.push(
-                        Finding::warning(
-                            FindingKind::IndexDbStale,
-                            format!("index.db is not used ({reason}); deletions made through limits (max_msgs, max_bytes, KV history, max_age) cannot be seen from blocks alone"),
-                        )
-                        .entry("msgs/index.db")
-                        .offset(scan.index_db_entry_offset),
-                    ),
+                    Err(reason) => {
+                        backup.findings.push(
+                            Finding::warning(
+                                FindingKind::IndexDbStale,
+                                format!("index.db is not used ({reason}); deletions made through limits (max_msgs, max_bytes, KV history, max_age) cannot be seen from blocks alone"),
+                            )
+                            .entry("msgs/index.db")
+                            .offset(scan.index_db_entry_offset),
+                        );
+                        untrusted = Some(index);
+                    }
                 }
             }
             Err(reason) => backup.findings.push(
@@ -222,7 +237,7 @@ fn load_index_db(backup: &mut Backup, scan: &mut Scan) -> (Option<IndexDb>, Opti
                 .entry("msgs/index.db"),
         );
     }
-    (trusted, parsed_index_last)
+    (trusted, untrusted, parsed_index_last)
 }
 
 fn load_legacy_idx(backup: &mut Backup, scan: &mut Scan) -> FxHashMap<u64, LegacyIdx> {

@@ -4,8 +4,8 @@
 
 use super::consumers::parse_v2_consumer;
 use super::v2_checks::{
-    flag_suspect_previous, implausible_message, json_error_offset, note_invalid_ttl,
-    timestamp_range,
+    hold_boundary, implausible_message, json_error_offset, note_invalid_ttl, settle_boundary,
+    timestamp_range, HeldBoundary, LastMessage,
 };
 use super::{
     budget, report_progress, OpenError, Scan, ScanControl, DEFAULT_MAX_PAYLOAD,
@@ -41,6 +41,11 @@ struct EntryLoop {
     /// resync found): a resync after bad bytes looks back to here at most (the entry
     /// after a damaged one can start before where the damaged one said it ended).
     previous_data_offset: u64,
+    /// The last message entry recorded.
+    last_message: Option<LastMessage>,
+    /// Bad bytes right where the last message ended: whether it is damaged too is
+    /// decided once the resync has found what follows.
+    held_boundary: Option<HeldBoundary>,
     /// Offsets the resyncs of this scan have examined (bounded by the bytes read).
     search_budget: v2::SearchBudget,
 }
@@ -80,6 +85,8 @@ pub(super) fn scan_v2<S: ChunkSource>(
         fruitless: 0,
         seen_state: false,
         previous_data_offset: 0,
+        last_message: None,
+        held_boundary: None,
         search_budget: v2::SearchBudget::default(),
     };
     let mut step = Step::Next;
@@ -190,6 +197,7 @@ impl EntryLoop {
                     format!("invalid entry header after sequence {previous_seq}: {reason}"),
                 )
                 .offset(offset);
+                self.hold_boundary(stream, offset);
                 self.rewind_before(stream, offset);
                 self.report_and_resync(stream, backup, finding)
             }
@@ -219,6 +227,23 @@ impl EntryLoop {
             return Step::Stop;
         }
         let size = header.data_len();
+        let named = header.name == b"state.json" || header.name.starts_with(b"consumers/");
+        if self.seen_message && !named {
+            // After message entries only messages and the sentinel follow: this is
+            // damaged bytes read as an entry, and its size says nothing.
+            let finding = Finding::error(
+                FindingKind::EntryHeader,
+                format!(
+                    "the entry at decompressed offset {} (after sequence {}) has sequence 0 but is no sentinel, state.json or consumer: damaged bytes",
+                    header.offset, self.previous_seq
+                ),
+            )
+            .seq(self.previous_seq.saturating_add(1))
+            .offset(header.offset);
+            self.hold_boundary(stream, header.offset);
+            self.rewind_before(stream, header.offset);
+            return self.report_and_resync(stream, backup, finding);
+        }
         if size > v2::MAX_META_ENTRY {
             let finding = Finding::error(
                 FindingKind::EntryHeader,
@@ -450,7 +475,7 @@ impl EntryLoop {
         // If it does not look like a message entry, the bytes here are corrupt.
         let expect = self.expectation(backup);
         if let Some(reason) = implausible_message(header, &expect, backup.archive_state.as_ref()) {
-            flag_suspect_previous(backup, previous_seq);
+            self.hold_boundary(stream, header.offset);
             let finding = Finding::error(
                 FindingKind::EntryHeader,
                 format!("the entry at decompressed offset {} (after sequence {previous_seq}) is not a plausible message entry: {reason}", header.offset),
@@ -483,6 +508,8 @@ impl EntryLoop {
             .entry(name())
             .seq(header.sequence)
             .offset(header.offset);
+            self.hold_boundary(stream, header.offset);
+            self.rewind_before(stream, header.offset);
             return self.report_and_resync(stream, backup, finding);
         }
         if let Err(stop) = self.read_body(stream, header) {
@@ -525,6 +552,11 @@ impl EntryLoop {
         }
         self.previous_seq = header.sequence;
         self.previous_data_offset = header.data_offset;
+        self.last_message = Some(LastMessage {
+            sequence: header.sequence,
+            end: header.data_offset.saturating_add(header.data_len()),
+            timestamp_ns: header.timestamp_ns,
+        });
         self.record_message(backup, header);
         Step::Next
     }
@@ -632,6 +664,14 @@ impl EntryLoop {
         }
     }
 
+    /// Bad bytes at `offset`: when the last message ended there, keeps the bytes
+    /// from there until the resync tells whether that message is damaged too.
+    fn hold_boundary<S: ChunkSource>(&mut self, stream: &mut DecodedStream<S>, offset: u64) {
+        if let Some(held) = hold_boundary(stream, self.last_message, offset) {
+            self.held_boundary = Some(held);
+        }
+    }
+
     /// Steps back to look for the next entry from a little before `offset`, where bad
     /// bytes were found (bytes deleted inside the previous entry move it back).
     fn rewind_before<S: ChunkSource>(&self, stream: &mut DecodedStream<S>, offset: u64) {
@@ -674,6 +714,7 @@ impl EntryLoop {
                 lost_from,
                 sequence,
             } => {
+                settle_boundary(stream, backup, self.held_boundary.take(), Some(sequence));
                 // A later look-back stops after this candidate: each resync moves on.
                 self.previous_data_offset = self.previous_data_offset.max(stream.pos() + 1);
                 let missing = if sequence > previous_seq.saturating_add(1) {
@@ -702,6 +743,7 @@ impl EntryLoop {
                 lost_from,
                 searched,
             } => {
+                settle_boundary(stream, backup, self.held_boundary.take(), None);
                 backup.findings.push(
                     Finding::error(
                         FindingKind::LostData,
@@ -720,6 +762,7 @@ impl EntryLoop {
                 Step::Stop
             }
             Resync::Exhausted { lost_from } => {
+                settle_boundary(stream, backup, self.held_boundary.take(), None);
                 backup.findings.push(
                     Finding::error(
                         FindingKind::LostData,

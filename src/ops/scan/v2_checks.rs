@@ -2,8 +2,26 @@
 //! (subject, sizes, sequence, time span), and the findings that mark suspect bytes.
 
 use crate::format::headers::{flags, Ttl};
+use crate::format::s2::{ChunkSource, DecodedStream};
 use crate::format::v2::{self, EntryHeader, Expectation};
 use crate::model::{Backup, Finding, FindingKind, StreamState};
+
+/// The last message entry the scan recorded: where it ends decides whether bad
+/// bytes that follow are its own.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LastMessage {
+    pub(super) sequence: u64,
+    /// Decompressed offset just past its data.
+    pub(super) end: u64,
+    pub(super) timestamp_ns: i64,
+}
+
+/// Bad bytes where the last message ended, kept until a resync tells what follows.
+pub(super) struct HeldBoundary {
+    pub(super) last: LastMessage,
+    /// Up to `format::v2::BOUNDARY_VIEW` bytes from its end.
+    pub(super) bytes: Vec<u8>,
+}
 
 pub(super) fn note_invalid_ttl(backup: &mut Backup, ttl: Ttl, seq: u64, entry: &str, offset: u64) {
     if ttl == Ttl::Invalid {
@@ -111,4 +129,72 @@ pub(super) fn implausible_message(
         }
     }
     None
+}
+
+/// Bad bytes at `offset`: when the last message ended there, the bytes from there,
+/// kept for [`settle_boundary`]. Bad bytes in a chunk that failed its CRC say
+/// nothing against a message before that chunk (one that overlaps it is marked by
+/// the chunk check).
+pub(super) fn hold_boundary<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
+    last: Option<LastMessage>,
+    offset: u64,
+) -> Option<HeldBoundary> {
+    let last = last.filter(|last| last.end == offset)?;
+    if super::damaged_range_end(&stream.chunks.chunks, offset, offset + 1).is_some() {
+        return None;
+    }
+    let back = usize::try_from(stream.pos().saturating_sub(offset)).unwrap_or(usize::MAX);
+    let rewound = stream.rewind(back);
+    let mut bytes = Vec::new();
+    if rewound == back {
+        // Fewer bytes when the stream ends or stops at lost bytes: those are what there is.
+        let _ = stream.fill(v2::BOUNDARY_VIEW);
+        let view = stream.buffered();
+        bytes.extend_from_slice(view.get(..v2::BOUNDARY_VIEW).unwrap_or(view));
+    }
+    // The rewound bytes are buffered: skipping them again cannot fail.
+    let _ = stream.skip(rewound as u64);
+    Some(HeldBoundary { last, bytes })
+}
+
+/// Once a resync found the entry after bad bytes (`found`: its sequence; the stream
+/// stands in front of it) or none: the message before the bad bytes is damaged
+/// unless its end is a real entry boundary.
+pub(super) fn settle_boundary<S: ChunkSource>(
+    stream: &DecodedStream<S>,
+    backup: &mut Backup,
+    held: Option<HeldBoundary>,
+    found: Option<u64>,
+) {
+    let Some(held) = held else {
+        return;
+    };
+    let at = stream.pos();
+    let next = match found {
+        Some(_) if at < held.last.end => {
+            // The message runs into the entry found: bytes were lost inside it.
+            flag_suspect_previous(backup, held.last.sequence);
+            return;
+        }
+        Some(sequence) => Some(v2::FoundEntry {
+            distance: at - held.last.end,
+            sequence,
+            timestamp_ns: v2::parse_entry_header(stream.buffered(), at)
+                .ok()
+                .flatten()
+                .map_or(i64::MIN, |(header, _)| header.timestamp_ns),
+        }),
+        None => None,
+    };
+    let boundary = v2::Boundary {
+        bytes: &held.bytes,
+        sequence: held.last.sequence,
+        timestamp_ns: held.last.timestamp_ns,
+        next,
+        latest_ns: timestamp_range(backup).map_or(i64::MAX, |(_, high)| high),
+    };
+    if !v2::boundary_holds(&boundary) {
+        flag_suspect_previous(backup, held.last.sequence);
+    }
 }

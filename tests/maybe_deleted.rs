@@ -1,0 +1,311 @@
+//! v1 messages that may have been deleted: a real v1 archive with deletions
+//! (fixture v1/kv: KV history trimming, which leaves no tombstone, and deletes,
+//! which do) whose index.db the test destroys, so the records of some deletions
+//! are lost. The scan must name exactly the sequences that `expected.json` says
+//! were deleted and that come back; a salvage must refuse until told whether to
+//! keep them, `--maybe-deleted drop` must leave them out and `keep` keep them, and
+//! the salvaged archives must restore into a real nats-server 2.14.6 with the
+//! expected message counts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
+mod common;
+
+use common::{expected, fixture, read_json, restore_via_api, NatsServer, TempDir};
+use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
+use jsbackup::ops::scan::{open_backup, ScanControl};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+fn jsbackup(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
+        .args(args)
+        .output()
+        .expect("run jsbackup")
+}
+
+/// The decompressed bytes of an S2 stream.
+fn decompress(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while offset + 4 <= bytes.len() {
+        let chunk_type = bytes[offset];
+        let len = usize::from(bytes[offset + 1])
+            | usize::from(bytes[offset + 2]) << 8
+            | usize::from(bytes[offset + 3]) << 16;
+        if chunk_type <= 1 {
+            let raw = RawChunk {
+                file_offset: offset as u64,
+                chunk_type,
+                body: bytes[offset + 4..offset + 4 + len].to_vec(),
+                max_block: MAX_S2_BLOCK,
+            };
+            decode_chunk(&raw, &mut out);
+        }
+        offset += 4 + len;
+    }
+    out
+}
+
+/// An S2 stream of uncompressed chunks (valid CRCs) holding `data`.
+fn compress(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xff, 6, 0, 0];
+    out.extend_from_slice(b"S2sTwO");
+    for piece in data.chunks(64 << 10) {
+        let len = piece.len() + 4;
+        out.extend_from_slice(&[0x01, len as u8, (len >> 8) as u8, (len >> 16) as u8]);
+        out.extend_from_slice(&masked_crc(piece).to_le_bytes());
+        out.extend_from_slice(piece);
+    }
+    out
+}
+
+/// A copy of the fixture with the last `tail` bytes of tar member `member`
+/// overwritten (all of them when `tail` is `None`; its tar header kept).
+fn with_member_damaged(rel: &str, member: &str, tail: Option<usize>, out: &Path) {
+    let source = fixture(rel);
+    let tar = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
+    let mut name = member.as_bytes().to_vec();
+    name.push(0);
+    let header = (0..tar.len() / 512)
+        .map(|block| block * 512)
+        .find(|&at| tar[at..].starts_with(&name))
+        .unwrap_or_else(|| panic!("{rel}: no {member} member"));
+    let size_field = std::str::from_utf8(&tar[header + 124..header + 135]).expect("size");
+    let size = usize::from_str_radix(size_field.trim_matches(|c| c == '\0' || c == ' '), 8)
+        .expect("octal size");
+    assert!(size > 0, "{rel}: {member} is empty");
+    let from = header + 512 + size - tail.unwrap_or(size).min(size);
+    let mut damaged = tar.clone();
+    for (index, byte) in damaged[from..header + 512 + size].iter_mut().enumerate() {
+        *byte = (index as u8).wrapping_mul(37) ^ 0x5a;
+    }
+    std::fs::create_dir_all(out).expect("mkdir");
+    std::fs::copy(source.join("backup.json"), out.join("backup.json")).expect("copy");
+    std::fs::write(out.join("stream.tar.s2"), compress(&damaged)).expect("write");
+}
+
+fn without_index_db(rel: &str, out: &Path) {
+    with_member_damaged(rel, "msgs/index.db", None, out);
+}
+
+/// Live sequences per expected.json, and every other sequence up to last_seq (deleted).
+fn expected_sets(rel: &str) -> (BTreeSet<u64>, BTreeSet<u64>, Value) {
+    let exp = expected(rel);
+    let live: BTreeSet<u64> = exp["messages"]["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| row[0].as_u64().expect("seq"))
+        .collect();
+    let last = exp["state"]["last_seq"].as_u64().expect("last_seq");
+    let deleted = (1..=last).filter(|seq| !live.contains(seq)).collect();
+    (live, deleted, exp)
+}
+
+fn seqs_of(dir: &Path) -> BTreeSet<u64> {
+    let backup = open_backup(dir, &mut ScanControl::default()).expect("open");
+    backup.messages.seq.iter().copied().collect()
+}
+
+#[test]
+fn lost_index_db_names_exactly_the_deleted_messages_that_come_back() {
+    let scratch = TempDir::new("maybe-deleted");
+    let rel = "v1/kv";
+    let damaged = scratch.join("kv-no-index");
+    without_index_db(rel, &damaged);
+    let (live, deleted, exp) = expected_sets(rel);
+
+    // The undamaged fixture names nothing.
+    let intact = open_backup(&fixture(rel), &mut ScanControl::default()).expect("open");
+    assert!(
+        intact.maybe_deleted.is_empty(),
+        "{:?}",
+        intact.maybe_deleted
+    );
+
+    let backup = open_backup(&damaged, &mut ScanControl::default()).expect("open damaged");
+    let read: BTreeSet<u64> = backup.messages.seq.iter().copied().collect();
+    let come_back: Vec<u64> = deleted.intersection(&read).copied().collect();
+    assert!(
+        !come_back.is_empty(),
+        "no deleted message comes back: the test damages nothing that matters"
+    );
+    assert_eq!(
+        backup.maybe_deleted, come_back,
+        "the sequences named must be exactly the deleted ones that come back"
+    );
+    println!(
+        "{rel}: {} deleted messages come back: {come_back:?}",
+        come_back.len()
+    );
+    // Everything else read is live per the server.
+    let others: BTreeSet<u64> = read.difference(&deleted).copied().collect();
+    assert_eq!(others, live, "the rest of what is read is the live set");
+
+    // verify --json carries the finding, naming each sequence.
+    let verify = jsbackup(&["verify", damaged.to_str().unwrap(), "--json"]);
+    let report: Value = serde_json::from_slice(&verify.stdout).expect("verify --json");
+    let finding = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|finding| finding["kind"] == "maybe_deleted")
+        .unwrap_or_else(|| panic!("no maybe_deleted finding: {report}"));
+    let message = finding["message"].as_str().expect("message");
+    assert!(message.contains("may have been deleted"), "{message}");
+    for seq in &come_back {
+        assert!(message.contains(&seq.to_string()), "{seq} in {message}");
+    }
+
+    // The salvage refuses without a choice.
+    let refused = scratch.join("refused");
+    let output = jsbackup(&[
+        "export",
+        damaged.to_str().unwrap(),
+        refused.to_str().unwrap(),
+        "--salvage",
+    ]);
+    assert!(
+        !output.status.success(),
+        "salvage without a choice succeeded"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--maybe-deleted"), "{stderr}");
+    assert!(!refused.exists(), "nothing is written on refusal");
+
+    let server = NatsServer::start("2.14", None);
+    let mut conn = server.connect();
+    let name = read_json(&damaged.join("backup.json"))["config"]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    let declared = exp["state"]["messages"].as_u64().expect("messages");
+    for (choice, want) in [
+        ("drop", live.clone()),
+        ("keep", live.union(&read).copied().collect()),
+    ] {
+        let out = scratch.join(format!("salvaged-{choice}"));
+        let output = jsbackup(&[
+            "export",
+            damaged.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--salvage",
+            "--maybe-deleted",
+            choice,
+        ]);
+        assert!(
+            output.status.success(),
+            "{choice}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(seqs_of(&out), want, "{choice}: salvaged sequences");
+        restore_via_api(&mut conn, &out, &name)
+            .unwrap_or_else(|error| panic!("{choice}: restore: {error}\n{}", server.log()));
+        let info = conn.stream_info(&name);
+        let messages = info["state"]["messages"].as_u64().expect("messages");
+        // Both restore to the server's count: the messages that come back here
+        // were trimmed by max_msgs_per_subject, and the restoring server applies
+        // that limit again to what `keep` kept.
+        assert!(
+            exp["stream"]["config"]["max_msgs_per_subject"].as_i64() > Some(0),
+            "the fixture trims by a per-subject limit"
+        );
+        assert_eq!(messages, declared, "{choice}: restored messages: {info}");
+        assert_eq!(
+            info["state"]["num_deleted"], exp["state"]["num_deleted"],
+            "{choice}: restored deleted count: {info}"
+        );
+        conn.api_ok(&format!("$JS.API.STREAM.DELETE.{name}"), &json!({}));
+    }
+}
+
+#[test]
+fn lost_index_db_with_every_delete_tombstoned_names_nothing() {
+    // v1/orders: every deletion left a tombstone, so losing index.db brings none back.
+    let scratch = TempDir::new("maybe-deleted-orders");
+    let rel = "v1/orders";
+    let damaged = scratch.join("orders-no-index");
+    without_index_db(rel, &damaged);
+    let (live, _, _) = expected_sets(rel);
+    let backup = open_backup(&damaged, &mut ScanControl::default()).expect("open damaged");
+    assert!(
+        backup.maybe_deleted.is_empty(),
+        "{:?}",
+        backup.maybe_deleted
+    );
+    let read: BTreeSet<u64> = backup.messages.seq.iter().copied().collect();
+    assert_eq!(read, live, "the tombstones alone give the live set");
+}
+
+#[test]
+fn tombstones_lost_with_the_end_of_a_block_are_named_from_the_untrusted_index() {
+    // v1/orders: the end of msgs/1.blk (tombstones of the last purges among it) is
+    // overwritten, so the server no longer trusts index.db (its last checksum) and
+    // rebuilds from the blocks; the index's delete maps still say what was deleted.
+    let scratch = TempDir::new("maybe-deleted-block-end");
+    let rel = "v1/orders";
+    let damaged = scratch.join("orders-block-end");
+    with_member_damaged(rel, "msgs/1.blk", Some(4096), &damaged);
+    let (live, deleted, _) = expected_sets(rel);
+    let backup = open_backup(&damaged, &mut ScanControl::default()).expect("open damaged");
+    let read: BTreeSet<u64> = backup.messages.seq.iter().copied().collect();
+    let come_back: Vec<u64> = deleted.intersection(&read).copied().collect();
+    assert!(
+        !come_back.is_empty(),
+        "no deleted message comes back: the test damages nothing that matters"
+    );
+    assert_eq!(backup.maybe_deleted, come_back, "named exactly");
+    println!(
+        "{rel}: {} deleted messages come back: {come_back:?}",
+        come_back.len()
+    );
+    assert!(
+        read.difference(&deleted).all(|seq| live.contains(seq)),
+        "nothing else read is unexpected"
+    );
+}
+
+#[test]
+fn salvage_dialog_shows_the_count_and_waits_for_the_choice() {
+    use egui_kittest::kittest::Queryable;
+    use jsbackup::ui::{App, OpenSource};
+    let scratch = TempDir::new("maybe-deleted-ui");
+    let damaged = scratch.join("kv-no-index");
+    without_index_db("v1/kv", &damaged);
+    let mut app = App::default();
+    app.open(OpenSource::Path(damaged.clone()));
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .allow_missing_glyphs()
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    common::ui::step_until(&mut harness, "the backup to open", |app| {
+        app.documents
+            .first()
+            .is_some_and(|document| document.summary.is_some())
+            && app.is_settled()
+    });
+    harness.get_by_label("Save salvaged copy…").click();
+    common::ui::step_until(&mut harness, "the salvage pre-flight", |app| {
+        app.salvage_dialog()
+            .is_some_and(|dialog| dialog.preflight.is_some())
+    });
+    // expected.json: sequences 15 and 16 were deleted and come back (see above).
+    assert!(
+        harness
+            .query_by_label_contains("2 messages may have been deleted")
+            .is_some(),
+        "the count is shown"
+    );
+    let dialog = harness.state().salvage_dialog().expect("dialog");
+    assert_eq!(dialog.maybe_deleted, None, "no choice made for the user");
+    harness.get_by_label("leave out (as deleted)").click();
+    harness.step();
+    let dialog = harness.state().salvage_dialog().expect("dialog");
+    assert_eq!(
+        dialog.maybe_deleted,
+        Some(jsbackup::ops::export::MaybeDeletedChoice::Drop)
+    );
+}
