@@ -606,7 +606,10 @@ fn run_matrix(count: usize, seeds: &[u64], groups: &[&'static str]) {
     let mut number = 0;
     for source in &sources {
         for &seed in seeds {
-            for mut damaged in variants(&source.bytes, seed) {
+            for mut damaged in variants(&source.bytes, seed)
+                .into_iter()
+                .filter(|damaged| kind_selected(&damaged.what))
+            {
                 number += 1;
                 damaged.what = format!("seed {seed}: {}", damaged.what);
                 outcomes.push((
@@ -713,6 +716,17 @@ fn env_number(name: &str, default: usize) -> usize {
         .map_or(default, |text| text.trim().parse().expect("a number"))
 }
 
+/// `DAMAGE_KINDS`: only the cases whose description contains one of these
+/// comma-separated words (`flipped`, `inserted`, `garbage`, …); all by default.
+fn kind_selected(what: &str) -> bool {
+    let Ok(text) = std::env::var("DAMAGE_KINDS") else {
+        return true;
+    };
+    text.split(',')
+        .map(str::trim)
+        .any(|word| !word.is_empty() && what.contains(word))
+}
+
 /// `DAMAGE_GROUPS`: `v1`, `v2` or both (the default).
 fn groups_from_env() -> Vec<&'static str> {
     let text = std::env::var("DAMAGE_GROUPS").unwrap_or_default();
@@ -736,7 +750,8 @@ fn salvage_matrix_heavy() {
 
 /// Many seeds, for a release build: `DAMAGE_SEEDS=50 cargo test --release --test
 /// damage_matrix salvage_matrix_seeds -- --ignored --nocapture` (also
-/// `DAMAGE_COUNT`, `DAMAGE_GROUPS=v1|v2`, `DAMAGE_SOURCE`, `DAMAGE_MATRIX_KEEP`).
+/// `DAMAGE_COUNT`, `DAMAGE_GROUPS=v1|v2`, `DAMAGE_KINDS`, `DAMAGE_SOURCE`,
+/// `DAMAGE_MATRIX_KEEP`).
 #[test]
 #[ignore]
 fn salvage_matrix_seeds() {

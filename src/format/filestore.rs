@@ -2,6 +2,7 @@
 //! Bytes only: what a record means for the stream (live, deleted, lost) is the scan's
 //! (`ops::scan::v1_blocks`); no I/O.
 
+use super::filestore_search::RecordSearch;
 use super::hash::Hh64Key;
 
 pub const MSG_HDR_SIZE: usize = 22;
@@ -202,67 +203,11 @@ impl Record {
     }
 }
 
-/// The next offset ≥ `from` where a whole record with a valid checksum starts.
-/// `hash_budget` bounds the bytes hashed over all calls, so hostile blocks stay
-/// linear; `None` when none is found or the budget is spent.
-pub fn find_next_record(
-    data: &[u8],
-    from: usize,
-    key: &Hh64Key,
-    hash_budget: &mut usize,
-) -> Option<usize> {
-    let mut position = from;
-    while let Some(candidate) = data.get(position..) {
-        // The length word alone rules out most offsets (zeros, text): checked before
-        // the whole head is decoded, since every byte of a damaged stretch is tried.
-        if let Some(&[l0, l1, l2, l3]) = candidate.get(..4) {
-            let len = u32::from_le_bytes([l0, l1, l2, l3]) & !HBIT;
-            if candidate.len() >= MSG_HDR_SIZE
-                && (len < EMPTY_RECORD_LEN as u32
-                    || len > RL_BAD_THRESHOLD
-                    || len as usize > candidate.len())
-            {
-                position += 1;
-                continue;
-            }
-        }
-        let head = RecordHeader::decode(candidate)?;
-        if head.plausible_within(candidate.len()) {
-            let len = head.len as usize;
-            if *hash_budget < len {
-                return None;
-            }
-            *hash_budget -= len;
-            let verified = candidate
-                .get(..len)
-                .and_then(|bytes| read_record(bytes, key).ok())
-                .is_some_and(|record| record.checksum_ok);
-            if verified {
-                return Some(position);
-            }
-        }
-        position += 1;
-    }
-    None
-}
-
-/// Does a whole record with a valid checksum start at `at`? Hashing is paid from `hash_budget`.
-fn verified_at(data: &[u8], at: usize, key: &Hh64Key, hash_budget: &mut usize) -> bool {
-    let Some(candidate) = data.get(at..) else {
-        return false;
-    };
-    let Some(head) = RecordHeader::decode(candidate) else {
-        return false;
-    };
-    let len = head.len as usize;
-    if !head.plausible_within(candidate.len()) || *hash_budget < len {
-        return false;
-    }
-    *hash_budget -= len;
-    candidate
-        .get(..len)
-        .and_then(|bytes| read_record(bytes, key).ok())
-        .is_some_and(|record| record.checksum_ok)
+/// Does `bytes` hold exactly one whole record whose checksum verifies? The proof
+/// the record search (`filestore_search`) asks for before it trusts a candidate.
+pub(crate) fn record_checksum_ok(bytes: &[u8], key: &Hh64Key) -> bool {
+    read_record(bytes, key)
+        .is_ok_and(|record| record.checksum_ok && record.len as usize == bytes.len())
 }
 
 /// A malformed stretch of a block skipped by [`walk_records_resyncing`].
@@ -286,8 +231,8 @@ pub fn walk_records_resyncing(
     mut visit: impl FnMut(&Record),
 ) -> Vec<RecordGap> {
     let mut position = 0usize;
-    // Verifying candidates hashes bytes; bound the total so hostile blocks stay linear.
-    let mut hash_budget = data.len().saturating_mul(4).saturating_add(1 << 20);
+    // One search state for the block: its hashing stays linear in the block's size.
+    let mut search = RecordSearch::new(data.len());
     let mut gaps = Vec::new();
     while let Some(rest) = data.get(position..).filter(|rest| !rest.is_empty()) {
         let (bad_at, reason) = match read_record(rest, key) {
@@ -299,7 +244,7 @@ pub fn walk_records_resyncing(
             Ok(record) => {
                 visit(&record.at(position));
                 let declared_end = position + record.len as usize;
-                match find_next_record(data, position + 1, key, &mut hash_budget) {
+                match search.find_next(data, position + 1, key) {
                     // The declared length was right after all.
                     Some(next) if next == declared_end => {
                         position = next;
@@ -310,7 +255,7 @@ pub fn walk_records_resyncing(
                     Some(next)
                         if next < declared_end
                             && (declared_end == data.len()
-                                || verified_at(data, declared_end, key, &mut hash_budget)) =>
+                                || search.verified_at(data, declared_end, key)) =>
                     {
                         position = next;
                         continue;
@@ -340,7 +285,7 @@ pub fn walk_records_resyncing(
         if bad_at >= data.len() {
             break;
         }
-        let next = find_next_record(data, bad_at + 1, key, &mut hash_budget);
+        let next = search.find_next(data, bad_at + 1, key);
         gaps.push(RecordGap {
             bad_at,
             reason,

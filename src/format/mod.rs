@@ -7,6 +7,7 @@
 #![deny(clippy::indexing_slicing)]
 
 pub mod filestore;
+pub mod filestore_search;
 pub mod filestore_write;
 pub mod hash;
 pub mod headers;

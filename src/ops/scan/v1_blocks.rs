@@ -4,6 +4,7 @@
 
 use super::Scan;
 use crate::format::filestore::{self, Record, RecordGap, RecordKind};
+use crate::format::filestore_search::RecordSearch;
 use crate::format::hash::Hh64Key;
 use crate::format::headers::{self, Ttl};
 use crate::model::{Backup, Finding, FindingKind, MessageRow};
@@ -29,8 +30,8 @@ pub(super) fn block_key(backup: &Backup, meta_inf_name: Option<&str>, block_inde
 /// The part of a block after lost bytes: records are searched from the first one
 /// whose checksum verifies; the block's own length and last checksum are not known.
 pub(super) fn scan_block_rest(backup: &mut Backup, scan: &mut Scan, rest: &Block) {
-    let mut budget = rest.data.len().saturating_mul(4).saturating_add(1 << 20);
-    let Some(first) = filestore::find_next_record(rest.data, 0, rest.key, &mut budget) else {
+    let mut search = RecordSearch::new(rest.data.len());
+    let Some(first) = search.find_next(rest.data, 0, rest.key) else {
         return;
     };
     let known = scan.blocks.get(&rest.index).copied();
