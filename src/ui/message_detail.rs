@@ -600,3 +600,29 @@ fn json_tree_ui(ui: &mut Ui, analysis: &Analysis, state: &mut DetailState) {
             }
         });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::payload_view::analyze;
+
+    #[test]
+    fn choosing_by_name_highlights_that_header_or_fields_bytes() {
+        let headers: &[u8] =
+            b"NATS/1.0\r\nNats-Msg-Id: a1\r\nContent-Type: application/json\r\n\r\n";
+        let data: &[u8] = br#"{"order":{"amount":374.23},"amount":1}"#;
+        let all = [headers, data].concat();
+        let analysis = analyze(headers, data);
+        let mut state = DetailState::default();
+        // Depth-first, as the tree lists them: the nested member comes first.
+        assert!(state.choose_field_named(&analysis, "amount"));
+        let range = state.highlight(&analysis, headers.len()).expect("a range");
+        assert_eq!(&all[range], br#""amount":374.23"#);
+        assert!(state.choose_header_named(&analysis, "content-type"));
+        assert_eq!(state.selected_node, None);
+        let range = state.highlight(&analysis, headers.len()).expect("a range");
+        assert_eq!(&all[range], b"Content-Type: application/json");
+        assert!(!state.choose_field_named(&analysis, "missing"));
+        assert!(!state.choose_header_named(&analysis, "X-Missing"));
+    }
+}
