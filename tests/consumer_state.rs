@@ -340,14 +340,7 @@ fn status_is_near_linear_on_a_big_index() {
     backup.state.first_seq = 1;
     backup.state.last_seq = rows;
     let consumer = |name: &str, config: Value, delivered: u64| {
-        let mut info = ConsumerInfo {
-            name: name.into(),
-            config,
-            created: None,
-            state: Default::default(),
-            entry: format!("consumers/{name}"),
-            meta_inf_raw: None,
-        };
+        let mut info = ConsumerInfo::new(name, config, format!("consumers/{name}"));
         info.state.delivered.stream_seq = delivered;
         info.state.ack_floor.stream_seq = delivered;
         info
@@ -443,6 +436,27 @@ fn scenarios(expected: &Value) -> Vec<Option<Value>> {
     ]
 }
 
+/// The server's own restore, retried (at most twice) only on one error: right after
+/// the previous scenario's stream of the same name was deleted, nats-server 2.15.1
+/// sometimes answers "failed to store message sequence 1: expected sequence does not
+/// match store" (its new store still saw the old last sequence). Seen once in ~90
+/// restores; any other error, or the same one three times, fails the test.
+fn restore_retrying_server_race(conn: &mut NatsConn, dir: &Path, stream: &str, label: &str) {
+    for attempt in 1..=3 {
+        match common::restore_via_api(conn, dir, stream) {
+            Ok(_) => return,
+            Err(e) if attempt < 3 && e.contains("expected sequence does not match store") => {
+                eprintln!("{label}: attempt {attempt}: {e}; restoring again");
+                // The failed restore may or may not have left the stream behind.
+                if conn.stream_names().iter().any(|name| name == stream) {
+                    conn.delete_stream(stream);
+                }
+            }
+            Err(e) => panic!("{label}: {e}"),
+        }
+    }
+}
+
 /// Restores `fixture` (its config edited by `edit`) into `conn`'s server and
 /// checks the settled stream and consumers against `restore_prediction`.
 fn check_restore(conn: &mut NatsConn, version: &str, fixture: &Path, edit: Option<&Value>) {
@@ -461,7 +475,7 @@ fn check_restore(conn: &mut NatsConn, version: &str, fixture: &Path, edit: Optio
     std::fs::write(dir.join("backup.json"), meta.to_string()).expect("backup.json");
     let stream = meta["config"]["name"].as_str().expect("name").to_string();
     let label = format!("{version} {} {edit:?}", fixture.display());
-    common::restore_via_api(conn, &dir, &stream).unwrap_or_else(|e| panic!("{label}: {e}"));
+    restore_retrying_server_race(conn, &dir, &stream, &label);
     // Predicted after the restore, so TTLs and max_age are judged no earlier than the server.
     let predicted = info_with_config(fixture, edit.map(|_| config_path.as_path()))
         ["restore_prediction"]

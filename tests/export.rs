@@ -539,10 +539,10 @@ fn salvage_makes_damaged_backups_restorable() {
             "{label}: {state}"
         );
         // Spot-check: every written sequence is there with its subject. Rows marked
-        // damaged (in or next to a CRC-failed or lost range) are never written.
+        // damaged or suspect (in or next to a CRC-failed or lost range) are never written.
         let written: Vec<usize> = (0..backup.messages.len())
             .filter(|&row| {
-                backup.messages.flags(row) & jsbackup::format::headers::flags::DAMAGED == 0
+                backup.messages.flags(row) & jsbackup::format::headers::flags::UNTRUSTED == 0
             })
             .collect();
         for position in [0, written.len() / 2, written.len().saturating_sub(1)] {

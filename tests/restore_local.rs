@@ -245,8 +245,8 @@ fn drop_expired_leaves_gaps_and_keeps_last_seq() {
     let exp = read_json(&dir.join("expected.json"));
     let backup = open(&dir);
     let store = TempDir::new("store");
-    let mut options = LocalRestoreOptions::new(store.path());
-    options.drop_expired = true;
+    // The default: expired messages are left out as the server would drop them.
+    let options = LocalRestoreOptions::new(store.path());
     let report = restore(&backup, &options).expect("restore");
     let now = jsbackup::util::time::now_ns();
     let expired = exp["ttl"]["messages"]

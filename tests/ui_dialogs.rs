@@ -453,3 +453,64 @@ fn help_keyboard_shortcuts_lists_every_shortcut_of_the_table() {
     }
     assert!(listed >= 15, "only {listed} shortcuts in the table");
 }
+
+/// Into a store the dialog leaves out what the server drops on load (v2/ttl:
+/// the expired TTLs, as the restore prediction counts them now); ticking
+/// "keep every message" writes every archive message.
+#[test]
+fn restore_dialog_settles_a_store_unless_keep_every_message() {
+    let archive_messages = expected("v2/ttl")["state"]["messages"].as_u64().unwrap();
+    let root = temp_dir("restore-settle");
+    let mut harness = open(fixture("v2/ttl"));
+    let mut results = Vec::new();
+    for (store, keep) in [("default", false), ("keep", true)] {
+        let store = root.join(store);
+        harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
+        step_until(&mut harness, "the Restore dialog", |app| {
+            app.restore_dialog().is_some()
+        });
+        set_text(
+            &mut harness,
+            "store directory",
+            &store.display().to_string(),
+        );
+        if keep {
+            harness
+                .get_by_label("keep every message as in the archive (--keep-expired)")
+                .click();
+        }
+        step_until(&mut harness, "the pre-flight checks", |app| {
+            app.restore_dialog()
+                .is_some_and(|dialog| dialog.preflight.is_some() && !dialog.is_busy())
+        });
+        assert_eq!(harness.state().restore_dialog().unwrap().keep_expired, keep);
+        harness.get_by_label("Run restore").click();
+        step_until(&mut harness, "the restore", |app| {
+            app.restore_dialog()
+                .is_some_and(|dialog| dialog.result.is_some())
+        });
+        let report = harness
+            .state()
+            .restore_dialog()
+            .unwrap()
+            .result
+            .clone()
+            .unwrap()
+            .unwrap_or_else(|message| panic!("restore failed: {message}"));
+        results.push(report);
+        harness.key_press(egui::Key::Escape);
+        step_until(&mut harness, "the dialog closed", |app| {
+            app.restore_dialog().is_none()
+        });
+    }
+    let (settled, kept) = (&results[0], &results[1]);
+    let dropped = settled.settled.as_ref().expect("settled drops").dropped;
+    assert!(dropped.ttl_expired > 0, "{settled:?}");
+    assert_eq!(
+        settled.messages,
+        archive_messages - dropped.total,
+        "{settled:?}"
+    );
+    assert!(kept.settled.is_none(), "{kept:?}");
+    assert_eq!(kept.messages, archive_messages, "{kept:?}");
+}

@@ -44,7 +44,8 @@ pub struct RestoreArgs {
     #[arg(long, requires = "server")]
     pub replicas: Option<u64>,
     /// Stream config to restore with (StreamConfig JSON or `nats stream info --json` output).
-    #[arg(long, requires = "server")]
+    /// A --store-dir restore applies its limits and max_age as the server will.
+    #[arg(long)]
     pub config: Option<std::path::PathBuf>,
     /// Restore under a new stream name.
     #[arg(long = "stream")]
@@ -56,12 +57,18 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub no_consumers: bool,
     /// Leave out messages whose Nats-TTL has expired (they become deleted sequences).
+    /// A --store-dir restore does this (and applies the limits and max_age) by default.
     #[arg(long)]
     pub drop_expired: bool,
+    /// --store-dir: write every archive message and consumer state as in the archive,
+    /// instead of what nats-server settles at once it loads the store (limits of the
+    /// config used, max_age, expired Nats-TTLs, as of --now).
+    #[arg(long, requires = "store_dir", conflicts_with = "drop_expired")]
+    pub keep_expired: bool,
     /// Replace an existing stream directory (store only).
     #[arg(long, requires = "store_dir")]
     pub replace: bool,
-    /// Reference time for --drop-expired (RFC 3339); default now.
+    /// Reference time for TTLs and max_age (--drop-expired, --store-dir) (RFC 3339); default now.
     #[arg(long)]
     pub now: Option<String>,
     /// Restore the intact part of a damaged backup and report what was left out
@@ -214,6 +221,18 @@ fn target_name(
         .unwrap_or_else(|| backup.stream_name.clone()))
 }
 
+/// `--config FILE` as JSON.
+fn config_override(args: &RestoreArgs) -> Result<Option<serde_json::Value>> {
+    let Some(path) = &args.config else {
+        return Ok(None);
+    };
+    let text =
+        std::fs::read(path).map_err(|error| anyhow!("--config {}: {error}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|error| anyhow!("--config {}: not JSON: {error}", path.display()))?;
+    Ok(Some(value))
+}
+
 fn to_store(
     args: &RestoreArgs,
     store_dir: &Path,
@@ -229,8 +248,9 @@ fn to_store(
         account: args.account.clone(),
         stream_name: args.stream.clone(),
         consumers,
-        drop_expired: args.drop_expired,
+        keep_expired: args.keep_expired,
         reference_ns,
+        config_override: config_override(args)?,
         replace: args.replace,
         salvage: args.salvage,
         config_policy: ConfigPolicy {
@@ -243,7 +263,7 @@ fn to_store(
         backup,
         &ArchivePlan {
             salvage: args.salvage,
-            config: None,
+            config: options.config_override.as_ref(),
             reference_ns,
             local: true,
             storage_file: args.storage.is_some(),
@@ -289,13 +309,7 @@ fn to_server(
             creds.display()
         ));
     }
-    if let Some(path) = &args.config {
-        let text =
-            std::fs::read(path).map_err(|error| anyhow!("--config {}: {error}", path.display()))?;
-        let value: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|error| anyhow!("--config {}: not JSON: {error}", path.display()))?;
-        options.config_override = Some(value);
-    }
+    options.config_override = config_override(args)?;
     let name = target_name(args, backup, &consumers)?;
     options.replicas = args.replicas;
     options.stream_name = args.stream.clone();
@@ -381,6 +395,18 @@ fn print_report(report: &RestoreReport, local: bool) {
     );
     if report.salvaged {
         println!("  salvaged: left out {}", report.dropped.dropped_text());
+    }
+    if let Some(settled) = &report.settled {
+        println!(
+            "  settled as of {} ({} config): {}",
+            settled.reference_time,
+            settled.config,
+            if settled.dropped.total == 0 {
+                "nothing dropped".to_string()
+            } else {
+                format!("dropped {}", settled.dropped.text())
+            }
+        );
     }
     if local {
         println!("  blocks {}", report.blocks);

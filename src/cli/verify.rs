@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use jsbackup::model::Severity;
 use jsbackup::ops::content_checks::{self, CheckOptions};
 use jsbackup::ops::predict::group;
-use jsbackup::ops::{report, triage};
+use jsbackup::ops::{damaged, report, triage};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -22,6 +22,11 @@ pub struct VerifyArgs {
     /// Reference time for TTL expiry in the restore prediction (RFC 3339); default now.
     #[arg(long)]
     pub now: Option<String>,
+    /// Also write the raw bytes of every damaged or suspect message, and the lost
+    /// ranges, into this new folder with an `index.ndjson`, for inspection (never a
+    /// restorable copy); it must not exist.
+    #[arg(long, value_name = "DIR")]
+    pub damaged_out: Option<PathBuf>,
 }
 
 pub fn verify(args: &VerifyArgs) -> Result<u8> {
@@ -33,6 +38,13 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
             path.display()
         );
     }
+    if let Some(dir) = &args.damaged_out {
+        anyhow::ensure!(
+            !dir.exists(),
+            "{} already exists; choose a new folder for the damaged bytes (verify never overwrites)",
+            dir.display()
+        );
+    }
     let mut backup = load(&args.path)?;
     content_checks::run(&mut backup, CheckOptions { headers: true }, None)
         .context("reading messages for the content checks")?;
@@ -40,6 +52,21 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
     if let Some(path) = &args.report {
         let text = report::triage_markdown(&backup, &result);
         write_new_file(path, text.as_bytes())?;
+    }
+    if let Some(dir) = &args.damaged_out {
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let written = damaged::export_damaged(&backup, dir, &mut |_, _| {}, &cancel)
+            .with_context(|| format!("writing the damaged bytes to {}", dir.display()))?;
+        // On stderr, so `--json` output stays one document.
+        eprintln!(
+            "damaged bytes: {} damaged and {} suspect messages ({} unreadable), {} lost ranges listed, {} bytes, in {}",
+            group(written.damaged),
+            group(written.suspect),
+            group(written.unreadable),
+            group(written.lost_ranges),
+            group(written.bytes),
+            written.path.display()
+        );
     }
     let errors = backup
         .findings

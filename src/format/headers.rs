@@ -281,25 +281,32 @@ pub fn parse_go_duration(original: &str) -> Option<i64> {
     Some(total as i64)
 }
 
-/// Flags an inspector shows for a message, derived from its headers.
+/// Flags an inspector shows for a message, derived from its headers, plus the
+/// two trust flags the scan sets.
 pub mod flags {
-    pub const HAS_TTL: u8 = 1;
-    pub const TTL_INVALID: u8 = 2;
-    pub const KV_DELETE: u8 = 4;
-    pub const KV_PURGE: u8 = 8;
-    pub const ROLLUP: u8 = 16;
-    pub const MSG_ID: u8 = 32;
-    pub const DELETE_MARKER: u8 = 64;
-    /// The bytes of this message failed a checksum or lie in a damaged chunk.
-    pub const DAMAGED: u8 = 128;
+    pub const HAS_TTL: u16 = 1;
+    pub const TTL_INVALID: u16 = 2;
+    pub const KV_DELETE: u16 = 4;
+    pub const KV_PURGE: u16 = 8;
+    pub const ROLLUP: u16 = 16;
+    pub const MSG_ID: u16 = 32;
+    pub const DELETE_MARKER: u16 = 64;
+    /// The bytes of this message are present but failed a check (v2: an entry
+    /// header or header block that contradicts itself).
+    pub const DAMAGED: u16 = 128;
+    /// Nothing contradicts the bytes, but nothing proves them either: a v2 entry in
+    /// an S2 chunk that failed its CRC, or next to corrupt bytes (no per-message checksum).
+    pub const SUSPECT: u16 = 256;
+    /// Either trust flag: not a proven copy of what the server stored.
+    pub const UNTRUSTED: u16 = DAMAGED | SUSPECT;
 }
 
 /// Header-derived flags and TTL, computed once per message during a scan.
-pub fn classify(header_block: &[u8]) -> (u8, Ttl) {
+pub fn classify(header_block: &[u8]) -> (u16, Ttl) {
     if header_block.is_empty() {
         return (0, Ttl::None);
     }
-    let mut message_flags = 0u8;
+    let mut message_flags = 0u16;
     let ttl = message_ttl(header_block);
     match ttl {
         Ttl::Seconds(_) | Ttl::Never => message_flags |= flags::HAS_TTL,

@@ -65,17 +65,18 @@ pub struct MessageRow {
     pub data_len: u32,
     /// Decompressed offset of the header block (the payload follows it directly).
     pub offset: u64,
-    pub flags: u8,
+    pub flags: u16,
 }
 
 /// `loc` packs, per message: bits 0–39 the decompressed offset of its header
-/// block, bits 40–55 the header length, bits 56–63 the flags. Values that do not
-/// fit (headers ≥ 64 KiB, offsets ≥ 1 TiB) are kept in small side tables.
+/// block, bits 40–54 the header length, bits 55–63 the flags. Values that do not
+/// fit (headers ≥ 32 KiB, offsets ≥ 1 TiB) are kept in small side tables.
 const OFFSET_BITS: u32 = 40;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
 const HDR_SHIFT: u32 = 40;
-const HDR_MASK: u64 = 0xffff;
-const FLAGS_SHIFT: u32 = 56;
+const HDR_MASK: u64 = 0x7fff;
+const FLAGS_SHIFT: u32 = 55;
+const FLAGS_MASK: u64 = 0x1ff;
 
 /// Live messages in sequence order, column by column: 32 bytes a message.
 #[derive(Debug, Clone, Default)]
@@ -138,20 +139,23 @@ impl MessageTable {
         self.ts_ns.push(row.ts_ns);
         self.subject_id.push(row.subject_id);
         self.data_len.push(row.data_len);
-        self.loc
-            .push(offset_field | hdr_field << HDR_SHIFT | u64::from(row.flags) << FLAGS_SHIFT);
+        self.loc.push(
+            offset_field
+                | hdr_field << HDR_SHIFT
+                | (u64::from(row.flags) & FLAGS_MASK) << FLAGS_SHIFT,
+        );
     }
 
-    pub fn flags(&self, row: usize) -> u8 {
+    pub fn flags(&self, row: usize) -> u16 {
         self.loc
             .get(row)
-            .map(|loc| (loc >> FLAGS_SHIFT) as u8)
+            .map(|loc| ((loc >> FLAGS_SHIFT) & FLAGS_MASK) as u16)
             .unwrap_or(0)
     }
 
-    pub fn set_flags(&mut self, row: usize, bits: u8) {
+    pub fn set_flags(&mut self, row: usize, bits: u16) {
         if let Some(loc) = self.loc.get_mut(row) {
-            *loc |= u64::from(bits) << FLAGS_SHIFT;
+            *loc |= (u64::from(bits) & FLAGS_MASK) << FLAGS_SHIFT;
         }
     }
 
@@ -186,10 +190,18 @@ impl MessageTable {
     }
 
     /// Number of rows carrying all of `bits`.
-    pub fn count_flagged(&self, bits: u8) -> usize {
+    pub fn count_flagged(&self, bits: u16) -> usize {
         self.loc
             .iter()
-            .filter(|loc| ((**loc >> FLAGS_SHIFT) as u8) & bits == bits)
+            .filter(|loc| ((**loc >> FLAGS_SHIFT) & FLAGS_MASK) as u16 & bits == bits)
+            .count()
+    }
+
+    /// Number of rows carrying any of `bits`.
+    pub fn count_any_flag(&self, bits: u16) -> usize {
+        self.loc
+            .iter()
+            .filter(|loc| ((**loc >> FLAGS_SHIFT) & FLAGS_MASK) as u16 & bits != 0)
             .count()
     }
 
@@ -369,5 +381,33 @@ mod tests {
         let keep = [false, true, true];
         index.retain_rows(&keep);
         assert_eq!(index.row(0), Some(rows[1]));
+    }
+
+    #[test]
+    fn the_ninth_flag_bit_keeps_beside_a_32_kib_header() {
+        let mut index = MessageTable::default();
+        let row = MessageRow {
+            seq: 9,
+            ts_ns: 1,
+            subject_id: 0,
+            hdr_len: 40_000,
+            data_len: 1,
+            offset: 77,
+            flags: crate::format::headers::flags::SUSPECT | 4,
+        };
+        index.push(row);
+        index.finish();
+        assert_eq!(index.row(0), Some(row));
+        index.set_flags(0, crate::format::headers::flags::DAMAGED);
+        assert_eq!(index.flags(0), 256 | 128 | 4);
+        assert_eq!(index.hdr_len(0), 40_000);
+        assert_eq!(
+            index.count_any_flag(crate::format::headers::flags::UNTRUSTED),
+            1
+        );
+        assert_eq!(
+            index.count_flagged(crate::format::headers::flags::UNTRUSTED),
+            1
+        );
     }
 }

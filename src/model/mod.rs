@@ -13,7 +13,7 @@ pub use crate::format::headers::{flags, Ttl};
 pub use config::{ConsumerConfig, Nanos, Storage, StreamConfig};
 pub use findings::{Finding, FindingKind, Findings, Severity};
 pub use message_table::{MessageRow, MessageTable, SubjectTable};
-pub use odat::clamp_consumer_state;
+pub use odat::{clamp_consumer_state, reconcile_with_stream};
 pub use state::{
     ConsumerInfo, ConsumerState, ConsumerStatus, MessageStanding, PendingEntry, SequencePair,
     StreamState,
@@ -50,6 +50,26 @@ pub struct EntryInfo {
     /// Decompressed offset of the entry's data.
     pub data_offset: u64,
     pub size: u64,
+}
+
+/// A message whose bytes are present but fail a check, kept out of `messages`
+/// (v1: a record failing its HighwayHash-64; v2: an entry whose chunk did not
+/// decode). Its bytes are shown for inspection, never restored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DamagedRecord {
+    pub seq: u64,
+    /// Decompressed offset of the record's (v1) or message's (v2) first byte.
+    pub offset: u64,
+    /// Its length as its own header says, cut to the bytes the archive holds.
+    pub len: u64,
+    /// The tar member (v1) or entry name (v2) it was read from.
+    pub entry: String,
+    /// The subject its bytes name, when they read as one (not trusted).
+    pub subject: Option<String>,
+    /// The stored time its bytes say, Unix ns (not trusted).
+    pub ts_ns: Option<i64>,
+    /// The check it failed and where, in words.
+    pub reason: String,
 }
 
 /// Where the files of a backup are.
@@ -93,6 +113,9 @@ pub struct Backup {
     pub findings: Findings,
     /// Sequences whose bytes are present but damaged (checksum), excluded from `messages`.
     pub damaged_seqs: Vec<u64>,
+    /// Where the bytes of each damaged sequence are (by sequence; one per damaged
+    /// sequence whose bytes the scan located).
+    pub damaged_records: Vec<DamagedRecord>,
     /// Sequence ranges the archive should hold but that could not be read at all.
     pub lost: Vec<(u64, u64)>,
     pub chunks: Arc<Vec<ChunkRecord>>,
@@ -123,6 +146,7 @@ impl Backup {
             deleted: Vec::new(),
             findings: Findings::new(),
             damaged_seqs: Vec::new(),
+            damaged_records: Vec::new(),
             lost: Vec::new(),
             chunks: Arc::new(Vec::new()),
             entries: Vec::new(),

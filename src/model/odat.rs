@@ -1,6 +1,7 @@
 //! The consumer state as `o.dat` holds it: conversion between the model's
 //! [`ConsumerState`] and the plain [`OdatState`] the format layer encodes, and the
-//! clamping the server applies when it snapshots a consumer.
+//! clamping the server applies when it snapshots a consumer, and the
+//! reconciliation it applies when it loads a consumer past the stream's end.
 //!
 //! No I/O; the bytes are `format::index_db`'s.
 
@@ -67,6 +68,48 @@ pub fn clamp_consumer_state(state: &ConsumerState, last_seq: u64) -> ConsumerSta
         .redelivered
         .retain(|(seq, _)| *seq <= last_seq && *seq > floor);
     clamped
+}
+
+/// What the server makes of a consumer whose delivered stream sequence is past
+/// `last_seq` when it loads the store (consumer.go `reconcileStateWithStream`,
+/// checked on 2.15.1 and 2.14.6): an ack floor past the end drops to `last_seq`
+/// with every pending and redelivery gone; pending and redelivered entries past
+/// the end are dropped; delivered rolls back to the highest pending entry left,
+/// or to the ack floor when none is. A state within the stream is unchanged.
+pub fn reconcile_with_stream(state: &ConsumerState, last_seq: u64) -> ConsumerState {
+    let mut settled = state.clone();
+    if settled.delivered.stream_seq <= last_seq {
+        return settled;
+    }
+    if settled.ack_floor.stream_seq > last_seq {
+        settled.ack_floor = SequencePair {
+            consumer_seq: settled.delivered.consumer_seq,
+            stream_seq: last_seq,
+        };
+        settled.pending.clear();
+        settled.redelivered.clear();
+    }
+    settled.pending.retain(|entry| entry.stream_seq <= last_seq);
+    settled.redelivered.retain(|(seq, _)| *seq <= last_seq);
+    settled.delivered = if settled.pending.is_empty() {
+        settled.ack_floor
+    } else {
+        SequencePair {
+            consumer_seq: settled
+                .pending
+                .iter()
+                .map(|entry| entry.consumer_seq)
+                .max()
+                .unwrap_or(0),
+            stream_seq: settled
+                .pending
+                .iter()
+                .map(|entry| entry.stream_seq)
+                .max()
+                .unwrap_or(0),
+        }
+    };
+    settled
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Stream state and consumer state, shaped like the server's JSON.
 //! Plain data: no I/O and no scanning; the scan fills it, `ops` reads it.
 
+use super::config::ConsumerConfig;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -181,8 +182,13 @@ impl ConsumerState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsumerInfo {
     pub name: String,
-    /// ConsumerConfig JSON (v1: `meta.inf` without `Created`/`Name`).
+    /// ConsumerConfig JSON as the archive holds it (v1: `meta.inf` without
+    /// `Created`/`Name`): what is shown raw and written back. Change it with
+    /// [`ConsumerInfo::set_config`] so `typed` follows.
     pub config: Value,
+    /// `config` typed (fields that do not fit stay in its `extra`): what the
+    /// rules and the panes read.
+    pub typed: ConsumerConfig,
     pub created: Option<String>,
     pub state: ConsumerState,
     /// Entry the consumer came from (`obs/NAME/` or `consumers/NAME`).
@@ -192,35 +198,49 @@ pub struct ConsumerInfo {
 }
 
 impl ConsumerInfo {
+    /// A consumer with `config` (typed once here) and no state.
+    pub fn new(name: impl Into<String>, config: Value, entry: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            typed: ConsumerConfig::from_json(&config).unwrap_or_default(),
+            config,
+            created: None,
+            state: ConsumerState::default(),
+            entry: entry.into(),
+            meta_inf_raw: None,
+        }
+    }
+
+    /// Replaces the config JSON and its typed form together.
+    pub fn set_config(&mut self, config: Value) {
+        self.typed = ConsumerConfig::from_json(&config).unwrap_or_default();
+        self.config = config;
+    }
+
     pub fn is_durable(&self) -> bool {
-        self.config
-            .get("durable_name")
-            .and_then(Value::as_str)
-            .is_some_and(|name| !name.is_empty())
+        self.typed.is_durable()
     }
     pub fn is_push(&self) -> bool {
-        self.config
-            .get("deliver_subject")
-            .and_then(Value::as_str)
+        self.typed
+            .deliver_subject
+            .as_deref()
             .is_some_and(|subject| !subject.is_empty())
     }
     pub fn filter_subjects(&self) -> Vec<String> {
         let mut filters: Vec<String> = Vec::new();
-        if let Some(filter) = self.config.get("filter_subject").and_then(Value::as_str) {
+        if let Some(filter) = self.typed.filter_subject.as_deref() {
             if !filter.is_empty() {
                 filters.push(filter.to_string());
             }
         }
-        if let Some(list) = self.config.get("filter_subjects").and_then(Value::as_array) {
-            filters.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
-        }
+        filters.extend(self.typed.filter_subjects.iter().flatten().cloned());
         filters
     }
     pub fn ack_policy(&self) -> String {
-        self.config
-            .get("ack_policy")
-            .and_then(Value::as_str)
-            .unwrap_or("none")
+        self.typed
+            .ack_policy
+            .as_ref()
+            .map_or("none", |policy| policy.as_str())
             .to_string()
     }
 }

@@ -614,7 +614,9 @@ pub fn check_restore_configs(
     }
     for (consumer, issues) in consumer_issues {
         let mut edited = consumer.clone();
-        drop_fields(&mut edited.config, &issues);
+        let mut config = edited.config.clone();
+        drop_fields(&mut config, &issues);
+        edited.set_config(config);
         edited.meta_inf_raw = None;
         checked.edited_consumers.push(edited);
     }

@@ -17,11 +17,9 @@ use crate::model::{
 };
 use crate::util::subject::subject_matches;
 use crate::util::time::parse_rfc3339_ns;
-use serde_json::Value;
 use std::cell::OnceCell;
 
-/// The consumer config fields these rules read (from the typed `ConsumerConfig`;
-/// `ConsumerInfo.config` is still JSON).
+/// The consumer config fields these rules read (from `ConsumerInfo.typed`).
 #[derive(Debug, Clone, Default)]
 struct Settings {
     deliver_policy: String,
@@ -32,11 +30,10 @@ struct Settings {
     priority_groups: Vec<String>,
 }
 
-fn settings(config: &Value) -> Settings {
-    let typed = ConsumerConfig::from_json(config).unwrap_or_default();
+fn settings(typed: &ConsumerConfig) -> Settings {
     Settings {
         // `undefined` (and absent) is read as `all`, as the server does.
-        deliver_policy: match typed.deliver_policy {
+        deliver_policy: match &typed.deliver_policy {
             None | Some(DeliverPolicy::Undefined) => "all".to_string(),
             Some(policy) => policy.as_str().to_string(),
         },
@@ -49,7 +46,7 @@ fn settings(config: &Value) -> Settings {
             .as_deref()
             .and_then(parse_rfc3339_ns)
             .filter(|&ns| ns != 0),
-        priority_groups: typed.priority_groups.unwrap_or_default(),
+        priority_groups: typed.priority_groups.clone().unwrap_or_default(),
     }
 }
 
@@ -337,7 +334,7 @@ fn compute_one(
     reference_ns: i64,
 ) -> ConsumerStatus {
     let backup = view.backup;
-    let settings = settings(&consumer.config);
+    let settings = settings(&consumer.typed);
     let filters = consumer.filter_subjects();
     let mask = view.mask(&filters);
     let state = &consumer.state;

@@ -416,7 +416,7 @@ fn check_object(
     }
     let suspect = rows
         .iter()
-        .filter(|&&row| backup.messages.flags(row) & flags::DAMAGED != 0)
+        .filter(|&&row| backup.messages.flags(row) & flags::UNTRUSTED != 0)
         .count();
     let suspect_text = if suspect > 0 {
         format!("; {suspect} of its chunks lie in damaged S2 chunks")
@@ -525,7 +525,7 @@ mod tests {
         assert!(!valid_kv_key("x y"));
     }
 
-    fn kv_backup(history: i64, revisions: &[(u64, &str, u8)]) -> Backup {
+    fn kv_backup(history: i64, revisions: &[(u64, &str, u16)]) -> Backup {
         let mut backup = Backup::empty(crate::model::BackupSource::default());
         backup.stream_name = "KV_cfg".into();
         backup.config = crate::model::StreamConfig::from_json(

@@ -392,7 +392,7 @@ fn find_unreadable(
         if row % 4096 == 0 && cancelled(cancel) {
             return Err(ExportError::Cancelled);
         }
-        let damaged = backup.messages.flags(row) & crate::format::headers::flags::DAMAGED != 0;
+        let damaged = backup.messages.flags(row) & crate::format::headers::flags::UNTRUSTED != 0;
         if damaged || reader.read_row(backup, row).is_err() {
             unreadable.insert(row);
         }

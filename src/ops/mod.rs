@@ -3,6 +3,7 @@
 pub mod config_check;
 pub mod consumer_state;
 pub mod content_checks;
+pub mod damaged;
 pub mod decode;
 pub mod dump;
 pub mod export;

@@ -10,7 +10,7 @@ use crate::ops::config_check::{check_restore_configs, schema_version, ConfigPoli
 use crate::ops::nats_client::{Auth, Client};
 use crate::ops::restore_damage::DamageAccount;
 use crate::ops::restore_local::{renamed_config, validate_stream_name, ConsumerSelection};
-use crate::ops::restore_prediction::predict;
+use crate::ops::restore_prediction::{predict_for, Target};
 use crate::ops::restore_server::{choose_payload, Payload};
 use crate::util::time::format_rfc3339_ns;
 use serde::Serialize;
@@ -74,7 +74,8 @@ pub struct ArchivePlan<'a> {
     pub config: Option<&'a Value>,
     /// The moment TTL and max_age are measured at.
     pub reference_ns: i64,
-    /// Into a store directory (the server applies the rules when it loads it).
+    /// Into a store directory: the restore leaves out what the server drops when it
+    /// loads the store (unless `--keep-expired`; then the server drops it itself).
     pub local: bool,
     /// A memory-storage stream is written as file storage.
     pub storage_file: bool,
@@ -118,10 +119,17 @@ pub fn archive_checks(backup: &Backup, plan: &ArchivePlan<'_>) -> Vec<Check> {
     } else {
         None
     };
-    let prediction = predict(
+    // A store is opened by the server: its own rules (restore_prediction::Target).
+    let target = if plan.local {
+        Target::Store
+    } else {
+        Target::Server
+    };
+    let prediction = predict_for(
         backup,
         file_config.as_ref().or(plan.config),
         plan.reference_ns,
+        target,
     );
     let storage = if as_file { ", as file storage" } else { "" };
     let when = format_rfc3339_ns(prediction.reference_ns);

@@ -56,4 +56,12 @@ impl MessageReader {
             data,
         })
     }
+
+    /// The decompressed bytes `offset..offset + len` as the archive holds them
+    /// (damaged records, whatever their checks say).
+    pub fn read_range(&mut self, seq: u64, offset: u64, len: usize) -> Result<Vec<u8>, ReadError> {
+        self.range
+            .read(offset, len)
+            .map_err(|source| ReadError::Range { seq, source })
+    }
 }

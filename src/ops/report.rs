@@ -129,7 +129,12 @@ pub fn info_json_with(backup: &Backup, reference_ns: i64, restore_config: Option
             "invalid": ttl.invalid,
             "reference_time": format_rfc3339_ns(reference_ns),
         },
-        "restore_prediction": restore_prediction::prediction_json(&prediction, restore_config.is_some()),
+        "restore_prediction": restore_prediction::with_store_prediction(
+            restore_prediction::prediction_json(&prediction, restore_config.is_some()),
+            backup,
+            restore_config,
+            &prediction,
+        ),
         "findings": backup.findings,
     })
 }

@@ -57,7 +57,7 @@ impl DamageAccount {
             let Some(message) = backup.messages.row(row) else {
                 continue;
             };
-            let suspect = message.flags & flags::DAMAGED != 0;
+            let suspect = message.flags & flags::UNTRUSTED != 0;
             match suspect_ranges.last_mut() {
                 Some(range) if suspect && previous_suspect => range[1] = message.seq,
                 _ if suspect => suspect_ranges.push([message.seq, message.seq]),
@@ -65,7 +65,7 @@ impl DamageAccount {
             }
             previous_suspect = suspect;
         }
-        let suspect_messages = backup.messages.count_flagged(flags::DAMAGED) as u64;
+        let suspect_messages = backup.messages.count_any_flag(flags::UNTRUSTED) as u64;
         let order_findings = backup
             .findings
             .iter()

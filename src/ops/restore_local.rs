@@ -11,11 +11,11 @@ use crate::format::filestore_write::{
     consumer_meta_inf, encode_odat, meta_inf_json, write_consumer_files, write_stream_meta_files,
     BlockSummary, BlockWriter, EncodeError, DEFAULT_BLOCK_SIZE,
 };
-use crate::format::headers::flags;
-use crate::model::{clamp_consumer_state, Backup, ConsumerInfo, StreamConfig};
+use crate::model::{reconcile_with_stream, Backup, ConsumerInfo, ConsumerState, StreamConfig};
 use crate::ops::config_check::{check_restore_configs, ConfigPolicy};
-use crate::ops::read::{MessageReader, ReadError};
+use crate::ops::read::ReadError;
 pub use crate::ops::restore_damage::{refuse_unless_salvage, DamageAccount};
+use crate::ops::restore_prediction::{settle, DroppedCounts, Settled, Target};
 use crate::ops::temp_dirs::{missing_ancestors, remove_any, remove_stale_temp_dirs, temp_path};
 use place::{move_into_place, remove_created_ancestors, sync_dir};
 use serde::Serialize;
@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::ops::selection::ConsumerSelection;
+pub(crate) use rows::for_each_restored_message;
+pub use rows::{skip_reason, RowRule, SkipReason};
 
 #[derive(Debug, Clone)]
 pub struct LocalRestoreOptions {
@@ -37,9 +39,16 @@ pub struct LocalRestoreOptions {
     /// Restore under this name instead of the backup's.
     pub stream_name: Option<String>,
     pub consumers: ConsumerSelection,
-    /// Leave out messages whose `Nats-TTL` has expired at `reference_ns` (as deleted sequences).
-    pub drop_expired: bool,
+    /// Write every archive message and consumer state as they are. Without it
+    /// (the default) the store holds what nats-server settles at once it loads
+    /// it, judged at `reference_ns`: the rows the limits of the config used,
+    /// max_age and expired `Nats-TTL`s drop are left out as deleted sequences,
+    /// and the consumers are settled the same way (`restore_prediction`).
+    pub keep_expired: bool,
     pub reference_ns: i64,
+    /// `--config`: the stream config to write instead of the backup's (a
+    /// StreamConfig, or stream info with a `config` key); the name stays the target's.
+    pub config_override: Option<Value>,
     /// Replace an existing stream directory of the same name.
     pub replace: bool,
     /// Config fields the target version would refuse: refuse or drop.
@@ -55,8 +64,9 @@ impl LocalRestoreOptions {
             account: "$G".to_string(),
             stream_name: None,
             consumers: ConsumerSelection::All,
-            drop_expired: false,
+            keep_expired: false,
             reference_ns: crate::util::time::now_ns(),
+            config_override: None,
             replace: false,
             config_policy: ConfigPolicy::default(),
             salvage: false,
@@ -85,6 +95,12 @@ pub struct RestoreReport {
     pub consumers: Vec<String>,
     pub expired_dropped: u64,
     pub damaged_skipped: u64,
+    /// Rows a local restore left out by the settle rules (see `settled`).
+    pub settled_skipped: u64,
+    /// Local restores without `--keep-expired`: what the settle rules dropped, per
+    /// reason, as `restore_prediction` counts them at the same reference time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled: Option<SettledDrops>,
     pub replaced: bool,
     pub elapsed_ms: u64,
     /// Server restores: bytes sent and the server's final stream info.
@@ -93,6 +109,16 @@ pub struct RestoreReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_stream_info: Option<Value>,
     pub notes: Vec<String>,
+}
+
+/// What a local restore's settle rules dropped (the prediction's counts).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SettledDrops {
+    /// RFC 3339: the moment TTLs and max_age were judged at.
+    pub reference_time: String,
+    /// `backup` or `override` (`--config`).
+    pub config: &'static str,
+    pub dropped: DroppedCounts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -246,80 +272,6 @@ pub fn stream_last_ts(backup: &Backup) -> i64 {
         .unwrap_or(backup.state.last_ts_ns)
 }
 
-/// Why a row is not restored (`None`: restore it).
-pub fn skip_reason(
-    backup: &Backup,
-    row: usize,
-    drop_expired: bool,
-    reference_ns: i64,
-) -> Option<SkipReason> {
-    let message = backup.messages.row(row)?;
-    if message.flags & flags::DAMAGED != 0 {
-        return Some(SkipReason::Damaged);
-    }
-    if drop_expired
-        && backup
-            .messages
-            .ttl_of(message.seq)
-            .is_expired(message.ts_ns, reference_ns)
-    {
-        return Some(SkipReason::Expired);
-    }
-    None
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SkipReason {
-    Damaged,
-    Expired,
-}
-
-/// Calls `push(seq, ts_ns, subject, headers, data)` for every row a restore
-/// keeps, counting the damaged and expired rows it leaves out in `report`.
-/// `before_row(row)` runs first for every row (cancel and progress).
-pub(crate) fn for_each_restored_message<E>(
-    backup: &Backup,
-    drop_expired: bool,
-    reference_ns: i64,
-    report: &mut RestoreReport,
-    read_error: impl Fn(ReadError) -> E,
-    mut before_row: impl FnMut(usize) -> Result<(), E>,
-    mut push: impl FnMut(u64, i64, &[u8], &[u8], &[u8]) -> Result<(), E>,
-) -> Result<(), E> {
-    let mut reader = if backup.messages.is_empty() {
-        None
-    } else {
-        Some(MessageReader::open(backup).map_err(&read_error)?)
-    };
-    for row in 0..backup.messages.len() {
-        before_row(row)?;
-        match skip_reason(backup, row, drop_expired, reference_ns) {
-            Some(SkipReason::Damaged) => {
-                report.damaged_skipped += 1;
-                continue;
-            }
-            Some(SkipReason::Expired) => {
-                report.expired_dropped += 1;
-                continue;
-            }
-            None => {}
-        }
-        let (Some(reader), Some(message)) = (reader.as_mut(), backup.messages.row(row)) else {
-            continue;
-        };
-        let bytes = reader.read_row(backup, row).map_err(&read_error)?;
-        let subject = backup.subjects.name(message.subject_id);
-        push(
-            message.seq,
-            message.ts_ns,
-            subject.as_bytes(),
-            &bytes.headers,
-            &bytes.data,
-        )?;
-    }
-    Ok(())
-}
-
 /// The stream's `meta.inf` under `stream_name`: the original bytes when the
 /// name is unchanged (nothing re-serialized), else written from `config`.
 pub(crate) fn stream_meta_inf(
@@ -366,6 +318,11 @@ pub fn restore_to_store(
     let started = std::time::Instant::now();
     let (stream_name, consumers, mut config) =
         restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
+    let overridden = settled::apply_config_override(
+        &mut config,
+        &stream_name,
+        options.config_override.as_ref(),
+    )?;
     let dropped = refuse_unless_salvage(backup, options.salvage)?;
     let version = options
         .config_policy
@@ -383,12 +340,15 @@ pub fn restore_to_store(
         .map(|consumer| checked.consumer(consumer))
         .collect();
     let as_file = storage_as_file(backup, options, &mut config)?;
-    let meta_inf = if checked.stream_edited || as_file {
+    let meta_inf = if checked.stream_edited || as_file || overridden {
         meta_inf_json(&stream_created(backup), &config)?
     } else {
         stream_meta_inf(backup, &stream_name, &config)?
     };
     validate_dir_names(options, &consumers)?;
+    // What nats-server settles at once it loads the store, under the config written.
+    let settled = (!options.keep_expired)
+        .then(|| settle(backup, Some(&config), options.reference_ns, Target::Store));
     let streams_dir = options
         .store_dir
         .join("jetstream")
@@ -399,36 +359,15 @@ pub fn restore_to_store(
     if exists && !options.replace {
         return Err(RestoreError::Exists(target));
     }
-    let created_ancestors = missing_ancestors(&streams_dir);
-    if let Err(source) = fs::create_dir_all(&streams_dir) {
-        remove_created_ancestors(&created_ancestors);
-        return Err(RestoreError::Io {
-            action: "create directory",
-            path: streams_dir,
-            source,
-        });
-    }
     let pid = std::process::id();
-    let stale_notes = remove_stale_temp_dirs(&streams_dir);
-    let temp = temp_path(&streams_dir, &stream_name);
-    if let Err(source) = remove_any(&temp) {
-        remove_created_ancestors(&created_ancestors);
-        return Err(RestoreError::Io {
-            action: "remove the leftover",
-            path: temp,
-            source,
-        });
-    }
-    let written = write_stream_dir(
-        backup,
-        options,
-        &stream_name,
-        &meta_inf,
-        &consumers,
-        &temp,
-        progress,
-        cancel,
-    );
+    let (created_ancestors, stale_notes, temp) = prepare_streams_dir(&streams_dir, &stream_name)?;
+    let plan = StreamPlan {
+        stream_name: &stream_name,
+        meta_inf: &meta_inf,
+        consumers: &consumers,
+        settled: settled.as_ref(),
+    };
+    let written = write_stream_dir(backup, &plan, &temp, progress, cancel);
     let mut report = match written {
         Ok(mut report) => {
             report.notes.extend(checked.notes);
@@ -470,8 +409,54 @@ pub fn restore_to_store(
             .notes
             .push("memory storage written as file storage (--storage file)".into());
     }
+    settled::report(
+        &mut report,
+        backup,
+        settled.as_ref(),
+        &config,
+        options,
+        overridden,
+    );
     finish_report(&mut report, dropped, exists, &target, started);
     Ok(report)
+}
+
+/// What `write_stream_dir` writes: the stream under its name, its `meta.inf`,
+/// the selected consumers, and the settled rows and consumer states (`None`:
+/// everything as in the archive).
+struct StreamPlan<'a> {
+    stream_name: &'a str,
+    meta_inf: &'a [u8],
+    consumers: &'a [&'a ConsumerInfo],
+    settled: Option<&'a Settled>,
+}
+
+/// Creates `streams_dir` (remembering which ancestors it created), removes stale
+/// temp dirs of earlier runs, and returns the fresh temp path for `stream_name`.
+fn prepare_streams_dir(
+    streams_dir: &Path,
+    stream_name: &str,
+) -> Result<(Vec<PathBuf>, Vec<String>, PathBuf), RestoreError> {
+    let created_ancestors = missing_ancestors(streams_dir);
+    if let Err(source) = fs::create_dir_all(streams_dir) {
+        remove_created_ancestors(&created_ancestors);
+        return Err(RestoreError::Io {
+            action: "create directory",
+            path: streams_dir.to_path_buf(),
+            source,
+        });
+    }
+    let stale_notes = remove_stale_temp_dirs(streams_dir);
+    let temp = temp_path(streams_dir, stream_name);
+    if let Err(source) = remove_any(&temp) {
+        remove_created_ancestors(&created_ancestors);
+        return Err(RestoreError::Io {
+            action: "remove the leftover",
+            path: temp,
+            source,
+        });
+    }
+    Ok((created_ancestors, stale_notes, temp))
 }
 
 /// Refuses a memory stream unless `--storage file`, and then rewrites `config` to
@@ -528,17 +513,14 @@ fn finish_report(
     report.elapsed_ms = started.elapsed().as_millis() as u64;
 }
 
-#[allow(clippy::too_many_arguments)]
 fn write_stream_dir(
     backup: &Backup,
-    options: &LocalRestoreOptions,
-    stream_name: &str,
-    meta_inf: &[u8],
-    consumers: &[&ConsumerInfo],
+    plan: &StreamPlan<'_>,
     temp: &Path,
     progress: &mut dyn FnMut(u64, u64),
     cancel: &AtomicBool,
 ) -> Result<RestoreReport, RestoreError> {
+    let stream_name = plan.stream_name;
     fs::create_dir(temp).map_err(io_error("create directory", temp))?;
     let msgs_dir = temp.join("msgs");
     fs::create_dir(&msgs_dir).map_err(io_error("create directory", &msgs_dir))?;
@@ -548,7 +530,7 @@ fn write_stream_dir(
         stream_name: stream_name.to_string(),
         ..RestoreReport::default()
     };
-    let summary = if can_reuse_blocks(backup, stream_name, options) {
+    let summary = if can_reuse_blocks(backup, stream_name, plan.settled) {
         // A clean v1 archive under its own name: its verified blocks (and index.db) are
         // exactly the server's files, so they are copied instead of re-encoded.
         let summary = copy_archive_blocks(backup, &msgs_dir, progress, cancel, temp)?;
@@ -557,9 +539,13 @@ fn write_stream_dir(
             .push("message blocks reused from the v1 archive after verification".into());
         summary
     } else {
+        let rule = match plan.settled {
+            Some(settled) => RowRule::Settled(&settled.keep),
+            None => RowRule::All,
+        };
         write_blocks(
             backup,
-            options,
+            rule,
             stream_name,
             &msgs_dir,
             &mut report,
@@ -572,20 +558,22 @@ fn write_stream_dir(
     progress(total, total);
     sync_dir(&msgs_dir)?;
 
-    write_stream_meta_files(stream_name, meta_inf, |file, bytes| {
+    write_stream_meta_files(stream_name, plan.meta_inf, |file, bytes| {
         write_synced(&temp.join(file), bytes)
     })?;
 
-    if !consumers.is_empty() {
+    if !plan.consumers.is_empty() {
         let obs = temp.join("obs");
         fs::create_dir(&obs).map_err(io_error("create directory", &obs))?;
-        for consumer in consumers {
+        for consumer in plan.consumers {
+            let state = settled::consumer_state(backup, plan.settled, consumer)
+                .unwrap_or_else(|| reconcile_with_stream(&consumer.state, last_seq));
             write_consumer(
                 backup,
                 stream_name,
                 consumer,
                 &obs.join(&consumer.name),
-                last_seq,
+                &state,
             )?;
             report.consumers.push(consumer.name.clone());
         }
@@ -596,7 +584,9 @@ fn write_stream_dir(
     report.messages = summary.messages;
     report.bytes = summary.bytes;
     report.blocks = summary.blocks;
-    report.first_seq = backup.state.first_seq;
+    report.first_seq = plan.settled.map_or(backup.state.first_seq, |settled| {
+        settled.prediction.state.first_seq
+    });
     report.last_seq = last_seq;
     if report.damaged_skipped > 0 {
         report.notes.push(format!(
@@ -604,11 +594,11 @@ fn write_stream_dir(
             report.damaged_skipped
         ));
     }
-    if report.expired_dropped > 0 {
-        report.notes.push(format!(
-            "{} message(s) with an expired Nats-TTL left out as deleted sequences",
-            report.expired_dropped
-        ));
+    if let Some(settled) = plan.settled {
+        report.expired_dropped = settled.prediction.dropped.ttl_expired;
+        if settled.prediction.dropped.total > 0 {
+            report.notes.push(settled::dropped_note(settled));
+        }
     }
     Ok(report)
 }
@@ -617,7 +607,7 @@ fn write_stream_dir(
 #[allow(clippy::too_many_arguments)]
 fn write_blocks(
     backup: &Backup,
-    options: &LocalRestoreOptions,
+    rule: RowRule<'_>,
     stream_name: &str,
     msgs_dir: &Path,
     report: &mut RestoreReport,
@@ -636,10 +626,9 @@ fn write_blocks(
             std::io::Error::other(message)
         })
     });
-    for_each_restored_message(
+    rows::for_each_kept_row(
         backup,
-        options.drop_expired,
-        options.reference_ns,
+        rule,
         report,
         RestoreError::Read,
         |row| {
@@ -675,16 +664,15 @@ fn write_blocks(
 }
 
 /// Blocks can be copied when nothing about them changes and nothing is damaged.
-fn can_reuse_blocks(backup: &Backup, stream_name: &str, options: &LocalRestoreOptions) -> bool {
-    let expired = options.drop_expired
-        && crate::ops::report::ttl_summary(backup, options.reference_ns).expired > 0;
+fn can_reuse_blocks(backup: &Backup, stream_name: &str, settled: Option<&Settled>) -> bool {
+    let dropping = settled.is_some_and(|settled| settled.prediction.dropped.total > 0);
     backup.format == Some(crate::model::ArchiveFormat::V1)
         && stream_name == backup.stream_name
         && backup.complete
         && !backup.has_errors()
         && backup.damaged_seqs.is_empty()
         && backup.lost.is_empty()
-        && !expired
+        && !dropping
         && backup
             .entries
             .iter()
@@ -747,7 +735,7 @@ fn write_consumer(
     stream_name: &str,
     consumer: &ConsumerInfo,
     dir: &Path,
-    last_seq: u64,
+    state: &ConsumerState,
 ) -> Result<(), RestoreError> {
     if !consumer.config.is_object() {
         return Err(RestoreError::BadInput(format!(
@@ -757,7 +745,7 @@ fn write_consumer(
     }
     fs::create_dir(dir).map_err(io_error("create directory", dir))?;
     let meta_inf = consumer_meta_inf_of(backup, consumer)?;
-    let odat = encode_odat(&clamp_consumer_state(&consumer.state, last_seq).to_odat());
+    let odat = encode_odat(&state.to_odat());
     write_consumer_files(
         stream_name,
         &consumer.name,
@@ -769,6 +757,8 @@ fn write_consumer(
 }
 
 mod place;
+mod rows;
+mod settled;
 
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,15 @@
 //! the server leaves them (pending acks of dropped messages terminated, the
 //! ack floor moved past them, num_pending counted over what is left).
 //!
+//! Two targets: a restore through the server's API ([`Target::Server`]), and a
+//! local store (`--store-dir`) that nats-server opens at startup
+//! ([`Target::Store`]): there every limit is applied as the store opens, so
+//! max_age spares no `Nats-TTL: never` message (filestore `expireMsgsOnRecover`),
+//! and a consumer past `last_seq` is reconciled as the server reconciles it when it
+//! loads it (`reconcile_with_stream`).
+//! [`settle`] also hands the local restore the rows to write and the consumer
+//! states to store, so what it writes is what the prediction says.
+//!
 //! Reads the model only: no archive bytes, no I/O; the restore itself is `restore_local` /
 //! `restore_server`.
 
@@ -13,8 +22,8 @@ use crate::format::filestore::record_size;
 use crate::format::headers::Ttl;
 use crate::model::config::Discard;
 use crate::model::{
-    ArchiveFormat, Backup, ConsumerState, ConsumerStatus, PendingEntry, SequencePair, StreamConfig,
-    StreamState,
+    reconcile_with_stream, ArchiveFormat, Backup, ConsumerState, ConsumerStatus, PendingEntry,
+    SequencePair, StreamConfig, StreamState,
 };
 use crate::ops::consumer_state;
 use serde::Serialize;
@@ -69,6 +78,26 @@ pub struct RestorePrediction {
     pub consumers: Vec<PredictedConsumer>,
 }
 
+/// Where the restore goes: the rules differ in one place (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Target {
+    /// `$JS.API.STREAM.RESTORE`.
+    #[default]
+    Server,
+    /// A local store directory nats-server opens at startup.
+    Store,
+}
+
+/// A prediction with what a local restore needs to write it: which rows stay
+/// (indexed like `backup.messages`) and each consumer's settled state (in
+/// `backup.consumers` order).
+#[derive(Debug, Clone)]
+pub struct Settled {
+    pub prediction: RestorePrediction,
+    pub keep: Vec<bool>,
+    pub consumer_states: Vec<ConsumerState>,
+}
+
 /// The stream config fields the rules read.
 struct Limits {
     discard_old: bool,
@@ -118,6 +147,7 @@ fn apply_rules(
     backup: &Backup,
     limits: &Limits,
     reference_ns: i64,
+    target: Target,
     keep: &mut [bool],
 ) -> DroppedCounts {
     let messages = &backup.messages;
@@ -166,9 +196,9 @@ fn apply_rules(
     }
     if let Some(max_age) = limits.max_age_ns {
         let cutoff = reference_ns.saturating_sub(max_age);
-        // The age timer spares `Nats-TTL: never` (v2 restores store, then age out); a v1
+        // The age timer spares `Nats-TTL: never` (v2 restores store, then age out); a
         // store expires by age as it opens, sparing nothing.
-        let spare_never = ttl_first;
+        let spare_never = ttl_first && target == Target::Server;
         for ((slot, &ts), &seq) in keep.iter_mut().zip(&messages.ts_ns).zip(&messages.seq) {
             if *slot && ts <= cutoff && !(spare_never && messages.ttl_of(seq) == Ttl::Never) {
                 *slot = false;
@@ -264,13 +294,17 @@ fn predicted_state(backup: &Backup, keep: &[bool], memory: bool) -> StreamState 
 
 /// The model as the restored server holds it: dropped rows removed, consumers'
 /// pending acks of dropped messages terminated and their ack floors moved.
-fn settled_model(backup: &Backup, keep: &[bool], state: StreamState) -> Backup {
+fn settled_model(backup: &Backup, keep: &[bool], state: StreamState, target: Target) -> Backup {
     let mut settled = backup.clone();
     settled.messages.retain_rows(keep);
     settled.messages.recount_subjects(&mut settled.subjects);
     settled.state = state;
     let first_seq = settled.state.first_seq;
+    let last_seq = settled.state.last_seq;
     for consumer in &mut settled.consumers {
+        if target == Target::Store {
+            consumer.state = reconcile_with_stream(&consumer.state, last_seq);
+        }
         let state = &mut consumer.state;
         let had_pending = !state.pending.is_empty();
         let dropped: Vec<PendingEntry> = state
@@ -322,6 +356,21 @@ pub fn prediction_json(prediction: &RestorePrediction, config_overridden: bool) 
     })
 }
 
+/// `restore_prediction` with `store_dir`: what a local restore (`--store-dir`)
+/// settles at instead, when that differs from `server` (see [`Target::Store`]).
+pub fn with_store_prediction(
+    mut json: Value,
+    backup: &Backup,
+    config: Option<&Value>,
+    server: &RestorePrediction,
+) -> Value {
+    let store = predict_for(backup, config, server.reference_ns, Target::Store);
+    if store != *server {
+        json["store_dir"] = prediction_json(&store, config.is_some());
+    }
+    json
+}
+
 /// The server's `moveAckFloor` after a pending message is terminated.
 fn move_ack_floor(state: &mut ConsumerState, terminated: PendingEntry) {
     match state.pending.first() {
@@ -342,16 +391,45 @@ fn move_ack_floor(state: &mut ConsumerState, terminated: PendingEntry) {
     }
 }
 
-/// Predicts the settled state of a restore at `reference_ns`, with the backup's
-/// stream config or `config` (an edited config for the restore).
+/// Predicts the settled state of a restore through the server at `reference_ns`,
+/// with the backup's stream config or `config` (an edited config for the restore).
 pub fn predict(backup: &Backup, config: Option<&Value>, reference_ns: i64) -> RestorePrediction {
+    settle(backup, config, reference_ns, Target::Server).prediction
+}
+
+/// As [`predict`], for `target`.
+pub fn predict_for(
+    backup: &Backup,
+    config: Option<&Value>,
+    reference_ns: i64,
+    target: Target,
+) -> RestorePrediction {
+    settle(backup, config, reference_ns, target).prediction
+}
+
+/// A store target reconciles a consumer delivered past `last_seq`.
+fn needs_reconcile(backup: &Backup) -> bool {
+    let last_seq = backup.state.last_seq;
+    backup
+        .consumers
+        .iter()
+        .any(|consumer| consumer.state.delivered.stream_seq > last_seq)
+}
+
+/// The prediction with the rows kept and the consumers' settled states.
+pub fn settle(
+    backup: &Backup,
+    config: Option<&Value>,
+    reference_ns: i64,
+    target: Target,
+) -> Settled {
     // As `restore --config`: a StreamConfig, or stream info with a "config" key.
     let replacement = config
         .map(|value| value.get("config").unwrap_or(value))
         .and_then(StreamConfig::from_json);
     let limits = limits(replacement.as_ref().or(backup.config.as_ref()));
     let mut keep = vec![true; backup.messages.len()];
-    let dropped = apply_rules(backup, &limits, reference_ns, &mut keep);
+    let dropped = apply_rules(backup, &limits, reference_ns, target, &mut keep);
     // A config that changes the storage (a memory stream stored as file) changes `bytes`.
     let storage_changed =
         limits.memory != backup.config.as_ref().is_some_and(StreamConfig::is_memory);
@@ -361,8 +439,9 @@ pub fn predict(backup: &Backup, config: Option<&Value>, reference_ns: i64) -> Re
         predicted_state(backup, &keep, limits.memory)
     };
     if state.messages == 0 {
-        if backup.format == Some(ArchiveFormat::V1) && state.first_seq == 0 && state.last_seq == 0 {
-            // A v1 store that never held a message loads as first 0, last 0, and
+        let opened_as_store = backup.format == Some(ArchiveFormat::V1) || target == Target::Store;
+        if opened_as_store && state.first_seq == 0 && state.last_seq == 0 {
+            // A store that never held a message loads as first 0, last 0, and
             // counts that one "sequence" as deleted (2.14.6 and 2.15.1 alike).
             state.num_deleted = 1;
         } else {
@@ -371,10 +450,10 @@ pub fn predict(backup: &Backup, config: Option<&Value>, reference_ns: i64) -> Re
         }
     }
     let settled;
-    let model = if dropped.total == 0 {
+    let model = if dropped.total == 0 && !(target == Target::Store && needs_reconcile(backup)) {
         backup
     } else {
-        settled = settled_model(backup, &keep, state.clone());
+        settled = settled_model(backup, &keep, state.clone(), target);
         &settled
     };
     let statuses: Vec<ConsumerStatus> = consumer_state::compute_all(model);
@@ -391,10 +470,18 @@ pub fn predict(backup: &Backup, config: Option<&Value>, reference_ns: i64) -> Re
             num_redelivered: status.num_redelivered,
         })
         .collect();
-    RestorePrediction {
-        reference_ns,
-        state,
-        dropped,
-        consumers,
+    Settled {
+        prediction: RestorePrediction {
+            reference_ns,
+            state,
+            dropped,
+            consumers,
+        },
+        keep,
+        consumer_states: model
+            .consumers
+            .iter()
+            .map(|consumer| consumer.state.clone())
+            .collect(),
     }
 }

@@ -75,7 +75,7 @@ pub fn accounting(backup: &Backup) -> Accounting {
     let mut elsewhere: Vec<u64> = Vec::new();
     let mut suspect_rows = 0u64;
     for row in 0..backup.messages.len() {
-        if backup.messages.flags(row) & flags::DAMAGED == 0 {
+        if backup.messages.flags(row) & flags::UNTRUSTED == 0 {
             continue;
         }
         suspect_rows += 1;

@@ -57,7 +57,7 @@ impl Shown {
                 .iter()
                 .filter_map(|line| match line {
                     DisplayRow::Message(row) => Some(*row),
-                    DisplayRow::Gap(_) => None,
+                    _ => None,
                 })
                 .collect(),
             Shown::Sorted(rows) => rows.as_ref().clone(),

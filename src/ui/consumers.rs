@@ -8,7 +8,7 @@
 use super::command::Command;
 use super::document::Document;
 use super::widgets;
-use crate::model::{Backup, ConsumerConfig, ConsumerInfo, ConsumerStatus, MessageStanding, Nanos};
+use crate::model::{Backup, ConsumerInfo, ConsumerStatus, MessageStanding, Nanos};
 use crate::ops::consumer_state;
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
@@ -549,9 +549,9 @@ fn config_ui(
                 );
             } else if let Value::Object(object) = &consumer.config {
                 // Top-level duration fields, by JSON name (`backoff[i]` → `backoff`).
-                let durations: Vec<String> = ConsumerConfig::from_json(&consumer.config)
-                    .map(|typed| typed.durations())
-                    .unwrap_or_default()
+                let durations: Vec<String> = consumer
+                    .typed
+                    .durations()
                     .into_iter()
                     .map(|(key, _)| key.split('[').next().unwrap_or_default().to_string())
                     .collect();

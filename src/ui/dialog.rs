@@ -192,6 +192,36 @@ pub fn drop_expired_ui(ui: &mut Ui, drop_expired: &mut bool, reference_ns: Optio
     changed
 }
 
+/// Store restores: "keep every message as in the archive" (else the store holds
+/// what the server settles at, as of the reference time); true when it changed.
+pub fn keep_expired_ui(ui: &mut Ui, keep_expired: &mut bool, reference_ns: Option<i64>) -> bool {
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        changed = ui
+            .checkbox(
+                keep_expired,
+                "keep every message as in the archive (--keep-expired)",
+            )
+            .changed();
+        let when = match reference_ns {
+            Some(ns) => format!("as of {}", format_rfc3339_ns(ns)),
+            None => "as of now".to_string(),
+        };
+        widgets::weak(
+            ui,
+            if *keep_expired {
+                "nats-server drops what its limits, max_age and TTLs say once it loads the store"
+                    .to_string()
+            } else {
+                format!(
+                    "left out: what the limits, max_age and TTLs drop {when} (see the pre-flight)"
+                )
+            },
+        );
+    });
+    changed
+}
+
 /// Progress bar, rate and Cancel for a running job; true when Cancel was clicked.
 pub fn progress_ui<T>(ui: &mut Ui, job: &Job<T>, verb: &str, unit: &str) -> bool {
     let (done, total) = job.progress();

@@ -100,6 +100,8 @@ pub struct MessagesState {
     pub payload_mode: Option<PayloadMode>,
     /// Sort, selection, header columns, export and detail state (ui/browse_jobs.rs).
     pub browse: super::browse_jobs::BrowseState,
+    /// The damaged record (no message row) chosen in the table, and its bytes.
+    pub damaged: super::damaged_rows::DamagedSelection,
 }
 
 #[derive(Default)]
@@ -157,6 +159,10 @@ pub struct Document {
     pub accepted_path: Option<PathBuf>,
     /// "Save report…": the Markdown triage report being built (file name, bytes).
     pub report_job: Option<workers::Job<(String, Vec<u8>)>>,
+    /// "Export damaged bytes": the raw bytes of damaged and suspect messages being
+    /// written to a folder of their own, and where the last one went.
+    pub damaged_export: Option<workers::Job<crate::ops::damaged::DamagedExport>>,
+    pub damaged_export_done: Option<Result<String, String>>,
 }
 
 impl Document {
@@ -199,6 +205,8 @@ impl Document {
             recent_candidate,
             accepted_path: None,
             report_job: None,
+            damaged_export: None,
+            damaged_export_done: None,
         }
     }
 
@@ -401,6 +409,7 @@ impl Document {
         }
         self.messages.selected_row = Some(row);
         self.messages.detail = None;
+        self.messages.damaged.clear();
         match &self.reader {
             Some(reader) if reader.request(row) => self.messages.detail_pending = Some(row),
             Some(_) => self.messages.detail = Some(Err("the reader thread stopped".into())),
@@ -412,6 +421,14 @@ impl Document {
                 }))
             }
         }
+    }
+
+    /// Selects damaged record `index` (no message row) and reads its bytes on a worker.
+    pub fn select_damaged(&mut self, index: usize) {
+        self.messages.selected_row = None;
+        self.messages.detail = None;
+        self.messages.browse.selection.clear();
+        self.messages.damaged.select(index);
     }
 
     /// Shows `seq` in the Messages pane: selects it if it is a live message,
@@ -435,9 +452,20 @@ impl Document {
                     Some(format!("sequence {seq} is hidden by the filter"))
                 }
             }
-            None if backup.damaged_seqs.binary_search(&seq).is_ok() => Some(format!(
-                "sequence {seq} is damaged (its bytes fail their checksum), so it is not listed"
-            )),
+            None if backup.damaged_seqs.binary_search(&seq).is_ok() => {
+                match backup
+                    .damaged_records
+                    .binary_search_by_key(&seq, |record| record.seq)
+                {
+                    Ok(index) => {
+                        self.select_damaged(index);
+                        None
+                    }
+                    Err(_) => Some(format!(
+                        "sequence {seq} is damaged (its bytes fail their check) and could not be located"
+                    )),
+                }
+            }
             None if backup
                 .lost
                 .iter()

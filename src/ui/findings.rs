@@ -47,6 +47,7 @@ pub fn findings_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Comm
         .as_ref()
         .and_then(|summary| summary.triage.clone());
     report_ui(ui, document, &backup, commands);
+    damaged_export_ui(ui, document, &backup);
     if let Some(triage) = &triage {
         triage_ui(ui, triage);
     }
@@ -261,6 +262,79 @@ fn report_ui(
         }
         if button.clicked() {
             document.report_job = Some(spawn_report(ui.ctx(), backup.clone(), document.reference.ns()));
+        }
+    });
+}
+
+/// "Export damaged bytes": writes the raw bytes of every damaged or suspect
+/// message, and the lost ranges, into a new folder beside the backup (never the
+/// salvaged copy), on a worker with progress and cancel.
+fn damaged_export_ui(ui: &mut Ui, document: &mut Document, backup: &Arc<Backup>) {
+    let untrusted = backup.damaged_records.len()
+        + backup
+            .messages
+            .count_any_flag(crate::model::flags::UNTRUSTED);
+    if untrusted == 0 && backup.lost.is_empty() {
+        return;
+    }
+    if let Some(result) = document.damaged_export.as_ref().and_then(Job::try_result) {
+        document.damaged_export = None;
+        document.damaged_export_done = Some(result.map(|written| {
+            format!(
+                "{} damaged and {} suspect messages ({} B) and {} lost ranges written to {}",
+                written.damaged,
+                written.suspect,
+                written.bytes,
+                written.lost_ranges,
+                written.path.display()
+            )
+        }));
+    }
+    ui.horizontal(|ui| {
+        match &document.damaged_export {
+            Some(job) => {
+                let (done, total) = job.progress();
+                ui.spinner();
+                widgets::weak(ui, format!("writing damaged bytes {done} / {total}…"));
+                if ui.small_button("Cancel").clicked() {
+                    job.request_cancel();
+                }
+            }
+            None => {
+                let ready = !document.is_indexing();
+                if ui
+                    .add_enabled(ready, egui::Button::new("Export damaged bytes"))
+                    .on_hover_text(format!(
+                        "The raw bytes of the {untrusted} damaged or suspect messages, one file each, and an index.ndjson (with the lost ranges) into a new folder beside the backup — for inspection, never a restorable copy"
+                    ))
+                    .clicked()
+                {
+                    let backup = backup.clone();
+                    document.damaged_export = Some(spawn_job(
+                        "damaged-export",
+                        ui.ctx(),
+                        move |progress, cancel| {
+                            let out = crate::ops::damaged::default_out_dir(&backup);
+                            crate::ops::damaged::export_damaged(
+                                &backup,
+                                &out,
+                                &mut |done, total| progress.set(done, total),
+                                cancel,
+                            )
+                            .map_err(|error| error.to_string())
+                        },
+                    ));
+                }
+            }
+        }
+        match &document.damaged_export_done {
+            Some(Ok(message)) => {
+                widgets::weak(ui, message);
+            }
+            Some(Err(message)) => {
+                ui.label(RichText::new(message).color(widgets::error_color(ui)));
+            }
+            None => {}
         }
     });
 }

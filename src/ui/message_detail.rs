@@ -191,6 +191,12 @@ pub fn detail_ui(
     backup: &Backup,
     commands: &mut Vec<Command>,
 ) {
+    if document.messages.damaged.selected.is_some() {
+        if let Some(backup) = document.backup.clone() {
+            super::damaged_rows::damaged_detail_ui(ui, &mut document.messages.damaged, &backup);
+        }
+        return;
+    }
     let Some(row) = document.messages.selected_row else {
         widgets::weak(
             ui,
@@ -220,6 +226,10 @@ pub fn detail_ui(
             ),
         );
     });
+    let untrusted = document.messages.damaged.row_note(backup, row).cloned();
+    if let Some(note) = &untrusted {
+        super::damaged_rows::trust_note_ui(ui, note);
+    }
     super::consumers::message_consumers_ui(ui, document, message.seq, subject);
     let notes = crate::util::unicode::invisible_notes(subject);
     if !notes.is_empty() {
@@ -366,7 +376,13 @@ fn payload_ui(
 ) {
     let analysis = &view.analysis;
     let mut mode = document.messages.payload_mode.unwrap_or(PayloadMode::Auto);
-    let resolved = resolve_mode(mode, analysis);
+    // Bytes not proven intact open as bytes: Auto never dresses them up as text or JSON.
+    let untrusted = backup.messages.flags(view.row) & crate::model::flags::UNTRUSTED != 0;
+    let resolved = if untrusted && mode == PayloadMode::Auto {
+        PayloadMode::Hex
+    } else {
+        resolve_mode(mode, analysis)
+    };
     let state = &mut document.messages.browse.detail;
     let wide = ui.available_width() >= 900.0;
     let mut linked = state.linked_hex.unwrap_or(wide);

@@ -17,6 +17,8 @@ use std::sync::Arc;
 /// What a click or menu entry asked for (applied after the table is drawn).
 enum RowAction {
     Click(u32, egui::Modifiers),
+    /// A damaged record's line (an index into `backup.damaged_records`).
+    ClickDamaged(u32),
     ContextOpened(u32),
     CopyJson,
     CopySubject(u32),
@@ -332,6 +334,7 @@ pub fn table_ui(
     let local = document.messages.local_time;
     let local_title = format!("time (local {})", widgets::local_offset_label());
     let primary = document.messages.selected_row.map(|row| row as u32);
+    let damaged_selected = document.messages.damaged.selected;
     let browse = &mut document.messages.browse;
     browse.poll(backup);
     let keys = browse.header_keys.clone();
@@ -380,6 +383,21 @@ pub fn table_ui(
                         match shown.get(row.index()) {
                             Some(DisplayRow::Gap(gap)) => {
                                 gap_row(&mut row, backup, gap, context.weak, keys.len())
+                            }
+                            Some(DisplayRow::Damaged(record)) => {
+                                let selected = damaged_selected == Some(record as usize);
+                                if super::damaged_rows::damaged_row(
+                                    &mut row,
+                                    backup,
+                                    record,
+                                    selected,
+                                    keys.len(),
+                                ) {
+                                    action = Some(RowAction::ClickDamaged(record));
+                                }
+                            }
+                            Some(DisplayRow::Lost(lost)) => {
+                                super::damaged_rows::lost_row(&mut row, backup, lost, keys.len())
                             }
                             Some(DisplayRow::Message(index)) => {
                                 if let Some(chosen) = message_row(&mut row, &context, browse, index)
@@ -473,12 +491,19 @@ fn flags_cell(
         }
     }
     for name in widgets::flag_names(message.flags) {
-        let color = if name == "DAMAGED" || name == "BAD-TTL" {
-            context.error
-        } else {
-            context.weak
+        let color = match name {
+            "DAMAGED" | "BAD-TTL" => context.error,
+            "SUSPECT" => context.warn,
+            _ => context.weak,
         };
-        cell(ui, RichText::new(name).monospace().color(color));
+        let response = cell(ui, RichText::new(name).monospace().color(color));
+        if name == "SUSPECT" {
+            response.on_hover_text(
+                "not proven intact: v2 bytes in a CRC-failed chunk or next to corrupt bytes (no per-message checksum)",
+            );
+        } else if name == "DAMAGED" {
+            response.on_hover_text("its bytes are present but fail a check");
+        }
     }
 }
 
@@ -531,6 +556,7 @@ fn apply_action(
             browse.click(row, modifiers, shown, document.messages.selected_row);
             document.select_row(row as usize);
         }
+        RowAction::ClickDamaged(record) => document.select_damaged(record as usize),
         RowAction::ContextOpened(row) => {
             if !browse.selection.contains(&row) {
                 browse.click(row, egui::Modifiers::NONE, shown, None);
@@ -611,7 +637,8 @@ pub fn keyboard_navigation(ui: &mut Ui, document: &mut Document) {
                 browse.scroll_to_shown = Some(position);
                 return;
             }
-            Some(DisplayRow::Gap(_)) => {}
+            // Deleted, lost and damaged-record lines are passed over (click them instead).
+            Some(_) => {}
             None => return,
         }
         if down {

@@ -6,6 +6,7 @@ pub mod app;
 pub mod browse_jobs;
 pub mod command;
 pub mod consumers;
+pub mod damaged_rows;
 pub mod dialog;
 pub mod dialogs;
 pub mod document;

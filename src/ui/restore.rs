@@ -50,7 +50,11 @@ pub struct RestoreDialog {
     pub token: String,
     pub stream_name: String,
     pub consumers: ConsumerChecks,
+    /// Server restores: leave out TTL-expired messages.
     pub drop_expired: bool,
+    /// Store restores: write every archive message as it is, instead of what the
+    /// server settles at once it loads the store (limits, max_age, TTLs).
+    pub keep_expired: bool,
     /// Leave out config fields the target server version would refuse.
     pub drop_unknown_config: bool,
     /// Write a memory-storage stream into the store as file storage.
@@ -86,6 +90,7 @@ impl RestoreDialog {
             stream_name: backup.stream_name.clone(),
             consumers: ConsumerChecks::all(&backup),
             drop_expired: false,
+            keep_expired: false,
             drop_unknown_config: false,
             storage_file: false,
             reference_ns,
@@ -260,8 +265,9 @@ impl RestoreDialog {
                     account: self.account.trim().to_string(),
                     stream_name,
                     consumers,
-                    drop_expired,
+                    keep_expired: self.keep_expired,
                     reference_ns,
+                    config_override: None,
                     replace: self.replace,
                     config_policy: self.config_policy(),
                     salvage: self.salvage,
@@ -401,7 +407,12 @@ impl RestoreDialog {
         changed |= self.stream_name_ui(ui);
         changed |= self.consumers.ui(ui);
         changed |= self.salvage_ui(ui);
-        changed |= dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns);
+        changed |= match self.target {
+            Target::Store => dialog::keep_expired_ui(ui, &mut self.keep_expired, self.reference_ns),
+            Target::Server => {
+                dialog::drop_expired_ui(ui, &mut self.drop_expired, self.reference_ns)
+            }
+        };
         changed |= ui
             .checkbox(
                 &mut self.drop_unknown_config,

@@ -29,7 +29,7 @@ pub struct SalvagePreflight {
 
 /// "1,673 of 1,674 messages intact; seq 1000 damaged; sequences 312–640 lost".
 pub fn damage_summary(backup: &Backup) -> String {
-    let unverified = backup.messages.count_flagged(flags::DAMAGED) as u64;
+    let unverified = backup.messages.count_any_flag(flags::UNTRUSTED) as u64;
     let rows = backup.messages.len() as u64;
     let total = rows + backup.damaged_seqs.len() as u64;
     let mut parts = vec![format!(

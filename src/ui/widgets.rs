@@ -137,7 +137,7 @@ pub fn ttl(ttl: Ttl) -> String {
 }
 
 /// Names of the flag bits of a message row.
-pub fn flag_names(row_flags: u8) -> Vec<&'static str> {
+pub fn flag_names(row_flags: u16) -> Vec<&'static str> {
     let mut names = Vec::new();
     let table = [
         (flags::DAMAGED, "DAMAGED"),
@@ -148,6 +148,10 @@ pub fn flag_names(row_flags: u8) -> Vec<&'static str> {
         (flags::DELETE_MARKER, "DEL-MARKER"),
         (flags::MSG_ID, "MSG-ID"),
     ];
+    // Damaged says more than suspect: a row shows one trust word, never both.
+    if row_flags & flags::SUSPECT != 0 && row_flags & flags::DAMAGED == 0 {
+        names.push("SUSPECT");
+    }
     for (bit, name) in table {
         if row_flags & bit != 0 {
             names.push(name);

@@ -13,6 +13,38 @@ pub enum DisplayRow {
     Message(u32),
     /// An index into `backup.deleted`.
     Gap(u32),
+    /// An index into `backup.damaged_records`: a damaged message that is no row
+    /// of `backup.messages` (its bytes fail their check).
+    Damaged(u32),
+    /// An index into `backup.lost`: sequences whose bytes are not in the archive.
+    Lost(u32),
+}
+
+impl DisplayRow {
+    /// The first sequence the line stands for.
+    pub fn first_seq(&self, backup: &Backup) -> u64 {
+        let index = |value: u32| value as usize;
+        match *self {
+            DisplayRow::Message(row) => backup.messages.seq.get(index(row)).copied(),
+            DisplayRow::Gap(gap) => backup.deleted.get(index(gap)).map(|range| range.0),
+            DisplayRow::Damaged(record) => backup
+                .damaged_records
+                .get(index(record))
+                .map(|record| record.seq),
+            DisplayRow::Lost(lost) => backup.lost.get(index(lost)).map(|range| range.0),
+        }
+        .unwrap_or(0)
+    }
+
+    /// The last sequence the line stands for.
+    fn last_seq(&self, backup: &Backup) -> u64 {
+        match *self {
+            DisplayRow::Gap(gap) => backup.deleted.get(gap as usize).map(|range| range.1),
+            DisplayRow::Lost(lost) => backup.lost.get(lost as usize).map(|range| range.1),
+            _ => None,
+        }
+        .unwrap_or_else(|| self.first_seq(backup))
+    }
 }
 
 /// The rows the table shows, in sequence order.
@@ -26,35 +58,16 @@ pub struct DisplayList {
 impl DisplayList {
     /// Position in the list of the first line at or after `seq`.
     pub fn position_of_seq(&self, backup: &Backup, seq: u64) -> Option<usize> {
-        let key = |row: &DisplayRow| -> u64 {
-            match *row {
-                DisplayRow::Message(index) => backup
-                    .messages
-                    .seq
-                    .get(index as usize)
-                    .copied()
-                    .unwrap_or(0),
-                DisplayRow::Gap(index) => backup
-                    .deleted
-                    .get(index as usize)
-                    .map(|range| range.0)
-                    .unwrap_or(0),
+        let position = self.rows.partition_point(|row| row.first_seq(backup) < seq);
+        // seq inside the range line before: show that line.
+        if let Some(before) = position.checked_sub(1) {
+            if let Some(row) = self.rows.get(before) {
+                if row.first_seq(backup) < seq && row.last_seq(backup) >= seq {
+                    return Some(before);
+                }
             }
-        };
-        let position = self.rows.partition_point(|row| key(row) < seq);
-        if position < self.rows.len() {
-            return Some(position);
         }
-        // seq inside the last gap: show the gap.
-        let last = self.rows.len().checked_sub(1)?;
-        match self.rows.get(last) {
-            Some(DisplayRow::Gap(index)) => backup
-                .deleted
-                .get(*index as usize)
-                .filter(|range| range.1 >= seq)
-                .map(|_| last),
-            _ => None,
-        }
+        (position < self.rows.len()).then_some(position)
     }
 }
 
@@ -96,7 +109,48 @@ pub fn run_streaming(
         },
         &mut |scanned, total| partial(&list_cell.borrow(), scanned, total),
     )?;
+    if let Some((from, to)) = damaged_records_wanted(spec, &compiled) {
+        merge_damaged_records(backup, &mut list, from, to);
+    }
     Ok(list)
+}
+
+/// The `damaged` field with at most a sequence range beside it also lists the
+/// damaged messages that are no row (v1 records failing their checksum): the
+/// other fields test bytes these records cannot be trusted for.
+fn damaged_records_wanted(spec: &FilterSpec, compiled: &Compiled) -> Option<(u64, u64)> {
+    let only_range = FilterSpec {
+        seq_from: spec.seq_from.clone(),
+        seq_to: spec.seq_to.clone(),
+        only_damaged: true,
+        ..FilterSpec::default()
+    };
+    (spec.only_damaged && *spec == only_range).then_some((compiled.seq_from, compiled.seq_to))
+}
+
+/// Puts the damaged-record lines with sequences in `from..=to` among the message
+/// lines, in sequence order (one linear merge).
+fn merge_damaged_records(backup: &Backup, list: &mut DisplayList, from: u64, to: u64) {
+    let mut records = backup
+        .damaged_records
+        .iter()
+        .enumerate()
+        .filter(|(_, record)| (from..=to).contains(&record.seq))
+        .map(|(index, record)| (record.seq, DisplayRow::Damaged(index as u32)))
+        .peekable();
+    if records.peek().is_none() {
+        return;
+    }
+    let mut rows = Vec::with_capacity(list.rows.len() + backup.damaged_records.len());
+    for line in list.rows.drain(..) {
+        let seq = line.first_seq(backup);
+        while let Some((_, record)) = records.next_if(|(record_seq, _)| *record_seq < seq) {
+            rows.push(record);
+        }
+        rows.push(line);
+    }
+    rows.extend(records.map(|(_, record)| record));
+    list.rows = rows;
 }
 
 /// Calls `found(row)` for each matching row in order, `progress(scanned, total)`
@@ -137,20 +191,47 @@ pub fn scan(
     Ok(())
 }
 
-/// Every message plus one gap line per deleted range, in sequence order.
+/// Every message plus one line per deleted range, per damaged message that is
+/// no row (v1 records failing their checksum) and per lost range, in sequence
+/// order (a linear merge of the four sorted lists).
 pub fn all_rows_with_gaps(backup: &Backup) -> DisplayList {
     let messages = &backup.messages;
-    let mut rows = Vec::with_capacity(messages.len() + backup.deleted.len());
-    let mut gaps = backup.deleted.iter().enumerate().peekable();
-    for (row, &seq) in messages.seq.iter().enumerate() {
-        while let Some((gap_index, _)) = gaps.next_if(|(_, range)| range.0 < seq) {
-            rows.push(DisplayRow::Gap(gap_index as u32));
+    let mut rows = Vec::with_capacity(
+        messages.len() + backup.deleted.len() + backup.damaged_records.len() + backup.lost.len(),
+    );
+    // The lines that are not messages, each list already sorted by first sequence.
+    let others: [Vec<DisplayRow>; 3] = [
+        (0..backup.deleted.len() as u32)
+            .map(DisplayRow::Gap)
+            .collect(),
+        (0..backup.damaged_records.len() as u32)
+            .map(DisplayRow::Damaged)
+            .collect(),
+        (0..backup.lost.len() as u32)
+            .map(DisplayRow::Lost)
+            .collect(),
+    ];
+    let mut next = [0usize; 3];
+    let mut push_before = |rows: &mut Vec<DisplayRow>, limit: Option<u64>| loop {
+        let smallest = (0..3)
+            .filter_map(|list| {
+                let line = others[list].get(next[list])?;
+                Some((line.first_seq(backup), list, *line))
+            })
+            .min_by_key(|(seq, list, _)| (*seq, *list));
+        match smallest {
+            Some((seq, list, line)) if limit.is_none_or(|limit| seq < limit) => {
+                rows.push(line);
+                next[list] += 1;
+            }
+            _ => break,
         }
+    };
+    for (row, &seq) in messages.seq.iter().enumerate() {
+        push_before(&mut rows, Some(seq));
         rows.push(DisplayRow::Message(row as u32));
     }
-    for (gap_index, _) in gaps {
-        rows.push(DisplayRow::Gap(gap_index as u32));
-    }
+    push_before(&mut rows, None);
     DisplayList {
         rows,
         message_count: messages.len(),

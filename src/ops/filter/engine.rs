@@ -50,8 +50,10 @@ pub enum Test {
     PayloadRegex(regex::bytes::Regex),
     /// `Nats-TTL` has run out at the reference time (the server's rule).
     TtlExpired,
-    /// All of these index flag bits are set (KV delete/purge, damaged, …).
-    Flag(u8),
+    /// All of these index flag bits are set (KV delete/purge, …).
+    Flag(u16),
+    /// At least one of these index flag bits is set (damaged or suspect).
+    AnyFlag(u16),
 }
 
 impl Test {
@@ -148,7 +150,7 @@ struct RowContext<'a> {
     ts_ns: i64,
     subject_id: u32,
     size: u64,
-    flags: u8,
+    flags: u16,
     reference_ns: i64,
     reader: &'a mut Option<MessageReader>,
     /// `None`: not read yet; `Some(None)`: unreadable.
@@ -208,6 +210,7 @@ fn evaluate(node: &Node, context: &mut RowContext) -> bool {
                 .ttl_of(context.seq)
                 .is_expired(context.ts_ns, context.reference_ns),
             Test::Flag(bits) => context.flags & bits == *bits,
+            Test::AnyFlag(bits) => context.flags & bits != 0,
             // A message whose bytes cannot be read fails byte tests (Findings reports it).
             Test::HeaderPresent(name) => context
                 .bytes()

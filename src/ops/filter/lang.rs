@@ -13,7 +13,7 @@
 //!          | "header" "(" STRING ")" [("=" | "!=") STRING]
 //!          | "payload" ("contains" | "matches" | "~") STRING
 //!          | "ttl" "expired" | "expired"
-//!          | "kv" ("delete" | "del" | "purge") | "damaged"
+//!          | "kv" ("delete" | "del" | "purge") | "damaged" | "suspect"
 //! CMP     := "<" | "<=" | "=" | "==" | "!=" | ">=" | ">"
 //! ```
 
@@ -353,7 +353,7 @@ impl Parser<'_> {
 
     fn test(&mut self) -> Result<Expr, ParseError> {
         let (name, span) = self.word(
-            "a test (subject, seq, time, size, header, payload, ttl, kv, damaged, not, '(')",
+            "a test (subject, seq, time, size, header, payload, ttl, kv, damaged, suspect, not, '(')",
         )?;
         let test = match name.as_str() {
             "subject" => {
@@ -428,10 +428,13 @@ impl Parser<'_> {
                     }
                 }
             }
-            "damaged" => Test::Flag(crate::format::headers::flags::DAMAGED),
+            // Either trust flag, as the `--damaged` field (not proven intact);
+            // `suspect` alone, and `damaged and not suspect` for contradicted bytes.
+            "damaged" => Test::AnyFlag(crate::format::headers::flags::UNTRUSTED),
+            "suspect" => Test::Flag(crate::format::headers::flags::SUSPECT),
             _ => {
                 return Err(error(
-                    format!("unknown test '{name}' (subject, seq, time, size, header, payload, ttl expired, kv delete, kv purge, damaged)"),
+                    format!("unknown test '{name}' (subject, seq, time, size, header, payload, ttl expired, kv delete, kv purge, damaged, suspect)"),
                     span,
                 ))
             }

@@ -73,7 +73,7 @@ pub enum KvOp {
 }
 
 impl KvOp {
-    fn flag(self) -> u8 {
+    fn flag(self) -> u16 {
         match self {
             KvOp::Delete => flags::KV_DELETE,
             KvOp::Purge => flags::KV_PURGE,
@@ -132,7 +132,8 @@ pub struct MessageFilter {
     pub expired: Option<bool>,
     /// Only messages carrying one of these KV operations (empty: any).
     pub kv_ops: Vec<KvOp>,
-    /// Only messages in damaged chunks / failing their checksum.
+    /// Only messages not proven intact: damaged (failing a check) or suspect
+    /// (v2 bytes in a CRC-failed chunk or next to corrupt bytes).
     pub damaged: bool,
     /// A filter-language expression.
     pub expression: Option<String>,
@@ -204,7 +205,7 @@ impl MessageFilter {
             ));
         }
         if self.damaged {
-            fields.push(Expr::Test(Test::Flag(flags::DAMAGED)));
+            fields.push(Expr::Test(Test::AnyFlag(flags::UNTRUSTED)));
         }
         for header in &self.headers {
             if header.name.trim().is_empty() {

@@ -100,3 +100,19 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let text = format!("{}damaged", "not ".repeat(10_000));
     assert!(parse(&text).is_err());
 }
+
+#[test]
+fn damaged_means_either_trust_flag_and_suspect_only_suspect() {
+    use crate::format::headers::flags;
+    assert!(matches!(
+        parse("damaged").unwrap(),
+        Expr::Test(Test::AnyFlag(bits)) if bits == flags::UNTRUSTED
+    ));
+    assert!(matches!(
+        parse("SUSPECT").unwrap(),
+        Expr::Test(Test::Flag(bits)) if bits == flags::SUSPECT
+    ));
+    let (message, span) = span_of("suspicious");
+    assert!(message.contains("suspect"), "{message}");
+    assert_eq!(span, 0..10);
+}

@@ -57,14 +57,9 @@ pub(super) fn parse_v2_consumer(
             .offset(offset),
         );
     }
-    backup.consumers.push(ConsumerInfo {
-        name: consumer_name.to_string(),
-        config: config.unwrap_or(Value::Null),
-        created: None,
-        state: state.and_then(ConsumerState::from_json).unwrap_or_default(),
-        entry: entry.to_string(),
-        meta_inf_raw: None,
-    });
+    let mut consumer = ConsumerInfo::new(consumer_name, config.unwrap_or(Value::Null), entry);
+    consumer.state = state.and_then(ConsumerState::from_json).unwrap_or_default();
+    backup.consumers.push(consumer);
 }
 
 /// Turns the collected `obs/NAME/` files of a v1 archive into consumers.
@@ -77,14 +72,11 @@ pub(super) fn build_v1_consumers(
         let entry = format!("obs/{name}/");
         let (config, created) = v1_consumer_meta(backup, &stream_name, &name, &entry, &files);
         let state = v1_consumer_state(backup, &name, &entry, &files);
-        backup.consumers.push(ConsumerInfo {
-            name,
-            config,
-            created,
-            state,
-            entry,
-            meta_inf_raw: files.meta_inf.map(|(raw, _)| raw),
-        });
+        let mut consumer = ConsumerInfo::new(name, config, entry);
+        consumer.created = created;
+        consumer.state = state;
+        consumer.meta_inf_raw = files.meta_inf.map(|(raw, _)| raw);
+        backup.consumers.push(consumer);
     }
 }
 

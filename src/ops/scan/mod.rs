@@ -162,9 +162,16 @@ pub fn scan_decoded<S: ChunkSource>(
     let zero_filled = reconcile::mark_damaged_chunks(backup);
     reconcile::finish_model(backup);
     backup.damaged_seqs = std::mem::take(&mut scan.damaged_seqs);
-    backup.damaged_seqs.extend(zero_filled);
+    backup
+        .damaged_seqs
+        .extend(zero_filled.iter().map(|record| record.seq));
     backup.damaged_seqs.sort_unstable();
     backup.damaged_seqs.dedup();
+    backup.damaged_records = std::mem::take(&mut scan.damaged_records);
+    backup.damaged_records.extend(zero_filled);
+    backup.damaged_records.sort_by_key(|record| record.seq);
+    backup.damaged_records.dedup_by_key(|record| record.seq);
+    reconcile::damaged_are_not_deleted(backup);
     reconcile::find_lost_ranges(backup, scan.saw_end, &scan.index_live);
     reconcile::compare_states(backup);
     consumers::check_consumers(backup);
@@ -232,6 +239,8 @@ pub(super) struct Scan {
     pub(super) row_record_len: Vec<u32>,
     /// v1: damaged (checksum) message sequences, excluded from the live set.
     pub(super) damaged_seqs: Vec<u64>,
+    /// Where those damaged records' bytes are.
+    pub(super) damaged_records: Vec<crate::model::DamagedRecord>,
     pub(super) tombstones: FxHashSet<u64>,
     pub(super) erased: FxHashSet<u64>,
     pub(super) highest_seq_seen: u64,

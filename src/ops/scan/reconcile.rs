@@ -9,12 +9,14 @@ use crate::format::filestore;
 use crate::format::headers::flags;
 use crate::format::s2::ChunkStatus;
 use crate::model::{
-    ArchiveFormat, Backup, Finding, FindingKind, Severity, StreamConfig, StreamState,
+    ArchiveFormat, Backup, DamagedRecord, Finding, FindingKind, Severity, StreamConfig, StreamState,
 };
 
-/// Flags messages whose bytes lie in a chunk that failed its CRC or did not decode.
-/// Returns the sequences removed because their bytes were zero-filled.
-pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
+/// Flags messages whose bytes lie in a chunk that failed its CRC or did not decode
+/// as suspect (v2 has no per-message checksum: nothing contradicts them, nothing
+/// proves them). Returns where the messages removed because their bytes were
+/// zero-filled lie (damaged).
+pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<DamagedRecord> {
     let bad: Vec<(u64, u64, ChunkStatus)> = backup
         .chunks
         .iter()
@@ -35,6 +37,7 @@ pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
         return Vec::new();
     }
     let mut keep = vec![true; backup.messages.len()];
+    let mut zero_filled = Vec::new();
     for (row, keep_row) in keep.iter_mut().enumerate() {
         let start = backup.messages.offset(row);
         let end = start
@@ -42,20 +45,16 @@ pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
             + u64::from(backup.messages.data_len[row]);
         for &(from, to, status) in &bad {
             if start < to && end > from {
-                backup.messages.set_flags(row, flags::DAMAGED);
+                backup.messages.set_flags(row, flags::SUSPECT);
                 // Zero-filled bytes are not the message.
-                if status == ChunkStatus::Undecodable {
+                if status == ChunkStatus::Undecodable && *keep_row {
                     *keep_row = false;
+                    zero_filled.push(zero_filled_record(backup, row, start, end, from));
                 }
             }
         }
     }
-    let removed: Vec<u64> = keep
-        .iter()
-        .zip(backup.messages.seq.iter())
-        .filter(|(kept, _)| !**kept)
-        .map(|(_, &seq)| seq)
-        .collect();
+    let removed: Vec<u64> = zero_filled.iter().map(|record| record.seq).collect();
     if !removed.is_empty() {
         backup.messages.retain_rows(&keep);
         backup.findings.push(Finding::error(
@@ -67,7 +66,38 @@ pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<u64> {
             ),
         ));
     }
-    removed
+    zero_filled
+}
+
+/// A v2 message whose bytes lie (partly) in an undecodable chunk: damaged.
+fn zero_filled_record(
+    backup: &Backup,
+    row: usize,
+    start: u64,
+    end: u64,
+    chunk_from: u64,
+) -> DamagedRecord {
+    let seq = backup.messages.seq[row];
+    DamagedRecord {
+        seq,
+        offset: start,
+        len: end - start,
+        entry: backup
+            .subjects
+            .name(backup.messages.subject_id[row])
+            .to_string(),
+        subject: Some(
+            backup
+                .subjects
+                .name(backup.messages.subject_id[row])
+                .to_string(),
+        )
+        .filter(|subject| !subject.is_empty()),
+        ts_ns: backup.messages.ts_ns.get(row).copied(),
+        reason: format!(
+            "its bytes lie in the S2 chunk at decompressed offset {chunk_from}, which could not be decoded (read as zeros)"
+        ),
+    }
 }
 
 pub(super) fn finish_model(backup: &mut Backup) {
@@ -142,6 +172,17 @@ pub(super) fn finish_model(backup: &mut Backup) {
         }
     }
     backup.deleted = deleted;
+    backup.state.num_deleted = backup.deleted_count();
+}
+
+/// A damaged sequence is present (its bytes fail a check), not deleted: the
+/// deleted ranges leave it out.
+pub(super) fn damaged_are_not_deleted(backup: &mut Backup) {
+    if backup.damaged_seqs.is_empty() {
+        return;
+    }
+    let damaged = crate::model::to_ranges(backup.damaged_seqs.iter().copied());
+    backup.deleted = subtract_ranges(&backup.deleted, &damaged);
     backup.state.num_deleted = backup.deleted_count();
 }
 

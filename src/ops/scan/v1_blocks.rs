@@ -107,6 +107,8 @@ impl RecordVisitor<'_> {
             self.damaged.push((record.seq, record.offset as u64));
             if record.kind == RecordKind::Message {
                 scan.damaged_seqs.push(record.seq);
+                scan.damaged_records
+                    .push(damaged_record(self.block, record));
             }
             return;
         }
@@ -154,6 +156,29 @@ impl RecordVisitor<'_> {
         });
         self.scan.row_block.push(self.block.index);
         self.scan.row_record_len.push(record.len);
+    }
+}
+
+/// Where a record failing its checksum lies, with what its bytes still say.
+fn damaged_record(block: &Block, record: &Record) -> crate::model::DamagedRecord {
+    let data = block.data;
+    let present = data.len().saturating_sub(record.offset);
+    let subject = data
+        .get(record.subject_start..record.subject_start.saturating_add(record.subject_len))
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .filter(|text| !text.is_empty() && !text.chars().any(char::is_control))
+        .map(str::to_string);
+    crate::model::DamagedRecord {
+        seq: record.seq,
+        offset: block.data_offset + record.offset as u64,
+        len: u64::from(record.len).min(present as u64),
+        entry: block.entry.to_string(),
+        subject,
+        ts_ns: Some(record.ts_ns),
+        reason: format!(
+            "fails its record checksum (HighwayHash-64): record at block offset {} of {}",
+            record.offset, block.entry
+        ),
     }
 }
 

@@ -40,7 +40,7 @@ pub(super) fn flag_suspect_previous(backup: &mut Backup, previous_seq: u64) {
     let Some(row) = backup.messages.find_seq(previous_seq) else {
         return;
     };
-    backup.messages.set_flags(row, flags::DAMAGED);
+    backup.messages.set_flags(row, flags::SUSPECT);
     backup.findings.push(
         Finding::warning(
             FindingKind::LostData,

@@ -225,10 +225,9 @@ impl App {
             self.prepare_screenshot();
             return;
         }
-        let detail_pending = self
-            .documents
-            .get(self.active)
-            .is_some_and(|document| document.messages.detail_pending.is_some());
+        let detail_pending = self.documents.get(self.active).is_some_and(|document| {
+            document.messages.detail_pending.is_some() || document.messages.damaged.is_reading()
+        });
         let Some(plan) = self.screenshot.as_mut() else {
             return;
         };
