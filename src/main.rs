@@ -49,14 +49,34 @@ enum Command {
 fn main() -> ExitCode {
     // The local UTC offset can only be read safely while the process has one thread.
     jsbackup::ui::widgets::init_local_offset();
-    let args = Args::parse();
+    let mut args = Args::parse();
+    let graceful = matches!(args.command, Some(Command::Export(_) | Command::Restore(_)));
+    let cancel = graceful.then(cancel_on_signals);
+    // Data file `-`: standard input, spooled to a private file (removed when
+    // `_stdin` drops) that the command reads like any data file.
+    let _stdin = match data_path(&mut args.command) {
+        Some(path) if path.as_os_str() == jsbackup::ops::stdin_spool::STDIN_ARG => {
+            match cli::stdin::spool_stdin(cancel.as_ref()) {
+                Ok(spool) => {
+                    *path = spool.path().to_path_buf();
+                    Some(spool)
+                }
+                Err(error) => {
+                    eprintln!("jsbackup: {error:#}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        _ => None,
+    };
+    let cancel = cancel.unwrap_or_default();
     let result = match args.command {
         Some(Command::Info(info)) => cli::info(&info),
         Some(Command::Messages(messages)) => cli::messages(&messages),
         Some(Command::Verify(verify)) => cli::verify(&verify),
-        Some(Command::Export(export)) => cli::export::export(&export, &cancel_on_signals()),
+        Some(Command::Export(export)) => cli::export::export(&export, &cancel),
         Some(Command::ExportConsumers(export)) => cli::export::export_consumers(&export),
-        Some(Command::Restore(restore)) => cli::restore::restore(&restore, &cancel_on_signals()),
+        Some(Command::Restore(restore)) => cli::restore::restore(&restore, &cancel),
         Some(Command::Screenshot(screenshot)) => cli::screenshot::screenshot(&screenshot),
         Some(Command::Bench(bench)) => cli::bench::bench(&bench),
         Some(Command::Gui { path }) => cli::gui(path),
@@ -68,6 +88,19 @@ fn main() -> ExitCode {
             eprintln!("jsbackup: {error:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The backup path of a command that reads one (where `-` means standard input).
+fn data_path(command: &mut Option<Command>) -> Option<&mut PathBuf> {
+    match command.as_mut()? {
+        Command::Info(args) => Some(&mut args.path),
+        Command::Messages(args) => Some(&mut args.path),
+        Command::Verify(args) => Some(&mut args.path),
+        Command::Export(args) => Some(&mut args.path),
+        Command::ExportConsumers(args) => Some(&mut args.path),
+        Command::Restore(args) => Some(&mut args.path),
+        _ => None,
     }
 }
 

@@ -13,6 +13,9 @@
 
 mod common;
 
+use common::hostile::{self, S2Out};
+use jsbackup::format::hash::Hh64Key;
+
 #[path = "../fuzz/src/entries.rs"]
 mod entries;
 
@@ -237,11 +240,164 @@ fn long_mutation_run() {
 #[ignore = "writes fuzz/corpus/<target>/ seed files for cargo-fuzz"]
 fn write_fuzz_seeds() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-    let seeds = entries::fixture_seeds(&common::shared_dir().join("fixtures"));
+    let mut seeds = entries::fixture_seeds(&common::shared_dir().join("fixtures"));
+    seeds.extend(hostile_seeds());
+    seeds.extend(regression_seeds());
     for (target, name, data) in &seeds {
         let dir = corpus.join(target);
         std::fs::create_dir_all(&dir).expect("corpus dir");
         std::fs::write(dir.join(name), data).expect("seed written");
     }
     eprintln!("{} seeds written to {}", seeds.len(), corpus.display());
+}
+
+/// The crafted inputs of issue 11 (tests/hostile.rs, tests/hostile_resync.rs) in
+/// each target's input shape, scaled down to fit the `-max_len` of fuzz/README.md
+/// (fewer repeats, members just over the caps where the bytes allow, same shape).
+fn hostile_seeds() -> Vec<(String, String, Vec<u8>)> {
+    let mut seeds = Vec::new();
+    let mut add = |target: &str, name: &str, data: Vec<u8>| {
+        seeds.push((target.to_string(), format!("hostile-{name}"), data));
+    };
+    // Raw S2 files (s2_frames, scan_raw; max_len 512 KiB): periodic blocks are a
+    // few bytes per 4 MiB, so the decompressed sizes can pass the caps.
+    let s2 = |build: &dyn Fn(&mut S2Out)| {
+        let mut out = S2Out::new();
+        build(&mut out);
+        out.into_bytes()
+    };
+    let raw: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "v2-seq0-entries-200k",
+            s2(&|out| hostile::v2_seq_zero(out, false, 200_000)),
+        ),
+        (
+            "v2-seq0-consumers-200k",
+            s2(&|out| hostile::v2_seq_zero(out, true, 200_000)),
+        ),
+        // The .idx cap is 4 MiB, the consumer JSON cap 8 MiB, the PAX path cap 4 KiB.
+        (
+            "v1-big-idx-6x5m",
+            s2(&|out| hostile::v1_big_idx(out, 6, 5 << 20)),
+        ),
+        (
+            "v1-pax-paths-30x8k",
+            s2(&|out| hostile::v1_pax_paths(out, 30, 8 << 10)),
+        ),
+        (
+            "v1-pax-paths-4x1m",
+            s2(&|out| hostile::v1_pax_paths(out, 4, 1 << 20)),
+        ),
+        (
+            "v1-big-consumers-3x9m",
+            s2(&|out| hostile::v1_big_consumers(out, 3, 9 << 20)),
+        ),
+        (
+            "v1-wide-delete-map-1mi",
+            s2(&|out| hostile::v1_wide_delete_map(out, 1 << 20)),
+        ),
+        (
+            "v2-gaps-flags-dups",
+            s2(&|out| hostile::v2_gaps_flags_duplicates(out)),
+        ),
+        (
+            "claimed-chunks-256k",
+            hostile::claimed_chunks_everywhere(256 << 10),
+        ),
+        ("undecodable-chunks-2560", hostile::undecodable_chunks(2560)),
+    ];
+    for (name, data) in raw {
+        add("s2_frames", name, data.clone());
+        add("scan_raw", name, data);
+    }
+    // Decompressed archives (v1_tar, v2_entries; max_len 1 MiB): selector byte 0
+    // (64 KiB chunks) and 3 (511-byte chunks), then the archive (v2 without its magic).
+    let plain = |build: &dyn Fn(&mut S2Out)| {
+        let mut out = S2Out::plain();
+        build(&mut out);
+        let plain = out.into_bytes();
+        // Plain mode writes exactly what the framed archive decompresses to.
+        assert_eq!(entries::decode_all(&s2(build)), plain, "plain != framed");
+        plain
+    };
+    let tar: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "v2_entries",
+            "v2-seq0-entries-50k",
+            plain(&|out| hostile::v2_seq_zero(out, false, 50_000)),
+        ),
+        (
+            "v2_entries",
+            "v2-seq0-consumers-20k",
+            plain(&|out| hostile::v2_seq_zero(out, true, 20_000)),
+        ),
+        (
+            "v2_entries",
+            "v2-gaps-flags-dups",
+            plain(&|out| hostile::v2_gaps_flags_duplicates(out)),
+        ),
+        (
+            "v1_tar",
+            "v1-big-idx-3x128k",
+            plain(&|out| hostile::v1_big_idx(out, 3, 128 << 10)),
+        ),
+        (
+            "v1_tar",
+            "v1-pax-paths-20x8k",
+            plain(&|out| hostile::v1_pax_paths(out, 20, 8 << 10)),
+        ),
+        (
+            "v1_tar",
+            "v1-big-consumers-4x64k",
+            plain(&|out| hostile::v1_big_consumers(out, 4, 64 << 10)),
+        ),
+        (
+            "v1_tar",
+            "v1-wide-delete-map-64ki",
+            plain(&|out| hostile::v1_wide_delete_map(out, 64 << 10)),
+        ),
+    ];
+    for (target, name, archive) in tar {
+        let body = if target == "v2_entries" {
+            &archive[8..]
+        } else {
+            &archive[..]
+        };
+        for selector in [0u8, 3] {
+            let mut input = vec![selector];
+            input.extend_from_slice(body);
+            add(target, &format!("{name}-{selector}"), input);
+        }
+    }
+    // index.db and its delete map (max_len 64 KiB): 32 and 96 nodes of 2,048 sequences.
+    for span in [64u64 << 10, 192 << 10] {
+        let db = hostile::index_db_wide_delete_map(span);
+        let name = format!("wide-delete-map-{}ki", span >> 10);
+        // The targets key the checksum with stream "ORDERS" (entries::index_db).
+        let body = &db[..db.len() - 8];
+        let mut stored = body.to_vec();
+        stored.extend_from_slice(&Hh64Key::new("ORDERS").sum(&[body]));
+        add("index_db_fixed", &name, body.to_vec());
+        add("index_db", &name, stored);
+        add("seqset", &name, hostile::seqset_all_deleted(span));
+    }
+    seeds
+}
+
+/// The kept regressions (tests/fuzz_corpus) as seeds of their own targets.
+fn regression_seeds() -> Vec<(String, String, Vec<u8>)> {
+    let mut seeds = Vec::new();
+    for entry in std::fs::read_dir(corpus_dir()).expect("tests/fuzz_corpus exists") {
+        let path = entry.expect("corpus entry").path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if let Some(target) = target_of(&name) {
+            let data = std::fs::read(&path).expect("corpus file readable");
+            seeds.push((target.to_string(), format!("regression-{name}"), data));
+        }
+    }
+    seeds
 }

@@ -7,12 +7,11 @@
 
 mod common;
 
+use common::hostile;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const IDENTIFIER: &[u8] = b"\xff\x06\x00\x00S2sTwO";
 
 fn jsbackup(args: &[&str]) -> (std::process::Output, Duration) {
     let started = Instant::now();
@@ -29,24 +28,14 @@ fn write_backup(dir: &Path, data: &[u8]) {
 }
 
 /// A reserved chunk type, then 6 MB in which every 4 bytes claim an uncompressed
-/// chunk of almost 4 MiB.
+/// chunk of almost 4 MiB (generator in tests/common/hostile.rs).
 fn claimed_chunks_everywhere() -> Vec<u8> {
-    let mut data = IDENTIFIER.to_vec();
-    data.extend_from_slice(&[0x05, 0, 0, 0]);
-    for _ in 0..(6 << 20) / 4 {
-        data.extend_from_slice(&[0x01, 0xfc, 0xff, 0x3f]);
-    }
-    data
+    hostile::claimed_chunks_everywhere(6 << 20)
 }
 
 /// 2,560 compressed chunks of 13 bytes, each claiming 4 MiB, none decodable.
 fn undecodable_chunks() -> Vec<u8> {
-    let mut data = IDENTIFIER.to_vec();
-    for _ in 0..2560 {
-        data.extend_from_slice(&[0x00, 9, 0, 0, 0x11, 0x22, 0x33, 0x44]);
-        data.extend_from_slice(&[0x80, 0x80, 0x80, 0x02, 0x00]);
-    }
-    data
+    hostile::undecodable_chunks(2560)
 }
 
 /// Debug builds on a shared machine: the bound is generous; the release times are

@@ -5,6 +5,7 @@ pub mod export;
 pub mod filter;
 pub mod restore;
 pub mod screenshot;
+pub mod stdin;
 pub mod verify;
 
 pub use verify::{verify, VerifyArgs};

@@ -213,6 +213,19 @@ pub fn find_next_record(
 ) -> Option<usize> {
     let mut position = from;
     while let Some(candidate) = data.get(position..) {
+        // The length word alone rules out most offsets (zeros, text): checked before
+        // the whole head is decoded, since every byte of a damaged stretch is tried.
+        if let Some(&[l0, l1, l2, l3]) = candidate.get(..4) {
+            let len = u32::from_le_bytes([l0, l1, l2, l3]) & !HBIT;
+            if candidate.len() >= MSG_HDR_SIZE
+                && (len < EMPTY_RECORD_LEN as u32
+                    || len > RL_BAD_THRESHOLD
+                    || len as usize > candidate.len())
+            {
+                position += 1;
+                continue;
+            }
+        }
         let head = RecordHeader::decode(candidate)?;
         if head.plausible_within(candidate.len()) {
             let len = head.len as usize;

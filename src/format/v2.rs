@@ -5,7 +5,7 @@
 //!
 //! It never decides when to resynchronise or what to report: that is `ops::scan::v2`'s.
 
-use super::s2::{ChunkSource, DecodedStream, StreamStop};
+use super::s2::{ChunkRecord, ChunkSource, ChunkStatus, DecodedStream, StreamStop};
 use super::varint::{read_uvarint, VarintError};
 
 pub const MAGIC: &[u8; 8] = b"NATSARC1";
@@ -230,8 +230,17 @@ pub fn valid_subject(name: &[u8]) -> bool {
 /// bytes and the name is copied only for a plausible candidate.
 pub fn plausible_message_header(buf: &[u8], expect: &Expectation) -> Option<(EntryHeader, usize)> {
     // Cheap rejection first: this runs at every byte offset of a damaged region.
-    let (name_len, _) = read_uvarint(buf).ok()?;
+    let (name_len, name_len_used) = read_uvarint(buf).ok()?;
     if name_len == 0 || name_len > 4096 {
+        return None;
+    }
+    // Then the timestamp and sequence alone, before the whole header is parsed.
+    let (timestamp, timestamp_used) = read_uvarint(buf.get(name_len_used..)?).ok()?;
+    let (sequence, _) = read_uvarint(buf.get(name_len_used + timestamp_used..)?).ok()?;
+    if sequence <= expect.previous_seq
+        || sequence - expect.previous_seq >= 100_000_000
+        || !expect.timestamp_ok(super::varint::zigzag_decode(timestamp))
+    {
         return None;
     }
     let raw = parse_raw_entry_header(buf).ok().flatten()?;
@@ -259,6 +268,37 @@ pub enum Resync {
     Found { lost_from: u64, sequence: u64 },
     /// The stream ends without another plausible entry.
     Exhausted { lost_from: u64 },
+    /// The search stopped at `pos()` with its [`SearchBudget`] spent (`searched`
+    /// decompressed bytes over the scan): what follows is not read.
+    GaveUp { lost_from: u64, searched: u64 },
+}
+
+/// Decompressed bytes the searches of one scan may examine at every offset: a
+/// fixed allowance, and [`SEARCH_PER_FILE_BYTE`] per compressed byte read so far.
+/// Real data rarely compresses beyond 20:1, but crafted S2 repeats decode 4 MiB
+/// from 20 bytes: without a bound, a few hundred bytes of file that claim a
+/// damaged chunk and then gigabytes of near-entries cost minutes of searching.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SearchBudget {
+    /// Offsets examined so far by every search of the scan.
+    pub searched: u64,
+}
+
+/// The allowance of [`SearchBudget`]: room to cross a damaged region inside a
+/// message of the default 1 MiB max payload however well it compresses, twice.
+pub const SEARCH_ALLOWANCE: u64 = 2 << 20;
+/// Offsets a search may examine per compressed byte read: well above what message
+/// data decompresses to per byte (S2 rarely reaches 20:1 on it), so only long runs
+/// of repeated bytes after damage can make a real search stop (with a finding).
+pub const SEARCH_PER_FILE_BYTE: u64 = 64;
+
+impl SearchBudget {
+    /// Offsets still allowed with `file_pos` compressed bytes read.
+    fn left(&self, file_pos: u64) -> u64 {
+        SEARCH_ALLOWANCE
+            .saturating_add(file_pos.saturating_mul(SEARCH_PER_FILE_BYTE))
+            .saturating_sub(self.searched)
+    }
 }
 
 /// Entries that must follow a resync candidate.
@@ -298,7 +338,19 @@ pub fn find_entry_start(
     expect: &Expectation,
     at_stop: bool,
 ) -> EntrySearch {
-    for start in from..buffered.len() {
+    find_entry_start_until(buffered, from, buffered.len(), expect, at_stop)
+}
+
+/// [`find_entry_start`] with candidates only at offsets `from..until` (the bytes
+/// after `until` still confirm a candidate): a search with a budget.
+fn find_entry_start_until(
+    buffered: &[u8],
+    from: usize,
+    until: usize,
+    expect: &Expectation,
+    at_stop: bool,
+) -> EntrySearch {
+    for start in from..until.min(buffered.len()) {
         let Some((candidate, used)) = buffered
             .get(start..)
             .and_then(|rest| plausible_message_header(rest, expect))
@@ -369,13 +421,28 @@ fn confirm(
     Confirmation::Yes
 }
 
+/// When `pos` lies in a chunk that failed its CRC, that chunk's end.
+fn damaged_chunk_end(chunks: &[ChunkRecord], pos: u64) -> Option<u64> {
+    let index = chunks.partition_point(|chunk| chunk.decompressed_end() <= pos);
+    chunks
+        .get(index)
+        .filter(|chunk| chunk.decompressed_offset <= pos && chunk.status != ChunkStatus::Ok)
+        .map(ChunkRecord::decompressed_end)
+}
+
 /// Bytes kept at the end of a searched window: a header cut by the window edge
 /// (varints and a name of up to 4 KiB) is searched again with what follows.
 const WINDOW_TAIL: usize = 4096 + 64;
 
 /// Searches forward for the next plausible message entry meeting `expect` and stops in
-/// front of it. Bytes of a discontinuity are accepted as lost.
-pub fn resync<S: ChunkSource>(stream: &mut DecodedStream<S>, expect: &Expectation) -> Resync {
+/// front of it. Bytes of a discontinuity are accepted as lost. The offsets examined
+/// are counted in `budget` (shared by the searches of one scan); with it spent, the
+/// search gives up where it is.
+pub fn resync<S: ChunkSource>(
+    stream: &mut DecodedStream<S>,
+    expect: &Expectation,
+    budget: &mut SearchBudget,
+) -> Resync {
     const WINDOW: usize = 1 << 16;
     stream.accept_discontinuity();
     let lost_from = stream.pos();
@@ -384,8 +451,40 @@ pub fn resync<S: ChunkSource>(stream: &mut DecodedStream<S>, expect: &Expectatio
     loop {
         stream.accept_discontinuity();
         let stop = stream.fill(want).err();
+        // Bytes of a chunk that failed its CRC steer nothing: no candidate is taken
+        // from them, the search resumes at the chunk's end (a crafted run of such
+        // chunks, each decoding to 4 MiB, was otherwise searched byte by byte).
+        if from == 0 {
+            if let Some(end) = damaged_chunk_end(&stream.chunks.chunks, stream.pos()) {
+                match stream.skip(end.saturating_sub(stream.pos())) {
+                    Err((_, StreamStop::End)) => return Resync::Exhausted { lost_from },
+                    Ok(()) | Err((_, StreamStop::Discontinuity)) => continue,
+                }
+            }
+        }
+        let left = budget.left(stream.file_pos());
         let buffered = stream.buffered();
-        match find_entry_start(buffered, from, expect, stop.is_some()) {
+        let until = buffered
+            .len()
+            .min(from.saturating_add(usize::try_from(left).unwrap_or(usize::MAX)));
+        let search = find_entry_start_until(buffered, from, until, expect, stop.is_some());
+        let examined = match search {
+            EntrySearch::Found { at, .. } => at,
+            EntrySearch::NeedMore { resume_at, .. } => resume_at,
+            EntrySearch::NotFound => until,
+        };
+        budget.searched = budget
+            .searched
+            .saturating_add(examined.saturating_sub(from) as u64);
+        if search == EntrySearch::NotFound && until < buffered.len() {
+            // Offsets are left unexamined: the budget is spent.
+            let _ = stream.skip(until as u64); // within the buffered bytes: cannot fail
+            return Resync::GaveUp {
+                lost_from,
+                searched: budget.searched,
+            };
+        }
+        match search {
             EntrySearch::Found { at, sequence } => {
                 // `at` lies inside the buffered bytes, so the skip cannot fail.
                 let _ = stream.skip(at as u64);
@@ -421,5 +520,94 @@ pub fn resync<S: ChunkSource>(stream: &mut DecodedStream<S>, expect: &Expectatio
         want = WINDOW.max(keep + 1);
         // Within the buffered bytes: cannot fail.
         let _ = stream.skip(advance as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::s2::{masked_crc, S2_IDENTIFIER};
+
+    /// An S2 stream of `blocks` 4 MiB blocks repeating `pattern`, a few dozen bytes each.
+    fn repeated_blocks(pattern: &[u8], blocks: usize) -> Vec<u8> {
+        let block: Vec<u8> = pattern.iter().copied().cycle().take(4 << 20).collect();
+        let encoded = minlz::encode(&block);
+        let mut file = vec![0xff, 6, 0, 0];
+        file.extend_from_slice(S2_IDENTIFIER);
+        for _ in 0..blocks {
+            file.push(0x00);
+            file.extend_from_slice(&((encoded.len() + 4) as u32).to_le_bytes()[..3]);
+            file.extend_from_slice(&masked_crc(&block).to_le_bytes());
+            file.extend_from_slice(&encoded);
+        }
+        file
+    }
+
+    /// A fuzz-found input (tests/fuzz_corpus/scan_raw-v2-resync-over-repeats) had 494
+    /// bytes decompress to 27 MB in which no offset starts a message entry: the search
+    /// examined every offset for 12 s. Now it stops within its budget and says so.
+    #[test]
+    fn a_search_through_repeated_blocks_stops_within_its_budget() {
+        // Sequence-0 consumer entries: no offset holds a rising sequence.
+        let file = repeated_blocks(b"\x0b\x02\x00\x00\x02consumers/c{}", 2);
+        assert!(file.len() < 4096, "{} bytes", file.len());
+        let limit = SEARCH_ALLOWANCE + SEARCH_PER_FILE_BYTE * file.len() as u64;
+        let mut stream = DecodedStream::new(&file[..]);
+        let mut budget = SearchBudget::default();
+        let outcome = resync(&mut stream, &Expectation::default(), &mut budget);
+        assert_eq!(
+            outcome,
+            Resync::GaveUp {
+                lost_from: 0,
+                searched: budget.searched
+            }
+        );
+        assert!(budget.searched <= limit, "{} > {limit}", budget.searched);
+        assert!(budget.searched >= SEARCH_ALLOWANCE);
+        assert_eq!(stream.pos(), budget.searched);
+        // The budget is the scan's: a later search has nothing left.
+        let again = resync(&mut stream, &Expectation::default(), &mut budget);
+        assert!(matches!(again, Resync::GaveUp { .. }), "{again:?}");
+        assert!(budget.searched <= limit);
+    }
+
+    /// The budget never stops a search that real data justifies: an entry after more
+    /// than the allowance of bytes that compress like real payloads (4:1) is found.
+    #[test]
+    fn a_search_through_real_sized_bytes_finds_the_entry() {
+        let mut decoded = Vec::new();
+        let mut state = 0x1234_5678_u32;
+        while (decoded.len() as u64) < SEARCH_ALLOWANCE + (1 << 20) {
+            // Two random bits in every byte: compresses to about a quarter, never matches.
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            decoded.push(0x80 | (state >> 30) as u8);
+        }
+        let found_at = decoded.len() as u64;
+        for seq in [7u64, 8, 9] {
+            decoded.extend_from_slice(&[3, 2, seq as u8, 0, 1]);
+            decoded.extend_from_slice(b"a.b");
+            decoded.push(b'x');
+        }
+        decoded.extend_from_slice(&[0u8; 5]);
+        let mut file = vec![0xff, 6, 0, 0];
+        file.extend_from_slice(S2_IDENTIFIER);
+        for block in decoded.chunks(4 << 20) {
+            let encoded = minlz::encode(block);
+            file.push(0x00);
+            file.extend_from_slice(&((encoded.len() + 4) as u32).to_le_bytes()[..3]);
+            file.extend_from_slice(&masked_crc(block).to_le_bytes());
+            file.extend_from_slice(&encoded);
+        }
+        let mut stream = DecodedStream::new(&file[..]);
+        let mut budget = SearchBudget::default();
+        let outcome = resync(&mut stream, &Expectation::default(), &mut budget);
+        assert_eq!(
+            outcome,
+            Resync::Found {
+                lost_from: 0,
+                sequence: 7
+            }
+        );
+        assert_eq!(stream.pos(), found_at);
     }
 }

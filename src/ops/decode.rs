@@ -28,6 +28,18 @@ enum Piece {
     End(Option<S2Problem>),
 }
 
+/// Leaves exactly [`CHUNK_HEADROOM`] bytes in `bytes`. A reused buffer keeps its old
+/// bytes there: the stream overwrites the part it reads before reading it, and
+/// zeroing 64 KiB for every chunk made a file of tiny chunks cost 64 KiB a chunk.
+fn prepare_headroom(bytes: &mut Vec<u8>) {
+    if bytes.len() >= CHUNK_HEADROOM {
+        bytes.truncate(CHUNK_HEADROOM);
+    } else {
+        bytes.clear();
+        crate::format::s2::zero_extend(bytes, CHUNK_HEADROOM);
+    }
+}
+
 /// Reads frames on one thread and decodes them on two more; hands chunks back in order.
 pub struct ThreadedSource {
     /// Spent chunk buffers, reused by the decoders (saves page faults and zeroing).
@@ -73,8 +85,7 @@ impl ThreadedSource {
                 let mut bytes = reused.unwrap_or_else(|| {
                     Vec::with_capacity(CHUNK_HEADROOM + raw.max_block.min(MAX_S2_BLOCK))
                 });
-                bytes.clear();
-                crate::format::s2::zero_extend(&mut bytes, CHUNK_HEADROOM);
+                prepare_headroom(&mut bytes);
                 let decoded = decode_chunk(&raw, &mut bytes);
                 let piece = Piece::Data {
                     file_offset: raw.file_offset,
@@ -216,7 +227,10 @@ impl ChunkSource for ThreadedSource {
     fn recycle(&mut self, buffer: Vec<u8>) {
         if let Ok(mut spare) = self.pool.lock() {
             // A few buffers are enough to cover the chunks in flight.
-            if spare.len() < CHUNKS_IN_FLIGHT + DECODER_THREADS {
+            // An empty buffer (the end, a framing problem) is not worth keeping.
+            if spare.len() < CHUNKS_IN_FLIGHT + DECODER_THREADS
+                && buffer.capacity() >= CHUNK_HEADROOM
+            {
                 spare.push(buffer);
             }
         }

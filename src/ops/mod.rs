@@ -26,6 +26,7 @@ pub mod scan;
 pub mod selection;
 pub mod sniff;
 pub mod sort;
+pub mod stdin_spool;
 pub mod temp_dirs;
 pub mod triage;
 pub mod wording;

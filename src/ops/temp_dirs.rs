@@ -40,13 +40,19 @@ fn process_alive(pid: u32) -> bool {
 /// Removes the temp dirs in `dir` whose process is gone; returns a note per dir
 /// (removed, or why it could not be).
 pub fn remove_stale_temp_dirs(dir: &Path) -> Vec<String> {
+    remove_stale_temp_dirs_matching(dir, |_| true)
+}
+
+/// [`remove_stale_temp_dirs`] for the names `wanted` accepts only (a shared
+/// directory such as the temp directory holds other writers' files).
+pub fn remove_stale_temp_dirs_matching(dir: &Path, wanted: impl Fn(&str) -> bool) -> Vec<String> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut notes = Vec::new();
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = temp_owner(&name) else {
+        let Some(pid) = temp_owner(&name).filter(|_| wanted(&name)) else {
             continue;
         };
         if process_alive(pid) {

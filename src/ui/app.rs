@@ -86,7 +86,14 @@ pub struct App {
     rss_bytes: Arc<AtomicU64>,
     /// The active table's columns and sort as of last frame (`table_memory.rs`).
     table_choices_seen: Option<table_memory::TableChoices>,
+    /// Since when the window waits to close: a restore was running when closing was
+    /// asked for, and is cancelling (its cleanup runs before the window goes).
+    pub closing_since: Option<Instant>,
 }
+
+/// How long a close waits for a cancelled restore's cleanup before it goes anyway
+/// (the process then still waits in `on_exit`, bounded too).
+pub const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 impl Default for App {
     fn default() -> Self {
@@ -120,6 +127,7 @@ impl App {
             palette: None,
             rss_bytes: super::workers::spawn_rss_sampler(),
             table_choices_seen: None,
+            closing_since: None,
         }
     }
 
@@ -281,12 +289,46 @@ impl App {
         }
         self.remember_table_choices();
         self.drive_screenshot(&ctx);
+        self.close_after_cancel(&ctx);
         let busy = self.native_dialog.is_some()
             || self.dialog_busy()
             || !self.toasts.is_empty()
             || self.documents.iter().any(|document| !document.is_settled());
         if busy {
             ctx.request_repaint_after(Duration::from_millis(100));
+        }
+    }
+
+    /// Closing the window during a restore cancels it through the Cancel button's
+    /// path (temp dir removed, half-created stream deleted): the close is held back,
+    /// "cancelling…" is shown, and the window closes once the restore has ended or
+    /// after [`CLOSE_WAIT`].
+    fn close_after_cancel(&mut self, ctx: &egui::Context) {
+        let requested = ctx.input(|input| input.viewport().close_requested());
+        let restoring = self
+            .restore_dialog_mut()
+            .is_some_and(|dialog| dialog.is_restoring());
+        match self.closing_since {
+            None if requested && restoring => {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                if let Some(dialog) = self.restore_dialog_mut() {
+                    dialog.cancel();
+                }
+                self.closing_since = Some(Instant::now());
+                self.notify("cancelling… the restore cleans up, then the window closes".into());
+                ctx.request_repaint_after(Duration::from_millis(50));
+            }
+            None => {}
+            Some(since) if restoring && since.elapsed() < CLOSE_WAIT => {
+                if requested {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                }
+                ctx.request_repaint_after(Duration::from_millis(50));
+            }
+            Some(_) => {
+                self.closing_since = None;
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
         }
     }
 

@@ -114,6 +114,13 @@ impl RestoreDialog {
             || self.store.is_picking()
     }
 
+    /// Is a restore running? Collects its result first when it has ended (the
+    /// dialog may not be drawn while the window waits to close).
+    pub fn is_restoring(&mut self) -> bool {
+        dialog::poll_job(&mut self.job, &mut self.result);
+        self.job.is_some()
+    }
+
     /// The window is closing: cancels a running restore and waits up to
     /// `timeout` for it to clean up (temp dir removed, half-restored stream
     /// deleted). False when it did not finish in time.

@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod ui;
 
 use std::collections::VecDeque;

@@ -3,6 +3,7 @@
 //! No threads: the threaded chunk source is `ops::decode`'s.
 
 use super::frame::{Frame, FrameReader, RawChunk};
+use super::validate::validate_block;
 use super::{masked_crc, ChunkKind, ChunkRecord, ChunkStatus, S2Problem, MAX_S2_BLOCK};
 use std::io::Read;
 
@@ -82,12 +83,17 @@ pub fn decode_chunk_body(
         }
         out.extend_from_slice(payload);
     } else {
-        let declared = match minlz::decode_len(payload) {
-            Ok((len, _)) => len,
+        let (declared, header) = match minlz::decode_len(payload) {
+            Ok(len) => len,
             Err(error) => return lost(&format!("bad block length ({error:?})"), None),
         };
         if declared > max_block {
             return lost("block too large", Some(declared as u64));
+        }
+        // Checked before any output is allocated: a corrupt block that claims 4 MiB
+        // costs its own few bytes, not 4 MiB of zeroed memory.
+        if validate_block(payload.get(header..).unwrap_or_default(), declared).is_err() {
+            return lost("corrupt S2 block", None);
         }
         zero_extend(out, declared);
         match out

@@ -115,6 +115,7 @@ mod decode;
 mod frame;
 mod range;
 mod stream;
+mod validate;
 
 pub use decode::{
     decode_chunk, decode_chunk_body, zero_extend, ChunkEvent, ChunkLog, ChunkSource, DecodedChunk,

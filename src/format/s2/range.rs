@@ -56,10 +56,15 @@ impl<R: Read + Seek> RangeReader<R> {
         match record.kind {
             ChunkKind::Uncompressed => self.cached.extend_from_slice(payload),
             ChunkKind::Compressed => {
+                // An undecodable chunk is never recorded (it is a discontinuity);
+                // should one be, it is an error here, never bytes made up of zeros.
+                if record.status == ChunkStatus::Undecodable {
+                    return Err(RangeError::Decode {
+                        file_offset: record.file_offset,
+                    });
+                }
                 super::decode::zero_extend(&mut self.cached, record.decompressed_len as usize);
-                if record.status != ChunkStatus::Undecodable
-                    && minlz::decode_into(&mut self.cached, payload).is_err()
-                {
+                if minlz::decode_into(&mut self.cached, payload).is_err() {
                     return Err(RangeError::Decode {
                         file_offset: record.file_offset,
                     });

@@ -97,12 +97,18 @@ impl<S: ChunkSource> DecodedStream<S> {
                         self.valid_from = start - back;
                         self.buf_offset = position.wrapping_sub(start as u64);
                     }
-                    ChunkEvent::Data(_) => {}
+                    // Lost chunks hand back their buffer for reuse: a file of many
+                    // undecodable chunks allocates no buffer per chunk.
+                    ChunkEvent::Data(_) => self.source.recycle(fresh),
                     ChunkEvent::Discontinuity => {
+                        self.source.recycle(fresh);
                         self.pending_discontinuity = true;
                         self.discontinuities += 1;
                     }
-                    ChunkEvent::End => return Err(StreamStop::End),
+                    ChunkEvent::End => {
+                        self.source.recycle(fresh);
+                        return Err(StreamStop::End);
+                    }
                 }
                 continue;
             }

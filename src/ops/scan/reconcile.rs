@@ -43,7 +43,14 @@ pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<DamagedRecord> {
         let end = start
             + u64::from(backup.messages.hdr_len(row))
             + u64::from(backup.messages.data_len[row]);
-        for &(from, to, status) in &bad {
+        // The bad chunks are in decompressed order and do not overlap: only those
+        // from the first that ends after `start` can touch the row (a scan of all
+        // of them per row was quadratic in an archive of many small failed chunks).
+        let first = bad.partition_point(|&(_, to, _)| to <= start);
+        for &(from, to, status) in bad.get(first..).unwrap_or_default() {
+            if from >= end.max(start + 1) {
+                break;
+            }
             if start < to && end > from {
                 backup.messages.set_flags(row, flags::SUSPECT);
                 // Zero-filled bytes are not the message.

@@ -41,6 +41,8 @@ struct EntryLoop {
     /// resync found): a resync after bad bytes looks back to here at most (the entry
     /// after a damaged one can start before where the damaged one said it ended).
     previous_data_offset: u64,
+    /// Offsets the resyncs of this scan have examined (bounded by the bytes read).
+    search_budget: v2::SearchBudget,
 }
 
 /// Entries a restore cannot use that the scan reads before it stops: the server's
@@ -78,6 +80,7 @@ pub(super) fn scan_v2<S: ChunkSource>(
         fruitless: 0,
         seen_state: false,
         previous_data_offset: 0,
+        search_budget: v2::SearchBudget::default(),
     };
     let mut step = Step::Next;
     if !start_readable {
@@ -665,7 +668,8 @@ impl EntryLoop {
         backup: &mut Backup,
     ) -> Step {
         let previous_seq = self.previous_seq;
-        match v2::resync(stream, &self.expectation(backup)) {
+        let expect = self.expectation(backup);
+        match v2::resync(stream, &expect, &mut self.search_budget) {
             Resync::Found {
                 lost_from,
                 sequence,
@@ -693,6 +697,27 @@ impl EntryLoop {
                     .offset(lost_from),
                 );
                 Step::Next
+            }
+            Resync::GaveUp {
+                lost_from,
+                searched,
+            } => {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::LostData,
+                        format!(
+                            "the search for a readable entry from decompressed offset {lost_from} gave up at {} after examining {} bytes, the most {} compressed bytes justify ({} MiB, and {} per compressed byte: crafted or degenerate data); every sequence after {previous_seq} is lost",
+                            stream.pos(),
+                            crate::model::findings::group_thousands(searched),
+                            crate::model::findings::group_thousands(stream.file_pos()),
+                            v2::SEARCH_ALLOWANCE >> 20,
+                            v2::SEARCH_PER_FILE_BYTE,
+                        ),
+                    )
+                    .seq(previous_seq.saturating_add(1))
+                    .offset(lost_from),
+                );
+                Step::Stop
             }
             Resync::Exhausted { lost_from } => {
                 backup.findings.push(
