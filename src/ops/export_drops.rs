@@ -171,3 +171,53 @@ pub(crate) fn count_drop(counts: &mut DropCounts, reason: Reason) {
         Reason::Expression => counts.filter_expression += 1,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backup_with(maybe_deleted: Vec<u64>) -> Backup {
+        let source = crate::model::BackupSource {
+            opened: "x".into(),
+            data_file: "x".into(),
+            backup_json: None,
+            data_file_bytes: 0,
+        };
+        let mut backup = Backup::empty(source);
+        backup.maybe_deleted = maybe_deleted;
+        backup
+    }
+
+    #[test]
+    fn a_salvage_needs_the_choice_and_drop_leaves_them_out() {
+        let backup = backup_with(vec![15, 16, 40]);
+        let unchosen = require_maybe_deleted_choice(&backup, true, None).expect_err("refused");
+        assert_eq!(unchosen.count, 3);
+        assert_eq!(unchosen.sequences, "15–16, 40");
+        assert!(unchosen.to_string().contains("--maybe-deleted keep|drop"));
+        // Not a salvage, or a choice made, or nothing named: no question.
+        assert!(require_maybe_deleted_choice(&backup, false, None).is_ok());
+        assert!(
+            require_maybe_deleted_choice(&backup, true, Some(MaybeDeletedChoice::Keep)).is_ok()
+        );
+        assert!(require_maybe_deleted_choice(&backup_with(Vec::new()), true, None).is_ok());
+
+        let drop = MaybeDeletedRule::new(&backup, true, Some(MaybeDeletedChoice::Drop));
+        assert!(drop.drops(16) && !drop.drops(17) && drop.drops_any());
+        let keep = MaybeDeletedRule::new(&backup, true, Some(MaybeDeletedChoice::Keep));
+        assert!(!keep.drops(16) && !keep.drops_any());
+        let not_salvage = MaybeDeletedRule::new(&backup, false, Some(MaybeDeletedChoice::Drop));
+        assert!(!not_salvage.drops(16));
+
+        let outcome = MaybeDeletedOutcome::of(&backup, true, Some(MaybeDeletedChoice::Drop))
+            .expect("outcome");
+        assert_eq!(
+            outcome.text(),
+            "3 message(s) may have been deleted (sequences 15–16, 40): left out as deleted (--maybe-deleted drop)"
+        );
+        assert_eq!(
+            MaybeDeletedOutcome::of(&backup, false, Some(MaybeDeletedChoice::Drop)),
+            None
+        );
+    }
+}
