@@ -1,6 +1,10 @@
 #!/bin/bash
-# Regenerates screenshots/{overview,consumers,messages,findings}.png from the
-# real fixtures, under Xvfb, with the app taking its own screenshot.
+# Regenerates screenshots/*.png from the real fixtures, under Xvfb, with the
+# app taking its own screenshot. One backup is taken here from a real
+# nats-server 2.15.1 (non-ASCII subjects and consumer names, into
+# target/screenshot-fixtures/, not committed): scripts/make_unicode_fixture.py
+# with the venv and server binary scripts/test.sh installs (or
+# $JSBACKUP_PYTHON, $JSBACKUP_NATS_SERVER_2_15).
 # Usage: scripts/screenshots.sh [--release]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,3 +41,12 @@ shoot light     "$fixtures/v2/orders" --pane messages --theme light --select-seq
 shoot shortcuts "$fixtures/v2/orders" --pane overview --dialog shortcuts
 SIZE=900x600 shoot small "$fixtures/v2/orders" --pane consumers
 shoot filter    "$fixtures/v2/orders" --pane messages --select-seq 1965 --where 'subject ~ "orders.*.eu" and size > 150 and not kv delete'
+# Wireshark-style linked panes: the chosen JSON field's bytes highlighted in the hex dump.
+shoot hex-field "$fixtures/v2/orders" --pane messages --select-seq 501 --select-field amount
+
+python="${JSBACKUP_PYTHON:-target/venv/bin/python}"
+intl=target/screenshot-fixtures/intl
+JSBACKUP_SHARED="$shared" "$python" scripts/make_unicode_fixture.py "$intl"
+# seq 9 is café in NFD: the detail says so (seq 8 is the NFC one).
+shoot unicode   "$intl" --pane messages --select-seq 9
+shoot unicode-consumers "$intl" --pane consumers

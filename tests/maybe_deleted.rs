@@ -309,3 +309,297 @@ fn salvage_dialog_shows_the_count_and_waits_for_the_choice() {
         Some(jsbackup::ops::export::MaybeDeletedChoice::Drop)
     );
 }
+
+/// The sequences stream `name` holds on the server (every one up to its last_seq).
+fn server_seqs(conn: &mut common::NatsConn, name: &str) -> BTreeSet<u64> {
+    let info = conn.stream_info(name);
+    let last = info["state"]["last_seq"].as_u64().expect("last_seq");
+    (1..=last)
+        .filter(|&seq| conn.get_msg(name, seq).is_some())
+        .collect()
+}
+
+/// The backup's config with the per-subject limit lifted, so that a server keeps
+/// what `--maybe-deleted keep` restores instead of trimming it again.
+fn unlimited_config(damaged: &Path, scratch: &TempDir) -> std::path::PathBuf {
+    let mut config = read_json(&damaged.join("backup.json"))["config"].clone();
+    config["max_msgs_per_subject"] = json!(-1);
+    let path = scratch.join("unlimited-config.json");
+    std::fs::write(&path, serde_json::to_vec(&config).expect("json")).expect("write config");
+    path
+}
+
+/// The refusal of a salvaging restore without a choice: named, with the flag.
+fn assert_refused(output: &std::process::Output, come_back: &[u64]) {
+    assert!(
+        !output.status.success(),
+        "restore --salvage without a choice succeeded"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("refused: {stderr}");
+    assert!(stderr.contains("--maybe-deleted keep|drop"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} message(s) may have been deleted",
+            come_back.len()
+        )),
+        "{stderr}"
+    );
+    let ranges =
+        jsbackup::ops::wording::ranges_text(&jsbackup::model::to_ranges(come_back.iter().copied()));
+    assert!(stderr.contains(&ranges), "{ranges} in {stderr}");
+}
+
+/// `restore --json` succeeded; returns its report.
+fn restored(output: &std::process::Output, what: &str) -> Value {
+    assert!(
+        output.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    serde_json::from_slice(&output.stdout).expect("restore --json")
+}
+
+/// The choice and counts a salvaging restore reports.
+fn assert_choice_reported(report: &Value, choice: &str, come_back: &[u64]) {
+    assert_eq!(report["maybe_deleted"]["choice"], choice, "{report}");
+    assert_eq!(
+        report["maybe_deleted"]["messages"].as_u64(),
+        Some(come_back.len() as u64),
+        "{report}"
+    );
+    let dropped = if choice == "drop" { come_back.len() } else { 0 };
+    assert_eq!(
+        report["dropped"]["maybe_deleted"].as_u64(),
+        Some(dropped as u64),
+        "{choice}: {report}"
+    );
+}
+
+#[test]
+fn restore_salvage_into_a_server_asks_and_follows_the_choice() {
+    let scratch = TempDir::new("maybe-deleted-restore-server");
+    let rel = "v1/kv";
+    let damaged = scratch.join("kv-no-index");
+    without_index_db(rel, &damaged);
+    let (live, deleted, _) = expected_sets(rel);
+    let read = seqs_of(&damaged);
+    let come_back: Vec<u64> = deleted.intersection(&read).copied().collect();
+    assert!(!come_back.is_empty(), "nothing comes back");
+    let config = unlimited_config(&damaged, &scratch);
+    let name = read_json(&damaged.join("backup.json"))["config"]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+
+    let server = NatsServer::start("2.14", None);
+    let mut conn = server.connect();
+    let base = [
+        "restore",
+        damaged.to_str().unwrap(),
+        "--server",
+        &server.url,
+        "--salvage",
+    ];
+    let refused = jsbackup(&base);
+    assert_refused(&refused, &come_back);
+    assert!(
+        conn.stream_names().is_empty(),
+        "a refused restore created a stream: {:?}",
+        conn.stream_names()
+    );
+
+    for (choice, want) in [
+        ("drop", live.clone()),
+        (
+            "keep",
+            live.union(&read).copied().collect::<BTreeSet<u64>>(),
+        ),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(["--maybe-deleted", choice, "--json"]);
+        args.extend(["--config", config.to_str().unwrap()]);
+        let report = restored(&jsbackup(&args), choice);
+        assert_choice_reported(&report, choice, &come_back);
+        assert_eq!(
+            server_seqs(&mut conn, &name),
+            want,
+            "{choice}: the server's sequences\n{}",
+            server.log()
+        );
+        conn.delete_stream(&name);
+    }
+
+    // Under the backup's own config the server trims what `keep` kept again
+    // (max_msgs_per_subject), so both hold the live set.
+    let mut args = base.to_vec();
+    args.extend(["--maybe-deleted", "keep"]);
+    let output = jsbackup(&args);
+    assert!(output.status.success(), "keep, own config");
+    let text = String::from_utf8_lossy(&output.stdout);
+    println!("{text}");
+    assert!(
+        text.contains("may have been deleted") && text.contains("kept (--maybe-deleted keep)"),
+        "the choice is stated: {text}"
+    );
+    assert_eq!(server_seqs(&mut conn, &name), live, "keep, own config");
+}
+
+#[test]
+fn restore_salvage_into_a_store_asks_and_follows_the_choice() {
+    let scratch = TempDir::new("maybe-deleted-restore-store");
+    let rel = "v1/kv";
+    let damaged = scratch.join("kv-no-index");
+    without_index_db(rel, &damaged);
+    let (live, deleted, _) = expected_sets(rel);
+    let read = seqs_of(&damaged);
+    let come_back: Vec<u64> = deleted.intersection(&read).copied().collect();
+    assert!(!come_back.is_empty(), "nothing comes back");
+    let config = unlimited_config(&damaged, &scratch);
+    let name = read_json(&damaged.join("backup.json"))["config"]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+
+    let store = scratch.join("refused-store");
+    let refused = jsbackup(&[
+        "restore",
+        damaged.to_str().unwrap(),
+        "--store-dir",
+        store.to_str().unwrap(),
+        "--salvage",
+    ]);
+    assert_refused(&refused, &come_back);
+    assert!(!store.exists(), "a refused restore created the store dir");
+
+    for (choice, want) in [
+        ("drop", live.clone()),
+        (
+            "keep",
+            live.union(&read).copied().collect::<BTreeSet<u64>>(),
+        ),
+    ] {
+        let store = scratch.join(format!("store-{choice}"));
+        let report = restored(
+            &jsbackup(&[
+                "restore",
+                damaged.to_str().unwrap(),
+                "--store-dir",
+                store.to_str().unwrap(),
+                "--salvage",
+                "--maybe-deleted",
+                choice,
+                "--config",
+                config.to_str().unwrap(),
+                "--server-version",
+                "2.14.6",
+                "--json",
+            ]),
+            choice,
+        );
+        assert_choice_reported(&report, choice, &come_back);
+        let server = NatsServer::start("2.14", Some(&store));
+        let mut conn = server.connect();
+        assert_eq!(
+            server_seqs(&mut conn, &name),
+            want,
+            "{choice}: the loaded store's sequences\n{}",
+            server.log()
+        );
+        server.stop();
+    }
+}
+
+#[test]
+fn restore_dialog_shows_the_count_and_waits_for_the_choice() {
+    use egui::accesskit::Role;
+    use egui_kittest::kittest::{NodeT, Queryable};
+    use jsbackup::ops::export::MaybeDeletedChoice;
+    use jsbackup::ui::{App, OpenSource};
+    let scratch = TempDir::new("maybe-deleted-restore-ui");
+    let damaged = scratch.join("kv-no-index");
+    without_index_db("v1/kv", &damaged);
+    let come_back: Vec<u64> = {
+        let (_, deleted, _) = expected_sets("v1/kv");
+        deleted.intersection(&seqs_of(&damaged)).copied().collect()
+    };
+    let mut app = App::default();
+    app.open(OpenSource::Path(damaged.clone()));
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .allow_missing_glyphs()
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    common::ui::step_until(&mut harness, "the backup to open", |app| {
+        app.documents
+            .first()
+            .is_some_and(|document| document.summary.is_some())
+            && app.is_settled()
+    });
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
+    common::ui::step_until(&mut harness, "the restore dialog", |app| {
+        app.restore_dialog().is_some()
+    });
+    let count_label = format!("{} messages may have been deleted", come_back.len());
+    assert!(
+        harness.query_by_label_contains(&count_label).is_none(),
+        "the choice shows only once salvage is ticked"
+    );
+    // A store directory makes the restore otherwise ready.
+    let store = scratch.join("store");
+    harness
+        .get_by_role_and_label(Role::TextInput, "store directory")
+        .focus();
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, "store directory")
+        .type_text(&store.display().to_string());
+    harness.step();
+    harness
+        .get_by_label_contains("salvage: restore the")
+        .click();
+    harness.step();
+    assert!(
+        harness.query_by_label_contains(&count_label).is_some(),
+        "the count is shown"
+    );
+    let dialog = harness.state().restore_dialog().expect("dialog");
+    assert_eq!(dialog.maybe_deleted, None, "no choice made for the user");
+    assert!(dialog.salvage);
+    let run = harness.get_by_label("Run restore");
+    assert!(
+        run.accesskit_node().is_disabled(),
+        "Run restore waits for the choice"
+    );
+    harness.get_by_label("leave out (as deleted)").click();
+    harness.step();
+    let dialog = harness.state().restore_dialog().expect("dialog");
+    assert_eq!(dialog.maybe_deleted, Some(MaybeDeletedChoice::Drop));
+    assert!(
+        !harness
+            .get_by_label("Run restore")
+            .accesskit_node()
+            .is_disabled(),
+        "Run restore is enabled once chosen"
+    );
+    common::ui::step_until(&mut harness, "the pre-flight checks", |app| {
+        app.restore_dialog()
+            .is_some_and(|dialog| dialog.preflight.is_some() && !dialog.is_busy())
+    });
+    harness.get_by_label("Run restore").click();
+    common::ui::step_until(&mut harness, "the restore", |app| {
+        app.restore_dialog()
+            .is_some_and(|dialog| dialog.result.is_some())
+    });
+    let dialog = harness.state().restore_dialog().expect("dialog");
+    let report = match dialog.result.clone().expect("result") {
+        Ok(report) => report,
+        Err(error) => panic!("restore failed: {error}"),
+    };
+    assert_eq!(report.dropped.maybe_deleted, come_back.len() as u64);
+    assert_eq!(
+        report.maybe_deleted.as_ref().map(|outcome| outcome.choice),
+        Some(MaybeDeletedChoice::Drop)
+    );
+    assert!(store.exists(), "the store was written");
+}

@@ -25,6 +25,15 @@ pub enum MaybeDeletedArg {
     Drop,
 }
 
+impl MaybeDeletedArg {
+    pub fn choice(self) -> MaybeDeletedChoice {
+        match self {
+            MaybeDeletedArg::Keep => MaybeDeletedChoice::Keep,
+            MaybeDeletedArg::Drop => MaybeDeletedChoice::Drop,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 pub struct ExportArgs {
     /// Backup directory (backup.json + stream.tar.s2) or data file.
@@ -96,10 +105,7 @@ pub fn export(args: &ExportArgs, cancel: &std::sync::atomic::AtomicBool) -> Resu
         reference_ns: Some(reference_time(&args.now)?),
         dry_run: args.dry_run,
         salvage: args.salvage,
-        maybe_deleted: args.maybe_deleted.map(|choice| match choice {
-            MaybeDeletedArg::Keep => MaybeDeletedChoice::Keep,
-            MaybeDeletedArg::Drop => MaybeDeletedChoice::Drop,
-        }),
+        maybe_deleted: args.maybe_deleted.map(MaybeDeletedArg::choice),
     };
     let backup = load(&args.path)?;
     let mut options = options;

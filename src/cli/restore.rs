@@ -75,6 +75,10 @@ pub struct RestoreArgs {
     /// (without it a damaged backup is refused).
     #[arg(long)]
     pub salvage: bool,
+    /// Salvage: keep or drop the messages that may have been deleted (their
+    /// deletion records are lost); required when there are such messages.
+    #[arg(long, value_enum)]
+    pub maybe_deleted: Option<super::export::MaybeDeletedArg>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -253,6 +257,9 @@ fn to_store(
         config_override: config_override(args)?,
         replace: args.replace,
         salvage: args.salvage,
+        maybe_deleted: args
+            .maybe_deleted
+            .map(super::export::MaybeDeletedArg::choice),
         config_policy: ConfigPolicy {
             target_version: args.server_version.clone(),
             drop_unknown: args.drop_unknown_config,
@@ -318,6 +325,9 @@ fn to_server(
     options.reference_ns = reference_ns;
     options.drop_unknown_config = args.drop_unknown_config;
     options.salvage = args.salvage;
+    options.maybe_deleted = args
+        .maybe_deleted
+        .map(super::export::MaybeDeletedArg::choice);
     let mut checks = preflight::archive_checks(
         backup,
         &ArchivePlan {
@@ -395,6 +405,9 @@ fn print_report(report: &RestoreReport, local: bool) {
     );
     if report.salvaged {
         println!("  salvaged: left out {}", report.dropped.dropped_text());
+    }
+    if let Some(outcome) = &report.maybe_deleted {
+        println!("  {}", outcome.text());
     }
     if let Some(settled) = &report.settled {
         println!(

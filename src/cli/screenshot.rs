@@ -2,7 +2,7 @@
 //! Arguments and the PNG only: drawing is the app's.
 
 use anyhow::{anyhow, Context, Result};
-use jsbackup::ui::{Pane, ScreenshotRequest};
+use jsbackup::ui::{DetailChoice, Pane, ScreenshotRequest};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -36,6 +36,14 @@ pub struct ScreenshotArgs {
     /// A filter expression for the Messages pane's `where` field.
     #[arg(long = "where")]
     pub where_expression: Option<String>,
+    /// Choose this header line of the selected message (needs --select-seq):
+    /// the linked hex view highlights its bytes.
+    #[arg(long, requires = "select_seq", conflicts_with = "select_field")]
+    pub select_header: Option<String>,
+    /// Choose the first JSON member with this key in the selected message's
+    /// payload (needs --select-seq): the linked hex view highlights its bytes.
+    #[arg(long, requires = "select_seq")]
+    pub select_field: Option<String>,
 }
 
 fn parse_size(text: &str) -> Result<[f32; 2]> {
@@ -98,6 +106,11 @@ pub fn screenshot(args: &ScreenshotArgs) -> Result<u8> {
         frames: args.frames,
         dark_theme: Some(dark_theme),
         where_expression: args.where_expression.clone(),
+        choose: match (&args.select_header, &args.select_field) {
+            (Some(name), _) => Some(DetailChoice::Header(name.clone())),
+            (None, Some(key)) => Some(DetailChoice::Field(key.clone())),
+            (None, None) => None,
+        },
     })?;
     eprintln!("wrote {} ({stats})", args.out.display());
     Ok(0)

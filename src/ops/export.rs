@@ -34,7 +34,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub const DATA_FILE_NAME: &str = "stream.tar.s2";
 
 use crate::ops::export_drops::count_drop;
-pub use crate::ops::export_drops::{DropCounts, MaybeDeletedChoice};
+pub use crate::ops::export_drops::{
+    maybe_deleted_ranges, DropCounts, MaybeDeletedChoice, MaybeDeletedOutcome, MaybeDeletedRule,
+    MaybeDeletedUnchosen,
+};
 /// Which consumers go into the export (the same choice a restore takes).
 pub use crate::ops::restore_local::ConsumerSelection;
 
@@ -104,8 +107,8 @@ pub enum ExportError {
     MemoryAsV1,
     #[error("the backup has no readable archive format")]
     NoFormat,
-    #[error("{count} message(s) may have been deleted (their deletion records are lost; first: sequence {first}): choose whether the salvage keeps them with --maybe-deleted keep|drop")]
-    MaybeDeletedUnchosen { count: usize, first: u64 },
+    #[error("{0}")]
+    MaybeDeletedUnchosen(#[from] MaybeDeletedUnchosen),
     #[error("reading {0}")]
     Read(#[from] ReadError),
     #[error("filter: {0}")]
@@ -259,8 +262,7 @@ fn plan<'a>(
     let mut first_ts: Option<i64> = None;
     let mut last_message: Option<(u64, i64)> = None;
     let compiled = compile_filter(backup, options, reference_ns)?;
-    let drop_maybe_deleted =
-        options.salvage && options.maybe_deleted == Some(MaybeDeletedChoice::Drop);
+    let maybe_deleted = MaybeDeletedRule::new(backup, options.salvage, options.maybe_deleted);
     let mut matcher = compiled.matcher(backup)?;
     for (row, kept) in keep.iter_mut().enumerate() {
         if row % 4096 == 0 && cancelled(cancel) {
@@ -270,12 +272,7 @@ fn plan<'a>(
             dropped.unreadable += 1;
             continue;
         }
-        if drop_maybe_deleted
-            && backup
-                .maybe_deleted
-                .binary_search(&backup.messages.seq[row])
-                .is_ok()
-        {
+        if maybe_deleted.drops(backup.messages.seq[row]) {
             dropped.maybe_deleted += 1;
             continue;
         }
@@ -402,14 +399,11 @@ pub fn export(
                 .unwrap_or_default(),
         });
     }
-    if options.salvage && options.maybe_deleted.is_none() {
-        if let Some(&first) = backup.maybe_deleted.first() {
-            return Err(ExportError::MaybeDeletedUnchosen {
-                count: backup.maybe_deleted.len(),
-                first,
-            });
-        }
-    }
+    crate::ops::export_drops::require_maybe_deleted_choice(
+        backup,
+        options.salvage,
+        options.maybe_deleted,
+    )?;
     let mut options = options.clone();
     // A salvaged backup defaults to v2 (2.15+); `--format v1` targets older servers.
     if options.salvage && options.format.is_none() {

@@ -9,6 +9,7 @@
 
 use crate::format::headers::flags;
 use crate::model::{Backup, FindingKind, Severity};
+use crate::ops::export_drops::{require_maybe_deleted_choice, MaybeDeletedChoice};
 use crate::ops::restore_local::RestoreError;
 use serde::Serialize;
 
@@ -40,6 +41,9 @@ pub struct DamageAccount {
     pub out_of_order_seqs: Vec<u64>,
     /// Error findings of the scan.
     pub error_findings: u64,
+    /// Salvage with `--maybe-deleted drop`: messages left out because they may
+    /// have been deleted (counted by the restore as it writes; 0 before).
+    pub maybe_deleted: u64,
 }
 
 impl DamageAccount {
@@ -108,6 +112,7 @@ impl DamageAccount {
                 .iter()
                 .filter(|finding| finding.severity == Severity::Error)
                 .count() as u64,
+            maybe_deleted: 0,
         }
     }
 
@@ -149,6 +154,12 @@ impl DamageAccount {
                 "{} out of sequence order (seq {})",
                 self.out_of_order_entries,
                 list_seqs(&self.out_of_order_seqs)
+            ));
+        }
+        if self.maybe_deleted > 0 {
+            parts.push(format!(
+                "{} that may have been deleted (--maybe-deleted drop)",
+                self.maybe_deleted
             ));
         }
         if parts.is_empty() {
@@ -202,15 +213,20 @@ impl DamageAccount {
     }
 }
 
-/// The damage account of `backup`; a damaged backup is refused unless `salvage`.
+/// The damage account of `backup`; a damaged backup is refused unless `salvage`,
+/// and a salvage with messages that may have been deleted unless `maybe_deleted`
+/// says whether to keep them (the rule of `export_drops`, shared with export).
 pub fn refuse_unless_salvage(
     backup: &Backup,
     salvage: bool,
+    maybe_deleted: Option<MaybeDeletedChoice>,
 ) -> Result<DamageAccount, RestoreError> {
     let account = DamageAccount::of(backup);
     if account.is_damaged() && !salvage {
         return Err(RestoreError::Damaged(account.refusal(backup)));
     }
+    require_maybe_deleted_choice(backup, salvage, maybe_deleted)
+        .map_err(|unchosen| RestoreError::Damaged(format!("{unchosen}; nothing was restored")))?;
     Ok(account)
 }
 

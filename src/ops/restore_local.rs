@@ -13,6 +13,8 @@ use crate::format::filestore_write::{
 };
 use crate::model::{reconcile_with_stream, Backup, ConsumerInfo, ConsumerState, StreamConfig};
 use crate::ops::config_check::{check_restore_configs, ConfigPolicy};
+use crate::ops::export_drops::MaybeDeletedRule;
+pub use crate::ops::export_drops::{MaybeDeletedChoice, MaybeDeletedOutcome};
 use crate::ops::read::ReadError;
 pub use crate::ops::restore_damage::{refuse_unless_salvage, DamageAccount};
 use crate::ops::restore_prediction::{settle, DroppedCounts, Settled, Target};
@@ -55,6 +57,9 @@ pub struct LocalRestoreOptions {
     pub config_policy: ConfigPolicy,
     /// Restore the intact part of a damaged backup (else a damaged backup is refused).
     pub salvage: bool,
+    /// Salvage: keep or drop the messages that may have been deleted
+    /// (`Backup::maybe_deleted`); a salvage with such messages refuses without it.
+    pub maybe_deleted: Option<MaybeDeletedChoice>,
 }
 
 impl LocalRestoreOptions {
@@ -70,6 +75,7 @@ impl LocalRestoreOptions {
             replace: false,
             config_policy: ConfigPolicy::default(),
             salvage: false,
+            maybe_deleted: None,
         }
     }
 }
@@ -88,6 +94,10 @@ pub struct RestoreReport {
     pub salvaged: bool,
     /// What the archive holds that was not restored (all empty for an intact backup).
     pub dropped: DamageAccount,
+    /// Salvage: the choice about the messages that may have been deleted (absent
+    /// when there were none); `dropped.maybe_deleted` counts those left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maybe_deleted: Option<MaybeDeletedOutcome>,
     pub bytes: u64,
     pub first_seq: u64,
     pub last_seq: u64,
@@ -323,7 +333,8 @@ pub fn restore_to_store(
         &stream_name,
         options.config_override.as_ref(),
     )?;
-    let dropped = refuse_unless_salvage(backup, options.salvage)?;
+    let dropped = refuse_unless_salvage(backup, options.salvage, options.maybe_deleted)?;
+    let maybe_deleted = MaybeDeletedRule::new(backup, options.salvage, options.maybe_deleted);
     let version = options
         .config_policy
         .version()
@@ -366,6 +377,7 @@ pub fn restore_to_store(
         meta_inf: &meta_inf,
         consumers: &consumers,
         settled: settled.as_ref(),
+        maybe_deleted,
     };
     let written = write_stream_dir(backup, &plan, &temp, progress, cancel);
     let mut report = match written {
@@ -418,6 +430,7 @@ pub fn restore_to_store(
         overridden,
     );
     finish_report(&mut report, dropped, exists, &target, started);
+    report.maybe_deleted = MaybeDeletedOutcome::of(backup, options.salvage, options.maybe_deleted);
     Ok(report)
 }
 
@@ -429,6 +442,8 @@ struct StreamPlan<'a> {
     meta_inf: &'a [u8],
     consumers: &'a [&'a ConsumerInfo],
     settled: Option<&'a Settled>,
+    /// The salvage's rule for messages that may have been deleted.
+    maybe_deleted: MaybeDeletedRule<'a>,
 }
 
 /// Creates `streams_dir` (remembering which ancestors it created), removes stale
@@ -507,7 +522,10 @@ fn finish_report(
 ) {
     report.salvaged = dropped.is_damaged();
     report.archive_messages = dropped.archive_messages;
+    // Counted while the rows were written.
+    let maybe_deleted = report.dropped.maybe_deleted;
     report.dropped = dropped;
+    report.dropped.maybe_deleted = maybe_deleted;
     report.replaced = exists;
     report.target = target.display().to_string();
     report.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -530,7 +548,8 @@ fn write_stream_dir(
         stream_name: stream_name.to_string(),
         ..RestoreReport::default()
     };
-    let summary = if can_reuse_blocks(backup, stream_name, plan.settled) {
+    let reuse = can_reuse_blocks(backup, stream_name, plan.settled);
+    let summary = if reuse && !plan.maybe_deleted.drops_any() {
         // A clean v1 archive under its own name: its verified blocks (and index.db) are
         // exactly the server's files, so they are copied instead of re-encoded.
         let summary = copy_archive_blocks(backup, &msgs_dir, progress, cancel, temp)?;
@@ -545,7 +564,7 @@ fn write_stream_dir(
         };
         write_blocks(
             backup,
-            rule,
+            (rule, plan.maybe_deleted),
             stream_name,
             &msgs_dir,
             &mut report,
@@ -594,6 +613,12 @@ fn write_stream_dir(
             report.damaged_skipped
         ));
     }
+    if report.dropped.maybe_deleted > 0 {
+        report.notes.push(format!(
+            "{} message(s) that may have been deleted left out (--maybe-deleted drop); their sequences come back as deleted",
+            report.dropped.maybe_deleted
+        ));
+    }
     if let Some(settled) = plan.settled {
         report.expired_dropped = settled.prediction.dropped.ttl_expired;
         if settled.prediction.dropped.total > 0 {
@@ -607,7 +632,7 @@ fn write_stream_dir(
 #[allow(clippy::too_many_arguments)]
 fn write_blocks(
     backup: &Backup,
-    rule: RowRule<'_>,
+    rules: (RowRule<'_>, MaybeDeletedRule<'_>),
     stream_name: &str,
     msgs_dir: &Path,
     report: &mut RestoreReport,
@@ -628,7 +653,7 @@ fn write_blocks(
     });
     rows::for_each_kept_row(
         backup,
-        rule,
+        rules,
         report,
         RestoreError::Read,
         |row| {

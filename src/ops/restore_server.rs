@@ -21,6 +21,7 @@ use crate::model::clamp_consumer_state;
 use crate::model::{ArchiveFormat, Backup, ConsumerInfo};
 use crate::ops::config_check::{check_restore_configs, schema_version, CheckedConfigs};
 use crate::ops::export::v2_consumer_entry;
+use crate::ops::export_drops::{MaybeDeletedChoice, MaybeDeletedOutcome, MaybeDeletedRule};
 use crate::ops::nats_client::{Auth, Client, NatsError};
 use crate::ops::restore_local::{
     consumer_meta_inf_of, for_each_restored_message, refuse_unless_salvage, restore_target,
@@ -49,6 +50,9 @@ pub struct ServerRestoreOptions {
     pub replicas: Option<u64>,
     /// Restore the intact part of a damaged backup (else a damaged backup is refused).
     pub salvage: bool,
+    /// Salvage: keep or drop the messages that may have been deleted
+    /// (`Backup::maybe_deleted`); a salvage with such messages refuses without it.
+    pub maybe_deleted: Option<MaybeDeletedChoice>,
     pub api_timeout: Duration,
     pub chunk_timeout: Duration,
     /// How long to wait for the server's final reply; `None`: scaled to the archive size.
@@ -70,6 +74,7 @@ impl ServerRestoreOptions {
             config_override: None,
             replicas: None,
             salvage: false,
+            maybe_deleted: None,
             api_timeout: Duration::from_secs(10),
             chunk_timeout: Duration::from_secs(30),
             final_timeout: None,
@@ -277,8 +282,11 @@ fn payload_and_configs(
         }
         None => CheckedConfigs::default(),
     };
-    if checked.edited() && payload == Payload::Original {
-        // The archive's own meta.inf / consumer entries carry the refused fields.
+    let drops_maybe_deleted =
+        MaybeDeletedRule::new(backup, options.salvage, options.maybe_deleted).drops_any();
+    if (checked.edited() || drops_maybe_deleted) && payload == Payload::Original {
+        // The archive's own meta.inf / consumer entries carry the refused fields,
+        // or its messages those the salvage leaves out.
         payload = if backup.format == Some(ArchiveFormat::V2) {
             Payload::ReencodedV2
         } else {
@@ -340,7 +348,7 @@ pub fn restore_to_server(
     let started = std::time::Instant::now();
     let (stream_name, selected, mut config) =
         restore_target(backup, options.stream_name.as_deref(), &options.consumers)?;
-    let dropped = refuse_unless_salvage(backup, options.salvage)?;
+    let dropped = refuse_unless_salvage(backup, options.salvage, options.maybe_deleted)?;
     apply_config_options(&mut config, &stream_name, options)?;
     let renamed = stream_name != backup.stream_name;
 
@@ -390,6 +398,7 @@ pub fn restore_to_server(
         archive_messages: dropped.archive_messages,
         salvaged: dropped.is_damaged(),
         dropped,
+        maybe_deleted: MaybeDeletedOutcome::of(backup, options.salvage, options.maybe_deleted),
         ..RestoreReport::default()
     };
     let upload = match payload {
@@ -676,8 +685,8 @@ fn for_each_message(
 ) -> Result<(), String> {
     for_each_restored_message(
         backup,
-        options.drop_expired,
-        options.reference_ns,
+        (options.drop_expired, options.reference_ns),
+        MaybeDeletedRule::new(backup, options.salvage, options.maybe_deleted),
         report,
         |error| error.to_string(),
         |_| Ok(()),

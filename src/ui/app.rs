@@ -8,8 +8,10 @@
 
 mod chrome;
 mod screenshot;
+mod table_memory;
 
-pub use screenshot::{FrameStats, ScreenshotPlan};
+pub use screenshot::{DetailChoice, FrameStats, ScreenshotPlan};
+pub use table_memory::MessageSort;
 
 use super::command::{self, Action, Command, Palette, PaletteOutcome};
 use super::dialogs::{Dialog, OpenDialog};
@@ -31,13 +33,19 @@ use std::time::{Duration, Instant};
 /// (no portal, no zenity): rfd then returns as if cancelled.
 const NO_NATIVE_DIALOG: Duration = Duration::from_millis(400);
 
-/// State kept between runs (eframe storage).
+/// State kept between runs (eframe storage). Fields missing from an older
+/// stored copy take their defaults.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// `None`: follow the system.
     pub dark_theme: Option<bool>,
     /// The folder of the last opened backup (the file browser starts there).
     pub last_folder: Option<PathBuf>,
+    /// Header keys shown as Messages columns, in order.
+    pub header_columns: Vec<String>,
+    /// The Messages table's sort; `None`: sequence order.
+    pub message_sort: Option<MessageSort>,
 }
 
 struct Toast {
@@ -76,6 +84,8 @@ pub struct App {
     pub palette: Option<Palette>,
     /// Resident set size in bytes, sampled once a second by a worker.
     rss_bytes: Arc<AtomicU64>,
+    /// The active table's columns and sort as of last frame (`table_memory.rs`).
+    table_choices_seen: Option<table_memory::TableChoices>,
     /// Since when the window waits to close: a restore was running when closing was
     /// asked for, and is cancelling (its cleanup runs before the window goes).
     pub closing_since: Option<Instant>,
@@ -116,6 +126,7 @@ impl App {
             dialog: None,
             palette: None,
             rss_bytes: super::workers::spawn_rss_sampler(),
+            table_choices_seen: None,
             closing_since: None,
         }
     }
@@ -276,6 +287,7 @@ impl App {
         for command in commands {
             self.apply(command, &ctx);
         }
+        self.remember_table_choices();
         self.drive_screenshot(&ctx);
         self.close_after_cancel(&ctx);
         let busy = self.native_dialog.is_some()
@@ -641,6 +653,7 @@ impl App {
             self.settings.last_folder = path.parent().map(PathBuf::from);
         }
         let mut document = Document::open(self.next_id, source, ctx);
+        self.settings.apply_table_choices(&mut document);
         if let Some(ns) = self.default_reference_ns {
             document.set_reference_ns(ns);
         }

@@ -5,6 +5,7 @@
 use super::widgets;
 use super::workers::{self, Job};
 use crate::model::Backup;
+use crate::ops::export::{maybe_deleted_ranges, MaybeDeletedChoice};
 use crate::ops::restore_local::ConsumerSelection;
 use crate::util::time::format_rfc3339_ns;
 use egui::{RichText, Ui};
@@ -189,6 +190,48 @@ pub fn drop_expired_ui(ui: &mut Ui, drop_expired: &mut bool, reference_ns: Optio
             },
         );
     });
+    changed
+}
+
+/// The count of messages that may have been deleted and the choice to keep or
+/// drop them (the salvage and restore dialogs; nothing when there are none).
+/// `before` ends the hint shown until a choice is made ("saving", "restoring").
+pub fn maybe_deleted_ui(
+    ui: &mut Ui,
+    backup: &Backup,
+    choice: &mut Option<MaybeDeletedChoice>,
+    before: &str,
+) -> bool {
+    let count = backup.maybe_deleted.len() as u64;
+    if count == 0 {
+        return false;
+    }
+    ui.label(
+        RichText::new(format!(
+            "{} message{} may have been deleted: their deletion records are lost (sequences {})",
+            widgets::count(count),
+            widgets::plural(count),
+            maybe_deleted_ranges(backup)
+        ))
+        .color(ui.visuals().warn_fg_color),
+    );
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        ui.label("These messages");
+        changed |= ui
+            .radio_value(
+                choice,
+                Some(MaybeDeletedChoice::Drop),
+                "leave out (as deleted)",
+            )
+            .changed();
+        changed |= ui
+            .radio_value(choice, Some(MaybeDeletedChoice::Keep), "keep")
+            .changed();
+    });
+    if choice.is_none() {
+        widgets::weak(ui, format!("choose whether to keep them before {before}"));
+    }
     changed
 }
 

@@ -1,21 +1,28 @@
-//! Fallback fonts so subjects in Japanese/Chinese, symbols like ✓ and the rest
-//! render as text, not boxes. Two sources, both appended after egui's own fonts:
+//! Fallback fonts so subjects in Japanese/Chinese/Korean, symbols like ✓ and
+//! the rest render as text, not boxes. egui's own fonts (with its
+//! `monochrome_emoji_fonts` feature) cover Latin, Greek, Cyrillic and emoji.
+//! Two sources, both appended after egui's own fonts:
 //! - system fonts found in the usual fontconfig directories (scanned once on a
 //!   worker thread at start-up; a few well-known file names, no parsing);
-//! - two small subsets the binary ships (see assets/fonts/README.md):
+//! - three small subsets the binary ships (see assets/fonts/README.md):
 //!   Droid Sans Fallback (Apache-2.0) cut to kana, CJK punctuation and the
-//!   JIS X 0208 / GB2312 level-1 ideographs, and DejaVu Sans (Bitstream Vera
-//!   licence, free to modify under another name) cut to arrows and symbols.
+//!   JIS X 0208 / GB2312 level-1 ideographs, its Hangul cut to the 2,350
+//!   KS X 1001 syllables and the compatibility jamo, and DejaVu Sans (Bitstream
+//!   Vera licence, free to modify under another name) cut to arrows and symbols.
 
 use egui::epaint::text::{FontInsert, FontPriority, InsertFontFamily};
 use egui::{FontData, FontFamily};
 use std::path::{Path, PathBuf};
 
 /// Shipped subsets (name, bytes).
-pub const BUNDLED: [(&str, &[u8]); 2] = [
+pub const BUNDLED: [(&str, &[u8]); 3] = [
     (
         "jsbackup-cjk-subset",
         include_bytes!("../../assets/fonts/DroidSansFallback-subset.ttf"),
+    ),
+    (
+        "jsbackup-hangul-subset",
+        include_bytes!("../../assets/fonts/DroidSansFallback-hangul-subset.ttf"),
     ),
     (
         "jsbackup-symbols-subset",
@@ -184,7 +191,38 @@ mod tests {
         output.textures_delta.clear();
         let font = egui::FontId::monospace(14.0);
         ctx.fonts_mut(|fonts| {
-            for text in ["注文.作成", "注文.発送", "✓", "カフェ", "заказ"] {
+            // Emoji come from egui's own fonts (its `monochrome_emoji_fonts` feature).
+            for text in [
+                "注文.作成",
+                "注文.発送",
+                "✓",
+                "カフェ",
+                "заказ",
+                "events.🎉",
+                "🔔",
+            ] {
+                assert!(fonts.has_glyphs(&font, text), "{text} has no glyph");
+            }
+        });
+    }
+
+    #[test]
+    fn bundled_fonts_render_korean_syllables_and_jamo() {
+        let ctx = egui::Context::default();
+        let font = egui::FontId::monospace(14.0);
+        // "order.created", "shipping", "Korean", compatibility jamo, the first and last KS X 1001 syllables.
+        let korean = ["주문.생성", "배송", "한국어", "ㄱㄴㄷㅏㅣ", "가", "힝"];
+        let mut output = ctx.run_ui(Default::default(), |_| {});
+        output.textures_delta.clear();
+        // egui's own fonts have no Hangul: without the subset these are boxes.
+        ctx.fonts_mut(|fonts| {
+            assert!(!fonts.has_glyphs(&font, "주문"), "egui alone has Hangul");
+        });
+        install_bundled(&ctx);
+        let mut output = ctx.run_ui(Default::default(), |_| {});
+        output.textures_delta.clear();
+        ctx.fonts_mut(|fonts| {
+            for text in korean {
                 assert!(fonts.has_glyphs(&font, text), "{text} has no glyph");
             }
         });

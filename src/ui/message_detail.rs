@@ -26,6 +26,8 @@ pub struct DetailState {
     /// Show the hex dump beside the text / JSON view.
     pub linked_hex: Option<bool>,
     scroll_hex: bool,
+    /// Scroll the header table / JSON tree to the choice (made in the hex view or by name).
+    scroll_choice: bool,
 }
 
 impl DetailState {
@@ -47,6 +49,7 @@ impl DetailState {
     fn choose_byte(&mut self, analysis: &Analysis, header_len: usize, offset: usize) {
         self.selected_node = None;
         self.selected_header = None;
+        self.scroll_choice = true;
         if offset < header_len {
             self.selected_header = analysis
                 .header_lines
@@ -63,6 +66,45 @@ impl DetailState {
             .rev()
             .find(|(_, node)| node.span.contains(&payload_offset))
             .map(|(index, _)| index);
+    }
+
+    /// The sequence whose detail was last drawn (a choice made before that is reset).
+    pub fn shown_seq(&self) -> Option<u64> {
+        self.seq
+    }
+
+    /// Chooses the first header line named `name` (ASCII case-insensitive), as
+    /// a click on it would. False when the message has no such header.
+    pub fn choose_header_named(&mut self, analysis: &Analysis, name: &str) -> bool {
+        let Some(index) = analysis
+            .header_lines
+            .iter()
+            .position(|line| line.name.eq_ignore_ascii_case(name))
+        else {
+            return false;
+        };
+        self.selected_header = Some(index);
+        self.selected_node = None;
+        self.scroll_hex = true;
+        self.scroll_choice = true;
+        true
+    }
+
+    /// Chooses the first JSON member whose key is `key` (depth-first, as the
+    /// tree lists them), as a click on it would. False when there is none.
+    pub fn choose_field_named(&mut self, analysis: &Analysis, key: &str) -> bool {
+        let Some(index) = analysis
+            .json
+            .iter()
+            .position(|node| node.key.as_deref() == Some(key))
+        else {
+            return false;
+        };
+        self.selected_node = Some(index);
+        self.selected_header = None;
+        self.scroll_hex = true;
+        self.scroll_choice = true;
+        true
     }
 
     /// The byte range (in header block + payload) of what is chosen.
@@ -256,10 +298,18 @@ fn headers_ui(ui: &mut Ui, view: &MessageView, state: &mut DetailState) {
         return;
     }
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
+    let scroll_to = state
+        .selected_header
+        .filter(|_| state.scroll_choice)
+        .map(|index| {
+            state.scroll_choice = false;
+            centred_offset(ui, index, row_height, max_height)
+        });
     egui::ScrollArea::vertical()
         .id_salt("header_table")
         .max_height(max_height)
         .auto_shrink([false, true])
+        .scroll_to_offset(scroll_to)
         .show_rows(ui, row_height, analysis.header_lines.len(), |ui, rows| {
             for index in rows {
                 let Some(line) = analysis.header_lines.get(index) else {
@@ -286,6 +336,26 @@ fn headers_ui(ui: &mut Ui, view: &MessageView, state: &mut DetailState) {
                 }
             }
         });
+}
+
+/// The scroll offset that puts row `index` of a `show_rows` list in the middle of `view_height`.
+fn centred_offset(ui: &Ui, index: usize, row_height: f32, view_height: f32) -> f32 {
+    let pitch = row_height + ui.spacing().item_spacing.y;
+    (index as f32 * pitch - (view_height - pitch) / 2.0).max(0.0)
+}
+
+/// Scrolls a list to a chosen row once (`None`: where the user left it).
+trait ScrollToOffset {
+    fn scroll_to_offset(self, offset: Option<f32>) -> Self;
+}
+
+impl ScrollToOffset for egui::ScrollArea {
+    fn scroll_to_offset(self, offset: Option<f32>) -> Self {
+        match offset {
+            Some(offset) => self.vertical_scroll_offset(offset),
+            None => self,
+        }
+    }
 }
 
 fn resolve_mode(mode: PayloadMode, analysis: &Analysis) -> PayloadMode {
@@ -472,9 +542,16 @@ fn json_tree_ui(ui: &mut Ui, analysis: &Analysis, state: &mut DetailState) {
     let visible = visible_nodes(analysis, &state.collapsed);
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
     let key_color = ui.visuals().weak_text_color();
+    // A node inside a collapsed container leaves the scroll where it is.
+    let scroll_to = state
+        .selected_node
+        .filter(|_| std::mem::take(&mut state.scroll_choice))
+        .and_then(|node| visible.iter().position(|&index| index == node))
+        .map(|position| centred_offset(ui, position, row_height, ui.available_height()));
     egui::ScrollArea::both()
         .id_salt("json_tree")
         .auto_shrink([false, false])
+        .scroll_to_offset(scroll_to)
         .show_rows(ui, row_height, visible.len(), |ui, rows| {
             for position in rows {
                 let Some(&index) = visible.get(position) else {
@@ -538,4 +615,30 @@ fn json_tree_ui(ui: &mut Ui, analysis: &Analysis, state: &mut DetailState) {
                 );
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::payload_view::analyze;
+
+    #[test]
+    fn choosing_by_name_highlights_that_header_or_fields_bytes() {
+        let headers: &[u8] =
+            b"NATS/1.0\r\nNats-Msg-Id: a1\r\nContent-Type: application/json\r\n\r\n";
+        let data: &[u8] = br#"{"order":{"amount":374.23},"amount":1}"#;
+        let all = [headers, data].concat();
+        let analysis = analyze(headers, data);
+        let mut state = DetailState::default();
+        // Depth-first, as the tree lists them: the nested member comes first.
+        assert!(state.choose_field_named(&analysis, "amount"));
+        let range = state.highlight(&analysis, headers.len()).expect("a range");
+        assert_eq!(&all[range], br#""amount":374.23"#);
+        assert!(state.choose_header_named(&analysis, "content-type"));
+        assert_eq!(state.selected_node, None);
+        let range = state.highlight(&analysis, headers.len()).expect("a range");
+        assert_eq!(&all[range], b"Content-Type: application/json");
+        assert!(!state.choose_field_named(&analysis, "missing"));
+        assert!(!state.choose_header_named(&analysis, "X-Missing"));
+    }
 }

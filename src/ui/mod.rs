@@ -27,7 +27,7 @@ pub mod sample;
 pub mod widgets;
 pub mod workers;
 
-pub use app::{App, ScreenshotPlan, Settings};
+pub use app::{App, DetailChoice, ScreenshotPlan, Settings};
 pub use command::{Action, Command};
 pub use dialogs::{Dialog, DialogKind};
 pub use document::{Document, Pane};
@@ -64,14 +64,24 @@ impl eframe::App for Window {
         }
     }
 
-    /// Theme and last folder, kept between runs in eframe's storage.
+    /// Theme, last folder and the Messages columns and sort, kept between runs.
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, SETTINGS_KEY, &self.app.settings);
+        save_settings(&self.app.settings, storage);
     }
 }
 
 /// The key of [`Settings`] in eframe's storage.
 const SETTINGS_KEY: &str = "jsbackup.settings";
+
+/// Writes `settings` to eframe's storage (what the window does on save).
+pub fn save_settings(settings: &Settings, storage: &mut dyn eframe::Storage) {
+    eframe::set_value(storage, SETTINGS_KEY, settings);
+}
+
+/// The stored settings; the defaults when none are stored or they do not parse.
+pub fn load_settings(storage: &dyn eframe::Storage) -> Settings {
+    eframe::get_value(storage, SETTINGS_KEY).unwrap_or_default()
+}
 
 fn native_options(size: [f32; 2]) -> eframe::NativeOptions {
     eframe::NativeOptions {
@@ -100,7 +110,7 @@ pub fn run_app(path: Option<PathBuf>) -> anyhow::Result<()> {
         Box::new(|creation| {
             let mut window = window;
             if let Some(storage) = creation.storage {
-                window.app.settings = eframe::get_value(storage, SETTINGS_KEY).unwrap_or_default();
+                window.app.settings = load_settings(storage);
             }
             Ok(Box::new(window))
         }),
@@ -124,6 +134,8 @@ pub struct ScreenshotRequest {
     pub dark_theme: Option<bool>,
     /// A Messages-pane filter expression (the `where` field).
     pub where_expression: Option<String>,
+    /// A header or JSON field of the selected message to highlight in the linked hex view.
+    pub choose: Option<DetailChoice>,
 }
 
 /// Opens `path` in a real window, waits for indexing, shows the pane, saves a
@@ -137,6 +149,7 @@ pub fn run_screenshot(request: ScreenshotRequest) -> anyhow::Result<String> {
     plan.frames_after_ready = request.frames;
     plan.dialog = request.dialog;
     plan.where_expression = request.where_expression;
+    plan.choose = request.choose;
     let result = plan.result.clone();
     app.screenshot = Some(plan);
     let stats = std::sync::Arc::new(std::sync::Mutex::new(String::new()));

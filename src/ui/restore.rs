@@ -10,6 +10,7 @@ use super::widgets;
 use super::workers::{spawn_job, Job};
 use crate::model::Backup;
 use crate::ops::config_check::ConfigPolicy;
+use crate::ops::export::MaybeDeletedChoice;
 use crate::ops::nats_client::Auth;
 use crate::ops::preflight::{
     self, server_preflight, store_preflight, stream_dir, ArchivePlan, Check,
@@ -64,6 +65,9 @@ pub struct RestoreDialog {
     pub replace: bool,
     /// Restore the intact part of a damaged backup (refused without it).
     pub salvage: bool,
+    /// Salvage: keep or drop the messages that may have been deleted (no default:
+    /// the restore waits for the choice when there are any).
+    pub maybe_deleted: Option<MaybeDeletedChoice>,
     /// What a restore of this backup leaves out (computed once: it walks every row).
     damage: DamageAccount,
     /// The second confirmation of "replace" is showing.
@@ -96,6 +100,7 @@ impl RestoreDialog {
             reference_ns,
             replace: false,
             salvage: false,
+            maybe_deleted: None,
             damage: DamageAccount::of(&backup),
             confirm_replace: false,
             dirty_since: None,
@@ -278,6 +283,7 @@ impl RestoreDialog {
                     replace: self.replace,
                     config_policy: self.config_policy(),
                     salvage: self.salvage,
+                    maybe_deleted: self.maybe_deleted,
                 };
                 spawn_job("restore", ctx, move |progress, cancel| {
                     restore_to_store(
@@ -304,6 +310,7 @@ impl RestoreDialog {
                 options.drop_unknown_config = self.drop_unknown_config;
                 options.reference_ns = reference_ns;
                 options.salvage = self.salvage;
+                options.maybe_deleted = self.maybe_deleted;
                 spawn_job("restore", ctx, move |progress, cancel| {
                     restore_to_server(
                         &backup,
@@ -371,6 +378,7 @@ impl RestoreDialog {
             let blocked = refusal.is_some();
             // A blocked restore can still be asked for: it answers with the refusal.
             let ready = !self.stream_name.trim().is_empty()
+                && self.maybe_deleted_chosen()
                 && match self.target {
                     Target::Store => self.store.path().is_some(),
                     Target::Server => !self.url.trim().is_empty(),
@@ -531,7 +539,13 @@ impl RestoreDialog {
         changed
     }
 
-    /// The salvage checkbox, shown only for a damaged backup; true when it changed.
+    /// A salvage with messages that may have been deleted waits for the choice.
+    fn maybe_deleted_chosen(&self) -> bool {
+        !self.salvage || self.backup.maybe_deleted.is_empty() || self.maybe_deleted.is_some()
+    }
+
+    /// The salvage checkbox, shown only for a damaged backup, and the choice about
+    /// messages that may have been deleted once it is ticked; true when one changed.
     fn salvage_ui(&mut self, ui: &mut Ui) -> bool {
         let mut changed = false;
         let damage = &self.damage;
@@ -547,7 +561,14 @@ impl RestoreDialog {
                     ),
                 )
                 .changed();
-            if !self.salvage {
+            if self.salvage {
+                changed |= dialog::maybe_deleted_ui(
+                    ui,
+                    &self.backup,
+                    &mut self.maybe_deleted,
+                    "restoring",
+                );
+            } else {
                 widgets::weak(
                     ui,
                     "The backup is damaged: without salvage the restore is refused.",
@@ -680,6 +701,9 @@ impl RestoreDialog {
                         ))
                         .color(widgets::warn_color(ui)),
                     );
+                }
+                if let Some(outcome) = &report.maybe_deleted {
+                    widgets::weak(ui, outcome.text());
                 }
                 widgets::mono(
                     ui,

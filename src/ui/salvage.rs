@@ -298,40 +298,6 @@ impl SalvageDialog {
         }
     }
 
-    /// The count of messages that may have been deleted, and the choice to keep or
-    /// drop them (nothing when there are none).
-    fn maybe_deleted_ui(&mut self, ui: &mut Ui) {
-        let count = self.backup.maybe_deleted.len() as u64;
-        if count == 0 {
-            return;
-        }
-        ui.label(
-            RichText::new(format!(
-                "{} message{} may have been deleted: their deletion records are lost (sequences {})",
-                widgets::count(count),
-                widgets::plural(count),
-                ranges_text(&to_ranges(self.backup.maybe_deleted.iter().copied()))
-            ))
-            .color(ui.visuals().warn_fg_color),
-        );
-        ui.horizontal(|ui| {
-            ui.label("These messages");
-            ui.radio_value(
-                &mut self.maybe_deleted,
-                Some(MaybeDeletedChoice::Drop),
-                "leave out (as deleted)",
-            );
-            ui.radio_value(
-                &mut self.maybe_deleted,
-                Some(MaybeDeletedChoice::Keep),
-                "keep",
-            );
-        });
-        if self.maybe_deleted.is_none() {
-            widgets::weak(ui, "choose whether to keep them before saving");
-        }
-    }
-
     fn body_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
         ui.label(damage_summary(&self.backup));
         widgets::weak(
@@ -352,7 +318,7 @@ impl SalvageDialog {
                     "v1 (tar, older servers)",
                 );
             });
-            self.maybe_deleted_ui(ui);
+            dialog::maybe_deleted_ui(ui, &self.backup, &mut self.maybe_deleted, "saving");
             self.out.ui(
                 ui,
                 "output directory",

@@ -1,11 +1,13 @@
 //! Which archive rows a restore writes, and the walk that reads them: damaged
 //! rows are always left out; then either the settled rows of the restore
 //! prediction (a local restore by default), or, if asked, the rows whose
-//! `Nats-TTL` ran out. Left-out rows become deleted sequences.
+//! `Nats-TTL` ran out; a salvage with `--maybe-deleted drop` also leaves out
+//! the rows that may have been deleted. Left-out rows become deleted sequences.
 
 use super::RestoreReport;
 use crate::format::headers::flags;
 use crate::model::Backup;
+use crate::ops::export_drops::MaybeDeletedRule;
 use crate::ops::read::{MessageReader, ReadError};
 
 /// What a restore leaves out besides damaged rows.
@@ -23,6 +25,8 @@ pub enum RowRule<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SkipReason {
     Damaged,
+    /// A salvage chose to drop the messages that may have been deleted.
+    MaybeDeleted,
     Expired,
     /// Dropped by a limit, max_age or TTL rule of the settled prediction.
     Settled,
@@ -47,12 +51,31 @@ pub fn skip_reason(backup: &Backup, row: usize, rule: RowRule<'_>) -> Option<Ski
     }
 }
 
+/// Why a row is not restored under `rule` and the salvage's `maybe_deleted`
+/// rule: damaged first, then maybe deleted, then `rule`'s reason.
+fn row_skip(
+    backup: &Backup,
+    row: usize,
+    rule: RowRule<'_>,
+    maybe_deleted: MaybeDeletedRule<'_>,
+) -> Option<SkipReason> {
+    let reason = skip_reason(backup, row, rule);
+    if reason == Some(SkipReason::Damaged) {
+        return reason;
+    }
+    let seq = backup.messages.seq.get(row).copied()?;
+    if maybe_deleted.drops(seq) {
+        return Some(SkipReason::MaybeDeleted);
+    }
+    reason
+}
+
 /// Calls `push(seq, ts_ns, subject, headers, data)` for every row a restore
-/// keeps under `rule`, counting the rows it leaves out in `report`.
+/// keeps under `rules`, counting the rows it leaves out in `report`.
 /// `before_row(row)` runs first for every row (cancel and progress).
 pub(crate) fn for_each_kept_row<E>(
     backup: &Backup,
-    rule: RowRule<'_>,
+    (rule, maybe_deleted): (RowRule<'_>, MaybeDeletedRule<'_>),
     report: &mut RestoreReport,
     read_error: impl Fn(ReadError) -> E,
     mut before_row: impl FnMut(usize) -> Result<(), E>,
@@ -65,9 +88,13 @@ pub(crate) fn for_each_kept_row<E>(
     };
     for row in 0..backup.messages.len() {
         before_row(row)?;
-        match skip_reason(backup, row, rule) {
+        match row_skip(backup, row, rule, maybe_deleted) {
             Some(SkipReason::Damaged) => {
                 report.damaged_skipped += 1;
+                continue;
+            }
+            Some(SkipReason::MaybeDeleted) => {
+                report.dropped.maybe_deleted += 1;
                 continue;
             }
             Some(SkipReason::Expired) => {
@@ -97,11 +124,12 @@ pub(crate) fn for_each_kept_row<E>(
 }
 
 /// [`for_each_kept_row`] with every intact row, or without the expired ones
-/// (the server restore's `--drop-expired`).
+/// (the server restore's `--drop-expired`), and without the maybe-deleted ones
+/// when the salvage's rule drops them.
 pub(crate) fn for_each_restored_message<E>(
     backup: &Backup,
-    drop_expired: bool,
-    reference_ns: i64,
+    (drop_expired, reference_ns): (bool, i64),
+    maybe_deleted: MaybeDeletedRule<'_>,
     report: &mut RestoreReport,
     read_error: impl Fn(ReadError) -> E,
     before_row: impl FnMut(usize) -> Result<(), E>,
@@ -112,5 +140,12 @@ pub(crate) fn for_each_restored_message<E>(
     } else {
         RowRule::All
     };
-    for_each_kept_row(backup, rule, report, read_error, before_row, push)
+    for_each_kept_row(
+        backup,
+        (rule, maybe_deleted),
+        report,
+        read_error,
+        before_row,
+        push,
+    )
 }

@@ -271,37 +271,9 @@ impl EntryLoop {
             return self.skip_data(stream, backup, size);
         }
         if let Some(consumer_name) = name.strip_prefix("consumers/") {
-            if scan.consumer_names.contains(consumer_name) {
-                if backup.findings.stores(FindingKind::ConsumerMeta) {
-                    backup.findings.push(
-                        Finding::error(
-                            FindingKind::ConsumerMeta,
-                            format!("consumer {consumer_name:?} appears more than once: a restore creates it once and fails on the next (only the first is kept)"),
-                        )
-                        .entry(name.clone())
-                        .offset(header.offset),
-                    );
-                } else {
-                    backup
-                        .findings
-                        .count_only(FindingKind::ConsumerMeta, Severity::Error);
-                }
-                if self.too_many_fruitless(backup, header.offset) {
-                    return Step::Stop;
-                }
-                return self.skip_data(stream, backup, size);
+            if let Some(step) = self.admit_consumer(stream, backup, scan, header, consumer_name) {
+                return step;
             }
-            // Held: the JSON as parsed, its name twice and the entry row.
-            let held = size
-                .saturating_mul(2)
-                .saturating_add(256 + 2 * name.len() as u64);
-            if !scan
-                .budget
-                .charge(backup, held, &format!("consumer {consumer_name:?}"))
-            {
-                return Step::Stop;
-            }
-            scan.consumer_names.insert(consumer_name.to_string());
         }
         let data = match stream.take(size as usize) {
             Ok(data) => data.to_vec(),
@@ -334,6 +306,53 @@ impl EntryLoop {
             parse_v2_consumer(backup, consumer_name, &name, &data, header.data_offset);
         }
         Step::Next
+    }
+
+    /// A consumer entry: a second one of the same name is reported and skipped
+    /// (a restore would fail on it); the first is charged to the memory budget.
+    /// `Some(step)` when the entry is not to be read.
+    fn admit_consumer<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        scan: &mut Scan,
+        header: &EntryHeader,
+        consumer_name: &str,
+    ) -> Option<Step> {
+        let name = header.name_lossy();
+        let size = header.data_len();
+        if scan.consumer_names.contains(consumer_name) {
+            if backup.findings.stores(FindingKind::ConsumerMeta) {
+                backup.findings.push(
+                    Finding::error(
+                        FindingKind::ConsumerMeta,
+                        format!("consumer {consumer_name:?} appears more than once: a restore creates it once and fails on the next (only the first is kept)"),
+                    )
+                    .entry(name.clone())
+                    .offset(header.offset),
+                );
+            } else {
+                backup
+                    .findings
+                    .count_only(FindingKind::ConsumerMeta, Severity::Error);
+            }
+            if self.too_many_fruitless(backup, header.offset) {
+                return Some(Step::Stop);
+            }
+            return Some(self.skip_data(stream, backup, size));
+        }
+        // Held: the JSON as parsed, its name twice and the entry row.
+        let held = size
+            .saturating_mul(2)
+            .saturating_add(256 + 2 * name.len() as u64);
+        if !scan
+            .budget
+            .charge(backup, held, &format!("consumer {consumer_name:?}"))
+        {
+            return Some(Step::Stop);
+        }
+        scan.consumer_names.insert(consumer_name.to_string());
+        None
     }
 
     /// A sequence-0 entry that is neither state.json, a consumer nor the sentinel:

@@ -19,6 +19,9 @@ pub struct ScreenshotPlan {
     pub dialog: Option<DialogKind>,
     /// A filter expression to type into the Messages pane's `where` field.
     pub where_expression: Option<String>,
+    /// A header line or JSON member of the selected message to choose, so the
+    /// linked hex view highlights its bytes.
+    pub choose: Option<DetailChoice>,
     /// Set once the PNG is written (or failed).
     pub result: Arc<Mutex<Option<Result<(), String>>>>,
     pub timeout: Duration,
@@ -39,6 +42,7 @@ impl ScreenshotPlan {
             select_seq,
             dialog: None,
             where_expression: None,
+            choose: None,
             result: Arc::new(Mutex::new(None)),
             timeout: Duration::from_secs(120),
             frames_after_ready: 8,
@@ -49,6 +53,15 @@ impl ScreenshotPlan {
             closing: false,
         }
     }
+}
+
+/// What to choose in the selected message's detail (`--select-header`, `--select-field`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DetailChoice {
+    /// The first header line with this name (ASCII case-insensitive).
+    Header(String),
+    /// The first JSON member with this key.
+    Field(String),
 }
 
 /// Frame timing, to measure the UI cost (`ui()` time and eframe's CPU usage).
@@ -96,6 +109,86 @@ impl FrameStats {
 }
 
 impl App {
+    /// Opens the dialog, pane, filter and selection the plan asks for (once, when indexed).
+    fn prepare_screenshot(&mut self) {
+        let Some(plan) = self.screenshot.as_ref() else {
+            return;
+        };
+        let pane = plan.pane;
+        let select_seq = plan.select_seq;
+        let where_expression = plan.where_expression.clone();
+        let dialog = plan.dialog;
+        // Time only the steady frames, not start-up and indexing.
+        self.frame_stats = FrameStats::default();
+        // Opened now; the dialog's own checks make the app unsettled until done.
+        match dialog {
+            Some(DialogKind::Restore) => self.run(Action::Restore),
+            Some(DialogKind::Export) => self.run(Action::Export),
+            Some(DialogKind::Salvage) => self.run(Action::Salvage),
+            Some(DialogKind::Shortcuts) => self.run(Action::KeyboardShortcuts),
+            Some(DialogKind::Palette) => self.run(Action::CommandPalette),
+            None => {}
+        }
+        let Some(document) = self.documents.get_mut(self.active) else {
+            return;
+        };
+        document.pane = pane;
+        if let Some(text) = where_expression {
+            document.messages.spec.expression = text;
+        }
+        if let Some(seq) = select_seq {
+            // A seq past the rows shown leaves the pane as it is; the screenshot shows that.
+            let _ = document.go_to_seq(seq);
+            document.pane = pane;
+        }
+        if pane == Pane::Consumers && document.consumers.selected.is_none() {
+            let has_consumers = document
+                .backup
+                .as_ref()
+                .is_some_and(|backup| !backup.consumers.is_empty());
+            if has_consumers {
+                document.consumers.selected = Some(0);
+            }
+        }
+    }
+
+    /// Chooses a header or field in the detail of the selected message, with
+    /// the hex dump beside it. `Ok(false)`: the detail is not drawn yet.
+    fn choose_in_detail(&mut self, choice: &DetailChoice) -> Result<bool, String> {
+        let Some(document) = self.documents.get_mut(self.active) else {
+            return Err("no backup is open".into());
+        };
+        let messages = &mut document.messages;
+        let view = match &messages.detail {
+            Some(Ok(view)) => view,
+            Some(Err(message)) => return Err(format!("the selected message: {message}")),
+            None if messages.selected_row.is_none() => {
+                return Err("--select-header/--select-field: no message is selected".into())
+            }
+            None => return Ok(false),
+        };
+        let state = &mut messages.browse.detail;
+        // Chosen after the detail follows this message, or the choice is reset.
+        if state.shown_seq() != Some(view.seq) {
+            return Ok(false);
+        }
+        let (found, what) = match choice {
+            DetailChoice::Header(name) => (
+                state.choose_header_named(&view.analysis, name),
+                format!("header {name}"),
+            ),
+            DetailChoice::Field(key) => (
+                state.choose_field_named(&view.analysis, key),
+                format!("JSON field {key}"),
+            ),
+        };
+        if !found {
+            return Err(format!("seq {} has no {what}", view.seq));
+        }
+        state.linked_hex = Some(true);
+        Ok(true)
+    }
+
     pub(super) fn drive_screenshot(&mut self, ctx: &egui::Context) {
         let settled = self.is_settled();
         let Some(plan) = self.screenshot.as_mut() else {
@@ -129,40 +222,7 @@ impl App {
         }
         if !plan.prepared {
             plan.prepared = true;
-            // Time only the steady frames, not start-up and indexing.
-            self.frame_stats = FrameStats::default();
-            let pane = plan.pane;
-            let select_seq = plan.select_seq;
-            let where_expression = plan.where_expression.clone();
-            // Opened now; the dialog's own checks make the app unsettled until done.
-            match plan.dialog {
-                Some(DialogKind::Restore) => self.run(Action::Restore),
-                Some(DialogKind::Export) => self.run(Action::Export),
-                Some(DialogKind::Salvage) => self.run(Action::Salvage),
-                Some(DialogKind::Shortcuts) => self.run(Action::KeyboardShortcuts),
-                Some(DialogKind::Palette) => self.run(Action::CommandPalette),
-                None => {}
-            }
-            if let Some(document) = self.documents.get_mut(self.active) {
-                document.pane = pane;
-                if let Some(text) = where_expression {
-                    document.messages.spec.expression = text;
-                }
-                if let Some(seq) = select_seq {
-                    // A seq past the rows shown leaves the pane as it is; the screenshot shows that.
-                    let _ = document.go_to_seq(seq);
-                    document.pane = pane;
-                }
-                if pane == Pane::Consumers && document.consumers.selected.is_none() {
-                    let has_consumers = document
-                        .backup
-                        .as_ref()
-                        .is_some_and(|backup| !backup.consumers.is_empty());
-                    if has_consumers {
-                        document.consumers.selected = Some(0);
-                    }
-                }
-            }
+            self.prepare_screenshot();
             return;
         }
         let detail_pending = self.documents.get(self.active).is_some_and(|document| {
@@ -174,6 +234,24 @@ impl App {
         if detail_pending {
             return;
         }
+        if let Some(choice) = plan.choose.clone() {
+            match self.choose_in_detail(&choice) {
+                Ok(false) => return,
+                Ok(true) => {}
+                Err(message) => {
+                    if let Some(plan) = self.screenshot.as_mut() {
+                        if let Ok(mut result) = plan.result.lock() {
+                            *result = Some(Err(message));
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+        let Some(plan) = self.screenshot.as_mut() else {
+            return;
+        };
+        plan.choose = None;
         plan.ready_frames += 1;
         // A few frames so layout (table column widths, scroll) settles.
         if plan.ready_frames < plan.frames_after_ready.max(3) {
