@@ -25,6 +25,8 @@ const SUBJECT_PROBE: usize = 64;
 #[derive(Debug, Clone)]
 pub struct RecordSearch {
     credit: usize,
+    /// Bytes hashed so far (candidates and their fixed cost), for the linearity tests.
+    hashed: usize,
 }
 
 impl RecordSearch {
@@ -33,7 +35,13 @@ impl RecordSearch {
     pub fn new(block_len: usize) -> Self {
         Self {
             credit: block_len.saturating_mul(2).saturating_add(1 << 20),
+            hashed: 0,
         }
+    }
+
+    /// Bytes hashed so far, with each checksum's fixed cost.
+    pub fn hashed(&self) -> usize {
+        self.hashed
     }
 
     /// The next offset ≥ `from` where a whole record with a valid checksum starts;
@@ -66,6 +74,7 @@ impl RecordSearch {
             return false;
         }
         self.credit -= cost;
+        self.hashed = self.hashed.saturating_add(cost);
         candidate
             .get(..len)
             .is_some_and(|bytes| filestore::record_checksum_ok(bytes, key))
@@ -171,12 +180,42 @@ mod tests {
     fn a_spent_credit_passes_a_candidate_over_and_the_search_goes_on() {
         let key = Hh64Key::new("S-1");
         let data = block(&key, 1..10);
-        let mut search = RecordSearch { credit: 0 };
+        let mut search = RecordSearch {
+            credit: 0,
+            hashed: 0,
+        };
         let second = data.len() / 9;
         // The first record is too long for no credit; the search moves on, earning
         // credit, until a record is covered.
         let found = search.find_next(&data, 0, &key);
         assert!(found.is_some_and(|at| at >= second), "{found:?}");
+    }
+
+    /// Crafted heads at every 64 bytes that pass every cheap test and each claim
+    /// 4 MiB: hashing stays within the credit (linear in the block), and the real
+    /// record at the end is still found.
+    #[test]
+    fn crafted_heads_cost_linear_hashing() {
+        let key = Hh64Key::new("S-1");
+        let block_len = 8 << 20;
+        let mut data = Vec::with_capacity(block_len + 64);
+        while data.len() < block_len {
+            let mut unit = Vec::new();
+            unit.extend_from_slice(&(4u32 << 20).to_le_bytes());
+            unit.extend_from_slice(&7u64.to_le_bytes());
+            unit.extend_from_slice(&1i64.to_le_bytes());
+            unit.extend_from_slice(&8u16.to_le_bytes());
+            unit.extend_from_slice(b"orders.1");
+            unit.resize(64, b'x');
+            data.extend_from_slice(&unit);
+        }
+        let real_at = data.len();
+        encode_record(&mut data, &key, 9, 1, b"orders.9", b"", b"{}");
+        assert!(plausible_record(&data).is_some());
+        let mut search = RecordSearch::new(data.len());
+        assert_eq!(search.find_next(&data, 0, &key), Some(real_at));
+        let bound = data.len() * (2 + CREDIT_PER_BYTE) + (1 << 20);
+        assert!(search.hashed() <= bound, "{} > {bound}", search.hashed());
     }
 
     #[test]
