@@ -225,3 +225,33 @@ fn a_chunk_decoded_astray_loses_only_that_chunk() {
     let kept = salvage_keeps_everything_outside("astray", &file, (from, to));
     println!("astray: {kept} messages outside the damage kept");
 }
+
+/// Found with the bit flips (v1 seed 103 of the saved archive): the checksum hashes
+/// subject, headers and data as one run, so a record whose subject length was
+/// damaged still verifies — with payload bytes moved into its subject. In bytes
+/// that fail their S2 CRC, such a record must not be salvaged as intact.
+#[test]
+fn a_moved_subject_boundary_in_a_failed_chunk_is_not_salvaged() {
+    let (data, _) = decompressed(&common::fixture("v1/compressed"));
+    let backup = open_backup(
+        &common::fixture("v1/compressed"),
+        &mut ScanControl::default(),
+    )
+    .expect("open");
+    let row = (100..backup.messages.len())
+        .find(|&row| backup.messages.row(row).expect("row").hdr_len == 0)
+        .expect("a record without headers");
+    let record = record_offset(&data, row);
+    let chunk = 64 << 10;
+    let index = record / chunk;
+    // Whole inside one chunk, so only that chunk fails its CRC.
+    assert_eq!(index, (record + 64) / chunk);
+    let (from, to) = (index * chunk, (index + 1) * chunk);
+    let original = data[from..to].to_vec();
+    let mut damaged = data.clone();
+    let subject_len = u16::from_le_bytes([data[record + 20], data[record + 21]]);
+    damaged[record + 20..record + 22].copy_from_slice(&(subject_len + 12).to_le_bytes());
+    let file = s2_file(&damaged, Some((index, &original)));
+    let kept = salvage_keeps_everything_outside("moved-subject", &file, (from, to));
+    println!("moved-subject: {kept} messages outside the damage kept");
+}

@@ -26,6 +26,10 @@ impl SubjectTable {
         self.lookup.insert(subject.into(), id);
         id
     }
+    /// The id of a subject already interned, without interning it.
+    pub fn find(&self, subject: &[u8]) -> Option<u32> {
+        self.lookup.get(subject).copied()
+    }
     pub fn name(&self, id: u32) -> &str {
         self.names
             .get(id as usize)

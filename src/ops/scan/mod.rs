@@ -280,6 +280,33 @@ pub(super) struct Scan {
     pub(super) budget: budget::Budget,
     /// v2: consumer names seen (a second entry of a name is a finding, not a consumer).
     pub(super) consumer_names: FxHashSet<String>,
+    /// v1: decompressed ranges of the S2 chunks that failed their CRC, in order, and
+    /// how many chunk records have been looked at for them.
+    pub(super) bad_chunks: Vec<(u64, u64)>,
+    pub(super) chunks_noted: usize,
+    /// v1: subjects of records read from bytes whose S2 CRC holds (or confirmed).
+    pub(super) proven_subjects: FxHashSet<u32>,
+}
+
+impl Scan {
+    /// Notes the chunks decoded since the last call that failed their CRC.
+    pub(super) fn note_bad_chunks(&mut self, chunks: &[ChunkRecord]) {
+        for chunk in chunks.get(self.chunks_noted..).unwrap_or_default() {
+            if chunk.status != ChunkStatus::Ok {
+                self.bad_chunks
+                    .push((chunk.decompressed_offset, chunk.decompressed_end()));
+            }
+        }
+        self.chunks_noted = self.chunks_noted.max(chunks.len());
+    }
+
+    /// Does any byte of `from..to` lie in a chunk that failed its CRC?
+    pub(super) fn in_bad_chunk(&self, from: u64, to: u64) -> bool {
+        let first = self.bad_chunks.partition_point(|&(_, end)| end <= from);
+        self.bad_chunks
+            .get(first)
+            .is_some_and(|&(start, _)| start < to)
+    }
 }
 
 #[derive(Default)]

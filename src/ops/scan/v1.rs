@@ -91,6 +91,7 @@ pub(super) fn scan_v1<S: ChunkSource>(
             break;
         }
     }
+    scan.note_bad_chunks(&stream.chunks.chunks);
     members.adopt_orphan(backup, scan, None);
     super::v1_state::finish_v1(backup, scan);
     Ok(())
@@ -166,7 +167,9 @@ impl MemberLoop {
                 return self.skip_member(stream, backup, scan);
             }
         }
-        if let Err(error) = self.tar.read_data(stream, header.size, &mut self.data) {
+        let read = self.tar.read_data(stream, header.size, &mut self.data);
+        scan.note_bad_chunks(&stream.chunks.chunks);
+        if let Err(error) = read {
             return self.cut_member(stream, backup, scan, &name, &header, error);
         }
         self.store_member(backup, scan, &name, &header)
@@ -232,6 +235,7 @@ impl MemberLoop {
         let max_keep = (header.size as usize).saturating_sub(self.data.len());
         // Bytes before a discontinuity are not contiguous with what follows: no look-back.
         let (found, _) = self.tar.resync_collecting(stream, &mut rest, max_keep, 0);
+        scan.note_bad_chunks(&stream.chunks.chunks);
         let before = backup.messages.len();
         // The unreadable end of the part before the gap goes in front: a record that
         // spans the gap verifies when no bytes were lost after all (only garbage
@@ -353,6 +357,7 @@ impl MemberLoop {
         let (found, kept_from) =
             self.tar
                 .resync_collecting(stream, &mut kept, MAX_BLOCK_TAIL, look_back);
+        scan.note_bad_chunks(&stream.chunks.chunks);
         let recovered = match tail {
             Some(tail) => self.recover_block_tail(backup, scan, tail, &kept, kept_from),
             None => {

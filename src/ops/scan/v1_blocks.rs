@@ -8,6 +8,7 @@ use crate::format::filestore_search::RecordSearch;
 use crate::format::hash::Hh64Key;
 use crate::format::headers::{self, Ttl};
 use crate::model::{Backup, Finding, FindingKind, MessageRow};
+use crate::util::fxhash::FxHashMap;
 
 /// One block member's bytes and where they sit in the decompressed stream.
 pub(super) struct Block<'a> {
@@ -58,17 +59,30 @@ pub(super) fn scan_block(backup: &mut Backup, scan: &mut Scan, block: &Block) ->
         last8.copy_from_slice(tail);
     }
     scan.blocks.insert(block.index, (data.len() as u64, last8));
+    // Subjects that several checksum-verified records of the block share: in bytes
+    // failing their S2 CRC they confirm a record's subject length (a damaged one
+    // makes a subject of its own, with payload bytes in it).
+    let block_end = block.data_offset + data.len() as u64;
+    let shared_subjects = if scan.in_bad_chunk(block.data_offset, block_end) {
+        subject_counts(data, block.key)
+    } else {
+        FxHashMap::default()
+    };
     let mut visitor = RecordVisitor {
+        shared_subjects: &shared_subjects,
         backup: &mut *backup,
         scan: &mut *scan,
         block,
         last_in_block: 0,
         damaged: Vec::new(),
+        unconfirmed: Vec::new(),
     };
     let gaps = filestore::walk_records_resyncing(data, block.key, |record| visitor.visit(record));
     let damaged = visitor.damaged;
+    let unconfirmed = visitor.unconfirmed;
     let first_bad = damaged
         .iter()
+        .chain(&unconfirmed)
         .map(|(_, offset)| *offset as usize)
         .chain(gaps.iter().map(|gap| gap.bad_at))
         .min();
@@ -86,6 +100,7 @@ pub(super) fn scan_block(backup: &mut Backup, scan: &mut Scan, block: &Block) ->
         .filter(|gap| gap.resumed_at.is_none())
         .map(|gap| gap.bad_at);
     report_block_damage(backup, block, &damaged, gaps);
+    report_unconfirmed(backup, block, &unconfirmed);
     tail
 }
 
@@ -98,6 +113,12 @@ struct RecordVisitor<'a> {
     last_in_block: u64,
     /// (sequence, block offset) of records failing their checksum.
     damaged: Vec<(u64, u64)>,
+    /// Subject → checksum-verified records of the block with it (only when the block
+    /// touches bytes that fail their S2 CRC).
+    shared_subjects: &'a FxHashMap<&'a [u8], u32>,
+    /// (sequence, block offset) of records passing their checksum in bytes that fail
+    /// their S2 CRC, whose subject or header length could not be confirmed.
+    unconfirmed: Vec<(u64, u64)>,
 }
 
 impl RecordVisitor<'_> {
@@ -132,7 +153,6 @@ impl RecordVisitor<'_> {
         if record.seq <= self.last_in_block {
             return;
         }
-        self.last_in_block = record.seq;
         let data = self.block.data;
         let subject = data
             .get(record.subject_start..record.subject_start + record.subject_len)
@@ -140,9 +160,29 @@ impl RecordVisitor<'_> {
         let header_block = data
             .get(record.hdr_start..record.hdr_start + record.hdr_len)
             .unwrap_or_default();
+        // The checksum hashes subject, headers and data as one run: a damaged subject
+        // or header length moves their boundaries unnoticed. Bytes whose S2 CRC holds
+        // prove them; in bytes that fail it they must be confirmed otherwise.
+        let start = self.block.data_offset + record.offset as u64;
+        let in_bad_chunk = self.scan.in_bad_chunk(start, start + u64::from(record.len));
+        if in_bad_chunk && !self.split_confirmed(subject, header_block, record) {
+            self.unconfirmed.push((record.seq, record.offset as u64));
+            self.scan.damaged_seqs.push(record.seq);
+            let mut damaged = damaged_record(self.block, record);
+            damaged.reason = format!(
+                "passes its record checksum, but lies in bytes that fail their S2 chunk's CRC and its subject or header length (not covered by the checksum) cannot be confirmed: record at block offset {} of {}",
+                record.offset, self.block.entry
+            );
+            self.scan.damaged_records.push(damaged);
+            return;
+        }
+        self.last_in_block = record.seq;
         let (message_flags, ttl) = headers::classify(header_block);
         let backup = &mut *self.backup;
         let subject_id = backup.subjects.intern(subject);
+        if !in_bad_chunk {
+            self.scan.proven_subjects.insert(subject_id);
+        }
         if ttl != Ttl::None {
             backup.messages.ttls.push((record.seq, ttl));
         }
@@ -157,6 +197,59 @@ impl RecordVisitor<'_> {
         });
         self.scan.row_block.push(self.block.index);
         self.scan.row_record_len.push(record.len);
+    }
+}
+
+impl RecordVisitor<'_> {
+    /// Are the boundaries the checksum does not cover right? The subject is one
+    /// already read from bytes whose CRC holds or one other records of the block
+    /// share, and a header block is framed as the
+    /// server's clients write it (`NATS/1` … blank line).
+    fn split_confirmed(&self, subject: &[u8], header_block: &[u8], record: &Record) -> bool {
+        let known_subject = self
+            .backup
+            .subjects
+            .find(subject)
+            .is_some_and(|id| self.scan.proven_subjects.contains(&id))
+            || self
+                .shared_subjects
+                .get(subject)
+                .is_some_and(|&count| count >= 2);
+        let has_header_word = record.hdr_start != record.subject_start + record.subject_len;
+        let headers_framed = !has_header_word
+            || (header_block.starts_with(b"NATS/1") && header_block.ends_with(b"\r\n\r\n"));
+        known_subject && headers_framed
+    }
+}
+
+/// How many checksum-verified message records of the block carry each subject.
+fn subject_counts<'a>(data: &'a [u8], key: &Hh64Key) -> FxHashMap<&'a [u8], u32> {
+    let mut counts: FxHashMap<&'a [u8], u32> = FxHashMap::default();
+    // Only the counts are wanted here: the gaps are reported by the real walk.
+    let _gaps = filestore::walk_records_resyncing(data, key, |record| {
+        if record.checksum_ok && record.kind == RecordKind::Message {
+            if let Some(subject) =
+                data.get(record.subject_start..record.subject_start + record.subject_len)
+            {
+                *counts.entry(subject).or_default() += 1;
+            }
+        }
+    });
+    counts
+}
+
+fn report_unconfirmed(backup: &mut Backup, block: &Block, unconfirmed: &[(u64, u64)]) {
+    let entry = block.entry;
+    for &(seq, offset) in unconfirmed {
+        backup.findings.push(
+            Finding::error(
+                FindingKind::RecordChecksum,
+                format!("message seq {seq} in {entry} passes its record checksum but lies in bytes that fail their S2 chunk's CRC, and its subject or header length (which the checksum does not cover) cannot be confirmed: its bytes may be damaged"),
+            )
+            .entry(entry.to_string())
+            .seq(seq)
+            .offset(block.data_offset + offset),
+        );
     }
 }
 
