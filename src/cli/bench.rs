@@ -118,50 +118,50 @@ pub fn bench(args: &BenchArgs) -> Result<u8> {
         "where_rows": where_rows,
     });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        outln!("{}", serde_json::to_string_pretty(&document)?)?;
     } else {
-        println!(
+        outln!(
             "{}: {messages} messages ({} format)",
             args.path.display(),
             document["format"].as_str().unwrap_or("?")
-        );
-        println!(
+        )?;
+        outln!(
             "  raw S2 decode + walk (floor): {:8.3} s  (median of {runs})",
             floor.as_secs_f64()
-        );
-        println!(
+        )?;
+        outln!(
             "  full index:                   {:8.3} s  = {:.2}× floor, {:.2} M msg/s",
             index.as_secs_f64(),
             document["index_over_floor"].as_f64().unwrap_or(0.0),
             document["messages_per_second"].as_f64().unwrap_or(0.0) / 1e6
-        );
-        println!("  index memory:                 {:8.1} B/msg heap, {:.1} B/msg RSS growth, peak RSS {:.1} MiB", per_message(index_heap as u64), per_message(rss_with_index.saturating_sub(rss_start)), peak_rss as f64 / 1048576.0);
-        println!(
+        )?;
+        outln!("  index memory:                 {:8.1} B/msg heap, {:.1} B/msg RSS growth, peak RSS {:.1} MiB", per_message(index_heap as u64), per_message(rss_with_index.saturating_sub(rss_start)), peak_rss as f64 / 1048576.0)?;
+        outln!(
             "  payload read (cold chunk):    {:8.3} ms median, {:.3} ms max",
             read_median.as_secs_f64() * 1e3,
             read_max.as_secs_f64() * 1e3
-        );
-        println!(
+        )?;
+        outln!(
             "  Messages pane filter {:?}:   {:8.1} ms, {pane_rows} rows; payload contains {:?}: {:.1} ms, {payload_rows} rows",
             args.filter,
             pane_filter_time.as_secs_f64() * 1e3,
             args.payload,
             payload_time.as_secs_f64() * 1e3
-        );
-        println!(
+        )?;
+        outln!(
             "  --where {:?}: {:.1} ms, {where_rows} rows",
             args.where_expression,
             where_time.as_secs_f64() * 1e3
-        );
-        println!(
+        )?;
+        outln!(
             "  first rows handed out after:  {:8.3} ms",
             first_rows.as_secs_f64() * 1e3
-        );
-        println!(
+        )?;
+        outln!(
             "  subject filter {:?}: {:8.3} ms, {matched} matched",
             args.filter,
             filter_time.as_secs_f64() * 1e3
-        );
+        )?;
     }
     Ok(0)
 }

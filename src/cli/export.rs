@@ -115,35 +115,35 @@ pub fn export(args: &ExportArgs, cancel: &std::sync::atomic::AtomicBool) -> Resu
     }
     let report = export::export(&backup, &args.out, &options, &mut |_| {}, Some(cancel))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_report(&report);
+        print_report(&report)?;
     }
     Ok(0)
 }
 
-fn print_report(report: &ExportReport) {
+fn print_report(report: &ExportReport) -> std::io::Result<()> {
     let dropped = &report.dropped;
     if report.dry_run {
-        println!(
+        outln!(
             "dry run: nothing written ({} output)",
             report.format.label()
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "wrote {} ({} backup, {} bytes of data{})",
             report.out.display(),
             report.format.label(),
             report.data_file_bytes,
             if report.salvage { ", salvaged" } else { "" }
-        );
+        )?;
     }
-    println!(
+    outln!(
         "messages: {} kept of {}, {} dropped",
         report.kept_messages,
         report.source_messages,
         dropped.total()
-    );
+    )?;
     for (label, count) in [
         ("outside --from-seq/--to-seq", dropped.sequence_range),
         ("outside --since/--until", dropped.time_range),
@@ -159,11 +159,11 @@ fn print_report(report: &ExportReport) {
         ("may have been deleted", dropped.maybe_deleted),
     ] {
         if count > 0 {
-            println!("  dropped {count}: {label}");
+            outln!("  dropped {count}: {label}")?;
         }
     }
     let state = &report.state;
-    println!(
+    outln!(
         "state: first_seq {} last_seq {} messages {} bytes {} deleted {} subjects {}",
         state.first_seq,
         state.last_seq,
@@ -171,12 +171,13 @@ fn print_report(report: &ExportReport) {
         state.bytes,
         state.num_deleted,
         state.num_subjects
-    );
+    )?;
     if report.consumers.is_empty() {
-        println!("consumers: none");
+        outln!("consumers: none")?;
     } else {
-        println!("consumers: {}", report.consumers.join(", "));
+        outln!("consumers: {}", report.consumers.join(", "))?;
     }
+    Ok(())
 }
 
 pub fn export_consumers(args: &ExportConsumersArgs) -> Result<u8> {
@@ -184,17 +185,17 @@ pub fn export_consumers(args: &ExportConsumersArgs) -> Result<u8> {
     let written =
         export::export_consumers(&backup, &selection(&args.consumers, false), &args.out_dir)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&written)?);
+        outln!("{}", serde_json::to_string_pretty(&written)?)?;
     } else if written.is_empty() {
-        println!("no consumers to write");
+        outln!("no consumers to write")?;
     } else {
         for consumer in &written {
-            println!(
+            outln!(
                 "{}: {} and {}",
                 consumer.name,
                 consumer.config_file.display(),
                 consumer.state_file.display()
-            );
+            )?;
         }
     }
     Ok(0)

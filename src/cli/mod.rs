@@ -1,5 +1,15 @@
 //! Headless subcommands. They parse arguments, call `ops`, and print.
 
+/// `println!` that returns the write error instead of panicking, so a closed
+/// stdout (`jsbackup verify X | head`) ends the command through
+/// [`quiet_on_broken_pipe`] instead of a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 pub mod bench;
 pub mod export;
 pub mod filter;
@@ -91,7 +101,7 @@ pub fn info(args: &InfoArgs) -> Result<u8> {
     };
     if args.json {
         let document = report::info_json_with(&backup, reference_ns, restore_config.as_ref());
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        outln!("{}", serde_json::to_string_pretty(&document)?)?;
         return Ok(0);
     }
     let mut out = std::io::stdout().lock();

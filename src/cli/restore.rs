@@ -169,9 +169,9 @@ pub fn restore(args: &RestoreArgs, cancel: &AtomicBool) -> Result<u8> {
                 let mut value = serde_json::to_value(&report)?;
                 value["ok"] = serde_json::Value::Bool(true);
                 value["preflight"] = serde_json::to_value(&checks)?;
-                println!("{}", serde_json::to_string_pretty(&value)?);
+                outln!("{}", serde_json::to_string_pretty(&value)?)?;
             } else {
-                print_report(&report, args.store_dir.is_some());
+                print_report(&report, args.store_dir.is_some())?;
             }
             Ok(0)
         }
@@ -185,7 +185,7 @@ pub fn restore(args: &RestoreArgs, cancel: &AtomicBool) -> Result<u8> {
                     // The refusal: what a salvage would leave out, for scripts.
                     value["dropped"] = serde_json::to_value(&damage)?;
                 }
-                println!("{value}");
+                outln!("{value}")?;
             } else {
                 eprintln!("jsbackup: restore failed: {message}");
             }
@@ -389,12 +389,13 @@ fn load_cancellable(
     }
 }
 
-fn print_report(report: &RestoreReport, local: bool) {
-    println!(
+fn print_report(report: &RestoreReport, local: bool) -> std::io::Result<()> {
+    outln!(
         "restored stream {} into {}",
-        report.stream_name, report.target
-    );
-    println!(
+        report.stream_name,
+        report.target
+    )?;
+    outln!(
         "  messages {} written of {} in the archive ({})  bytes {}  sequences {}..{}",
         report.messages,
         report.archive_messages,
@@ -402,15 +403,15 @@ fn print_report(report: &RestoreReport, local: bool) {
         report.bytes,
         report.first_seq,
         report.last_seq
-    );
+    )?;
     if report.salvaged {
-        println!("  salvaged: left out {}", report.dropped.dropped_text());
+        outln!("  salvaged: left out {}", report.dropped.dropped_text())?;
     }
     if let Some(outcome) = &report.maybe_deleted {
-        println!("  {}", outcome.text());
+        outln!("  {}", outcome.text())?;
     }
     if let Some(settled) = &report.settled {
-        println!(
+        outln!(
             "  settled as of {} ({} config): {}",
             settled.reference_time,
             settled.config,
@@ -419,28 +420,29 @@ fn print_report(report: &RestoreReport, local: bool) {
             } else {
                 format!("dropped {}", settled.dropped.text())
             }
-        );
+        )?;
     }
     if local {
-        println!("  blocks {}", report.blocks);
+        outln!("  blocks {}", report.blocks)?;
     }
     if let Some(sent) = report.bytes_sent {
-        println!("  sent {sent} bytes");
+        outln!("  sent {sent} bytes")?;
     }
     let consumers = if report.consumers.is_empty() {
         "none".to_string()
     } else {
         report.consumers.join(", ")
     };
-    println!("  consumers {consumers}");
+    outln!("  consumers {consumers}")?;
     for note in &report.notes {
-        println!("  note: {note}");
+        outln!("  note: {note}")?;
     }
     if report.replaced {
-        println!("  replaced the existing stream directory");
+        outln!("  replaced the existing stream directory")?;
     }
     if local {
-        println!("  start (or restart) nats-server on this store to load it");
+        outln!("  start (or restart) nats-server on this store to load it")?;
     }
-    println!("  took {} ms", report.elapsed_ms);
+    outln!("  took {} ms", report.elapsed_ms)?;
+    Ok(())
 }

@@ -75,7 +75,7 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
         .count();
     if args.json {
         let document = report::verify_json(&args.path, &backup, &result);
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        outln!("{}", serde_json::to_string_pretty(&document)?)?;
     } else {
         for explained in &result.findings {
             let finding = &explained.finding;
@@ -85,35 +85,35 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
             } else {
                 format!(" ({location})")
             };
-            println!(
+            outln!(
                 "[{}] {}: {}{location}",
                 finding.severity.label(),
                 finding.kind.label(),
                 finding.message
-            );
-            println!("    impact: {}", explained.impact);
-            println!("    next:   {}", explained.next_step);
+            )?;
+            outln!("    impact: {}", explained.impact)?;
+            outln!("    next:   {}", explained.next_step)?;
         }
         let accounting = &result.accounting;
         let suspect: u64 = accounting.suspect.iter().map(|s| s.count).sum();
         let lost: u64 = accounting.lost.iter().map(|(from, to)| to - from + 1).sum();
-        println!(
+        outln!(
             "{}: {} messages intact, {} suspect, {} damaged, {} sequences lost; {errors} errors",
             args.path.display(),
             group(accounting.intact),
             group(suspect),
             group(accounting.damaged.len() as u64),
             group(lost)
-        );
+        )?;
         for prediction in &result.restore {
-            println!(
+            outln!(
                 "restore with nats-server {}: {}",
                 prediction.servers.join(" and "),
                 prediction.summary
-            );
+            )?;
         }
         if let Some(plan) = &result.salvage {
-            println!("salvage: {}", plan.summary);
+            outln!("salvage: {}", plan.summary)?;
         }
     }
     Ok(if errors > 0 { 1 } else { 0 })

@@ -352,6 +352,11 @@ impl App {
             }
         }
         let commands = &mut self.commands;
+        // Findings are prose: they wrap to the window instead of scrolling sideways.
+        if document.pane == Pane::Findings {
+            findings::findings_ui(ui, document, commands);
+            return;
+        }
         // A window narrower than the pane's tables scrolls sideways instead of
         // clipping; that bar is solid (a floating one shows only on hover, so
         // nothing would say there is more), the panes keep their own style.
@@ -367,7 +372,7 @@ impl App {
                     Pane::Overview => overview::overview_ui(ui, document, commands),
                     Pane::Consumers => consumers::consumers_ui(ui, document, commands),
                     Pane::Messages => messages::messages_ui(ui, document, commands),
-                    Pane::Findings => findings::findings_ui(ui, document, commands),
+                    Pane::Findings => {}
                 }
             });
     }
