@@ -130,15 +130,8 @@ impl<'a> Evidence<'a> {
         }
         if let Some(chunk) = chunk {
             reasons.push(format!(
-                "its bytes lie in the S2 chunk at file offset {} (decompressed {}..{}), which {}",
-                chunk.file_offset,
-                chunk.decompressed_offset,
-                chunk.decompressed_end(),
-                if chunk.status == ChunkStatus::CrcMismatch {
-                    "fails its CRC: they decode, but nothing proves they are the original bytes"
-                } else {
-                    "could not be decoded"
-                }
+                "its bytes lie {}",
+                super::wording::failed_chunk_text(chunk)
             ));
         }
         if reasons.is_empty() {

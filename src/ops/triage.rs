@@ -99,15 +99,8 @@ pub fn accounting(backup: &Backup) -> Accounting {
             count: seqs.len() as u64,
             seqs: to_ranges(seqs),
             why: format!(
-                "their bytes lie in the S2 chunk at file offset {} (decompressed {}..{}), which {}",
-                chunk.file_offset,
-                chunk.decompressed_offset,
-                chunk.decompressed_end(),
-                if chunk.status == ChunkStatus::CrcMismatch {
-                    "fails its CRC: they decode, but nothing proves they are the original bytes"
-                } else {
-                    "could not be decoded"
-                }
+                "their bytes lie {}",
+                super::wording::failed_chunk_text(chunk)
             ),
         })
         .collect();

@@ -33,3 +33,19 @@ pub fn ranges_text(ranges: &[(u64, u64)]) -> String {
     }
     shown.join(", ")
 }
+
+/// Where bytes of a failed S2 chunk lie and why they are not trusted: "in the S2
+/// chunk at file offset F (decompressed A..B), which fails its CRC: …".
+pub fn failed_chunk_text(chunk: &crate::format::s2::ChunkRecord) -> String {
+    format!(
+        "in the S2 chunk at file offset {} (decompressed {}..{}), which {}",
+        chunk.file_offset,
+        chunk.decompressed_offset,
+        chunk.decompressed_end(),
+        if chunk.status == crate::format::s2::ChunkStatus::CrcMismatch {
+            "fails its CRC: they decode, but nothing proves they are the original bytes"
+        } else {
+            "could not be decoded"
+        }
+    )
+}
