@@ -11,10 +11,7 @@
 
 mod common;
 
-use common::hostile::{
-    self, encode_periodic_block, member, tar_end, v1_head, S2Out, S2_BLOCK, STREAM,
-};
-use jsbackup::format::hash::Hh64Key;
+use common::hostile::{self, encode_periodic_block, member, tar_end, v1_head, S2Out, S2_BLOCK};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -75,41 +72,31 @@ fn v1_undecodable_chunks(dir: &Path, count: usize) -> PathBuf {
     for _ in 0..count {
         out.raw(&UNDECODABLE_CHUNK);
     }
-    let key = Hh64Key::new(&format!("{STREAM}-2"));
-    let mut block = Vec::new();
-    for seq in 4..=6u64 {
-        jsbackup::format::filestore::encode_record(
-            &mut block,
-            &key,
-            seq,
-            1_700_000_000_000_000_000 + seq as i64,
-            b"h.a",
-            b"",
-            b"payload",
-        );
-    }
-    member(&mut out, "msgs/2.blk", &block);
+    member(&mut out, "msgs/2.blk", &hostile::three_message_block(2, 4));
     tar_end(&mut out);
     out.write(dir, "stream.tar.s2")
+}
+
+/// A v2 archive body (magic, `state`, messages 1..=`last` on `h.a`, the sentinel),
+/// not yet S2-framed.
+fn v2_entries(state: &[u8], last: u64) -> Vec<u8> {
+    let mut writer =
+        jsbackup::format::write_v2::V2Writer::new(Vec::new(), 1_700_000_000_000_000_000, state)
+            .unwrap();
+    for seq in 1..=last {
+        let ts = 1_700_000_000_000_000_000 + seq as i64;
+        writer.message(b"h.a", ts, seq, b"", b"payload").unwrap();
+    }
+    writer.finish().unwrap()
 }
 
 /// (h) a v2 archive of 40 messages with `count` undecodable chunks between the
 /// entries of messages 20 and 21.
 fn v2_undecodable_chunks(dir: &Path, count: usize) -> PathBuf {
     let state = br#"{"messages":40,"bytes":0,"first_seq":1,"last_seq":40,"consumer_count":0}"#;
-    let entries = |last: u64| {
-        let mut writer =
-            jsbackup::format::write_v2::V2Writer::new(Vec::new(), 1_700_000_000_000_000_000, state)
-                .unwrap();
-        for seq in 1..=last {
-            let ts = 1_700_000_000_000_000_000 + seq as i64;
-            writer.message(b"h.a", ts, seq, b"", b"payload").unwrap();
-        }
-        writer.finish().unwrap()
-    };
-    let body = entries(40);
+    let body = v2_entries(state, 40);
     // The first 20 entries are the same bytes in both (without the sentinel).
-    let split = entries(20).len() - 5;
+    let split = v2_entries(state, 20).len() - 5;
     let mut out = S2Out::new();
     out.literal(&body[..split]);
     for _ in 0..count {
@@ -124,18 +111,8 @@ fn v2_undecodable_chunks(dir: &Path, count: usize) -> PathBuf {
 /// read as a sentinel that is not believed; the resync must not search them.
 fn v2_crc_failed_zero_chunks(dir: &Path, count: usize) -> PathBuf {
     let state = br#"{"messages":20,"bytes":0,"first_seq":1,"last_seq":20,"consumer_count":0}"#;
-    let entries = |last: u64| {
-        let mut writer =
-            jsbackup::format::write_v2::V2Writer::new(Vec::new(), 1_700_000_000_000_000_000, state)
-                .unwrap();
-        for seq in 1..=last {
-            let ts = 1_700_000_000_000_000_000 + seq as i64;
-            writer.message(b"h.a", ts, seq, b"", b"payload").unwrap();
-        }
-        writer.finish().unwrap()
-    };
-    let body = entries(20);
-    let split = entries(10).len() - 5;
+    let body = v2_entries(state, 20);
+    let split = v2_entries(state, 10).len() - 5;
     let mut out = S2Out::new();
     out.literal(&body[..split]);
     let mut zeros = encode_periodic_block(&[0], S2_BLOCK);

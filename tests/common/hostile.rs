@@ -208,9 +208,14 @@ pub fn v1_head(out: &mut S2Out) {
     member(out, "meta.inf", &meta);
     let sum = Hh64Key::new(STREAM).sum_hex(&meta);
     member(out, "meta.sum", sum.as_bytes());
-    let key = Hh64Key::new(&format!("{STREAM}-1"));
+    member(out, "msgs/1.blk", &three_message_block(1, 1));
+}
+
+/// Block `index` of three messages on `h.a`, sequences `first..first + 3`.
+pub fn three_message_block(index: u64, first: u64) -> Vec<u8> {
+    let key = Hh64Key::new(&format!("{STREAM}-{index}"));
     let mut block = Vec::new();
-    for seq in 1..=3u64 {
+    for seq in first..first + 3 {
         jsbackup::format::filestore::encode_record(
             &mut block,
             &key,
@@ -221,7 +226,7 @@ pub fn v1_head(out: &mut S2Out) {
             b"payload",
         );
     }
-    member(out, "msgs/1.blk", &block);
+    block
 }
 
 pub fn tar_end(out: &mut S2Out) {
