@@ -16,7 +16,7 @@ use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
 use jsbackup::ops::scan::{open_backup, ScanControl};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn jsbackup(args: &[&str]) -> std::process::Output {
@@ -377,9 +377,20 @@ fn assert_choice_reported(report: &Value, choice: &str, come_back: &[u64]) {
     );
 }
 
-#[test]
-fn restore_salvage_into_a_server_asks_and_follows_the_choice() {
-    let scratch = TempDir::new("maybe-deleted-restore-server");
+/// v1/kv with its index.db destroyed (in `scratch`): the live set of expected.json,
+/// the deleted sequences whose bytes come back, a config lifting the per-subject
+/// limit, and the stream name.
+struct KvWithoutIndex {
+    damaged: PathBuf,
+    live: BTreeSet<u64>,
+    come_back: Vec<u64>,
+    /// Every sequence the scan reads back.
+    read: BTreeSet<u64>,
+    config: PathBuf,
+    name: String,
+}
+
+fn kv_without_index(scratch: &TempDir) -> KvWithoutIndex {
     let rel = "v1/kv";
     let damaged = scratch.join("kv-no-index");
     without_index_db(rel, &damaged);
@@ -387,11 +398,32 @@ fn restore_salvage_into_a_server_asks_and_follows_the_choice() {
     let read = seqs_of(&damaged);
     let come_back: Vec<u64> = deleted.intersection(&read).copied().collect();
     assert!(!come_back.is_empty(), "nothing comes back");
-    let config = unlimited_config(&damaged, &scratch);
+    let config = unlimited_config(&damaged, scratch);
     let name = read_json(&damaged.join("backup.json"))["config"]["name"]
         .as_str()
         .expect("name")
         .to_string();
+    KvWithoutIndex {
+        damaged,
+        live,
+        come_back,
+        read,
+        config,
+        name,
+    }
+}
+
+#[test]
+fn restore_salvage_into_a_server_asks_and_follows_the_choice() {
+    let scratch = TempDir::new("maybe-deleted-restore-server");
+    let KvWithoutIndex {
+        damaged,
+        live,
+        come_back,
+        read,
+        config,
+        name,
+    } = kv_without_index(&scratch);
 
     let server = NatsServer::start("2.14", None);
     let mut conn = server.connect();
@@ -449,18 +481,14 @@ fn restore_salvage_into_a_server_asks_and_follows_the_choice() {
 #[test]
 fn restore_salvage_into_a_store_asks_and_follows_the_choice() {
     let scratch = TempDir::new("maybe-deleted-restore-store");
-    let rel = "v1/kv";
-    let damaged = scratch.join("kv-no-index");
-    without_index_db(rel, &damaged);
-    let (live, deleted, _) = expected_sets(rel);
-    let read = seqs_of(&damaged);
-    let come_back: Vec<u64> = deleted.intersection(&read).copied().collect();
-    assert!(!come_back.is_empty(), "nothing comes back");
-    let config = unlimited_config(&damaged, &scratch);
-    let name = read_json(&damaged.join("backup.json"))["config"]["name"]
-        .as_str()
-        .expect("name")
-        .to_string();
+    let KvWithoutIndex {
+        damaged,
+        live,
+        come_back,
+        read,
+        config,
+        name,
+    } = kv_without_index(&scratch);
 
     let store = scratch.join("refused-store");
     let refused = jsbackup(&[
