@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
 mod common;
+use common::jsbackup;
 
 use common::TempDir;
 use jsbackup::format::s2_write::S2Writer;
@@ -19,13 +20,6 @@ use std::process::{Command, Stdio};
 const EVIL_SUBJECT: &str = "evil.\u{9b}31m\u{85}.red";
 const EVIL_CONSUMER: &str = "c1\nConsumer fake: delivered 9/9";
 const EVIL_HEADER: &str = "X-Evil: a\u{1b}]0;title\u{7}b";
-
-fn jsbackup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-        .args(args)
-        .output()
-        .expect("run jsbackup")
-}
 
 /// A v2 data file with a control character in a subject, a consumer name and a header.
 fn evil_backup(dir: &Path) -> PathBuf {

@@ -6,18 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
 mod common;
+use common::jsbackup;
 
 use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::process::Command;
-
-fn jsbackup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-        .args(args)
-        .output()
-        .expect("run jsbackup")
-}
 
 /// (file offset, type, body length) of each S2 chunk.
 fn chunks(bytes: &[u8]) -> Vec<(usize, u8, usize)> {

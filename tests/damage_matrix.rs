@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
 mod common;
+use common::jsbackup;
 
 use common::{NatsServer, TempDir};
 use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
@@ -17,17 +18,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const STREAM: &str = "DM";
-
-fn jsbackup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-        .args(args)
-        .output()
-        .expect("run jsbackup")
-}
 
 /// A small deterministic generator (xorshift64*), so every position is reproducible.
 struct Rng(u64);

@@ -6,19 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
 mod common;
+use common::jsbackup;
 
 use common::TempDir;
 use jsbackup::model::to_ranges;
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
-
-fn jsbackup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-        .args(args)
-        .output()
-        .expect("run jsbackup")
-}
 
 fn ranges(value: &Value) -> Vec<(u64, u64)> {
     value

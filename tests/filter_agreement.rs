@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
 mod common;
+use common::jsbackup;
 
 use common::{expected, TempDir};
 use jsbackup::model::Backup;
@@ -15,15 +16,7 @@ use jsbackup::ops::filter::{self, FilterSpec};
 use jsbackup::ops::scan::{open_backup, ScanControl};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
-
-fn jsbackup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-        .args(args)
-        .output()
-        .expect("run jsbackup")
-}
 
 fn cli_messages_count(dir: &Path, extra: &[String]) -> u64 {
     let path = dir.to_str().expect("utf-8 path");

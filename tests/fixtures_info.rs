@@ -4,19 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
 mod common;
+use common::jsbackup;
 
 use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::Command;
-
-fn jsbackup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-        .args(args)
-        .output()
-        .expect("run jsbackup")
-}
 
 fn info(dir: &Path, extra: &[&str]) -> Value {
     let path = dir.to_str().expect("utf-8 path");

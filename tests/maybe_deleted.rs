@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
 mod common;
+use common::jsbackup;
 
 use common::{expected, fixture, read_json, restore_via_api, NatsServer, TempDir};
 use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
@@ -17,14 +18,6 @@ use jsbackup::ops::scan::{open_backup, ScanControl};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn jsbackup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-        .args(args)
-        .output()
-        .expect("run jsbackup")
-}
 
 /// The decompressed bytes of an S2 stream.
 fn decompress(bytes: &[u8]) -> Vec<u8> {

@@ -7,29 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
 mod common;
+use common::{jsbackup, stdout_json};
 
 use common::{header_block, snapshot_via_api, NatsServer, TempDir};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
-
-fn jsbackup(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-        .args(args)
-        .output()
-        .expect("run jsbackup")
-}
-
-fn stdout_json(what: &str, output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{what}: not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
 
 /// `info --json` restore_prediction at `now` (RFC 3339), with `config` if given.
 fn prediction(dir: &Path, now: &str, config: Option<&Path>) -> Value {

@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
 mod common;
+use common::{jsbackup, stdout_json};
 mod restore_support;
 
 use common::{all_fixtures, read_json, NatsConn, NatsServer, TempDir};
@@ -26,26 +27,8 @@ use jsbackup::ops::restore_prediction::{predict_for, Target};
 use restore_support::{digest_prefix, label, open, u64_at};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
-
-fn jsbackup(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-        .args(args)
-        .output()
-        .expect("run jsbackup")
-}
-
-fn stdout_json(what: &str, output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{what}: not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
 
 fn arg(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")

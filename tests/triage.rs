@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
 mod common;
+use common::jsbackup;
 
 use common::{NatsServer, TempDir};
 use jsbackup::format::s2::{decode_chunk, Frame, FrameReader};
@@ -14,13 +15,6 @@ use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn jsbackup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-        .args(args)
-        .output()
-        .expect("run jsbackup")
-}
 
 fn verify_json(dir: &Path, now: Option<&str>) -> Value {
     let path = dir.to_str().expect("utf-8 path");

@@ -980,3 +980,22 @@ pub fn snapshot_via_api(
     conn.unsubscribe(sid)?;
     result
 }
+
+/// Runs the jsbackup binary built for these tests with `args`, to completion.
+pub fn jsbackup(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_jsbackup"))
+        .args(args)
+        .output()
+        .expect("run jsbackup")
+}
+
+/// `output`'s stdout as JSON; panics with both streams when it is not.
+pub fn stdout_json(what: &str, output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{what}: not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
