@@ -58,22 +58,29 @@ fn compress(data: &[u8]) -> Vec<u8> {
 /// A copy of the fixture with the last `tail` bytes of tar member `member`
 /// overwritten (all of them when `tail` is `None`; its tar header kept).
 fn with_member_damaged(rel: &str, member: &str, tail: Option<usize>, out: &Path) {
+    with_members_damaged(rel, &[(member, tail)], out);
+}
+
+/// The same for several members at once.
+fn with_members_damaged(rel: &str, members: &[(&str, Option<usize>)], out: &Path) {
     let source = fixture(rel);
     let tar = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
-    let mut name = member.as_bytes().to_vec();
-    name.push(0);
-    let header = (0..tar.len() / 512)
-        .map(|block| block * 512)
-        .find(|&at| tar[at..].starts_with(&name))
-        .unwrap_or_else(|| panic!("{rel}: no {member} member"));
-    let size_field = std::str::from_utf8(&tar[header + 124..header + 135]).expect("size");
-    let size = usize::from_str_radix(size_field.trim_matches(|c| c == '\0' || c == ' '), 8)
-        .expect("octal size");
-    assert!(size > 0, "{rel}: {member} is empty");
-    let from = header + 512 + size - tail.unwrap_or(size).min(size);
     let mut damaged = tar.clone();
-    for (index, byte) in damaged[from..header + 512 + size].iter_mut().enumerate() {
-        *byte = (index as u8).wrapping_mul(37) ^ 0x5a;
+    for &(member, tail) in members {
+        let mut name = member.as_bytes().to_vec();
+        name.push(0);
+        let header = (0..tar.len() / 512)
+            .map(|block| block * 512)
+            .find(|&at| tar[at..].starts_with(&name))
+            .unwrap_or_else(|| panic!("{rel}: no {member} member"));
+        let size_field = std::str::from_utf8(&tar[header + 124..header + 135]).expect("size");
+        let size = usize::from_str_radix(size_field.trim_matches(|c| c == '\0' || c == ' '), 8)
+            .expect("octal size");
+        assert!(size > 0, "{rel}: {member} is empty");
+        let from = header + 512 + size - tail.unwrap_or(size).min(size);
+        for (index, byte) in damaged[from..header + 512 + size].iter_mut().enumerate() {
+            *byte = (index as u8).wrapping_mul(37) ^ 0x5a;
+        }
     }
     std::fs::create_dir_all(out).expect("mkdir");
     std::fs::copy(source.join("backup.json"), out.join("backup.json")).expect("copy");
@@ -259,6 +266,106 @@ fn tombstones_lost_with_the_end_of_a_block_are_named_from_the_untrusted_index() 
         read.difference(&deleted).all(|seq| live.contains(seq)),
         "nothing else read is unexpected"
     );
+}
+
+/// Tombstones lost with the end of a block while index.db is lost too: the
+/// deleted messages that come back cannot be named, only counted. Every one of
+/// them must be among the candidates the finding gives, and the bound on how many
+/// were deleted must hold (backup.json's deleted count less what the archive shows).
+#[test]
+fn tombstones_and_index_db_both_lost_are_counted_not_named() {
+    let scratch = TempDir::new("maybe-deleted-unnamed");
+    let rel = "v1/orders";
+    let damaged = scratch.join("orders-block-end-no-index");
+    with_members_damaged(
+        rel,
+        &[("msgs/1.blk", Some(4096)), ("msgs/index.db", None)],
+        &damaged,
+    );
+    let (_, deleted, exp) = expected_sets(rel);
+    let backup = open_backup(&damaged, &mut ScanControl::default()).expect("open damaged");
+    let read: BTreeSet<u64> = backup.messages.seq.iter().copied().collect();
+    let come_back: BTreeSet<u64> = deleted.intersection(&read).copied().collect();
+    assert!(
+        !come_back.is_empty(),
+        "no deleted message comes back: the test damages nothing that matters"
+    );
+    let named: BTreeSet<u64> = backup.maybe_deleted.iter().copied().collect();
+    assert!(
+        named.is_subset(&deleted),
+        "named but live per the server: {:?}",
+        named.difference(&deleted).collect::<Vec<_>>()
+    );
+    let unnamed = backup
+        .unnamed_deletes
+        .clone()
+        .unwrap_or_else(|| panic!("no unnamed deletes; named {named:?}"));
+    let candidates: BTreeSet<u64> = read
+        .iter()
+        .copied()
+        .filter(|seq| (unnamed.first_seq..=unnamed.last_seq).contains(seq) && !named.contains(seq))
+        .collect();
+    assert_eq!(candidates.len() as u64, unnamed.candidates, "{unnamed:?}");
+    for seq in &come_back {
+        assert!(
+            named.contains(seq) || candidates.contains(seq),
+            "deleted seq {seq} comes back neither named nor among the candidates {unnamed:?}"
+        );
+    }
+    let unnamed_back = come_back.difference(&named).count() as u64;
+    assert!(
+        unnamed.at_most >= unnamed_back,
+        "{unnamed:?}: {unnamed_back} come back unnamed"
+    );
+    assert_eq!(
+        unnamed.declared_deleted,
+        exp["state"]["num_deleted"].as_u64().expect("num_deleted")
+    );
+    println!(
+        "{rel}: {} come back ({} named), finding: at most {} of {} candidates",
+        come_back.len(),
+        come_back.intersection(&named).count(),
+        unnamed.at_most,
+        unnamed.candidates
+    );
+    let verify = jsbackup(&["verify", damaged.to_str().unwrap(), "--json"]);
+    let report: Value = serde_json::from_slice(&verify.stdout).expect("verify --json");
+    let text = report["findings"].to_string();
+    assert!(
+        text.contains(&format!("up to {}", unnamed.at_most)),
+        "the finding gives the bound: {text}"
+    );
+    // The pre-flight of a salvaging restore says both.
+    let checks = jsbackup::ops::preflight::archive_checks(
+        &backup,
+        &jsbackup::ops::preflight::ArchivePlan {
+            salvage: true,
+            config: None,
+            reference_ns: jsbackup::util::time::now_ns(),
+            local: true,
+            storage_file: false,
+        },
+    );
+    let lines: Vec<&str> = checks.iter().map(|check| check.text.as_str()).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains(&format!("up to {} of the", unnamed.at_most))),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|line| line.contains(&format!(
+            "{} message(s) may have been deleted",
+            named.len()
+        ))),
+        "{lines:?}"
+    );
+    // Without the block damage (index.db lost alone) every deletion is shown by its
+    // tombstone: nothing unnamed.
+    let intact_blocks = scratch.join("orders-no-index");
+    without_index_db(rel, &intact_blocks);
+    let backup = open_backup(&intact_blocks, &mut ScanControl::default()).expect("open");
+    assert_eq!(backup.unnamed_deletes, None);
 }
 
 #[test]
@@ -577,7 +684,7 @@ fn restore_dialog_shows_the_count_and_waits_for_the_choice() {
         .type_text(&store.display().to_string());
     harness.step();
     harness
-        .get_by_label_contains("salvage: restore the")
+        .get_by_label_contains("salvage: restore ")
         .click();
     harness.step();
     assert!(

@@ -112,6 +112,19 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
                 prediction.summary
             )?;
         }
+        if !backup.maybe_deleted.is_empty() {
+            outln!(
+                "may have been deleted: {} message(s), sequences {} (a salvage asks: --maybe-deleted keep|drop)",
+                group(backup.maybe_deleted.len() as u64),
+                jsbackup::ops::export::maybe_deleted_ranges(&backup)
+            )?;
+        }
+        if let Some(unnamed) = &backup.unnamed_deletes {
+            outln!(
+                "not named: {}",
+                jsbackup::ops::wording::unnamed_deletes_text(unnamed)
+            )?;
+        }
         if let Some(plan) = &result.salvage {
             outln!("salvage: {}", plan.summary)?;
         }

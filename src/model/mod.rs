@@ -52,6 +52,22 @@ pub struct EntryInfo {
     pub size: u64,
 }
 
+/// v1: among the messages read live, some may have been deleted whose deletion
+/// records are lost, and which ones cannot be told.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnnamedDeletes {
+    /// How many messages read live could be among them.
+    pub candidates: u64,
+    /// The sequence range those candidates span.
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// At most this many of them were deleted: backup.json's deleted count less the
+    /// deletions the archive shows.
+    pub at_most: u64,
+    pub declared_deleted: u64,
+    pub shown_deleted: u64,
+}
+
 /// A message whose bytes are present but fail a check, kept out of `messages`
 /// (v1: a record failing its HighwayHash-64; v2: an entry whose chunk did not
 /// decode). Its bytes are shown for inspection, never restored.
@@ -116,6 +132,9 @@ pub struct Backup {
     /// v1: live-looking messages whose deletion records may be lost (sorted): a
     /// salvage asks whether to keep them.
     pub maybe_deleted: Vec<u64>,
+    /// v1: deletions that may come back but cannot be named: their tombstones may
+    /// have been in lost or damaged block bytes, and index.db is lost.
+    pub unnamed_deletes: Option<UnnamedDeletes>,
     /// Where the bytes of each damaged sequence are (by sequence; one per damaged
     /// sequence whose bytes the scan located).
     pub damaged_records: Vec<DamagedRecord>,
@@ -150,6 +169,7 @@ impl Backup {
             findings: Findings::new(),
             damaged_seqs: Vec::new(),
             maybe_deleted: Vec::new(),
+            unnamed_deletes: None,
             damaged_records: Vec::new(),
             lost: Vec::new(),
             chunks: Arc::new(Vec::new()),

@@ -90,9 +90,8 @@ pub fn archive_checks(backup: &Backup, plan: &ArchivePlan<'_>) -> Vec<Check> {
     if damage.is_damaged() {
         if plan.salvage {
             checks.push(Check::note(format!(
-                "salvage: restores {} of the {} message(s) in the archive, leaves out {}",
-                crate::util::grouped(damage.intact_messages),
-                crate::util::grouped(damage.archive_messages),
+                "salvage: restores {}, leaves out {}",
+                damage.written_of_archive(),
                 damage.dropped_text()
             )));
         } else {
@@ -101,6 +100,9 @@ pub fn archive_checks(backup: &Backup, plan: &ArchivePlan<'_>) -> Vec<Check> {
                 damage.damage_text(backup)
             )));
         }
+    }
+    if plan.salvage {
+        checks.extend(maybe_deleted_checks(backup));
     }
     let memory = backup.config.as_ref().is_some_and(StreamConfig::is_memory);
     let as_file = plan.storage_file && memory;
@@ -152,6 +154,25 @@ pub fn archive_checks(backup: &Backup, plan: &ArchivePlan<'_>) -> Vec<Check> {
             crate::util::grouped(settled.messages),
             settled.first_seq,
             settled.last_seq
+        )));
+    }
+    checks
+}
+
+/// v1 messages that may have been deleted: named ones wait for the salvage's
+/// keep-or-drop choice; unnamed ones are restored, and the line says how many.
+fn maybe_deleted_checks(backup: &Backup) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if !backup.maybe_deleted.is_empty() {
+        checks.push(Check::note(format!(
+            "{} message(s) may have been deleted, their deletion records lost (sequences {}): kept or left out as chosen (--maybe-deleted keep|drop)",
+            crate::util::grouped(backup.maybe_deleted.len() as u64),
+            crate::ops::export::maybe_deleted_ranges(backup)
+        )));
+    }
+    if let Some(unnamed) = &backup.unnamed_deletes {
+        checks.push(Check::note(crate::ops::wording::unnamed_deletes_text(
+            unnamed,
         )));
     }
     checks

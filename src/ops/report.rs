@@ -3,6 +3,7 @@
 
 use crate::format::headers::Ttl;
 use crate::model::{Backup, ConsumerInfo, ConsumerStatus, SequencePair, StreamConfig, StreamState};
+use crate::ops::wording::capitalise;
 use crate::ops::{consumer_state, restore_prediction};
 use crate::util::time::format_rfc3339_ns;
 use serde_json::{json, Map, Value};
@@ -208,6 +209,11 @@ pub fn verify_json(
             "messages_suspect": suspect_count,
             "messages_damaged": backup.damaged_seqs.len(),
             "damaged_seqs": backup.damaged_seqs,
+            "maybe_deleted": {
+                "named": ranges(&crate::model::to_ranges(backup.maybe_deleted.iter().copied())),
+                "named_count": backup.maybe_deleted.len(),
+                "unnamed": backup.unnamed_deletes,
+            },
             "sequences_lost": lost_sequences,
             "lost_ranges": ranges(&backup.lost),
             "errors": count(crate::model::Severity::Error),
@@ -426,13 +432,5 @@ fn findings_markdown(out: &mut String, triage: &crate::ops::triage::Triage) {
         }
         let _ = writeln!(out, "   - Impact: {}", explained.impact);
         let _ = writeln!(out, "   - Next step: {}", explained.next_step);
-    }
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }

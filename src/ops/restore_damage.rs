@@ -169,6 +169,25 @@ impl DamageAccount {
         }
     }
 
+    /// "1,673 of the 1,674 message(s) in the archive (backup.json)": what a salvage
+    /// writes against what the archive says it holds. More can be read than that
+    /// count when deletions were lost: those are named, not hidden in the ratio.
+    pub fn written_of_archive(&self) -> String {
+        let intact = crate::util::grouped(self.intact_messages);
+        let archive = crate::util::grouped(self.archive_messages);
+        if self.intact_messages <= self.archive_messages {
+            format!(
+                "{intact} of the {archive} message(s) in the archive ({})",
+                self.archive_messages_from
+            )
+        } else {
+            format!(
+                "{intact} message(s), though {} counts {archive}: the others may be deleted messages whose deletion records are lost (see \"may have been deleted\")",
+                self.archive_messages_from
+            )
+        }
+    }
+
     /// The refusal of a restore without `--salvage`: the damage, named and counted.
     pub fn refusal(&self, backup: &Backup) -> String {
         format!(
@@ -201,13 +220,11 @@ impl DamageAccount {
         };
         format!(
             "the backup of stream {:?} is damaged ({} error finding(s): {}{more}); \
-             a restore would write {} of the {} message(s) in the archive ({}) and leave out {}",
+             a restore would write {} and leave out {}",
             backup.stream_name,
             self.error_findings,
             errors.join("; "),
-            self.intact_messages,
-            self.archive_messages,
-            self.archive_messages_from,
+            self.written_of_archive(),
             self.dropped_text()
         )
     }

@@ -49,3 +49,26 @@ pub fn failed_chunk_text(chunk: &crate::format::s2::ChunkRecord) -> String {
         }
     )
 }
+
+/// Deletions that may come back without a name (v1: tombstones and index.db lost),
+/// as the dialogs, the pre-flight and the report say it.
+pub fn unnamed_deletes_text(unnamed: &crate::model::UnnamedDeletes) -> String {
+    format!(
+        "up to {} of the {} message(s) at sequences {}–{} may have been deleted, but which ones cannot be told (their tombstones may have been in damaged block bytes, and index.db is lost; backup.json counts {} deleted, the archive shows {}): they are kept",
+        group(unnamed.at_most),
+        group(unnamed.candidates),
+        unnamed.first_seq,
+        unnamed.last_seq,
+        group(unnamed.declared_deleted),
+        group(unnamed.shown_deleted)
+    )
+}
+
+/// The text with its first letter in upper case.
+pub fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

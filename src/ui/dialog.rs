@@ -202,6 +202,25 @@ pub fn maybe_deleted_ui(
     choice: &mut Option<MaybeDeletedChoice>,
     before: &str,
 ) -> bool {
+    let changed = named_maybe_deleted_ui(ui, backup, choice, before);
+    if let Some(unnamed) = &backup.unnamed_deletes {
+        ui.label(
+            RichText::new(crate::ops::wording::capitalise(
+                &crate::ops::wording::unnamed_deletes_text(unnamed),
+            ))
+            .color(ui.visuals().warn_fg_color),
+        );
+    }
+    changed
+}
+
+/// The named ones and the keep-or-drop choice.
+fn named_maybe_deleted_ui(
+    ui: &mut Ui,
+    backup: &Backup,
+    choice: &mut Option<MaybeDeletedChoice>,
+    before: &str,
+) -> bool {
     let count = backup.maybe_deleted.len() as u64;
     if count == 0 {
         return false;

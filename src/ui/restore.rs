@@ -554,9 +554,8 @@ impl RestoreDialog {
                 .checkbox(
                     &mut self.salvage,
                     format!(
-                        "salvage: restore the {} intact of the {} messages in the archive, leave out {}",
-                        widgets::count(damage.intact_messages),
-                        widgets::count(damage.archive_messages),
+                        "salvage: restore {}, leave out {}",
+                        damage.written_of_archive(),
                         damage.dropped_text()
                     ),
                 )

@@ -982,8 +982,12 @@ pub fn snapshot_via_api(
 }
 
 /// Runs the jsbackup binary built for these tests with `args`, to completion.
+/// `JSBACKUP_TEST_BIN` names another binary: a long run (the damage matrix over
+/// many seeds) can use a copy while the tree is rebuilt.
 pub fn jsbackup(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_jsbackup"))
+    let binary = std::env::var_os("JSBACKUP_TEST_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_jsbackup").into(), PathBuf::from);
+    std::process::Command::new(binary)
         .args(args)
         .output()
         .expect("run jsbackup")

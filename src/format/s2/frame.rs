@@ -4,6 +4,7 @@
 //! panic.
 
 use super::decode::decode_chunk_body;
+use super::validate::validate_block_cost;
 use super::{
     ChunkStatus, S2Problem, MAX_S2_BLOCK, MAX_SNAPPY_BLOCK, S2_IDENTIFIER, SNAPPY_IDENTIFIER,
 };
@@ -295,9 +296,78 @@ impl<R: Read> FrameReader<R> {
     fn resync_after(&mut self, chunk_offset: u64, rest: Vec<u8>, reason: &str) -> Option<Frame> {
         let mut window = rest;
         window.append(&mut self.pending);
-        let mut window_offset = chunk_offset + 1;
-        let mut scan = 0usize;
+        let window_offset = chunk_offset + 1;
         let mut eof = false;
+        let mut scratch = Vec::new();
+        // Where the bad chunk's own header says it ends (`rest` starts one byte into
+        // that header). Its body is often the only damage — garbage or zeros behind an
+        // intact header — and then the next chunk starts exactly there. Trying it first
+        // keeps false candidates inside the bad body from spending the search budget
+        // that the real chunk needs.
+        let declared_end = match window.get(..3) {
+            Some(&[l0, l1, l2]) => {
+                3 + (usize::from(l0) | usize::from(l1) << 8 | usize::from(l2) << 16)
+            }
+            _ => 0,
+        }
+        .min(MAX_COMPRESSED_BODY + 4);
+        while !eof && window.len() < declared_end + MAX_CHUNK_VIEW {
+            eof = self.read_more(&mut window);
+        }
+        let mut own_chunk_budget = RESYNC_DECODE_ALLOWANCE;
+        if let Some(candidate) = window.get(declared_end..).filter(|rest| rest.len() >= 4) {
+            if plausible_chunk_at(candidate, self.max_block, eof)
+                && verified_chunk_at(
+                    candidate,
+                    self.max_block,
+                    &mut scratch,
+                    &mut own_chunk_budget,
+                )
+            {
+                return Some(self.resume_at(
+                    chunk_offset,
+                    window,
+                    window_offset,
+                    declared_end,
+                    reason,
+                ));
+            }
+        }
+        self.search_from(chunk_offset, window, window_offset, eof, reason)
+    }
+
+    /// Resumes reading at `window[at]` (file offset `window_offset + at`).
+    fn resume_at(
+        &mut self,
+        chunk_offset: u64,
+        mut window: Vec<u8>,
+        window_offset: u64,
+        at: usize,
+        reason: &str,
+    ) -> Frame {
+        let found = window_offset + at as u64;
+        self.pending = window.split_off(at);
+        self.file_pos = found;
+        Frame::Problem {
+            problem: S2Problem::Resynchronised {
+                file_offset: chunk_offset,
+                next_chunk: found,
+                reason: reason.to_string(),
+            },
+            lost: true,
+        }
+    }
+
+    /// The byte-by-byte search for the next verified chunk, from `window[0]`.
+    fn search_from(
+        &mut self,
+        chunk_offset: u64,
+        mut window: Vec<u8>,
+        mut window_offset: u64,
+        mut eof: bool,
+        reason: &str,
+    ) -> Option<Frame> {
+        let mut scan = 0usize;
         let mut scratch = Vec::new();
         let mut decode_budget = RESYNC_DECODE_ALLOWANCE;
         loop {
@@ -316,17 +386,7 @@ impl<R: Read> FrameReader<R> {
                         &mut decode_budget,
                     )
                 {
-                    let found = window_offset + scan as u64;
-                    self.pending = window.split_off(scan);
-                    self.file_pos = found;
-                    return Some(Frame::Problem {
-                        problem: S2Problem::Resynchronised {
-                            file_offset: chunk_offset,
-                            next_chunk: found,
-                            reason: reason.to_string(),
-                        },
-                        lost: true,
-                    });
+                    return Some(self.resume_at(chunk_offset, window, window_offset, scan, reason));
                 }
                 scan += 1;
             }
@@ -418,7 +478,9 @@ fn plausible_chunk_at(buf: &[u8], max_block: usize, eof: bool) -> bool {
 const CHAIN_DEPTH: usize = 2;
 
 /// Do `depth` plausible chunk headers follow (or the end of the input)? Only the
-/// types a stream writer emits count: data, padding, stream identifier, S2 index.
+/// types a stream writer emits count (data, padding, stream identifier, S2 index),
+/// with a length such a chunk can have: in compressed bytes, 0x00 and 0x01 are
+/// common, and the length is what tells a real header from a chance one.
 fn chunks_follow(after: &[u8], eof: bool, depth: usize) -> bool {
     if depth == 0 {
         return true;
@@ -430,7 +492,14 @@ fn chunks_follow(after: &[u8], eof: bool, depth: usize) -> bool {
         // A header cut by the end of the input, or not in view yet.
         return true;
     };
-    if !matches!(next_type, 0x00 | 0x01 | 0x99 | 0xfe | 0xff) {
+    let fits = match next_type {
+        0x00 => next_len > 5 && next_len <= MAX_COMPRESSED_BODY,
+        0x01 => next_len > 4 && next_len - 4 <= MAX_S2_BLOCK,
+        0xff => next_len == S2_IDENTIFIER.len(),
+        0x99 | 0xfe => true,
+        _ => false,
+    };
+    if !fits {
         return false;
     }
     match after.get(4 + next_len..) {
@@ -458,10 +527,26 @@ fn verified_chunk_at(
         return true;
     }
     let cost = match chunk_type {
-        0x00 => body
-            .get(4..)
-            .and_then(|payload| minlz::decode_len(payload).ok())
-            .map_or(0, |(decoded, _)| decoded),
+        0x00 => {
+            let Some(payload) = body.get(4..) else {
+                return false;
+            };
+            let Ok((declared, varint_len)) = minlz::decode_len(payload) else {
+                return false;
+            };
+            let block = payload.get(varint_len..).unwrap_or_default();
+            // The dry run stops at the first impossible tag, so a chance candidate
+            // costs the few bytes it took to refute, not the size it claims. It walks
+            // at most what the budget has left: a block cut there fails, and that
+            // keeps the whole search linear.
+            let affordable = block.get(..(*budget).min(block.len())).unwrap_or_default();
+            let (verdict, walked) = validate_block_cost(affordable, declared);
+            *budget = budget.saturating_sub(walked);
+            if verdict.is_err() {
+                return false;
+            }
+            declared
+        }
         _ => len,
     };
     if cost > *budget {

@@ -14,25 +14,37 @@ pub struct InvalidBlock;
 /// Checks that `src` (a block without its length varint) decodes to exactly
 /// `declared` bytes. Work is linear in `src.len()`.
 pub fn validate_block(src: &[u8], declared: usize) -> Result<(), InvalidBlock> {
+    let mut at = 0usize;
+    walk_block(src, declared, &mut at)
+}
+
+/// Like [`validate_block`], and also how many bytes of `src` the walk read before it
+/// stopped: what checking a block that turns out invalid really cost.
+pub fn validate_block_cost(src: &[u8], declared: usize) -> (Result<(), InvalidBlock>, usize) {
+    let mut at = 0usize;
+    let verdict = walk_block(src, declared, &mut at);
+    (verdict, at.min(src.len()))
+}
+
+fn walk_block(src: &[u8], declared: usize, at: &mut usize) -> Result<(), InvalidBlock> {
     let mut written = 0usize;
     let mut offset = 0usize;
-    let mut at = 0usize;
-    while let Some(&tag) = src.get(at) {
-        let rest = src.get(at..).unwrap_or_default();
+    while let Some(&tag) = src.get(*at) {
+        let rest = src.get(*at..).unwrap_or_default();
         let length = match tag & 0x03 {
             0x00 => {
                 let (length, header) = literal_length(rest)?;
-                at += header;
-                if length > declared - written || length > src.len() - at {
+                *at += header;
+                if length > declared - written || length > src.len() - *at {
                     return Err(InvalidBlock);
                 }
-                at += length;
+                *at += length;
                 written += length;
                 continue;
             }
             0x01 => {
                 let (new_offset, length, consumed) = copy1(rest, offset)?;
-                at += consumed;
+                *at += consumed;
                 offset = new_offset;
                 length
             }
@@ -42,7 +54,7 @@ pub fn validate_block(src: &[u8], declared: usize) -> Result<(), InvalidBlock> {
                     .and_then(|bytes| bytes.try_into().ok())
                     .ok_or(InvalidBlock)?;
                 offset = usize::from(u16::from_le_bytes(bytes));
-                at += 3;
+                *at += 3;
                 1 + usize::from(tag >> 2)
             }
             _ => {
@@ -51,7 +63,7 @@ pub fn validate_block(src: &[u8], declared: usize) -> Result<(), InvalidBlock> {
                     .and_then(|bytes| bytes.try_into().ok())
                     .ok_or(InvalidBlock)?;
                 offset = u32::from_le_bytes(bytes) as usize;
-                at += 5;
+                *at += 5;
                 1 + usize::from(tag >> 2)
             }
         };

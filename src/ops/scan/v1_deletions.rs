@@ -2,29 +2,64 @@
 //! of their deletion are lost. A user delete leaves a tombstone in the blocks, but
 //! limit trimming (max_msgs, max_msgs_per_subject: KV history) is recorded only in
 //! index.db's delete maps; when index.db is lost or cannot be trusted, those
-//! messages come back in a restore. They are named by a finding, and a salvage asks
-//! whether to keep them.
+//! messages come back in a restore. So do messages below the first sequence that
+//! backup.json records whose tombstones are lost. They are named by a finding, and
+//! a salvage asks whether to keep them.
+//!
+//! When block bytes are lost too, tombstones may have been among them, and the
+//! messages they deleted cannot be named: the scan counts the candidates (written
+//! before the damage) and bounds how many were deleted by backup.json's deleted
+//! count less the deletions the archive shows.
 
 use super::Scan;
 use crate::format::index_db::{IndexBlock, IndexDb};
-use crate::model::{Backup, Finding, FindingKind};
+use crate::model::{to_ranges, Backup, Finding, FindingKind, Severity, UnnamedDeletes};
 use crate::ops::wording::{group, ranges_text};
 use crate::util::fxhash::FxHashMap;
 
+/// The rows `keep` marks live that may have been deleted, by what says so.
+#[derive(Debug, Default)]
+pub(super) struct MaybeDeleted {
+    /// An index.db that parses but is not trusted lists them as deleted.
+    pub(super) by_index: Vec<u64>,
+    /// Without index.db: the stream's message limits would have removed them.
+    pub(super) by_limits: Vec<u64>,
+    /// Below the first sequence backup.json records.
+    pub(super) below_first: Vec<u64>,
+}
+
+impl MaybeDeleted {
+    /// Every sequence named, sorted.
+    pub(super) fn all(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = self
+            .by_index
+            .iter()
+            .chain(&self.by_limits)
+            .chain(&self.below_first)
+            .copied()
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
 /// Sequences of the rows `keep` marks live that may have been deleted: those an
 /// index.db that parses but is not trusted says are deleted; without one, those
-/// the stream's message limits would have removed.
+/// the stream's message limits would have removed; and those below backup.json's
+/// first sequence.
 pub(super) fn maybe_deleted(
     backup: &Backup,
     scan: &Scan,
     keep: &[bool],
     untrusted: Option<&IndexDb>,
-) -> Vec<u64> {
+) -> MaybeDeleted {
     let live = keep
         .iter()
         .enumerate()
         .filter(|(_, &kept)| kept)
         .map(|(row, _)| row);
+    let below_first = below_declared_first(backup, keep);
     match untrusted {
         Some(index) => {
             let blocks: FxHashMap<u64, &IndexBlock> = index
@@ -32,24 +67,186 @@ pub(super) fn maybe_deleted(
                 .iter()
                 .map(|block| (block.index, block))
                 .collect();
-            live.filter(|&row| {
-                let seq = backup.messages.seq[row];
-                let block = scan
-                    .row_block
-                    .get(row)
-                    .and_then(|block_index| blocks.get(block_index));
-                // Above a block's (or the index's) last sequence: written after index.db.
-                seq < index.first_seq
-                    || block.is_some_and(|block| {
-                        seq < block.first_seq
-                            || (seq <= block.last_seq && block.deleted.binary_search(&seq).is_ok())
-                    })
-            })
-            .map(|row| backup.messages.seq[row])
-            .collect()
+            let by_index = live
+                .filter(|&row| {
+                    let seq = backup.messages.seq[row];
+                    let block = scan
+                        .row_block
+                        .get(row)
+                        .and_then(|block_index| blocks.get(block_index));
+                    // Above a block's (or the index's) last sequence: written after index.db.
+                    seq < index.first_seq
+                        || block.is_some_and(|block| {
+                            seq < block.first_seq
+                                || (seq <= block.last_seq
+                                    && block.deleted.binary_search(&seq).is_ok())
+                        })
+                })
+                .map(|row| backup.messages.seq[row])
+                .collect();
+            MaybeDeleted {
+                by_index,
+                below_first,
+                ..MaybeDeleted::default()
+            }
         }
-        None => trimmed_by_limits(backup, live.collect()),
+        None => MaybeDeleted {
+            by_limits: trimmed_by_limits(backup, live.collect()),
+            below_first,
+            ..MaybeDeleted::default()
+        },
     }
+}
+
+/// Live rows below the first sequence backup.json records: deleted by the time the
+/// backup was taken (a stream's first sequence only moves up), though no record of
+/// the deletion survives in the archive.
+fn below_declared_first(backup: &Backup, keep: &[bool]) -> Vec<u64> {
+    let Some(declared) = backup
+        .declared_state
+        .as_ref()
+        .filter(|state| state.first_seq > 0)
+    else {
+        return Vec::new();
+    };
+    keep.iter()
+        .enumerate()
+        .filter(|(_, &kept)| kept)
+        .map(|(row, _)| backup.messages.seq[row])
+        .filter(|&seq| seq < declared.first_seq)
+        .collect()
+}
+
+/// Error findings whose bytes, when they lie among the message blocks, may have
+/// held tombstones.
+const LOSS_KINDS: [FindingKind; 7] = [
+    FindingKind::S2Framing,
+    FindingKind::S2Truncated,
+    FindingKind::TarHeader,
+    FindingKind::TarTruncated,
+    FindingKind::BlockRecord,
+    FindingKind::RecordChecksum,
+    FindingKind::LostData,
+];
+
+/// The decompressed offset of the last place where block bytes were lost or are
+/// damaged; `u64::MAX` when a loss has no known place. A tombstone is appended to
+/// the block being written, so one in bytes lost at `p` names a message written
+/// before it: a sequence below that of the first record read after `p`.
+fn last_block_damage(backup: &Backup, scan: &Scan) -> Option<u64> {
+    let is_block = |name: &str| name.starts_with("msgs/") && name.ends_with(".blk");
+    let last_block = backup
+        .entries
+        .iter()
+        .filter(|entry| is_block(&entry.name))
+        .map(|entry| entry.data_offset)
+        .max()
+        .unwrap_or(0);
+    // index.db and consumer files follow the blocks (2.10.21+): damage there hides
+    // no tombstone.
+    let blocks_end = backup
+        .entries
+        .iter()
+        .filter(|entry| !is_block(&entry.name) && entry.header_offset > last_block)
+        .filter(|entry| entry.name == "msgs/index.db" || entry.name.starts_with("obs/"))
+        .map(|entry| entry.header_offset)
+        .min()
+        .unwrap_or(u64::MAX);
+    let in_blocks = scan
+        .block_first_bad
+        .values()
+        .map(|&(_, block_end)| block_end);
+    let from_findings = backup
+        .findings
+        .iter()
+        .filter(|finding| finding.severity == Severity::Error && LOSS_KINDS.contains(&finding.kind))
+        .filter_map(|finding| match finding.offset {
+            Some(offset) if offset < blocks_end => Some(offset),
+            Some(_) => None,
+            None => Some(u64::MAX),
+        });
+    // Findings past the per-kind cap are only counted: their places are unknown.
+    let omitted = (backup.findings.total() > backup.findings.len() as u64).then_some(u64::MAX);
+    in_blocks.chain(from_findings).chain(omitted).max()
+}
+
+/// Deletions that may come back without a name: block bytes were lost where
+/// tombstones may have been, and index.db (which would list every deletion) is lost
+/// too. The candidates are the live rows written before the last such place; how
+/// many of them were deleted is bounded by backup.json's deleted count less the
+/// deletions the archive still shows. `None` when that bound is 0 or unknown
+/// damage is absent.
+pub(super) fn unnamed_deletes(
+    backup: &Backup,
+    scan: &Scan,
+    keep: &[bool],
+    named: &[u64],
+) -> Option<UnnamedDeletes> {
+    let declared = backup.declared_state.as_ref()?;
+    let damage = last_block_damage(backup, scan)?;
+    let below_seq = (0..backup.messages.len())
+        .filter(|&row| backup.messages.offset(row) > damage)
+        .map(|row| backup.messages.seq[row])
+        .min()
+        .unwrap_or(u64::MAX);
+    let in_declared = |seq: u64| seq >= declared.first_seq && seq <= declared.last_seq;
+    let candidates: Vec<u64> = keep
+        .iter()
+        .enumerate()
+        .filter(|(_, &kept)| kept)
+        .map(|(row, _)| backup.messages.seq[row])
+        .filter(|&seq| seq < below_seq && in_declared(seq) && named.binary_search(&seq).is_err())
+        .collect();
+    let shown = scan
+        .tombstones
+        .iter()
+        .chain(
+            scan.erased
+                .iter()
+                .filter(|seq| !scan.tombstones.contains(seq)),
+        )
+        .filter(|&&seq| in_declared(seq))
+        .count() as u64
+        + named.iter().filter(|&&seq| in_declared(seq)).count() as u64;
+    let at_most = declared
+        .num_deleted
+        .saturating_sub(shown)
+        .min(candidates.len() as u64);
+    if at_most == 0 {
+        return None;
+    }
+    Some(UnnamedDeletes {
+        candidates: candidates.len() as u64,
+        first_seq: candidates.iter().copied().min().unwrap_or(0),
+        last_seq: candidates.iter().copied().max().unwrap_or(0),
+        at_most,
+        declared_deleted: declared.num_deleted,
+        shown_deleted: shown,
+    })
+}
+
+/// The finding of deletions that may come back unnamed.
+pub(super) fn report_unnamed_deletes(backup: &mut Backup, unnamed: Option<UnnamedDeletes>) {
+    let Some(found) = &unnamed else {
+        backup.unnamed_deletes = None;
+        return;
+    };
+    backup.findings.push(
+        Finding::warning(
+            FindingKind::MaybeDeleted,
+            format!(
+                "up to {} of the {} message(s) read at sequences {}–{} may have been deleted: index.db is lost and their tombstones may have been in the damaged block bytes; backup.json counts {} deleted sequence(s), the archive shows {}. Which ones cannot be told: a salvage or restore keeps them all",
+                group(found.at_most),
+                group(found.candidates),
+                found.first_seq,
+                found.last_seq,
+                group(found.declared_deleted),
+                group(found.shown_deleted)
+            ),
+        )
+        .seq(found.first_seq),
+    );
+    backup.unnamed_deletes = unnamed;
 }
 
 /// Of the live rows, those the stream's max_msgs_per_subject and max_msgs limits
@@ -85,33 +282,45 @@ fn trimmed_by_limits(backup: &Backup, mut rows: Vec<usize>) -> Vec<u64> {
     out
 }
 
-/// Records the sequences that may have been deleted and the finding naming them.
-pub(super) fn report_maybe_deleted(backup: &mut Backup, mut seqs: Vec<u64>, from_index: bool) {
-    seqs.sort_unstable();
-    seqs.dedup();
+/// Records the sequences that may have been deleted and the finding naming them,
+/// with what says so for each group.
+pub(super) fn report_maybe_deleted(backup: &mut Backup, found: &MaybeDeleted) {
+    let seqs = found.all();
     let Some(&first) = seqs.first() else {
         backup.maybe_deleted = seqs;
         return;
     };
-    let mut ranges: Vec<(u64, u64)> = Vec::new();
-    for &seq in &seqs {
-        match ranges.last_mut() {
-            Some((_, to)) if *to + 1 == seq => *to = seq,
-            _ => ranges.push((seq, seq)),
-        }
+    let declared_first = backup
+        .declared_state
+        .as_ref()
+        .map_or(0, |state| state.first_seq);
+    let mut why = Vec::new();
+    if !found.by_index.is_empty() {
+        why.push(format!(
+            "{} are listed as deleted by index.db's delete maps, which cannot be trusted here (see above), and no tombstone in the blocks says so",
+            group(found.by_index.len() as u64)
+        ));
     }
-    let records = if from_index {
-        "index.db's delete maps, which cannot be trusted here (see above), and no tombstone in the blocks; a restore brings them back"
-    } else {
-        "the lost index.db (the stream's limits removed them without a tombstone; a restore into a server with the same limits trims them again)"
-    };
+    if !found.by_limits.is_empty() {
+        why.push(format!(
+            "{} would have been removed by the stream's limits (max_msgs, max_msgs_per_subject), which only the lost index.db recorded; a restore into a server with the same limits trims them again",
+            group(found.by_limits.len() as u64)
+        ));
+    }
+    if !found.below_first.is_empty() {
+        why.push(format!(
+            "{} lie below the first sequence backup.json records ({declared_first}): deleted before the backup was taken, and no record of their deletion is left",
+            group(found.below_first.len() as u64)
+        ));
+    }
     backup.findings.push(
         Finding::warning(
             FindingKind::MaybeDeleted,
             format!(
-                "{} message(s) may have been deleted: their deletion records were in {records}; sequences {}. A salvage asks whether to keep them (--maybe-deleted keep|drop)",
+                "{} message(s) may have been deleted: {}; sequences {}. A salvage asks whether to keep them (--maybe-deleted keep|drop)",
                 group(seqs.len() as u64),
-                ranges_text(&ranges)
+                why.join("; "),
+                ranges_text(&to_ranges(seqs.iter().copied()))
             ),
         )
         .entry("msgs/index.db")

@@ -99,7 +99,12 @@ pub(super) fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
     let maybe_deleted = if index_lost {
         super::v1_deletions::maybe_deleted(backup, scan, &keep, untrusted.as_ref())
     } else {
-        Vec::new()
+        super::v1_deletions::MaybeDeleted::default()
+    };
+    let unnamed = if index_lost {
+        super::v1_deletions::unnamed_deletes(backup, scan, &keep, &maybe_deleted.all())
+    } else {
+        None
     };
     let record_len = std::mem::take(&mut scan.row_record_len);
     let live_bytes: u64 = record_len
@@ -113,7 +118,8 @@ pub(super) fn finish_v1(backup: &mut Backup, scan: &mut Scan) {
     backup.state.bytes = live_bytes;
     backup.state.first_seq = first_seq;
     backup.state.last_seq = last_seq;
-    super::v1_deletions::report_maybe_deleted(backup, maybe_deleted, untrusted.is_some());
+    super::v1_deletions::report_maybe_deleted(backup, &maybe_deleted);
+    super::v1_deletions::report_unnamed_deletes(backup, unnamed);
     if trusted.is_none() {
         warn_server_truncation(backup, scan);
     }
