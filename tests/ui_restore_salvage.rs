@@ -114,9 +114,7 @@ fn damaged_backup_is_restored_only_with_salvage_ticked() {
     );
     assert!(!store.exists(), "the refusal wrote {}", store.display());
 
-    harness
-        .get_by_label_contains("salvage: restore ")
-        .click();
+    harness.get_by_label_contains("salvage: restore ").click();
     harness.step();
     assert!(harness.state().restore_dialog().unwrap().salvage);
     run_restore(&mut harness);

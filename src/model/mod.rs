@@ -62,9 +62,10 @@ pub struct UnnamedDeletes {
     pub first_seq: u64,
     pub last_seq: u64,
     /// At most this many of them were deleted: backup.json's deleted count less the
-    /// deletions the archive shows.
+    /// deletions the archive shows (all candidates without backup.json).
     pub at_most: u64,
-    pub declared_deleted: u64,
+    /// backup.json's deleted count, when there is one.
+    pub declared_deleted: Option<u64>,
     pub shown_deleted: u64,
 }
 

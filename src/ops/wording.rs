@@ -53,14 +53,25 @@ pub fn failed_chunk_text(chunk: &crate::format::s2::ChunkRecord) -> String {
 /// Deletions that may come back without a name (v1: tombstones and index.db lost),
 /// as the dialogs, the pre-flight and the report say it.
 pub fn unnamed_deletes_text(unnamed: &crate::model::UnnamedDeletes) -> String {
+    format!("{}: they are kept", unnamed_deletes_why(unnamed))
+}
+
+/// How many, where, and what bounds the count.
+pub fn unnamed_deletes_why(unnamed: &crate::model::UnnamedDeletes) -> String {
+    let bound = match unnamed.declared_deleted {
+        Some(declared) => format!(
+            "backup.json counts {} deleted, the archive shows {}",
+            group(declared),
+            group(unnamed.shown_deleted)
+        ),
+        None => "no backup.json says how many were deleted".to_string(),
+    };
     format!(
-        "up to {} of the {} message(s) at sequences {}–{} may have been deleted, but which ones cannot be told (their tombstones may have been in damaged block bytes, and index.db is lost; backup.json counts {} deleted, the archive shows {}): they are kept",
+        "up to {} of the {} message(s) at sequences {}–{} may have been deleted, but which ones cannot be told (their tombstones may have been in damaged block bytes, and index.db is lost; {bound})",
         group(unnamed.at_most),
         group(unnamed.candidates),
         unnamed.first_seq,
         unnamed.last_seq,
-        group(unnamed.declared_deleted),
-        group(unnamed.shown_deleted)
     )
 }
 

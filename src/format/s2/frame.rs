@@ -306,34 +306,39 @@ impl<R: Read> FrameReader<R> {
         // that the real chunk needs.
         let declared_end = match window.get(..3) {
             Some(&[l0, l1, l2]) => {
-                3 + (usize::from(l0) | usize::from(l1) << 8 | usize::from(l2) << 16)
+                Some(3 + (usize::from(l0) | usize::from(l1) << 8 | usize::from(l2) << 16))
             }
-            _ => 0,
+            _ => None,
         }
-        .min(MAX_COMPRESSED_BODY + 4);
-        while !eof && window.len() < declared_end + MAX_CHUNK_VIEW {
+        .filter(|&end| end <= MAX_COMPRESSED_BODY + 4);
+        let view_end = declared_end.unwrap_or(0) + MAX_CHUNK_VIEW;
+        while !eof && window.len() < view_end {
             eof = self.read_more(&mut window);
         }
-        let mut own_chunk_budget = RESYNC_DECODE_ALLOWANCE;
-        if let Some(candidate) = window.get(declared_end..).filter(|rest| rest.len() >= 4) {
-            if plausible_chunk_at(candidate, self.max_block, eof)
-                && verified_chunk_at(
-                    candidate,
-                    self.max_block,
-                    &mut scratch,
-                    &mut own_chunk_budget,
-                )
-            {
-                return Some(self.resume_at(
-                    chunk_offset,
-                    window,
-                    window_offset,
-                    declared_end,
-                    reason,
-                ));
+        // One budget for the whole resync: what the declared end cost is not spent twice.
+        let mut decode_budget = RESYNC_DECODE_ALLOWANCE;
+        if let Some(end) = declared_end {
+            let verified = window.get(end..).is_some_and(|candidate| {
+                plausible_chunk_at(candidate, self.max_block, eof)
+                    && verified_chunk_at(
+                        candidate,
+                        self.max_block,
+                        &mut scratch,
+                        &mut decode_budget,
+                    )
+            });
+            if verified {
+                return Some(self.resume_at(chunk_offset, window, window_offset, end, reason));
             }
         }
-        self.search_from(chunk_offset, window, window_offset, eof, reason)
+        self.search_from(
+            chunk_offset,
+            window,
+            window_offset,
+            eof,
+            reason,
+            decode_budget,
+        )
     }
 
     /// Resumes reading at `window[at]` (file offset `window_offset + at`).
@@ -366,10 +371,10 @@ impl<R: Read> FrameReader<R> {
         mut window_offset: u64,
         mut eof: bool,
         reason: &str,
+        mut decode_budget: usize,
     ) -> Option<Frame> {
         let mut scan = 0usize;
         let mut scratch = Vec::new();
-        let mut decode_budget = RESYNC_DECODE_ALLOWANCE;
         loop {
             // Keep the largest chunk (and the header after it) in view of the scan point.
             while !eof && window.len() < scan + MAX_CHUNK_VIEW {

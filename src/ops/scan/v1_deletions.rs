@@ -182,14 +182,17 @@ pub(super) fn unnamed_deletes(
     keep: &[bool],
     named: &[u64],
 ) -> Option<UnnamedDeletes> {
-    let declared = backup.declared_state.as_ref()?;
+    let declared = backup.declared_state.as_ref();
     let damage = last_block_damage(backup, scan)?;
     let below_seq = (0..backup.messages.len())
         .filter(|&row| backup.messages.offset(row) > damage)
         .map(|row| backup.messages.seq[row])
         .min()
         .unwrap_or(u64::MAX);
-    let in_declared = |seq: u64| seq >= declared.first_seq && seq <= declared.last_seq;
+    // Without backup.json every sequence is in range and nothing bounds the count.
+    let in_declared = |seq: u64| {
+        declared.is_none_or(|declared| seq >= declared.first_seq && seq <= declared.last_seq)
+    };
     let candidates: Vec<u64> = keep
         .iter()
         .enumerate()
@@ -209,8 +212,9 @@ pub(super) fn unnamed_deletes(
         .count() as u64
         + named.iter().filter(|&&seq| in_declared(seq)).count() as u64;
     let at_most = declared
-        .num_deleted
-        .saturating_sub(shown)
+        .map_or(u64::MAX, |declared| {
+            declared.num_deleted.saturating_sub(shown)
+        })
         .min(candidates.len() as u64);
     if at_most == 0 {
         return None;
@@ -220,7 +224,7 @@ pub(super) fn unnamed_deletes(
         first_seq: candidates.iter().copied().min().unwrap_or(0),
         last_seq: candidates.iter().copied().max().unwrap_or(0),
         at_most,
-        declared_deleted: declared.num_deleted,
+        declared_deleted: declared.map(|declared| declared.num_deleted),
         shown_deleted: shown,
     })
 }
@@ -235,13 +239,8 @@ pub(super) fn report_unnamed_deletes(backup: &mut Backup, unnamed: Option<Unname
         Finding::warning(
             FindingKind::MaybeDeleted,
             format!(
-                "up to {} of the {} message(s) read at sequences {}–{} may have been deleted: index.db is lost and their tombstones may have been in the damaged block bytes; backup.json counts {} deleted sequence(s), the archive shows {}. Which ones cannot be told: a salvage or restore keeps them all",
-                group(found.at_most),
-                group(found.candidates),
-                found.first_seq,
-                found.last_seq,
-                group(found.declared_deleted),
-                group(found.shown_deleted)
+                "{}. A salvage or restore keeps them all",
+                crate::ops::wording::capitalise(&crate::ops::wording::unnamed_deletes_why(found))
             ),
         )
         .seq(found.first_seq),
