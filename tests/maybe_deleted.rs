@@ -344,7 +344,9 @@ fn tombstones_and_index_db_both_lost_are_counted_not_named() {
     std::fs::create_dir_all(&bare).expect("mkdir");
     std::fs::copy(damaged.join("stream.tar.s2"), bare.join("stream.tar.s2")).expect("copy");
     let bare_backup = open_backup(&bare, &mut ScanControl::default()).expect("open bare");
-    let bare_unnamed = bare_backup.unnamed_deletes.expect("unnamed without backup.json");
+    let bare_unnamed = bare_backup
+        .unnamed_deletes
+        .expect("unnamed without backup.json");
     assert_eq!(bare_unnamed.declared_deleted, None);
     assert_eq!(bare_unnamed.at_most, bare_unnamed.candidates);
     for seq in &come_back {
