@@ -339,6 +339,15 @@ fn tombstones_and_index_db_both_lost_are_counted_not_named() {
         report["summary"]["maybe_deleted"]["unnamed"]["at_most"].as_u64(),
         Some(unnamed.at_most)
     );
+    // The banner over every pane says both.
+    let banner = jsbackup::ui::salvage::damage_summary(&backup);
+    assert!(
+        banner.contains(&format!(
+            "up to {} more may have been deleted",
+            unnamed.at_most
+        )) && banner.contains(&format!("{} may have been deleted", named.len())),
+        "{banner}"
+    );
     // Without backup.json nothing bounds the count: every candidate may be one.
     let bare = scratch.join("orders-bare");
     std::fs::create_dir_all(&bare).expect("mkdir");

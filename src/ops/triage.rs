@@ -393,9 +393,22 @@ pub fn explain(
             format!("The archive ends without its end-of-backup marker, so it may be incomplete. {restore_text}."),
             salvage_line(backup, salvage),
         ),
-        FindingKind::StateJson | FindingKind::MetaInf | FindingKind::IndexDb => (
+        FindingKind::StateJson | FindingKind::MetaInf => (
             format!("Stream metadata cannot be read. {restore_text}."),
             salvage_line(backup, salvage),
+        ),
+        FindingKind::IndexDb => (
+            format!("The stream's state file (index.db) cannot be used: the state is rebuilt from the message blocks, and deletions only it recorded are not seen. {restore_text}."),
+            salvage_line(backup, salvage),
+        ),
+        FindingKind::MaybeDeleted => (
+            "A restore brings these messages back although the stream had deleted them; consumers and readers would see them again.".into(),
+            // The named ones carry index.db as their entry; the unnamed count has none.
+            if finding.entry.is_none() || backup.maybe_deleted.is_empty() {
+                "If the stream still exists on the server, compare with it (STREAM.INFO, `nats stream view`) before restoring; otherwise tell the stream's users that deleted messages may reappear.".into()
+            } else {
+                "Save a salvaged copy with --maybe-deleted drop (\"leave out\" in the dialog) to leave the named ones out, or keep them (--maybe-deleted keep).".into()
+            },
         ),
         FindingKind::StateMismatch | FindingKind::IndexDbStale | FindingKind::ConsumerCountMismatch => (
             if backup.has_errors() {

@@ -57,6 +57,18 @@ pub fn damage_summary(backup: &Backup) -> String {
         let word = if lost == 1 { "sequence" } else { "sequences" };
         parts.push(format!("{word} {} lost", ranges_text(&backup.lost)));
     }
+    if !backup.maybe_deleted.is_empty() {
+        parts.push(format!(
+            "{} may have been deleted",
+            widgets::count(backup.maybe_deleted.len() as u64)
+        ));
+    }
+    if let Some(unnamed) = &backup.unnamed_deletes {
+        parts.push(format!(
+            "up to {} more may have been deleted, unnamed",
+            widgets::count(unnamed.at_most)
+        ));
+    }
     parts.join("; ")
 }
 
