@@ -1,0 +1,176 @@
+//! The v2 message just before damage (issue 12): v2 has no per-message checksum,
+//! and bytes lost from the very start of the next entry leave the same bytes behind
+//! as bytes lost at the end of this message. A message whose payload is one whole
+//! JSON value keeps its end; one whose own last bytes were lost is not salvaged.
+//! Real archive: `v2/orders` (nats-server 2.15, JSON payloads), its entries
+//! re-framed as valid S2 chunks after the edit, so only the entry bytes are damaged.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
+
+mod common;
+use common::jsbackup;
+
+use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
+use jsbackup::ops::read::MessageReader;
+use jsbackup::ops::scan::{open_backup, ScanControl};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const FIXTURE: &str = "v2/orders";
+
+fn decompress(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while offset + 4 <= bytes.len() {
+        let chunk_type = bytes[offset];
+        let len = usize::from(bytes[offset + 1])
+            | usize::from(bytes[offset + 2]) << 8
+            | usize::from(bytes[offset + 3]) << 16;
+        if chunk_type <= 1 {
+            let raw = RawChunk {
+                file_offset: offset as u64,
+                chunk_type,
+                body: bytes[offset + 4..offset + 4 + len].to_vec(),
+                max_block: MAX_S2_BLOCK,
+            };
+            decode_chunk(&raw, &mut out);
+        }
+        offset += 4 + len;
+    }
+    out
+}
+
+fn compress(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xff, 6, 0, 0];
+    out.extend_from_slice(b"S2sTwO");
+    for piece in data.chunks(64 << 10) {
+        let len = piece.len() + 4;
+        out.extend_from_slice(&[0x01, len as u8, (len >> 8) as u8, (len >> 16) as u8]);
+        out.extend_from_slice(&masked_crc(piece).to_le_bytes());
+        out.extend_from_slice(piece);
+    }
+    out
+}
+
+/// Sequence → (headers + payload, decompressed end of the entry) of a backup.
+fn messages(dir: &Path) -> BTreeMap<u64, (Vec<u8>, usize)> {
+    let backup = open_backup(dir, &mut ScanControl::default()).expect("open");
+    let mut reader = MessageReader::open(&backup).expect("reader");
+    let mut out = BTreeMap::new();
+    for row in 0..backup.messages.len() {
+        let message = backup.messages.row(row).expect("row");
+        let bytes = reader.read_row(&backup, row).expect("read");
+        let end = message.offset as usize + message.hdr_len as usize + message.data_len as usize;
+        let mut content = bytes.headers.clone();
+        content.extend_from_slice(&bytes.data);
+        out.insert(message.seq, (content, end));
+    }
+    out
+}
+
+/// Salvages `data` (decompressed, edited) and returns what the salvage holds.
+fn salvage(name: &str, data: &[u8]) -> BTreeMap<u64, (Vec<u8>, usize)> {
+    let scratch = common::TempDir::new(&format!("jsbackup-v2-boundary-{name}"));
+    let dir = scratch.join("damaged");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let source = common::fixture(FIXTURE);
+    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+    std::fs::write(dir.join("stream.tar.s2"), compress(data)).expect("write");
+    let out = scratch.join("salvaged");
+    let export = jsbackup(&[
+        "export",
+        dir.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--salvage",
+    ]);
+    assert!(
+        export.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    messages(&out)
+}
+
+/// The message in the middle of the archive, its content, and where its entry ends
+/// (the next entry's first byte).
+fn middle() -> (
+    Vec<u8>,
+    u64,
+    Vec<u8>,
+    usize,
+    BTreeMap<u64, (Vec<u8>, usize)>,
+) {
+    let source = common::fixture(FIXTURE);
+    let data = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
+    let original = messages(&source);
+    let expected = common::expected(FIXTURE);
+    assert_eq!(
+        original.len() as u64,
+        expected["state"]["messages"].as_u64().unwrap()
+    );
+    let (&seq, (content, end)) = original.iter().nth(original.len() / 2).expect("a message");
+    assert!(
+        content.ends_with(b"}"),
+        "the fixture's payloads are JSON objects"
+    );
+    (data, seq, content.clone(), *end, original)
+}
+
+/// Nothing salvaged differs from the original.
+fn assert_nothing_laundered(
+    name: &str,
+    kept: &BTreeMap<u64, (Vec<u8>, usize)>,
+    original: &BTreeMap<u64, (Vec<u8>, usize)>,
+) {
+    for (seq, (content, _)) in kept {
+        assert_eq!(
+            Some(content),
+            original.get(seq).map(|(content, _)| content),
+            "{name}: seq {seq} salvaged with other bytes"
+        );
+    }
+}
+
+#[test]
+fn bytes_lost_from_the_start_of_the_next_entry_keep_the_message_before() {
+    let (data, seq, content, end, original) = middle();
+    for lost in [1usize, 3, 12, 30] {
+        let mut damaged = data.clone();
+        damaged.drain(end..end + lost);
+        let name = format!("next-start-{lost}");
+        let kept = salvage(&name, &damaged);
+        assert_nothing_laundered(&name, &kept, &original);
+        assert_eq!(
+            kept.get(&seq).map(|(content, _)| content),
+            Some(&content),
+            "{name}: seq {seq}, wholly before the damage, not kept"
+        );
+    }
+}
+
+#[test]
+fn garbage_inserted_between_two_entries_keeps_the_message_before() {
+    let (data, seq, content, end, original) = middle();
+    let mut damaged = data.clone();
+    let garbage: Vec<u8> = (0..700u32).map(|index| (index * 89 ^ 0x3c) as u8).collect();
+    damaged.splice(end..end, garbage);
+    let kept = salvage("inserted", &damaged);
+    assert_nothing_laundered("inserted", &kept, &original);
+    assert_eq!(kept.get(&seq).map(|(content, _)| content), Some(&content));
+}
+
+#[test]
+fn bytes_lost_at_the_end_of_a_message_are_not_salvaged_as_intact() {
+    let (data, seq, _, end, original) = middle();
+    for (before, after) in [(1usize, 0usize), (2, 3), (5, 1), (40, 0)] {
+        let mut damaged = data.clone();
+        damaged.drain(end - before..end + after);
+        let name = format!("own-end-{before}-{after}");
+        let kept = salvage(&name, &damaged);
+        assert_nothing_laundered(&name, &kept, &original);
+        assert!(
+            !kept.contains_key(&seq),
+            "{name}: seq {seq} lost its last bytes but was salvaged"
+        );
+    }
+}
