@@ -339,6 +339,15 @@ fn tombstones_and_index_db_both_lost_are_counted_not_named() {
         report["summary"]["maybe_deleted"]["unnamed"]["at_most"].as_u64(),
         Some(unnamed.at_most)
     );
+    // The predicted restore says they come back.
+    let prediction = report["restore_prediction"].to_string();
+    assert!(
+        prediction.contains(&format!(
+            "and up to {} more may be messages the stream had deleted",
+            unnamed.at_most
+        )),
+        "{prediction}"
+    );
     // The banner over every pane says both.
     let banner = jsbackup::ui::salvage::damage_summary(&backup);
     assert!(

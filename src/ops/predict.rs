@@ -262,6 +262,7 @@ fn predict_v1(backup: &Backup) -> RestorePrediction {
             parts.join("; ")
         }
     };
+    let summary = summary + &brought_back(backup);
     RestorePrediction {
         servers,
         outcome,
@@ -272,6 +273,31 @@ fn predict_v1(backup: &Backup) -> RestorePrediction {
         last_seq,
         missing,
         summary,
+    }
+}
+
+/// v1: deleted messages a restore brings back because their deletion records are
+/// lost (the scan's maybe-deleted findings), for the end of a prediction.
+fn brought_back(backup: &Backup) -> String {
+    let named = backup.maybe_deleted.len() as u64;
+    let unnamed = backup.unnamed_deletes.as_ref().map_or(0, |u| u.at_most);
+    match (named, unnamed) {
+        (0, 0) => String::new(),
+        (named, 0) => format!(
+            "; {} of them may be messages the stream had deleted (seq {}), brought back",
+            group(named),
+            crate::ops::export::maybe_deleted_ranges(backup)
+        ),
+        (0, unnamed) => format!(
+            "; up to {} of them may be messages the stream had deleted, brought back",
+            group(unnamed)
+        ),
+        (named, unnamed) => format!(
+            "; {} of them (seq {}) and up to {} more may be messages the stream had deleted, brought back",
+            group(named),
+            crate::ops::export::maybe_deleted_ranges(backup),
+            group(unnamed)
+        ),
     }
 }
 
