@@ -18,6 +18,9 @@ use std::path::Path;
 
 const FIXTURE: &str = "v2/orders";
 
+/// Sequence → (headers + payload, decompressed end of the entry).
+type Messages = BTreeMap<u64, (Vec<u8>, usize)>;
+
 fn decompress(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut offset = 0;
@@ -53,7 +56,7 @@ fn compress(data: &[u8]) -> Vec<u8> {
 }
 
 /// Sequence → (headers + payload, decompressed end of the entry) of a backup.
-fn messages(dir: &Path) -> BTreeMap<u64, (Vec<u8>, usize)> {
+fn messages(dir: &Path) -> Messages {
     let backup = open_backup(dir, &mut ScanControl::default()).expect("open");
     let mut reader = MessageReader::open(&backup).expect("reader");
     let mut out = BTreeMap::new();
@@ -69,7 +72,7 @@ fn messages(dir: &Path) -> BTreeMap<u64, (Vec<u8>, usize)> {
 }
 
 /// Salvages `data` (decompressed, edited) and returns what the salvage holds.
-fn salvage(name: &str, data: &[u8]) -> BTreeMap<u64, (Vec<u8>, usize)> {
+fn salvage(name: &str, data: &[u8]) -> Messages {
     let scratch = common::TempDir::new(&format!("jsbackup-v2-boundary-{name}"));
     let dir = scratch.join("damaged");
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -93,13 +96,7 @@ fn salvage(name: &str, data: &[u8]) -> BTreeMap<u64, (Vec<u8>, usize)> {
 
 /// The message in the middle of the archive, its content, and where its entry ends
 /// (the next entry's first byte).
-fn middle() -> (
-    Vec<u8>,
-    u64,
-    Vec<u8>,
-    usize,
-    BTreeMap<u64, (Vec<u8>, usize)>,
-) {
+fn middle() -> Middle {
     let source = common::fixture(FIXTURE);
     let data = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
     let original = messages(&source);
@@ -113,15 +110,26 @@ fn middle() -> (
         content.ends_with(b"}"),
         "the fixture's payloads are JSON objects"
     );
-    (data, seq, content.clone(), *end, original)
+    Middle {
+        data,
+        seq,
+        content: content.clone(),
+        end: *end,
+        original,
+    }
+}
+
+/// The decompressed archive, the middle message and every original message.
+struct Middle {
+    data: Vec<u8>,
+    seq: u64,
+    content: Vec<u8>,
+    end: usize,
+    original: Messages,
 }
 
 /// Nothing salvaged differs from the original.
-fn assert_nothing_laundered(
-    name: &str,
-    kept: &BTreeMap<u64, (Vec<u8>, usize)>,
-    original: &BTreeMap<u64, (Vec<u8>, usize)>,
-) {
+fn assert_nothing_laundered(name: &str, kept: &Messages, original: &Messages) {
     for (seq, (content, _)) in kept {
         assert_eq!(
             Some(content),
@@ -133,7 +141,13 @@ fn assert_nothing_laundered(
 
 #[test]
 fn bytes_lost_from_the_start_of_the_next_entry_keep_the_message_before() {
-    let (data, seq, content, end, original) = middle();
+    let Middle {
+        data,
+        seq,
+        content,
+        end,
+        original,
+    } = middle();
     for lost in [1usize, 3, 12, 30] {
         let mut damaged = data.clone();
         damaged.drain(end..end + lost);
@@ -150,9 +164,17 @@ fn bytes_lost_from_the_start_of_the_next_entry_keep_the_message_before() {
 
 #[test]
 fn garbage_inserted_between_two_entries_keeps_the_message_before() {
-    let (data, seq, content, end, original) = middle();
+    let Middle {
+        data,
+        seq,
+        content,
+        end,
+        original,
+    } = middle();
     let mut damaged = data.clone();
-    let garbage: Vec<u8> = (0..700u32).map(|index| (index * 89 ^ 0x3c) as u8).collect();
+    let garbage: Vec<u8> = (0..700u32)
+        .map(|index| ((index * 89) ^ 0x3c) as u8)
+        .collect();
     damaged.splice(end..end, garbage);
     let kept = salvage("inserted", &damaged);
     assert_nothing_laundered("inserted", &kept, &original);
@@ -161,7 +183,13 @@ fn garbage_inserted_between_two_entries_keeps_the_message_before() {
 
 #[test]
 fn bytes_lost_at_the_end_of_a_message_are_not_salvaged_as_intact() {
-    let (data, seq, _, end, original) = middle();
+    let Middle {
+        data,
+        seq,
+        end,
+        original,
+        ..
+    } = middle();
     for (before, after) in [(1usize, 0usize), (2, 3), (5, 1), (40, 0)] {
         let mut damaged = data.clone();
         damaged.drain(end - before..end + after);
