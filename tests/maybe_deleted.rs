@@ -449,6 +449,50 @@ fn salvage_dialog_shows_the_count_and_waits_for_the_choice() {
     );
 }
 
+/// The unnamed count is shown in the salvage dialog under the named choice.
+#[test]
+fn salvage_dialog_shows_the_unnamed_count() {
+    use egui_kittest::kittest::Queryable;
+    use jsbackup::ui::{App, OpenSource};
+    let scratch = TempDir::new("maybe-deleted-unnamed-ui");
+    let damaged = scratch.join("orders-block-end-no-index");
+    with_members_damaged(
+        "v1/orders",
+        &[("msgs/1.blk", Some(4096)), ("msgs/index.db", None)],
+        &damaged,
+    );
+    let backup = open_backup(&damaged, &mut ScanControl::default()).expect("open damaged");
+    let unnamed = backup.unnamed_deletes.expect("unnamed deletes");
+    let mut app = App::default();
+    app.open(OpenSource::Path(damaged.clone()));
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .allow_missing_glyphs()
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    common::ui::step_until(&mut harness, "the backup to open", |app| {
+        app.documents
+            .first()
+            .is_some_and(|document| document.summary.is_some())
+            && app.is_settled()
+    });
+    harness.get_by_label("Save salvaged copy…").click();
+    common::ui::step_until(&mut harness, "the salvage pre-flight", |app| {
+        app.salvage_dialog()
+            .is_some_and(|dialog| dialog.preflight.is_some())
+    });
+    let line = format!(
+        "Up to {} of the {} message(s) at sequences {}–{} may have been deleted",
+        jsbackup::util::grouped(unnamed.at_most),
+        jsbackup::util::grouped(unnamed.candidates),
+        unnamed.first_seq,
+        unnamed.last_seq
+    );
+    assert!(
+        harness.query_by_label_contains(&line).is_some(),
+        "no label containing {line:?}"
+    );
+}
+
 /// The sequences stream `name` holds on the server (every one up to its last_seq).
 fn server_seqs(conn: &mut common::NatsConn, name: &str) -> BTreeSet<u64> {
     let info = conn.stream_info(name);
