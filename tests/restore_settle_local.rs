@@ -504,3 +504,88 @@ fn consumer_past_the_stream_end_is_written_as_the_server_reconciles_it() {
         );
     }
 }
+
+/// The same consumer past the stream's end, restored into a running server. The
+/// ground truth is the server's own restore of the original archive: the store
+/// with the raw `o.dat` above, read back as a v1 archive and sent through the
+/// restore API. jsbackup's re-encoded upload (a v1 tar for 2.14, v2 for 2.15, as a
+/// consumer subset is chosen) must leave the same consumer state, and the
+/// server-restore prediction must say it.
+#[test]
+fn consumer_past_the_stream_end_restored_into_a_server_as_the_server_does() {
+    use jsbackup::ops::restore_server::{restore_to_server, ServerRestoreOptions};
+    let fixture = common::fixture("v1/orders");
+    let mut backup = open(&fixture);
+    let index = backup
+        .consumers
+        .iter()
+        .position(|consumer| consumer.name == "processor")
+        .expect("processor");
+    let last_seq = backup.state.last_seq;
+    let state = &mut backup.consumers[index].state;
+    state.delivered.stream_seq = last_seq + 100;
+    state.delivered.consumer_seq += 50;
+    state.pending.push(PendingEntry {
+        stream_seq: last_seq + 50,
+        consumer_seq: state.delivered.consumer_seq - 1,
+        timestamp_ns: jsbackup::util::time::now_ns(),
+    });
+    let raw_odat = encode_odat(&state.to_odat());
+    let root = TempDir::new("settle-reconcile-server");
+    // The original archive: a store of the backup with the raw o.dat, read back.
+    let store = root.join("raw-store");
+    let mut options = LocalRestoreOptions::new(&store);
+    options.consumers = ConsumerSelection::Only(vec!["processor".into()]);
+    restore_to_store(&backup, &options, &mut |_, _| {}, &AtomicBool::new(false)).expect("restore");
+    let stream_dir = store.join("jetstream/$G/streams/ORDERS");
+    std::fs::write(stream_dir.join("obs/processor/o.dat"), &raw_odat).expect("raw o.dat");
+    let original = root.join("original");
+    read_back(&stream_dir, &original);
+    std::fs::copy(fixture.join("backup.json"), original.join("backup.json")).expect("copy");
+    let predicted = predict_for(
+        &backup,
+        None,
+        jsbackup::util::time::now_ns(),
+        Target::Server,
+    )
+    .consumers
+    .into_iter()
+    .find(|consumer| consumer.name == "processor")
+    .expect("predicted processor");
+    let predicted: Vec<Value> = CONSUMER_FIELDS
+        .iter()
+        .map(|key| consumer_field(&serde_json::to_value(&predicted).expect("json"), key))
+        .collect();
+    let fields = |conn: &mut NatsConn| -> (Vec<Value>, Value) {
+        let info = conn.consumer_info("ORDERS", "processor");
+        (
+            CONSUMER_FIELDS
+                .iter()
+                .map(|key| consumer_field(&info, key))
+                .collect(),
+            info,
+        )
+    };
+    for version in ["2.14", "2.15"] {
+        // Two servers: both streams are ORDERS on the same subjects.
+        let server = NatsServer::start(version, None);
+        let mut conn = server.connect();
+        common::restore_via_api(&mut conn, &original, "ORDERS")
+            .unwrap_or_else(|error| panic!("{version}: original: {error}\n{}", server.log()));
+        let (truth, truth_info) = fields(&mut conn);
+        server.stop();
+        let server = NatsServer::start(version, None);
+        let mut conn = server.connect();
+        let mut options = ServerRestoreOptions::new(server.url.clone());
+        options.consumers = ConsumerSelection::Only(vec!["processor".into()]);
+        restore_to_server(&backup, &options, &mut |_, _| {}, &AtomicBool::new(false))
+            .unwrap_or_else(|error| panic!("{version}: ours: {error}\n{}", server.log()));
+        let (ours, ours_info) = fields(&mut conn);
+        server.stop();
+        assert_eq!(
+            ours, truth,
+            "{version}: ours {ours_info}\nthe server's restore of the original {truth_info}"
+        );
+        assert_eq!(predicted, truth, "{version}: the prediction: {truth_info}");
+    }
+}

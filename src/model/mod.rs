@@ -13,7 +13,7 @@ pub use crate::format::headers::{flags, Ttl};
 pub use config::{ConsumerConfig, Nanos, Storage, StreamConfig};
 pub use findings::{Finding, FindingKind, Findings, Severity};
 pub use message_table::{MessageRow, MessageTable, SubjectTable};
-pub use odat::{clamp_consumer_state, reconcile_with_stream};
+pub use odat::{archived_consumer_state, reconcile_with_stream};
 pub use state::{
     ConsumerInfo, ConsumerState, ConsumerStatus, MessageStanding, PendingEntry, SequencePair,
     StreamState,

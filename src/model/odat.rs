@@ -48,26 +48,21 @@ impl ConsumerState {
     }
 }
 
-/// Clamps a consumer state to a stream the way the server does when it takes a
-/// snapshot (delivered and ack floor stream sequences ≤ `last_seq`, pending and
-/// redelivered above `last_seq` dropped), and drops pending entries the file
-/// consumer store would refuse (≤ ack floor or > delivered).
-pub fn clamp_consumer_state(state: &ConsumerState, last_seq: u64) -> ConsumerState {
-    let mut clamped = state.clone();
-    clamped.delivered.stream_seq = clamped.delivered.stream_seq.min(last_seq);
-    clamped.ack_floor.stream_seq = clamped.ack_floor.stream_seq.min(last_seq);
-    if clamped.ack_floor.stream_seq > clamped.delivered.stream_seq {
-        clamped.ack_floor.stream_seq = clamped.delivered.stream_seq;
+/// A consumer state as an archive or an upload carries it: as the backup holds it,
+/// even past the stream's end (a server restoring such an archive keeps it as it
+/// is: checked on 2.14.6 and 2.15.1), less the pending and redelivered entries the
+/// file consumer store refuses (at or below the ack floor, pending past delivered).
+pub fn archived_consumer_state(state: &ConsumerState) -> ConsumerState {
+    let mut out = state.clone();
+    if out.ack_floor.stream_seq > out.delivered.stream_seq {
+        out.ack_floor.stream_seq = out.delivered.stream_seq;
     }
-    let floor = clamped.ack_floor.stream_seq;
-    let delivered = clamped.delivered.stream_seq;
-    clamped
-        .pending
+    let floor = out.ack_floor.stream_seq;
+    let delivered = out.delivered.stream_seq;
+    out.pending
         .retain(|entry| entry.stream_seq > floor && entry.stream_seq <= delivered);
-    clamped
-        .redelivered
-        .retain(|(seq, _)| *seq <= last_seq && *seq > floor);
-    clamped
+    out.redelivered.retain(|(seq, _)| *seq > floor);
+    out
 }
 
 /// What the server makes of a consumer whose delivered stream sequence is past
@@ -117,7 +112,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clamping_follows_the_server() {
+    fn an_archived_state_stays_past_the_end_and_drops_what_the_store_refuses() {
         let state = ConsumerState {
             delivered: SequencePair {
                 consumer_seq: 50,
@@ -143,20 +138,25 @@ mod tests {
                     consumer_seq: 20,
                     timestamp_ns: 0,
                 },
+                PendingEntry {
+                    stream_seq: 95,
+                    consumer_seq: 21,
+                    timestamp_ns: 0,
+                },
             ],
-            redelivered: vec![(75, 2), (85, 3)],
+            redelivered: vec![(60, 1), (75, 2), (85, 3)],
         };
-        let clamped = clamp_consumer_state(&state, 80);
-        assert_eq!(clamped.delivered.stream_seq, 80);
-        assert_eq!(clamped.ack_floor.stream_seq, 70);
+        let archived = archived_consumer_state(&state);
+        assert_eq!(archived.delivered.stream_seq, 90);
+        assert_eq!(archived.ack_floor.stream_seq, 70);
         assert_eq!(
-            clamped
+            archived
                 .pending
                 .iter()
                 .map(|p| p.stream_seq)
                 .collect::<Vec<_>>(),
-            vec![75]
+            vec![75, 85]
         );
-        assert_eq!(clamped.redelivered, vec![(75, 2)]);
+        assert_eq!(archived.redelivered, vec![(75, 2), (85, 3)]);
     }
 }

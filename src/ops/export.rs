@@ -16,7 +16,7 @@ use crate::format::s2_write::S2Writer;
 use crate::format::write_v1::{V1Consumer, V1WriteError, V1Writer};
 use crate::format::write_v2::V2Writer;
 use crate::model::{
-    clamp_consumer_state, ArchiveFormat, Backup, ConsumerInfo, ConsumerState, Severity,
+    archived_consumer_state, ArchiveFormat, Backup, ConsumerInfo, ConsumerState, Severity,
     StreamConfig, StreamState,
 };
 use crate::ops::filter::{Compiled, Expr, FilterError, MessageFilter, Reason, Test};
@@ -331,12 +331,7 @@ fn plan<'a>(
             .into_iter()
             // Without a config the restore refuses the consumer ("missing config").
             .filter(|consumer| consumer.config.is_object())
-            .map(|consumer| {
-                (
-                    consumer,
-                    clamp_consumer_state(&consumer.state, state.last_seq),
-                )
-            })
+            .map(|consumer| (consumer, archived_consumer_state(&consumer.state)))
             .collect();
     state.consumer_count = consumers.len() as u64;
     Ok(Plan {

@@ -17,7 +17,7 @@ use crate::format::filestore_write::{encode_odat, meta_inf_json};
 use crate::format::s2_write::S2Writer;
 use crate::format::write_v1::{V1Consumer, V1Writer};
 use crate::format::write_v2::V2Writer;
-use crate::model::clamp_consumer_state;
+use crate::model::archived_consumer_state;
 use crate::model::{ArchiveFormat, Backup, ConsumerInfo};
 use crate::ops::config_check::{check_restore_configs, schema_version, CheckedConfigs};
 use crate::ops::export::v2_consumer_entry;
@@ -636,7 +636,6 @@ fn upload_reencoded(
     uploader: &mut Uploader,
     report: &mut RestoreReport,
 ) -> Result<(), String> {
-    let last_seq = backup.state.last_seq;
     let mut state = backup.state.to_json();
     let first_seq = match (backup.state.first_seq, backup.messages.seq.first()) {
         (0, Some(&first)) => first,
@@ -654,7 +653,7 @@ fn upload_reencoded(
         Err(error) => return Err(error.to_string()),
     };
     for consumer in consumers {
-        let state = clamp_consumer_state(&consumer.state, last_seq);
+        let state = archived_consumer_state(&consumer.state);
         let bytes =
             v2_consumer_entry(&consumer.config, &state).map_err(|error| error.to_string())?;
         writer
@@ -718,7 +717,7 @@ fn upload_reencoded_v1(
         v1_consumers.push(V1Consumer {
             name: consumer.name.clone(),
             meta_inf: meta,
-            odat: encode_odat(&clamp_consumer_state(&consumer.state, last_seq).to_odat()),
+            odat: encode_odat(&archived_consumer_state(&consumer.state).to_odat()),
         });
     }
     let mtime_ns = backup
