@@ -13,47 +13,10 @@ mod common;
 use common::jsbackup;
 
 use common::{expected, fixture, read_json, restore_via_api, NatsServer, TempDir};
-use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
 use jsbackup::ops::scan::{open_backup, ScanControl};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-/// The decompressed bytes of an S2 stream.
-fn decompress(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    while offset + 4 <= bytes.len() {
-        let chunk_type = bytes[offset];
-        let len = usize::from(bytes[offset + 1])
-            | usize::from(bytes[offset + 2]) << 8
-            | usize::from(bytes[offset + 3]) << 16;
-        if chunk_type <= 1 {
-            let raw = RawChunk {
-                file_offset: offset as u64,
-                chunk_type,
-                body: bytes[offset + 4..offset + 4 + len].to_vec(),
-                max_block: MAX_S2_BLOCK,
-            };
-            decode_chunk(&raw, &mut out);
-        }
-        offset += 4 + len;
-    }
-    out
-}
-
-/// An S2 stream of uncompressed chunks (valid CRCs) holding `data`.
-fn compress(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0xff, 6, 0, 0];
-    out.extend_from_slice(b"S2sTwO");
-    for piece in data.chunks(64 << 10) {
-        let len = piece.len() + 4;
-        out.extend_from_slice(&[0x01, len as u8, (len >> 8) as u8, (len >> 16) as u8]);
-        out.extend_from_slice(&masked_crc(piece).to_le_bytes());
-        out.extend_from_slice(piece);
-    }
-    out
-}
 
 /// A copy of the fixture with the last `tail` bytes of tar member `member`
 /// overwritten (all of them when `tail` is `None`; its tar header kept).
@@ -64,7 +27,8 @@ fn with_member_damaged(rel: &str, member: &str, tail: Option<usize>, out: &Path)
 /// The same for several members at once.
 fn with_members_damaged(rel: &str, members: &[(&str, Option<usize>)], out: &Path) {
     let source = fixture(rel);
-    let tar = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
+    let tar =
+        common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
     let mut damaged = tar.clone();
     for &(member, tail) in members {
         let mut name = member.as_bytes().to_vec();
@@ -84,7 +48,11 @@ fn with_members_damaged(rel: &str, members: &[(&str, Option<usize>)], out: &Path
     }
     std::fs::create_dir_all(out).expect("mkdir");
     std::fs::copy(source.join("backup.json"), out.join("backup.json")).expect("copy");
-    std::fs::write(out.join("stream.tar.s2"), compress(&damaged)).expect("write");
+    std::fs::write(
+        out.join("stream.tar.s2"),
+        common::s2::uncompressed(&damaged),
+    )
+    .expect("write");
 }
 
 fn without_index_db(rel: &str, out: &Path) {
@@ -407,15 +375,12 @@ fn tombstones_and_index_db_both_lost_are_counted_not_named() {
     assert_eq!(backup.unnamed_deletes, None);
 }
 
-#[test]
-fn salvage_dialog_shows_the_count_and_waits_for_the_choice() {
+/// The app with `dir` open and its salvage dialog's pre-flight done.
+fn salvage_dialog(dir: &Path) -> egui_kittest::Harness<'static, jsbackup::ui::App> {
     use egui_kittest::kittest::Queryable;
     use jsbackup::ui::{App, OpenSource};
-    let scratch = TempDir::new("maybe-deleted-ui");
-    let damaged = scratch.join("kv-no-index");
-    without_index_db("v1/kv", &damaged);
     let mut app = App::default();
-    app.open(OpenSource::Path(damaged.clone()));
+    app.open(OpenSource::Path(dir.to_path_buf()));
     let mut harness = egui_kittest::Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
         .allow_missing_glyphs()
@@ -431,6 +396,16 @@ fn salvage_dialog_shows_the_count_and_waits_for_the_choice() {
         app.salvage_dialog()
             .is_some_and(|dialog| dialog.preflight.is_some())
     });
+    harness
+}
+
+#[test]
+fn salvage_dialog_shows_the_count_and_waits_for_the_choice() {
+    use egui_kittest::kittest::Queryable;
+    let scratch = TempDir::new("maybe-deleted-ui");
+    let damaged = scratch.join("kv-no-index");
+    without_index_db("v1/kv", &damaged);
+    let mut harness = salvage_dialog(&damaged);
     // expected.json: sequences 15 and 16 were deleted and come back (see above).
     assert!(
         harness
@@ -453,7 +428,6 @@ fn salvage_dialog_shows_the_count_and_waits_for_the_choice() {
 #[test]
 fn salvage_dialog_shows_the_unnamed_count() {
     use egui_kittest::kittest::Queryable;
-    use jsbackup::ui::{App, OpenSource};
     let scratch = TempDir::new("maybe-deleted-unnamed-ui");
     let damaged = scratch.join("orders-block-end-no-index");
     with_members_damaged(
@@ -463,23 +437,7 @@ fn salvage_dialog_shows_the_unnamed_count() {
     );
     let backup = open_backup(&damaged, &mut ScanControl::default()).expect("open damaged");
     let unnamed = backup.unnamed_deletes.expect("unnamed deletes");
-    let mut app = App::default();
-    app.open(OpenSource::Path(damaged.clone()));
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .allow_missing_glyphs()
-        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-    common::ui::step_until(&mut harness, "the backup to open", |app| {
-        app.documents
-            .first()
-            .is_some_and(|document| document.summary.is_some())
-            && app.is_settled()
-    });
-    harness.get_by_label("Save salvaged copy…").click();
-    common::ui::step_until(&mut harness, "the salvage pre-flight", |app| {
-        app.salvage_dialog()
-            .is_some_and(|dialog| dialog.preflight.is_some())
-    });
+    let harness = salvage_dialog(&damaged);
     let line = format!(
         "Up to {} of the {} message(s) at sequences {}–{} may have been deleted",
         jsbackup::util::grouped(unnamed.at_most),

@@ -423,15 +423,10 @@ fn keep_expired_writes_every_archive_message() {
     assert!(checked >= 14, "only {checked} fixtures");
 }
 
-/// `processor` of v1/orders pushed past the stream's end (delivered 2100 of
-/// last_seq 2000, one more pending at 2050), as a damaged or hand-edited archive
-/// may hold it. The server, loading a raw `o.dat` like that, rolls delivered back
-/// to the highest pending left; the restore writes that state, and the
-/// prediction says so.
-#[test]
-fn consumer_past_the_stream_end_is_written_as_the_server_reconciles_it() {
-    let fixture = common::fixture("v1/orders");
-    let mut backup = open(&fixture);
+/// v1/orders with `processor` pushed past the stream's end (delivered 100 past
+/// last_seq, one more pending 50 past it), and that state as a raw `o.dat`.
+fn processor_past_the_end(fixture: &Path) -> (jsbackup::model::Backup, Vec<u8>) {
+    let mut backup = open(fixture);
     let index = backup
         .consumers
         .iter()
@@ -448,12 +443,27 @@ fn consumer_past_the_stream_end_is_written_as_the_server_reconciles_it() {
         timestamp_ns: jsbackup::util::time::now_ns(),
     });
     let raw_odat = encode_odat(&state.to_odat());
+    (backup, raw_odat)
+}
+
+/// `processor` of v1/orders pushed past the stream's end (delivered 2100 of
+/// last_seq 2000, one more pending at 2050), as a damaged or hand-edited archive
+/// may hold it. The server, loading a raw `o.dat` like that, rolls delivered back
+/// to the highest pending left; the restore writes that state, and the
+/// prediction says so.
+#[test]
+fn consumer_past_the_stream_end_is_written_as_the_server_reconciles_it() {
+    let fixture = common::fixture("v1/orders");
+    let (backup, raw_odat) = processor_past_the_end(&fixture);
     let predicted = predict_for(&backup, None, jsbackup::util::time::now_ns(), Target::Store)
         .consumers
         .into_iter()
         .find(|consumer| consumer.name == "processor")
         .expect("predicted processor");
-    assert!(predicted.delivered.stream_seq <= last_seq, "{predicted:?}");
+    assert!(
+        predicted.delivered.stream_seq <= backup.state.last_seq,
+        "{predicted:?}"
+    );
 
     let root = TempDir::new("settle-reconcile");
     let restore = |store: &Path| {
@@ -515,22 +525,7 @@ fn consumer_past_the_stream_end_is_written_as_the_server_reconciles_it() {
 fn consumer_past_the_stream_end_restored_into_a_server_as_the_server_does() {
     use jsbackup::ops::restore_server::{restore_to_server, ServerRestoreOptions};
     let fixture = common::fixture("v1/orders");
-    let mut backup = open(&fixture);
-    let index = backup
-        .consumers
-        .iter()
-        .position(|consumer| consumer.name == "processor")
-        .expect("processor");
-    let last_seq = backup.state.last_seq;
-    let state = &mut backup.consumers[index].state;
-    state.delivered.stream_seq = last_seq + 100;
-    state.delivered.consumer_seq += 50;
-    state.pending.push(PendingEntry {
-        stream_seq: last_seq + 50,
-        consumer_seq: state.delivered.consumer_seq - 1,
-        timestamp_ns: jsbackup::util::time::now_ns(),
-    });
-    let raw_odat = encode_odat(&state.to_odat());
+    let (backup, raw_odat) = processor_past_the_end(&fixture);
     let root = TempDir::new("settle-reconcile-server");
     // The original archive: a store of the backup with the raw o.dat, read back.
     let store = root.join("raw-store");

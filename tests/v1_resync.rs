@@ -13,7 +13,7 @@
 
 mod common;
 
-use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
+use jsbackup::format::s2::masked_crc;
 use jsbackup::ops::read::MessageReader;
 use jsbackup::ops::scan::{open_backup, ScanControl};
 use std::collections::BTreeMap;
@@ -23,29 +23,7 @@ use std::process::Command;
 /// The decompressed bytes of a fixture's `stream.tar.s2`, and the decompressed
 /// (start, end) of each of its data chunks.
 fn decompressed(dir: &Path) -> (Vec<u8>, Vec<(usize, usize)>) {
-    let bytes = std::fs::read(dir.join("stream.tar.s2")).expect("archive");
-    let mut out = Vec::new();
-    let mut ranges = Vec::new();
-    let mut offset = 0;
-    while offset + 4 <= bytes.len() {
-        let chunk_type = bytes[offset];
-        let len = usize::from(bytes[offset + 1])
-            | usize::from(bytes[offset + 2]) << 8
-            | usize::from(bytes[offset + 3]) << 16;
-        if chunk_type <= 1 {
-            let start = out.len();
-            let raw = RawChunk {
-                file_offset: offset as u64,
-                chunk_type,
-                body: bytes[offset + 4..offset + 4 + len].to_vec(),
-                max_block: MAX_S2_BLOCK,
-            };
-            decode_chunk(&raw, &mut out);
-            ranges.push((start, out.len()));
-        }
-        offset += 4 + len;
-    }
-    (out, ranges)
+    common::s2::decompress_chunks(&std::fs::read(dir.join("stream.tar.s2")).expect("archive"))
 }
 
 /// An S2 file of uncompressed chunks of at most 64 KiB; the chunk holding

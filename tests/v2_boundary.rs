@@ -10,7 +10,6 @@
 mod common;
 use common::jsbackup;
 
-use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
 use jsbackup::ops::read::MessageReader;
 use jsbackup::ops::scan::{open_backup, ScanControl};
 use std::collections::BTreeMap;
@@ -20,40 +19,6 @@ const FIXTURE: &str = "v2/orders";
 
 /// Sequence → (headers + payload, decompressed end of the entry).
 type Messages = BTreeMap<u64, (Vec<u8>, usize)>;
-
-fn decompress(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    while offset + 4 <= bytes.len() {
-        let chunk_type = bytes[offset];
-        let len = usize::from(bytes[offset + 1])
-            | usize::from(bytes[offset + 2]) << 8
-            | usize::from(bytes[offset + 3]) << 16;
-        if chunk_type <= 1 {
-            let raw = RawChunk {
-                file_offset: offset as u64,
-                chunk_type,
-                body: bytes[offset + 4..offset + 4 + len].to_vec(),
-                max_block: MAX_S2_BLOCK,
-            };
-            decode_chunk(&raw, &mut out);
-        }
-        offset += 4 + len;
-    }
-    out
-}
-
-fn compress(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0xff, 6, 0, 0];
-    out.extend_from_slice(b"S2sTwO");
-    for piece in data.chunks(64 << 10) {
-        let len = piece.len() + 4;
-        out.extend_from_slice(&[0x01, len as u8, (len >> 8) as u8, (len >> 16) as u8]);
-        out.extend_from_slice(&masked_crc(piece).to_le_bytes());
-        out.extend_from_slice(piece);
-    }
-    out
-}
 
 /// Sequence → (headers + payload, decompressed end of the entry) of a backup.
 fn messages(dir: &Path) -> Messages {
@@ -78,7 +43,7 @@ fn salvage(name: &str, data: &[u8]) -> Messages {
     std::fs::create_dir_all(&dir).expect("mkdir");
     let source = common::fixture(FIXTURE);
     std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
-    std::fs::write(dir.join("stream.tar.s2"), compress(data)).expect("write");
+    std::fs::write(dir.join("stream.tar.s2"), common::s2::uncompressed(data)).expect("write");
     let out = scratch.join("salvaged");
     let export = jsbackup(&[
         "export",
@@ -98,7 +63,8 @@ fn salvage(name: &str, data: &[u8]) -> Messages {
 /// (the next entry's first byte).
 fn middle() -> Middle {
     let source = common::fixture(FIXTURE);
-    let data = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
+    let data =
+        common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
     let original = messages(&source);
     let expected = common::expected(FIXTURE);
     assert_eq!(

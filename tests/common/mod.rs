@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod s2;
 pub mod ui;
 
 use std::collections::VecDeque;

@@ -1,0 +1,49 @@
+//! S2 files for tests that edit decompressed archive bytes: the decompressed bytes
+//! of a well-formed file, and an S2 file of uncompressed chunks (valid CRCs) that
+//! holds edited bytes, so only the edit is damage.
+
+use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
+
+/// The decompressed bytes of an S2 stream (its data chunks, in order).
+pub fn decompress(bytes: &[u8]) -> Vec<u8> {
+    decompress_chunks(bytes).0
+}
+
+/// The same, and the decompressed (start, end) of each data chunk.
+pub fn decompress_chunks(bytes: &[u8]) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let mut out = Vec::new();
+    let mut ranges = Vec::new();
+    let mut offset = 0;
+    while offset + 4 <= bytes.len() {
+        let chunk_type = bytes[offset];
+        let len = usize::from(bytes[offset + 1])
+            | usize::from(bytes[offset + 2]) << 8
+            | usize::from(bytes[offset + 3]) << 16;
+        if chunk_type <= 1 {
+            let start = out.len();
+            let raw = RawChunk {
+                file_offset: offset as u64,
+                chunk_type,
+                body: bytes[offset + 4..offset + 4 + len].to_vec(),
+                max_block: MAX_S2_BLOCK,
+            };
+            decode_chunk(&raw, &mut out);
+            ranges.push((start, out.len()));
+        }
+        offset += 4 + len;
+    }
+    (out, ranges)
+}
+
+/// An S2 stream of uncompressed 64 KiB chunks with valid CRCs holding `data`.
+pub fn uncompressed(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xff, 6, 0, 0];
+    out.extend_from_slice(b"S2sTwO");
+    for piece in data.chunks(64 << 10) {
+        let len = piece.len() + 4;
+        out.extend_from_slice(&[0x01, len as u8, (len >> 8) as u8, (len >> 16) as u8]);
+        out.extend_from_slice(&masked_crc(piece).to_le_bytes());
+        out.extend_from_slice(piece);
+    }
+    out
+}
