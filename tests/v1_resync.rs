@@ -267,3 +267,73 @@ fn garbage_behind_an_intact_chunk_header_loses_only_that_chunk() {
     let kept = salvage_keeps_everything_outside("first-chunk-headers", &file, ranges[0]);
     println!("first-chunk-headers: {kept} messages outside the damage kept");
 }
+
+/// Damage matrix, v1 seed 59: bytes deleted inside meta.inf (the chunk's CRC
+/// recomputed), so meta.inf is present but no JSON. The salvage wrote that
+/// meta.inf into its copy, which then could not be restored ("meta.inf is not a
+/// JSON object"); it must rebuild it from backup.json, as when meta.inf is lost.
+#[test]
+fn a_damaged_meta_inf_is_rebuilt_in_the_salvage() {
+    let source = common::fixture("v1/orders");
+    let data =
+        common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
+    // meta.inf's ustar header block (a PAX header may come first); its data follows.
+    let header = (0..data.len() / 512)
+        .map(|block| block * 512)
+        .find(|&at| data[at..].starts_with(b"meta.inf\0"))
+        .expect("a meta.inf member");
+    let at = header + 512;
+    for (name, edit) in [("deleted", 0usize), ("overwritten", 1)] {
+        let mut damaged = data.clone();
+        if edit == 0 {
+            damaged.drain(at + 3..at + 10);
+        } else {
+            damaged[at + 3..at + 10].copy_from_slice(b"\x00\x01\x02\x03\x04\x05\x06");
+        }
+        let scratch = common::TempDir::new(&format!("jsbackup-meta-inf-{name}"));
+        let dir = scratch.join("damaged");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+        std::fs::write(
+            dir.join("stream.tar.s2"),
+            common::s2::uncompressed(&damaged),
+        )
+        .expect("write");
+        let out = scratch.join("salvaged");
+        let export = Command::new(env!("CARGO_BIN_EXE_jsbackup"))
+            .args([
+                "export",
+                dir.to_str().unwrap(),
+                out.to_str().unwrap(),
+                "--salvage",
+            ])
+            .output()
+            .expect("run jsbackup");
+        let stderr = String::from_utf8_lossy(&export.stderr);
+        assert!(export.status.success(), "{name}: {stderr}");
+        let salvaged = open_backup(&out, &mut ScanControl::default()).expect("open salvaged");
+        assert!(
+            !salvaged.has_errors(),
+            "{name}: the salvaged copy has errors: {:?}",
+            salvaged.findings.first()
+        );
+        let expected = common::expected("v1/orders");
+        assert_eq!(
+            salvaged.messages.len() as u64,
+            expected["state"]["messages"].as_u64().unwrap(),
+            "{name}: every message kept"
+        );
+        assert_eq!(
+            salvaged
+                .config
+                .as_ref()
+                .and_then(|config| config.name.clone()),
+            Some(
+                expected["stream"]["config"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            )
+        );
+    }
+}

@@ -75,7 +75,10 @@ pub(super) fn build_v1_consumers(
         let mut consumer = ConsumerInfo::new(name, config, entry);
         consumer.created = created;
         consumer.state = state;
-        consumer.meta_inf_raw = files.meta_inf.map(|(raw, _)| raw);
+        // Kept only when it gave a config: writers copy it as it is.
+        if consumer.config.is_object() {
+            consumer.meta_inf_raw = files.meta_inf.map(|(raw, _)| raw);
+        }
         backup.consumers.push(consumer);
     }
 }

@@ -646,9 +646,12 @@ fn unexpected_member(backup: &mut Backup, name: &str, header: &TarHeader) {
 }
 
 fn parse_meta_inf(backup: &mut Backup, data: &[u8], offset: u64) -> Option<String> {
-    backup.meta_inf_raw = Some(data.to_vec());
     match serde_json::from_slice::<Value>(data) {
         Ok(Value::Object(mut object)) => {
+            // Kept only when it parses: writers copy it as it is, and damaged bytes
+            // would make their archive or store unrestorable (they write one from
+            // the config instead).
+            backup.meta_inf_raw = Some(data.to_vec());
             backup.created = object
                 .remove("Created")
                 .and_then(|created| created.as_str().map(str::to_string));

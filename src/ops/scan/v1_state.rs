@@ -6,7 +6,7 @@ use super::Scan;
 use crate::format::hash::Hh64Key;
 use crate::format::index_db::{self, IndexDb};
 use crate::format::legacy_idx::{self, LegacyIdx};
-use crate::model::{Backup, Finding, FindingKind, StreamState};
+use crate::model::{Backup, Finding, FindingKind, Severity, StreamState};
 use crate::util::fxhash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 
@@ -152,7 +152,11 @@ fn check_meta_sum(backup: &mut Backup, scan: &Scan) {
                 .entry("meta.sum"),
             );
         }
-    } else if backup.meta_inf_raw.is_none() {
+    } else if backup.meta_inf_raw.is_none()
+        && !backup.findings.iter().any(|finding| {
+            finding.kind == FindingKind::MetaInf && finding.severity == Severity::Error
+        })
+    {
         backup.findings.push(
             Finding::error(
                 FindingKind::MetaInf,
