@@ -8,6 +8,10 @@
 //! stop when it ran out. Garbage and misaligned record bytes declare lengths of
 //! megabytes; a few thousand damaged bytes spent the budget of the whole block, and
 //! every record after the damage was lost.
+//!
+//! Also from the damage matrix: garbage behind the intact header of the first
+//! S2 chunk (the S2 resync's budget), and a damaged meta.inf (the salvage must
+//! rebuild it, and its copy must restore into a real server).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
@@ -322,6 +326,16 @@ fn a_damaged_meta_inf_is_rebuilt_in_the_salvage() {
             salvaged.messages.len() as u64,
             expected["state"]["messages"].as_u64().unwrap(),
             "{name}: every message kept"
+        );
+        // And it restores: a real 2.14 server takes it through the restore API.
+        let server = common::NatsServer::start("2.14", None);
+        let mut conn = server.connect();
+        common::restore_via_api(&mut conn, &out, "ORDERS")
+            .unwrap_or_else(|error| panic!("{name}: restore: {error}\n{}", server.log()));
+        assert_eq!(
+            conn.stream_info("ORDERS")["state"]["messages"].as_u64(),
+            expected["state"]["messages"].as_u64(),
+            "{name}: restored messages"
         );
         assert_eq!(
             salvaged
