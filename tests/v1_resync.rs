@@ -351,3 +351,48 @@ fn a_damaged_meta_inf_is_rebuilt_in_the_salvage() {
         );
     }
 }
+
+/// A consumer whose meta.inf is damaged has no config, and a restore refuses a
+/// consumer without one: the salvage leaves it out and says so, naming it.
+#[test]
+fn a_consumer_with_a_damaged_meta_inf_is_left_out_by_name() {
+    let source = common::fixture("v1/orders");
+    let data =
+        common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
+    let header = (0..data.len() / 512)
+        .map(|block| block * 512)
+        .find(|&at| data[at..].starts_with(b"obs/processor/meta.inf\0"))
+        .expect("processor's meta.inf");
+    let mut damaged = data.clone();
+    damaged[header + 512 + 1..header + 512 + 8].copy_from_slice(b"\x00\x01\x02\x03\x04\x05\x06");
+    let scratch = common::TempDir::new("jsbackup-consumer-meta-inf");
+    let dir = scratch.join("damaged");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+    std::fs::write(
+        dir.join("stream.tar.s2"),
+        common::s2::uncompressed(&damaged),
+    )
+    .expect("write");
+    let out = scratch.join("salvaged");
+    let export = Command::new(env!("CARGO_BIN_EXE_jsbackup"))
+        .args([
+            "export",
+            dir.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--salvage",
+        ])
+        .output()
+        .expect("run jsbackup");
+    let stdout = String::from_utf8_lossy(&export.stdout);
+    let stderr = String::from_utf8_lossy(&export.stderr);
+    println!("stdout: {stdout}\nstderr: {stderr}");
+    assert!(export.status.success(), "{stderr}");
+    let salvaged = open_backup(&out, &mut ScanControl::default()).expect("open salvaged");
+    let names: Vec<&str> = salvaged.consumers.iter().map(|c| c.name.as_str()).collect();
+    assert!(!names.contains(&"processor"), "{names:?}");
+    assert!(
+        format!("{stdout}{stderr}").contains("processor"),
+        "the left-out consumer is named"
+    );
+}

@@ -177,6 +177,9 @@ fn print_report(report: &ExportReport) -> std::io::Result<()> {
     } else {
         outln!("consumers: {}", report.consumers.join(", "))?;
     }
+    for left_out in &report.consumers_left_out {
+        outln!("consumer left out: {} ({})", left_out.name, left_out.why)?;
+    }
     Ok(())
 }
 

@@ -77,11 +77,20 @@ pub struct ExportReport {
     pub kept_messages: u64,
     pub dropped: DropCounts,
     pub consumers: Vec<String>,
+    /// Consumers selected but not written, with why (a restore would refuse them).
+    pub consumers_left_out: Vec<LeftOutConsumer>,
     /// The state written to `backup.json` (and v2 `state.json`).
     #[serde(serialize_with = "serialize_state")]
     pub state: StreamState,
     /// Size of the written data file (0 for a dry run).
     pub data_file_bytes: u64,
+}
+
+/// A selected consumer the export does not write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeftOutConsumer {
+    pub name: String,
+    pub why: String,
 }
 
 fn serialize_state<S: serde::Serializer>(
@@ -226,6 +235,7 @@ struct Plan<'a> {
     dropped: DropCounts,
     state: StreamState,
     consumers: Vec<(&'a ConsumerInfo, ConsumerState)>,
+    left_out: Vec<LeftOutConsumer>,
     format: ArchiveFormat,
     config: Value,
 }
@@ -326,19 +336,30 @@ fn plan<'a>(
     } else {
         0
     };
-    let consumers: Vec<(&ConsumerInfo, ConsumerState)> =
+    // Without a config the restore refuses the consumer ("missing config"): left
+    // out, and said.
+    let (with_config, without): (Vec<&ConsumerInfo>, Vec<&ConsumerInfo>) =
         select_consumers(backup, &options.consumers)?
             .into_iter()
-            // Without a config the restore refuses the consumer ("missing config").
-            .filter(|consumer| consumer.config.is_object())
-            .map(|consumer| (consumer, archived_consumer_state(&consumer.state)))
-            .collect();
+            .partition(|consumer| consumer.config.is_object());
+    let consumers: Vec<(&ConsumerInfo, ConsumerState)> = with_config
+        .into_iter()
+        .map(|consumer| (consumer, archived_consumer_state(&consumer.state)))
+        .collect();
+    let left_out = without
+        .into_iter()
+        .map(|consumer| LeftOutConsumer {
+            name: consumer.name.clone(),
+            why: "no readable config (its meta.inf is damaged or missing), and a restore refuses a consumer without one".into(),
+        })
+        .collect();
     state.consumer_count = consumers.len() as u64;
     Ok(Plan {
         keep,
         dropped,
         state,
         consumers,
+        left_out,
         format,
         config,
     })
@@ -423,6 +444,7 @@ pub fn export(
             .iter()
             .map(|(consumer, _)| consumer.name.clone())
             .collect(),
+        consumers_left_out: plan.left_out.clone(),
         state: plan.state.clone(),
         data_file_bytes: 0,
     };

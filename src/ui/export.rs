@@ -100,6 +100,12 @@ pub fn drop_lines(report: &ExportReport) -> Vec<String> {
     .into_iter()
     .filter(|(count, _)| *count > 0)
     .map(|(count, reason)| format!("{} {reason}", widgets::count(count)))
+    .chain(
+        report
+            .consumers_left_out
+            .iter()
+            .map(|left_out| format!("consumer {} ({})", left_out.name, left_out.why)),
+    )
     .collect()
 }
 
@@ -358,6 +364,12 @@ impl ExportDialog {
                         }
                     ),
                 );
+                for left_out in &report.consumers_left_out {
+                    widgets::weak(
+                        ui,
+                        format!("consumer {} left out: {}", left_out.name, left_out.why),
+                    );
+                }
                 if ui.button("Open the export").clicked() {
                     commands.push(Command::Open(OpenSource::Path(report.out.clone())));
                 }
