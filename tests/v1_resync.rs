@@ -386,13 +386,24 @@ fn a_consumer_with_a_damaged_meta_inf_is_left_out_by_name() {
         .expect("run jsbackup");
     let stdout = String::from_utf8_lossy(&export.stdout);
     let stderr = String::from_utf8_lossy(&export.stderr);
-    println!("stdout: {stdout}\nstderr: {stderr}");
     assert!(export.status.success(), "{stderr}");
     let salvaged = open_backup(&out, &mut ScanControl::default()).expect("open salvaged");
     let names: Vec<&str> = salvaged.consumers.iter().map(|c| c.name.as_str()).collect();
     assert!(!names.contains(&"processor"), "{names:?}");
     assert!(
-        format!("{stdout}{stderr}").contains("processor"),
-        "the left-out consumer is named"
+        stdout.contains("consumer left out: processor"),
+        "the left-out consumer is named: {stdout}"
+    );
+    // verify says it before anything is written.
+    let verify = Command::new(env!("CARGO_BIN_EXE_jsbackup"))
+        .args(["verify", dir.to_str().unwrap(), "--json"])
+        .output()
+        .expect("run jsbackup");
+    let report: serde_json::Value = serde_json::from_slice(&verify.stdout).expect("verify --json");
+    assert_eq!(
+        report["salvage"]["consumers_left_out"],
+        serde_json::json!(["processor"]),
+        "{}",
+        report["salvage"]
     );
 }

@@ -41,6 +41,8 @@ pub struct SalvagePlan {
     pub format: Option<ArchiveFormat>,
     pub keeps: u64,
     pub of: u64,
+    /// Consumers the salvage cannot write (no readable config).
+    pub consumers_left_out: Vec<String>,
     pub summary: String,
 }
 
@@ -175,16 +177,29 @@ pub fn salvage_plan(backup: &Backup, cancel: Option<&AtomicBool>) -> Option<Salv
         .max()
         .unwrap_or(0);
     let of = (backup.messages.len() as u64 + backup.damaged_seqs.len() as u64).max(declared);
+    let consumers_left_out: Vec<String> = report
+        .consumers_left_out
+        .iter()
+        .map(|left_out| left_out.name.clone())
+        .collect();
+    let mut summary = format!(
+        "a salvage ({}) keeps {} of {} messages",
+        backup.format.map_or("?", |format| format.label()),
+        group(report.kept_messages),
+        group(of)
+    );
+    if !consumers_left_out.is_empty() {
+        summary.push_str(&format!(
+            "; it leaves out consumer(s) {} (no readable config: a restore refuses a consumer without one)",
+            consumers_left_out.join(", ")
+        ));
+    }
     Some(SalvagePlan {
         format: backup.format,
         keeps: report.kept_messages,
         of,
-        summary: format!(
-            "a salvage ({}) keeps {} of {} messages",
-            backup.format.map_or("?", |format| format.label()),
-            group(report.kept_messages),
-            group(of)
-        ),
+        consumers_left_out,
+        summary,
     })
 }
 

@@ -225,6 +225,16 @@ impl SalvageDialog {
                         ))
                         .strong(),
                     );
+                    if !plan.consumers_left_out.is_empty() {
+                        widgets::weak(
+                            ui,
+                            format!(
+                                "consumer{} {} left out: no readable config (a restore refuses a consumer without one)",
+                                widgets::plural(plan.consumers_left_out.len() as u64),
+                                plan.consumers_left_out.join(", ")
+                            ),
+                        );
+                    }
                     let left_out = plan.of.saturating_sub(plan.keeps);
                     if left_out > 0 {
                         widgets::weak(
