@@ -168,3 +168,81 @@ fn bytes_lost_at_the_end_of_a_message_are_not_salvaged_as_intact() {
         );
     }
 }
+
+/// A consumer entry whose config JSON is damaged: the scan names the consumer, a
+/// salvage leaves it out by name (a restore refuses a consumer without a config),
+/// and the salvaged copy restores into 2.15.1 with the other consumers.
+#[test]
+fn a_damaged_consumer_entry_is_named_left_out_and_the_salvage_restores() {
+    let source = common::fixture(FIXTURE);
+    let data =
+        common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
+    let name = b"\"durable_name\":\"processor\"";
+    let at = data
+        .windows(name.len())
+        .position(|window| window == name)
+        .expect("processor's consumer entry");
+    let mut damaged = data.clone();
+    // Its config JSON cut in the middle: the entry no longer reads.
+    damaged[at..at + name.len()].fill(0xff);
+    let scratch = common::TempDir::new("jsbackup-v2-consumer-entry");
+    let dir = scratch.join("damaged");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+    std::fs::write(
+        dir.join("stream.tar.s2"),
+        common::s2::uncompressed(&damaged),
+    )
+    .expect("write");
+    let verify = jsbackup(&["verify", dir.to_str().unwrap(), "--json"]);
+    let report = common::stdout_json("verify --json", &verify);
+    let consumer_meta = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|finding| finding["kind"] == "consumer_meta")
+        .unwrap_or_else(|| panic!("no consumer_meta finding: {}", report["findings"]));
+    assert!(
+        consumer_meta["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("processor")),
+        "{consumer_meta}"
+    );
+    assert_eq!(
+        report["salvage"]["consumers_left_out"],
+        serde_json::json!(["processor"]),
+        "{}",
+        report["salvage"]
+    );
+    let out = scratch.join("salvaged");
+    let export = jsbackup(&[
+        "export",
+        dir.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--salvage",
+    ]);
+    let stdout = String::from_utf8_lossy(&export.stdout);
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    assert!(stdout.contains("consumer left out: processor"), "{stdout}");
+    // The salvaged copy restores, with the other consumers.
+    let expected = common::expected(FIXTURE);
+    let server = common::NatsServer::start("2.15", None);
+    let mut conn = server.connect();
+    let stream = expected["stream"]["config"]["name"].as_str().expect("name");
+    common::restore_via_api(&mut conn, &out, stream)
+        .unwrap_or_else(|error| panic!("restore: {error}\n{}", server.log()));
+    let info = conn.stream_info(stream);
+    assert_eq!(
+        info["state"]["messages"], expected["state"]["messages"],
+        "{info}"
+    );
+    assert_eq!(
+        info["state"]["consumer_count"].as_u64(),
+        Some(expected["consumers"].as_array().expect("consumers").len() as u64 - 1),
+        "{info}"
+    );
+}

@@ -425,6 +425,16 @@ pub fn explain(
                 "Save a salvaged copy with --maybe-deleted drop (\"leave out\" in the dialog) to leave the named ones out, or keep them (--maybe-deleted keep).".into()
             },
         ),
+        FindingKind::ConsumerCountMismatch if finding.severity == Severity::Error => (
+            format!(
+                "Consumers the archive declares could not be read. {restore_text}. A salvaged copy holds only the {} consumer(s) that were read; the others are lost with the damaged bytes.",
+                backup.consumers.len()
+            ),
+            format!(
+                "Recreate the missing consumers from their configs (on the server if it still exists, or from your deployment) after restoring a salvaged copy. {}",
+                salvage_line(backup, salvage)
+            ),
+        ),
         FindingKind::StateMismatch | FindingKind::IndexDbStale | FindingKind::ConsumerCountMismatch => (
             if backup.has_errors() {
                 "The counts disagree because of the damage reported by the error findings; nothing more is wrong here.".into()

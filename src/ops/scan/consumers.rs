@@ -29,6 +29,11 @@ pub(super) fn parse_v2_consumer(
                 .entry(entry.to_string())
                 .offset(offset),
             );
+            // Still a consumer of the backup, by its entry's name: without a config
+            // it is named wherever it is left out (salvage, pre-flight, restore).
+            backup
+                .consumers
+                .push(ConsumerInfo::new(consumer_name, Value::Null, entry));
             return;
         }
     };
