@@ -281,12 +281,7 @@ fn a_damaged_meta_inf_is_rebuilt_in_the_salvage() {
     let source = common::fixture("v1/orders");
     let data =
         common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
-    // meta.inf's ustar header block (a PAX header may come first); its data follows.
-    let header = (0..data.len() / 512)
-        .map(|block| block * 512)
-        .find(|&at| data[at..].starts_with(b"meta.inf\0"))
-        .expect("a meta.inf member");
-    let at = header + 512;
+    let at = common::s2::tar_member_data(&data, "meta.inf");
     for (name, edit) in [("deleted", 0usize), ("overwritten", 1)] {
         let mut damaged = data.clone();
         if edit == 0 {
@@ -295,24 +290,7 @@ fn a_damaged_meta_inf_is_rebuilt_in_the_salvage() {
             damaged[at + 3..at + 10].copy_from_slice(b"\x00\x01\x02\x03\x04\x05\x06");
         }
         let scratch = common::TempDir::new(&format!("jsbackup-meta-inf-{name}"));
-        let dir = scratch.join("damaged");
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
-        std::fs::write(
-            dir.join("stream.tar.s2"),
-            common::s2::uncompressed(&damaged),
-        )
-        .expect("write");
-        let out = scratch.join("salvaged");
-        let export = Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-            .args([
-                "export",
-                dir.to_str().unwrap(),
-                out.to_str().unwrap(),
-                "--salvage",
-            ])
-            .output()
-            .expect("run jsbackup");
+        let (_, out, export) = common::s2::salvage_edited(scratch.path(), &source, &damaged);
         let stderr = String::from_utf8_lossy(&export.stderr);
         assert!(export.status.success(), "{name}: {stderr}");
         let salvaged = open_backup(&out, &mut ScanControl::default()).expect("open salvaged");
@@ -359,31 +337,11 @@ fn a_consumer_with_a_damaged_meta_inf_is_left_out_by_name() {
     let source = common::fixture("v1/orders");
     let data =
         common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("archive"));
-    let header = (0..data.len() / 512)
-        .map(|block| block * 512)
-        .find(|&at| data[at..].starts_with(b"obs/processor/meta.inf\0"))
-        .expect("processor's meta.inf");
+    let at = common::s2::tar_member_data(&data, "obs/processor/meta.inf");
     let mut damaged = data.clone();
-    damaged[header + 512 + 1..header + 512 + 8].copy_from_slice(b"\x00\x01\x02\x03\x04\x05\x06");
+    damaged[at + 1..at + 8].copy_from_slice(b"\x00\x01\x02\x03\x04\x05\x06");
     let scratch = common::TempDir::new("jsbackup-consumer-meta-inf");
-    let dir = scratch.join("damaged");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
-    std::fs::write(
-        dir.join("stream.tar.s2"),
-        common::s2::uncompressed(&damaged),
-    )
-    .expect("write");
-    let out = scratch.join("salvaged");
-    let export = Command::new(env!("CARGO_BIN_EXE_jsbackup"))
-        .args([
-            "export",
-            dir.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "--salvage",
-        ])
-        .output()
-        .expect("run jsbackup");
+    let (dir, out, export) = common::s2::salvage_edited(scratch.path(), &source, &damaged);
     let stdout = String::from_utf8_lossy(&export.stdout);
     let stderr = String::from_utf8_lossy(&export.stderr);
     assert!(export.status.success(), "{stderr}");

@@ -39,18 +39,8 @@ fn messages(dir: &Path) -> Messages {
 /// Salvages `data` (decompressed, edited) and returns what the salvage holds.
 fn salvage(name: &str, data: &[u8]) -> Messages {
     let scratch = common::TempDir::new(&format!("jsbackup-v2-boundary-{name}"));
-    let dir = scratch.join("damaged");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let source = common::fixture(FIXTURE);
-    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
-    std::fs::write(dir.join("stream.tar.s2"), common::s2::uncompressed(data)).expect("write");
-    let out = scratch.join("salvaged");
-    let export = jsbackup(&[
-        "export",
-        dir.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--salvage",
-    ]);
+    let (_, out, export) =
+        common::s2::salvage_edited(scratch.path(), &common::fixture(FIXTURE), data);
     assert!(
         export.status.success(),
         "{name}: {}",
@@ -186,14 +176,7 @@ fn a_damaged_consumer_entry_is_named_left_out_and_the_salvage_restores() {
     // Its config JSON cut in the middle: the entry no longer reads.
     damaged[at..at + name.len()].fill(0xff);
     let scratch = common::TempDir::new("jsbackup-v2-consumer-entry");
-    let dir = scratch.join("damaged");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
-    std::fs::write(
-        dir.join("stream.tar.s2"),
-        common::s2::uncompressed(&damaged),
-    )
-    .expect("write");
+    let (dir, out, export) = common::s2::salvage_edited(scratch.path(), &source, &damaged);
     let verify = jsbackup(&["verify", dir.to_str().unwrap(), "--json"]);
     let report = common::stdout_json("verify --json", &verify);
     let consumer_meta = report["findings"]
@@ -214,13 +197,6 @@ fn a_damaged_consumer_entry_is_named_left_out_and_the_salvage_restores() {
         "{}",
         report["salvage"]
     );
-    let out = scratch.join("salvaged");
-    let export = jsbackup(&[
-        "export",
-        dir.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--salvage",
-    ]);
     let stdout = String::from_utf8_lossy(&export.stdout);
     assert!(
         export.status.success(),

@@ -47,3 +47,37 @@ pub fn uncompressed(data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// The data offset of tar member `name` in decompressed v1 bytes (its ustar header
+/// block found by name; a PAX header may come before it).
+pub fn tar_member_data(tar: &[u8], name: &str) -> usize {
+    let mut wanted = name.as_bytes().to_vec();
+    wanted.push(0);
+    let header = (0..tar.len() / 512)
+        .map(|block| block * 512)
+        .find(|&at| tar[at..].starts_with(&wanted))
+        .unwrap_or_else(|| panic!("no tar member {name}"));
+    header + 512
+}
+
+/// Writes `data` (edited decompressed bytes) as `scratch/damaged`, beside a copy of
+/// `source`'s backup.json, runs `export --salvage` into `scratch/salvaged`, and
+/// returns both directories and the command's output.
+pub fn salvage_edited(
+    scratch: &std::path::Path,
+    source: &std::path::Path,
+    data: &[u8],
+) -> (std::path::PathBuf, std::path::PathBuf, std::process::Output) {
+    let dir = scratch.join("damaged");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+    std::fs::write(dir.join("stream.tar.s2"), uncompressed(data)).expect("write");
+    let out = scratch.join("salvaged");
+    let export = super::jsbackup(&[
+        "export",
+        dir.to_str().expect("path"),
+        out.to_str().expect("path"),
+        "--salvage",
+    ]);
+    (dir, out, export)
+}
