@@ -262,6 +262,24 @@ impl MessageTable {
         }
     }
 
+    /// Drops every row from `row` on, with their side-table entries (a scan takes
+    /// back rows it recorded from bytes that later proved untrustworthy). Rows are
+    /// in ascending sequence order here, so the side entries to drop are those at
+    /// or above the first dropped sequence.
+    pub fn truncate_from(&mut self, row: usize) {
+        let Some(&cut_seq) = self.seq.get(row) else {
+            return;
+        };
+        self.seq.truncate(row);
+        self.ts_ns.truncate(row);
+        self.subject_id.truncate(row);
+        self.data_len.truncate(row);
+        self.loc.truncate(row);
+        self.big_headers.retain(|(seq, _)| *seq < cut_seq);
+        self.far_offsets.retain(|(seq, _)| *seq < cut_seq);
+        self.ttls.retain(|(seq, _)| *seq < cut_seq);
+    }
+
     /// Keeps only the rows for which `keep(row_index)` is true (columns stay aligned).
     pub fn retain_rows(&mut self, keep: &[bool]) {
         fn retain_column<T: Copy>(column: &mut Vec<T>, keep: &[bool]) {

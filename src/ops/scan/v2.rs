@@ -4,8 +4,8 @@
 
 use super::consumers::parse_v2_consumer;
 use super::v2_checks::{
-    hold_boundary, implausible_message, json_error_offset, note_invalid_ttl, settle_boundary,
-    timestamp_range, HeldBoundary, LastMessage,
+    check_consumer_count, hold_boundary, implausible_message, json_error_offset, note_invalid_ttl,
+    settle_boundary, take_back_untrusted, timestamp_range, HeldBoundary, LastMessage,
 };
 use super::{
     budget, report_progress, OpenError, Scan, ScanControl, DEFAULT_MAX_PAYLOAD,
@@ -46,6 +46,8 @@ struct EntryLoop {
     /// Bad bytes right where the last message ended: whether it is damaged too is
     /// decided once the resync has found what follows.
     held_boundary: Option<HeldBoundary>,
+    /// Rows recorded up to and including the last entry from intact bytes.
+    trusted_rows: usize,
     /// Offsets the resyncs of this scan have examined (bounded by the bytes read).
     search_budget: v2::SearchBudget,
 }
@@ -87,6 +89,7 @@ pub(super) fn scan_v2<S: ChunkSource>(
         previous_data_offset: 0,
         last_message: None,
         held_boundary: None,
+        trusted_rows: 0,
         search_budget: v2::SearchBudget::default(),
     };
     let mut step = Step::Next;
@@ -551,6 +554,16 @@ impl EntryLoop {
             }
             return Step::Stop;
         }
+        let end = header.data_offset.saturating_add(header.data_len());
+        let untrusted =
+            super::damaged_range_end(&stream.chunks.chunks, header.offset, end).is_some();
+        // Out of order after rows from failed bytes only: those rows are garbage.
+        if header.sequence <= previous_seq && !untrusted {
+            let taken =
+                take_back_untrusted(backup, self.trusted_rows, header.sequence, header.offset);
+            self.previous_seq = taken.unwrap_or(self.previous_seq);
+        }
+        let previous_seq = self.previous_seq;
         if header.sequence <= previous_seq {
             if self.too_many_fruitless(backup, header.offset) {
                 return Step::Stop;
@@ -578,6 +591,9 @@ impl EntryLoop {
             payload_len: header.payload_size,
         });
         self.record_message(backup, header);
+        if !untrusted {
+            self.trusted_rows = backup.messages.len();
+        }
         Step::Next
     }
 
@@ -668,20 +684,7 @@ impl EntryLoop {
                 format!("{} message entries out of sequence order in all ({MAX_REPEATED_FINDINGS} listed)", self.out_of_order),
             ));
         }
-        let consumers_found = backup.consumers.len() as u64;
-        if let Some(declared) = scan.declared_consumers {
-            if declared != consumers_found {
-                backup.findings.push(
-                    Finding::error(
-                        FindingKind::ConsumerCountMismatch,
-                        format!(
-                            "state.json declares {declared} consumers but the archive holds {consumers_found} consumer entries (a restore fails with \"expected consumer\")"
-                        ),
-                    )
-                    .entry("state.json"),
-                );
-            }
-        }
+        check_consumer_count(backup, scan.declared_consumers);
     }
 
     /// Bad bytes at `offset`: when the last message ended there, keeps the bytes

@@ -229,3 +229,58 @@ pub(super) fn settle_boundary<S: ChunkSource>(
         flag_suspect_previous(backup, held.last.sequence);
     }
 }
+
+/// A message entry from intact bytes whose sequence is at or below ones recorded
+/// from bytes that fail their S2 CRC: those rows (every row from `first_untrusted_row`
+/// on with a sequence ≥ `sequence`) are garbage that happened to parse, so they are
+/// taken back and the entry is in order after all. Returns the sequence to continue
+/// from, or `None` when an intact row is among them (then the entry is really out
+/// of order).
+pub(super) fn take_back_untrusted(
+    backup: &mut Backup,
+    first_untrusted_row: usize,
+    sequence: u64,
+    offset: u64,
+) -> Option<u64> {
+    let cut = backup.messages.lower_bound(sequence);
+    if cut < first_untrusted_row || cut >= backup.messages.len() {
+        return None;
+    }
+    let before = cut
+        .checked_sub(1)
+        .and_then(|row| backup.messages.seq.get(row).copied())
+        .unwrap_or(0);
+    let taken: Vec<u64> = backup.messages.seq.get(cut..).unwrap_or_default().to_vec();
+    backup.messages.truncate_from(cut);
+    if let (Some(first), Some(last)) = (taken.first(), taken.last()) {
+        backup.findings.push(
+            Finding::error(
+                FindingKind::SequenceOrder,
+                format!(
+                    "{} entr{} read from bytes that fail their S2 CRC claimed sequence {first}..{last}, but the intact entry at decompressed offset {offset} has sequence {sequence}: they are garbage that parsed, and are not kept",
+                    taken.len(),
+                    if taken.len() == 1 { "y" } else { "ies" }
+                ),
+            )
+            .seq(*first)
+            .offset(offset),
+        );
+    }
+    Some(before)
+}
+
+/// state.json's consumer count against the consumer entries read.
+pub(super) fn check_consumer_count(backup: &mut Backup, declared: Option<u64>) {
+    let consumers_found = backup.consumers.len() as u64;
+    if let Some(declared) = declared.filter(|&declared| declared != consumers_found) {
+        backup.findings.push(
+            Finding::error(
+                FindingKind::ConsumerCountMismatch,
+                format!(
+                    "state.json declares {declared} consumers but the archive holds {consumers_found} consumer entries (a restore fails with \"expected consumer\")"
+                ),
+            )
+            .entry("state.json"),
+        );
+    }
+}
