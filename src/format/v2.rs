@@ -9,7 +9,7 @@ use super::s2::{ChunkRecord, ChunkSource, ChunkStatus, DecodedStream, StreamStop
 use super::varint::{read_uvarint, VarintError};
 
 mod boundary;
-pub use boundary::{boundary_holds, whole_json, Boundary, FoundEntry, BOUNDARY_VIEW};
+pub use boundary::{boundary_holds, Boundary, FoundEntry, BOUNDARY_VIEW};
 
 pub const MAGIC: &[u8; 8] = b"NATSARC1";
 /// The server's reader rejects longer names.

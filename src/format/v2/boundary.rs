@@ -29,20 +29,6 @@ pub struct Boundary<'a> {
     pub next: Option<FoundEntry>,
     /// The latest timestamp a message of the archive can have (when nothing follows).
     pub latest_ns: i64,
-    /// The message's payload is one whole JSON value ([`whole_json`]).
-    pub payload_whole_json: bool,
-}
-
-/// Is `payload` one JSON object or array, from its first byte to its last? Bytes
-/// lost at the end of a message replace its last bytes with those of the next
-/// entry's header (varints, then a subject): such a payload no longer parses, except
-/// when the bytes that moved in are the ones that were lost.
-pub fn whole_json(payload: &[u8]) -> bool {
-    let framed = matches!(
-        (payload.first(), payload.last()),
-        (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']'))
-    );
-    framed && serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_ok()
 }
 
 /// Is the end of the message a real entry boundary, so that the damage lies after
@@ -50,8 +36,7 @@ pub fn whole_json(payload: &[u8]) -> bool {
 /// its name length and timestamp read back (the timestamp between the message's
 /// and the next entry's), or its sequence, sizes and name read back a little further
 /// on and end exactly where the next entry starts (bytes lost inside the timestamp),
-/// or its name is followed by a `NATS/1.0` header block; or the message's own
-/// payload is one whole JSON value. False when the next entry
+/// or its name is followed by a `NATS/1.0` header block. False when the next entry
 /// starts before that end (the message ran into it: bytes were lost inside it).
 /// Bytes shifted into place from the middle of an entry (bytes lost inside the
 /// message) do not read as a name length followed by a timestamp in range.
@@ -60,12 +45,6 @@ pub fn boundary_holds(boundary: &Boundary) -> bool {
         if next.distance == 0 {
             return false;
         }
-    }
-    // The bytes after the message cannot tell (bytes lost from the very start of the
-    // next entry read the same as bytes lost at the end of this one), but a whole
-    // JSON payload says its own end is intact.
-    if boundary.payload_whole_json {
-        return true;
     }
     let bytes = boundary.bytes;
     let Ok((name_len, used)) = read_uvarint(bytes) else {
@@ -193,7 +172,6 @@ mod tests {
                 timestamp_ns: T + 2_000,
             }),
             latest_ns: i64::MAX,
-            payload_whole_json: false,
         })
     }
 
@@ -218,17 +196,6 @@ mod tests {
         assert!(!judge(|bytes, end| {
             bytes.drain(end - 3..end + 2);
         }));
-    }
-
-    #[test]
-    fn whole_json_is_framed_and_parses() {
-        assert!(whole_json(br#"{"order_id":"ORD-1","amount":12.5}"#));
-        assert!(whole_json(br#"[1,2,{"a":null}]"#));
-        // Its last bytes replaced by the next entry's name length and timestamp.
-        assert!(!whole_json(b"{\"order_id\":\"ORD-1\",\"amount\":1\x0b\x80"));
-        assert!(!whole_json(br#"{"a":1} "#));
-        assert!(!whole_json(b"plain text"));
-        assert!(!whole_json(b""));
     }
 
     #[test]

@@ -588,7 +588,6 @@ impl EntryLoop {
             sequence: header.sequence,
             end: header.data_offset.saturating_add(header.data_len()),
             timestamp_ns: header.timestamp_ns,
-            payload_len: header.payload_size,
         });
         self.record_message(backup, header);
         if !untrusted {

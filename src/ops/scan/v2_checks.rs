@@ -14,20 +14,13 @@ pub(super) struct LastMessage {
     /// Decompressed offset just past its data.
     pub(super) end: u64,
     pub(super) timestamp_ns: i64,
-    /// Its payload's length (the last bytes before `end`).
-    pub(super) payload_len: u64,
 }
-
-/// Payloads up to this size are read back to ask whether they are whole JSON.
-const JSON_EVIDENCE_MAX: usize = 1 << 20;
 
 /// Bad bytes where the last message ended, kept until a resync tells what follows.
 pub(super) struct HeldBoundary {
     pub(super) last: LastMessage,
     /// Up to `format::v2::BOUNDARY_VIEW` bytes from its end.
     pub(super) bytes: Vec<u8>,
-    /// Its payload is one JSON object or array, whole (`format::v2::whole_json`).
-    pub(super) payload_whole_json: bool,
 }
 
 pub(super) fn note_invalid_ttl(backup: &mut Backup, ttl: Ttl, seq: u64, entry: &str, offset: u64) {
@@ -152,26 +145,7 @@ pub(super) fn hold_boundary<S: ChunkSource>(
         return None;
     }
     let back = usize::try_from(stream.pos().saturating_sub(offset)).unwrap_or(usize::MAX);
-    // The payload too when it is small and still buffered.
-    let payload_len = usize::try_from(last.payload_len)
-        .ok()
-        .filter(|&len| len <= JSON_EVIDENCE_MAX)
-        .unwrap_or(0);
-    let mut payload_whole_json = false;
-    let mut rewound = stream.rewind(back.saturating_add(payload_len));
-    if payload_len > 0 && rewound == back + payload_len {
-        let _ = stream.fill(payload_len);
-        payload_whole_json = stream
-            .buffered()
-            .get(..payload_len)
-            .is_some_and(v2::whole_json);
-        // Buffered: skipping the payload again cannot fail.
-        let _ = stream.skip(payload_len as u64);
-        rewound -= payload_len;
-    } else if rewound > back {
-        let _ = stream.skip((rewound - back) as u64);
-        rewound = back;
-    }
+    let rewound = stream.rewind(back);
     let mut bytes = Vec::new();
     if rewound == back {
         // Fewer bytes when the stream ends or stops at lost bytes: those are what there is.
@@ -181,11 +155,7 @@ pub(super) fn hold_boundary<S: ChunkSource>(
     }
     // The rewound bytes are buffered: skipping them again cannot fail.
     let _ = stream.skip(rewound as u64);
-    Some(HeldBoundary {
-        last,
-        bytes,
-        payload_whole_json,
-    })
+    Some(HeldBoundary { last, bytes })
 }
 
 /// Once a resync found the entry after bad bytes (`found`: its sequence; the stream
@@ -223,7 +193,6 @@ pub(super) fn settle_boundary<S: ChunkSource>(
         timestamp_ns: held.last.timestamp_ns,
         next,
         latest_ns: timestamp_range(backup).map_or(i64::MAX, |(_, high)| high),
-        payload_whole_json: held.payload_whole_json,
     };
     if !v2::boundary_holds(&boundary) {
         flag_suspect_previous(backup, held.last.sequence);
