@@ -378,19 +378,7 @@ fn tombstones_and_index_db_both_lost_are_counted_not_named() {
 /// The app with `dir` open and its salvage dialog's pre-flight done.
 fn salvage_dialog(dir: &Path) -> egui_kittest::Harness<'static, jsbackup::ui::App> {
     use egui_kittest::kittest::Queryable;
-    use jsbackup::ui::{App, OpenSource};
-    let mut app = App::default();
-    app.open(OpenSource::Path(dir.to_path_buf()));
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .allow_missing_glyphs()
-        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-    common::ui::step_until(&mut harness, "the backup to open", |app| {
-        app.documents
-            .first()
-            .is_some_and(|document| document.summary.is_some())
-            && app.is_settled()
-    });
+    let mut harness = common::ui::open_settled(dir);
     harness.get_by_label("Save salvaged copy…").click();
     common::ui::step_until(&mut harness, "the salvage pre-flight", |app| {
         app.salvage_dialog()
@@ -685,7 +673,6 @@ fn restore_dialog_shows_the_count_and_waits_for_the_choice() {
     use egui::accesskit::Role;
     use egui_kittest::kittest::{NodeT, Queryable};
     use jsbackup::ops::export::MaybeDeletedChoice;
-    use jsbackup::ui::{App, OpenSource};
     let scratch = TempDir::new("maybe-deleted-restore-ui");
     let damaged = scratch.join("kv-no-index");
     without_index_db("v1/kv", &damaged);
@@ -693,18 +680,7 @@ fn restore_dialog_shows_the_count_and_waits_for_the_choice() {
         let (_, deleted, _) = expected_sets("v1/kv");
         deleted.intersection(&seqs_of(&damaged)).copied().collect()
     };
-    let mut app = App::default();
-    app.open(OpenSource::Path(damaged.clone()));
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .allow_missing_glyphs()
-        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-    common::ui::step_until(&mut harness, "the backup to open", |app| {
-        app.documents
-            .first()
-            .is_some_and(|document| document.summary.is_some())
-            && app.is_settled()
-    });
+    let mut harness = common::ui::open_settled(&damaged);
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
     common::ui::step_until(&mut harness, "the restore dialog", |app| {
         app.restore_dialog().is_some()

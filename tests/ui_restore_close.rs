@@ -12,7 +12,7 @@ use egui::accesskit::Role;
 use egui::{ViewportCommand, ViewportEvent, ViewportId};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-use jsbackup::ui::{App, OpenSource};
+use jsbackup::ui::App;
 use std::time::{Duration, Instant};
 
 fn root_commands(harness: &Harness<'static, App>) -> Vec<ViewportCommand> {
@@ -35,15 +35,7 @@ fn closing_the_window_cancels_a_local_restore() {
     let store = root.join("store");
     let streams = store.join("jetstream").join("$G").join("streams");
     let temp = streams.join(format!(".{stream}.jsbackup-tmp-{}", std::process::id()));
-    let mut app = App::default();
-    app.open(OpenSource::Path(fixture));
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .allow_missing_glyphs()
-        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-    step_until(&mut harness, "the backup to be indexed", |app| {
-        app.documents.iter().all(|d| d.backup.is_some()) && app.is_settled()
-    });
+    let mut harness = common::ui::open_settled(&fixture);
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
     step_until(&mut harness, "the Restore dialog", |app| {
         app.restore_dialog().is_some()

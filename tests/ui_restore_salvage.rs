@@ -11,7 +11,7 @@ use common::ui::step_until;
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-use jsbackup::ui::{App, OpenSource};
+use jsbackup::ui::App;
 
 fn set_text(harness: &mut Harness<'static, App>, label: &str, text: &str) {
     harness
@@ -62,15 +62,7 @@ fn damaged_backup_is_restored_only_with_salvage_ticked() {
         .expect("declared messages");
     let root = common::TempDir::new("ui-salvage");
     let store = root.join("store");
-    let mut app = App::default();
-    app.open(OpenSource::Path(dir));
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .allow_missing_glyphs()
-        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-    step_until(&mut harness, "the backup to be indexed", |app| {
-        app.documents.iter().all(|d| d.backup.is_some()) && app.is_settled()
-    });
+    let mut harness = common::ui::open_settled(&dir);
     let backup = harness.state().documents[0].backup.clone().expect("backup");
     let intact = backup.messages.len() as u64;
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);

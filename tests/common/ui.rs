@@ -25,3 +25,21 @@ pub fn step_until(
     harness.step();
     harness.step();
 }
+
+/// The real app at 1280×800 with `path` open, stepped until it is indexed and
+/// every worker is idle.
+pub fn open_settled(path: &std::path::Path) -> Harness<'static, App> {
+    let mut app = App::default();
+    app.open(jsbackup::ui::OpenSource::Path(path.to_path_buf()));
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .allow_missing_glyphs()
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    step_until(&mut harness, "the backup to be indexed", |app| {
+        app.documents
+            .iter()
+            .all(|document| document.backup.is_some() && document.summary.is_some())
+            && app.is_settled()
+    });
+    harness
+}
