@@ -151,6 +151,17 @@ pub struct Backup {
 }
 
 impl Backup {
+    /// An empty backup of no file, for unit tests that fill in what they need.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Self {
+        Self::empty(BackupSource {
+            opened: "x".into(),
+            data_file: "x".into(),
+            backup_json: None,
+            data_file_bytes: 0,
+        })
+    }
+
     pub fn empty(source: BackupSource) -> Self {
         Self {
             source,

@@ -177,13 +177,7 @@ mod tests {
     use super::*;
 
     fn backup_with(maybe_deleted: Vec<u64>) -> Backup {
-        let source = crate::model::BackupSource {
-            opened: "x".into(),
-            data_file: "x".into(),
-            backup_json: None,
-            data_file_bytes: 0,
-        };
-        let mut backup = Backup::empty(source);
+        let mut backup = Backup::for_tests();
         backup.maybe_deleted = maybe_deleted;
         backup
     }

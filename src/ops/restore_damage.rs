@@ -302,13 +302,7 @@ mod tests {
 
     #[test]
     fn out_of_order_entries_are_counted_not_silent() {
-        let source = crate::model::BackupSource {
-            opened: "x".into(),
-            data_file: "x".into(),
-            backup_json: None,
-            data_file_bytes: 0,
-        };
-        let mut backup = Backup::empty(source);
+        let mut backup = Backup::for_tests();
         for seq in [5, 7] {
             backup.findings.push(
                 crate::model::Finding::error(FindingKind::SequenceOrder, "out of order").seq(seq),

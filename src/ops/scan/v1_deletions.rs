@@ -109,12 +109,17 @@ fn below_declared_first(backup: &Backup, keep: &[bool]) -> Vec<u64> {
     else {
         return Vec::new();
     };
+    live_seqs(backup, keep)
+        .filter(|&seq| seq < declared.first_seq)
+        .collect()
+}
+
+/// The sequences of the rows `keep` marks live.
+fn live_seqs<'a>(backup: &'a Backup, keep: &'a [bool]) -> impl Iterator<Item = u64> + 'a {
     keep.iter()
         .enumerate()
         .filter(|(_, &kept)| kept)
         .map(|(row, _)| backup.messages.seq[row])
-        .filter(|&seq| seq < declared.first_seq)
-        .collect()
 }
 
 /// Error findings whose bytes, when they lie among the message blocks, may have
@@ -193,11 +198,7 @@ pub(super) fn unnamed_deletes(
     let in_declared = |seq: u64| {
         declared.is_none_or(|declared| seq >= declared.first_seq && seq <= declared.last_seq)
     };
-    let candidates: Vec<u64> = keep
-        .iter()
-        .enumerate()
-        .filter(|(_, &kept)| kept)
-        .map(|(row, _)| backup.messages.seq[row])
+    let candidates: Vec<u64> = live_seqs(backup, keep)
         .filter(|&seq| seq < below_seq && in_declared(seq) && named.binary_search(&seq).is_err())
         .collect();
     let shown = scan
