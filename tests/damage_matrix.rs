@@ -469,7 +469,7 @@ fn run_case(
         .map(|(&seq, _)| seq)
         .collect();
     let mut outcome = Outcome {
-        what: format!("{group}: {}", damaged.what),
+        what: format!("{group} (case dir {group}-{number}): {}", damaged.what),
         should_keep: should.len(),
         kept_of_those: 0,
         missed: Vec::new(),
@@ -487,6 +487,9 @@ fn run_case(
     };
     let kept = match kept {
         Ok(kept) => kept,
+        // Nothing outside the damage (an archive cut inside its first chunk): a
+        // refusal that says so keeps all there is.
+        Err(failure) if should.is_empty() && failure.contains("are all lost") => BTreeMap::new(),
         Err(failure) => {
             outcome.failure = Some(failure);
             return outcome;
@@ -605,19 +608,26 @@ fn run_matrix(count: usize, seeds: &[u64], groups: &[&'static str]) {
             {
                 number += 1;
                 damaged.what = format!("seed {seed}: {}", damaged.what);
-                outcomes.push((
+                let outcome = run_case(
                     source.group,
-                    run_case(
-                        source.group,
-                        &source.dir,
-                        &source.originals,
-                        &damaged,
-                        scratch.path(),
-                        number,
-                    ),
-                ));
-                // Each case's copies are only needed while it runs.
-                if std::env::var_os("DAMAGE_MATRIX_KEEP").is_none() {
+                    &source.dir,
+                    &source.originals,
+                    &damaged,
+                    scratch.path(),
+                    number,
+                );
+                let bad = !outcome.missed.is_empty()
+                    || !outcome.laundered.is_empty()
+                    || outcome.failure.is_some();
+                outcomes.push((source.group, outcome));
+                // Each case's copies are only needed while it runs, unless kept:
+                // all of them, or (`DAMAGE_MATRIX_KEEP=bad`) only the failing ones.
+                let keep = match std::env::var("DAMAGE_MATRIX_KEEP") {
+                    Ok(mode) if mode == "bad" => bad,
+                    Ok(_) => true,
+                    Err(_) => false,
+                };
+                if !keep {
                     for suffix in ["", "-salvaged"] {
                         let dir = scratch
                             .path()
@@ -744,7 +754,7 @@ fn salvage_matrix_heavy() {
 /// Many seeds, for a release build: `DAMAGE_SEEDS=50 cargo test --release --test
 /// damage_matrix salvage_matrix_seeds -- --ignored --nocapture` (also
 /// `DAMAGE_COUNT`, `DAMAGE_GROUPS=v1|v2`, `DAMAGE_KINDS`, `DAMAGE_SOURCE`,
-/// `DAMAGE_MATRIX_KEEP`).
+/// `DAMAGE_MATRIX_KEEP`: `1` keeps every case, `bad` only the failing ones).
 #[test]
 #[ignore]
 fn salvage_matrix_seeds() {

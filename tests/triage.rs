@@ -232,6 +232,42 @@ fn not_a_backup_is_refused_with_what_was_found() {
     assert!(!stderr.contains("not a NATS stream backup"), "{stderr}");
 }
 
+/// An archive cut short inside its first S2 chunk (an incomplete copy) holds
+/// nothing that decodes: it is refused as unreadable, not as "not a backup", and
+/// the error says what backup.json declares is lost.
+#[test]
+fn an_archive_cut_inside_its_first_chunk_says_what_is_lost() {
+    let source = common::fixture("v2/orders");
+    let expected = common::expected("v2/orders");
+    let bytes = std::fs::read(source.join("stream.tar.s2")).expect("read fixture");
+    // The stream identifier (10 bytes), then the first chunk's 4-byte header.
+    assert_eq!(&bytes[..10], b"\xff\x06\x00\x00S2sTwO");
+    assert!(bytes[10] <= 1, "the first chunk holds data");
+    let len = usize::from(bytes[11]) | usize::from(bytes[12]) << 8 | usize::from(bytes[13]) << 16;
+    let first = (14usize, len);
+    let scratch = TempDir::new("jsbackup-cut-first-chunk");
+    let dir = scratch.join("cut");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+    std::fs::write(dir.join("stream.tar.s2"), &bytes[..first.0 + first.1 / 2]).expect("write");
+    let output = jsbackup(&["verify", dir.to_str().expect("path")]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("not a NATS stream backup"), "{stderr}");
+    assert!(stderr.contains("the last chunk is incomplete"), "{stderr}");
+    let declared = expected["state"]["messages"].as_u64().expect("messages");
+    let group = jsbackup::ops::wording::group;
+    assert!(
+        stderr.contains(&format!(
+            "the {} messages that backup.json declares (seq {}–{}) are all lost",
+            group(declared),
+            expected["state"]["first_seq"],
+            expected["state"]["last_seq"]
+        )),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn report_file_holds_identity_accounting_prediction_and_findings() {
     let scratch = TempDir::new("jsbackup-report");

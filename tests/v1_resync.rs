@@ -243,6 +243,60 @@ fn a_moved_subject_boundary_in_a_failed_chunk_is_not_salvaged() {
     println!("moved-subject: {kept} messages outside the damage kept");
 }
 
+/// Damage matrix, v1 seed 11 (a bit flip): the compressor copied one damaged
+/// subject-length byte into two records of the same subject, which then shared a
+/// wrong, shorter subject and confirmed each other. Only records in bytes whose
+/// CRC holds confirm a subject now.
+#[test]
+fn two_records_with_the_same_moved_subject_boundary_are_not_salvaged() {
+    let (data, _) = decompressed(&common::fixture("v1/compressed"));
+    let backup = open_backup(
+        &common::fixture("v1/compressed"),
+        &mut ScanControl::default(),
+    )
+    .expect("open");
+    let chunk = 64 << 10;
+    let plain = |row: usize| backup.messages.row(row).expect("row").hdr_len == 0;
+    let (first, second) = (100..backup.messages.len() - 50)
+        .filter(|&row| plain(row))
+        .find_map(|row| {
+            let subject = backup.messages.row(row).expect("row").subject_id;
+            let index = record_offset(&data, row) / chunk;
+            (row + 1..row + 50)
+                .find(|&other| {
+                    plain(other)
+                        && backup.messages.row(other).expect("row").subject_id == subject
+                        && (record_offset(&data, other) + 64) / chunk == index
+                })
+                .filter(|_| record_offset(&data, row) + 64 < (index + 1) * chunk)
+                .map(|other| (row, other))
+        })
+        .expect("two records of one subject in one chunk");
+    let index = record_offset(&data, first) / chunk;
+    let (from, to) = (index * chunk, (index + 1) * chunk);
+    let original = data[from..to].to_vec();
+    let mut damaged = data.clone();
+    let name = backup
+        .subjects
+        .name(backup.messages.row(first).expect("row").subject_id);
+    // Shorter by `cut` bytes: a subject no record has.
+    let cut = (1..name.len())
+        .find(|&cut| {
+            let shorter = &name[..name.len() - cut];
+            !shorter.ends_with('.') && backup.subjects.find(shorter.as_bytes()).is_none()
+        })
+        .expect("a shorter subject no record has") as u16;
+    for row in [first, second] {
+        let record = record_offset(&data, row);
+        let subject_len = u16::from_le_bytes([data[record + 20], data[record + 21]]);
+        assert_eq!(usize::from(subject_len), name.len());
+        damaged[record + 20..record + 22].copy_from_slice(&(subject_len - cut).to_le_bytes());
+    }
+    let file = s2_file(&damaged, Some((index, &original)));
+    let kept = salvage_keeps_everything_outside("shared-moved-subject", &file, (from, to));
+    println!("shared-moved-subject: {kept} messages outside the damage kept");
+}
+
 /// Damage matrix, v1 seeds 10 and 19 of fresh 30,000-message archives: garbage
 /// behind the intact header of the first data chunk, its CRC kept. Inside the
 /// garbage, chance chunk headers that chain to further chance headers each cost a

@@ -98,12 +98,13 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
         let suspect: u64 = accounting.suspect.iter().map(|s| s.count).sum();
         let lost: u64 = accounting.lost.iter().map(|(from, to)| to - from + 1).sum();
         outln!(
-            "{}: {} messages intact, {} suspect, {} damaged, {} sequences lost; {errors} errors",
+            "{}: {} messages intact, {} suspect, {} damaged, {} sequence{} lost; {errors} errors",
             args.path.display(),
             group(accounting.intact),
             group(suspect),
             group(accounting.damaged.len() as u64),
-            group(lost)
+            group(lost),
+            if lost == 1 { "" } else { "s" }
         )?;
         for prediction in &result.restore {
             outln!(

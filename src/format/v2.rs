@@ -9,7 +9,7 @@ use super::s2::{ChunkRecord, ChunkSource, ChunkStatus, DecodedStream, StreamStop
 use super::varint::{read_uvarint, VarintError};
 
 mod boundary;
-pub use boundary::{boundary_holds, Boundary, FoundEntry, BOUNDARY_VIEW};
+pub use boundary::{boundary_holds, Boundary, FoundEntry, BOUNDARY_VIEW, TAIL_VIEW};
 
 pub const MAGIC: &[u8; 8] = b"NATSARC1";
 /// The server's reader rejects longer names.
@@ -357,7 +357,7 @@ pub fn find_entry_start(
 
 /// [`find_entry_start`] with candidates only at offsets `from..until` (the bytes
 /// after `until` still confirm a candidate): a search with a budget.
-fn find_entry_start_until(
+pub fn find_entry_start_until(
     buffered: &[u8],
     from: usize,
     until: usize,

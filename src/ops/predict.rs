@@ -22,6 +22,7 @@ use crate::format::headers::flags;
 use crate::format::s2::ChunkStatus;
 use crate::model::{to_ranges, ArchiveFormat, Backup, FindingKind, MessageRow, Severity};
 use crate::ops::predict_replay::{replay_v2, Replay};
+use crate::ops::wording::is_or_are;
 pub use crate::ops::wording::{group, ranges_text};
 use serde::Serialize;
 
@@ -571,14 +572,16 @@ fn partial(
     let mut not_restored = Vec::new();
     if !missing.is_empty() {
         not_restored.push(format!(
-            "seq {} of the archive are not restored",
-            ranges_text(&missing)
+            "seq {} of the archive {} not restored",
+            ranges_text(&missing),
+            is_or_are(&missing)
         ));
     }
     if !backup.lost.is_empty() {
         not_restored.push(format!(
-            "seq {} are lost from the archive",
-            ranges_text(&backup.lost)
+            "seq {} {} lost from the archive",
+            ranges_text(&backup.lost),
+            is_or_are(&backup.lost)
         ));
     }
     if not_restored.is_empty() {

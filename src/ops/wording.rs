@@ -14,6 +14,14 @@ pub fn group(value: u64) -> String {
     out
 }
 
+/// The verb for a list of sequence ranges: one sequence is, more are.
+pub fn is_or_are(ranges: &[(u64, u64)]) -> &'static str {
+    match ranges {
+        [(from, to)] if from == to => "is",
+        _ => "are",
+    }
+}
+
 /// "12349–18504, 20001" (sequence numbers as every view prints them; at most 8
 /// ranges, then how many there are in all).
 pub fn ranges_text(ranges: &[(u64, u64)]) -> String {

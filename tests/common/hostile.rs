@@ -254,6 +254,39 @@ pub fn v2_seq_zero(out: &mut S2Out, consumer_entries: bool, count: u64) {
     out.literal(&[0, 0, 0, 0, 0]);
 }
 
+/// (a2) a v2 archive of `count` messages of `payload_len` bytes, each followed by
+/// `garbage` (bad bytes right where every message ends: each costs a boundary
+/// judgement and a resync; payloads over 2 KiB also the look inside the data).
+pub fn v2_bad_after_every_message(out: &mut S2Out, count: u64, payload_len: usize, garbage: &[u8]) {
+    let mut data = b"NATSARC1".to_vec();
+    let state = br#"{"messages":0,"bytes":0,"first_seq":0,"last_seq":0,"consumer_count":0}"#;
+    data.extend_from_slice(&[10, 2, 0, 0, state.len() as u8]);
+    data.extend_from_slice(b"state.json");
+    data.extend_from_slice(state);
+    let payload: Vec<u8> = (0..payload_len)
+        .map(|index| b'a' + (index % 26) as u8)
+        .collect();
+    let varint = |out: &mut Vec<u8>, mut value: u64| {
+        while value >= 0x80 {
+            out.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
+    };
+    for seq in 1..=count {
+        // name "m", timestamp 1 ns (ZigZag 2), no header block.
+        data.extend_from_slice(&[1, 2]);
+        varint(&mut data, seq);
+        data.push(0);
+        varint(&mut data, payload_len as u64);
+        data.push(b'm');
+        data.extend_from_slice(&payload);
+        data.extend_from_slice(garbage);
+    }
+    data.extend_from_slice(&[0, 0, 0, 0, 0]);
+    out.literal(&data);
+}
+
 /// (b) `members` `msgs/N.idx` members of `size` zero bytes in a v1 archive.
 pub fn v1_big_idx(out: &mut S2Out, members: u64, size: u64) {
     v1_head(out);

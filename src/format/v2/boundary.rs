@@ -29,7 +29,16 @@ pub struct Boundary<'a> {
     pub next: Option<FoundEntry>,
     /// The latest timestamp a message of the archive can have (when nothing follows).
     pub latest_ns: i64,
+    /// Up to [`TAIL_VIEW`] of the message's own last data bytes (header block and
+    /// payload), ending where it said it ends.
+    pub tail: &'a [u8],
+    /// Subjects of the messages read just before it: a name that lost its start
+    /// is recognised by its end.
+    pub recent_subjects: &'a [&'a [u8]],
 }
+
+/// Bytes of a message's data kept to test whether it swallowed the next entry's start.
+pub const TAIL_VIEW: usize = 4096;
 
 /// Is the end of the message a real entry boundary, so that the damage lies after
 /// it? True when the bytes there start an entry header that was damaged later on:
@@ -45,6 +54,9 @@ pub fn boundary_holds(boundary: &Boundary) -> bool {
         if next.distance == 0 {
             return false;
         }
+    }
+    if lost_inside_next_entry(boundary) {
+        return true;
     }
     let bytes = boundary.bytes;
     let Ok((name_len, used)) = read_uvarint(bytes) else {
@@ -87,7 +99,12 @@ pub fn boundary_holds(boundary: &Boundary) -> bool {
     if (used + 1..bytes.len().min(used + 21)).any(tail) {
         return true;
     }
-    // The sizes lost too: the name, then a header block.
+    // The sizes lost too: the name, then a header block. Unless the bytes read as
+    // an entry that lost only its first fields (a header size can equal a name's
+    // length): bytes lost across the message's end leave that behind.
+    if reads_as_entry_remainder(bytes, next.distance) {
+        return false;
+    }
     (used + 2..bytes.len().min(used + 41)).any(|at| {
         bytes.get(at..at + name_len).is_some_and(valid_subject)
             && bytes
@@ -95,6 +112,281 @@ pub fn boundary_holds(boundary: &Boundary) -> bool {
                 .is_some_and(|data| data.starts_with(b"NATS/1.0\r\n"))
             && ((at + name_len) as u64) < next.distance
     })
+}
+
+/// Bytes lost from the start of the next entry, which has not been read back,
+/// judged from what survives of it: its sequence with the sizes and a name that end
+/// exactly at the entry found after it, or the end of a recent subject behind the
+/// remains of its name length and timestamp. Never when the message's own last
+/// bytes can be the next entry's start (bytes lost inside the message shift the
+/// next entry's first bytes into it): those read back as a whole entry, or end in
+/// a varint continuation byte, which no JSON or ASCII text does.
+fn lost_inside_next_entry(boundary: &Boundary) -> bool {
+    let Some(next) = boundary.next else {
+        return false;
+    };
+    // Something is missing between them, or the bytes are not a lost entry start.
+    if next.sequence < boundary.sequence.saturating_add(2)
+        || boundary.tail.last().is_some_and(|&byte| byte >= 0x80)
+        || tail_holds_an_entry_start(boundary, next)
+    {
+        return false;
+    }
+    sequence_survives(boundary, next)
+        || subject_end_survives(boundary)
+        || timestamp_start_survives(boundary, next, 4096)
+        || name_length_survives(boundary, next)
+}
+
+/// Bytes lost from just after the next entry's first timestamp byte(s) through its
+/// whole header: only its name length and a few continuation bytes remain. Taken
+/// as such only when the name length is a control byte (under 32, not a tab or
+/// line break: text never holds one before a non-ASCII byte) equal to a recent
+/// subject's length, the bytes' low bits fit a time between the two messages, and
+/// the bytes do not read as the rest of an entry that lost its first fields (what
+/// bytes lost across the message's end leave behind).
+fn name_length_survives(boundary: &Boundary, next: FoundEntry) -> bool {
+    let Some(&name_len) = boundary.bytes.first() else {
+        return false;
+    };
+    let name_len = usize::from(name_len);
+    (1..32).contains(&name_len)
+        && ![9, 10, 13].contains(&name_len)
+        && boundary
+            .recent_subjects
+            .iter()
+            .any(|subject| subject.len() == name_len)
+        && timestamp_start_survives(boundary, next, 0)
+        && !reads_as_entry_remainder(boundary.bytes, next.distance)
+}
+
+/// Do the bytes, from one of their first three, read as an entry's last fields
+/// (header size and payload size, after the sequence and the timestamp or not),
+/// then a subject and data that end exactly `distance` bytes in?
+fn reads_as_entry_remainder(bytes: &[u8], distance: u64) -> bool {
+    (0..3).any(|start| {
+        (2..=4).any(|fields| {
+            let mut at = start;
+            let mut values = [0u64; 4];
+            for value in values.iter_mut().take(fields) {
+                let Ok((read, used)) = read_uvarint(bytes.get(at..).unwrap_or_default()) else {
+                    return false;
+                };
+                *value = read;
+                at += used;
+            }
+            let (Some(&header_size), Some(&payload_size)) =
+                (values.get(fields - 2), values.get(fields - 1))
+            else {
+                return false;
+            };
+            name_and_data_end_at(bytes, at, header_size, payload_size, distance)
+        })
+    })
+}
+
+/// From `name_at`: a subject, then a header block (`NATS/1.0`, when `header_size`
+/// is not 0) and data of the sizes given, ending exactly `distance` bytes in (the
+/// name's length is what that leaves).
+fn name_and_data_end_at(
+    bytes: &[u8],
+    name_at: usize,
+    header_size: u64,
+    payload_size: u64,
+    distance: u64,
+) -> bool {
+    let Some(name_len) = distance
+        .checked_sub(name_at as u64)
+        .and_then(|left| left.checked_sub(header_size))
+        .and_then(|left| left.checked_sub(payload_size))
+        .filter(|&len| (1..=4096).contains(&len))
+    else {
+        return false;
+    };
+    let data_at = name_at + name_len as usize;
+    let header_ok = header_size == 0
+        || (header_size >= 12
+            && bytes
+                .get(data_at..)
+                .is_some_and(|data| data.starts_with(b"NATS/1.0")));
+    header_ok && bytes.get(name_at..data_at).is_some_and(valid_subject)
+}
+
+/// Bytes lost from inside the next entry's timestamp on: its name length, then the
+/// timestamp's first continuation bytes, whose low bits match a time between the
+/// two messages around it. Alone, used only when that match says much: when at
+/// most one in `odds` runs of such bytes would match by chance (0: any match).
+fn timestamp_start_survives(boundary: &Boundary, next: FoundEntry, odds: i128) -> bool {
+    let bytes = boundary.bytes;
+    let Ok((name_len, used)) = read_uvarint(bytes) else {
+        return false;
+    };
+    if !(1..=4096).contains(&name_len) {
+        return false;
+    }
+    let run = bytes
+        .get(used..)
+        .unwrap_or_default()
+        .iter()
+        .take(8)
+        .take_while(|&&byte| byte >= 0x80);
+    let mut low_bits = 0u64;
+    let mut width = 0u32;
+    for &byte in run {
+        low_bits |= u64::from(byte & 0x7f) << width;
+        width += 7;
+    }
+    // A timestamp after 1970 is even in ZigZag: 2·t; its low bits fix t modulo half.
+    if width == 0 || !low_bits.is_multiple_of(2) {
+        return false;
+    }
+    let modulus = 1i128 << (width - 1);
+    let (low, high) = (
+        i128::from(boundary.timestamp_ns.min(next.timestamp_ns)),
+        i128::from(boundary.timestamp_ns.max(next.timestamp_ns)),
+    );
+    if low < 0 || (high - low + 1) * odds > modulus {
+        return false;
+    }
+    let wanted = i128::from(low_bits / 2);
+    let first = low + (wanted - low).rem_euclid(modulus);
+    first <= high
+}
+
+/// Does some end of the message's data, put in front of the bytes after it, read as
+/// a whole entry header between the two around it, ending at the entry found? Work
+/// is a few dozen bytes per tail byte: linear in the message's size.
+fn tail_holds_an_entry_start(boundary: &Boundary, next: FoundEntry) -> bool {
+    const FIELDS: usize = 50;
+    let tail = boundary.tail;
+    let (low, high) = (
+        boundary.timestamp_ns.min(next.timestamp_ns),
+        boundary.timestamp_ns.max(next.timestamp_ns),
+    );
+    let mut joined = Vec::with_capacity(FIELDS);
+    (1..=tail.len()).any(|back| {
+        let from = tail.get(tail.len() - back..).unwrap_or_default();
+        let head = if back >= FIELDS {
+            from
+        } else {
+            joined.clear();
+            joined.extend_from_slice(from);
+            let more = boundary
+                .bytes
+                .get(..FIELDS - back)
+                .unwrap_or(boundary.bytes);
+            joined.extend_from_slice(more);
+            &joined
+        };
+        let Some([name_len, zigzag, sequence, header_size, payload_size, used]) =
+            entry_fields(head)
+        else {
+            return false;
+        };
+        let timestamp = crate::format::varint::zigzag_decode(zigzag);
+        let length = used
+            .saturating_add(name_len)
+            .saturating_add(header_size)
+            .saturating_add(payload_size);
+        (1..=4096).contains(&name_len)
+            && (low..=high).contains(&timestamp)
+            && sequence > boundary.sequence
+            && sequence < next.sequence
+            && length == next.distance.saturating_add(back as u64)
+    })
+}
+
+/// The five varints that start an entry, and the bytes they take.
+fn entry_fields(bytes: &[u8]) -> Option<[u64; 6]> {
+    let mut fields = [0u64; 6];
+    let mut at = 0usize;
+    for field in fields.iter_mut().take(5) {
+        let (value, used) = read_uvarint(bytes.get(at..)?).ok()?;
+        *field = value;
+        at += used;
+    }
+    fields[5] = at as u64;
+    Some(fields)
+}
+
+/// The bytes before `at` can be the end of a timestamp varint (continuation bytes,
+/// then one below 0x80), after at most the name length.
+fn timestamp_end_before(bytes: &[u8], at: usize) -> bool {
+    let Some(prefix) = bytes.get(..at).filter(|prefix| !prefix.is_empty()) else {
+        return false;
+    };
+    let last = prefix.len() - 1;
+    prefix.get(last).is_some_and(|&byte| byte < 0x80)
+        && prefix
+            .get(1..last)
+            .unwrap_or_default()
+            .iter()
+            .all(|&byte| byte >= 0x80)
+}
+
+/// Bytes lost from the next entry's start up to its sequence: the end of its
+/// timestamp, then a sequence between the two, sizes and a subject that end exactly
+/// at the entry found (the name's length follows from that end).
+fn sequence_survives(boundary: &Boundary, next: FoundEntry) -> bool {
+    let bytes = boundary.bytes;
+    (1..bytes.len().min(11)).any(|at| {
+        if !timestamp_end_before(bytes, at) {
+            return false;
+        }
+        let rest = bytes.get(at..).unwrap_or_default();
+        let Ok((sequence, first)) = read_uvarint(rest) else {
+            return false;
+        };
+        if sequence <= boundary.sequence || sequence >= next.sequence {
+            return false;
+        }
+        let rest = rest.get(first..).unwrap_or_default();
+        let Ok((header_size, second)) = read_uvarint(rest) else {
+            return false;
+        };
+        let Ok((payload_size, third)) = read_uvarint(rest.get(second..).unwrap_or_default()) else {
+            return false;
+        };
+        let name_at = at + first + second + third;
+        name_and_data_end_at(bytes, name_at, header_size, payload_size, next.distance)
+    })
+}
+
+/// Bytes lost from the next entry's timestamp into its name: its name length, the
+/// first timestamp byte(s) (continuation bytes), then the end of a recent subject
+/// of that length. Contiguous entry bytes never put a name's text right after a
+/// continuation byte (a varint's last byte comes between), so this is the mark of
+/// bytes cut out of the middle.
+fn subject_end_survives(boundary: &Boundary) -> bool {
+    let bytes = boundary.bytes;
+    let Ok((name_len, used)) = read_uvarint(bytes) else {
+        return false;
+    };
+    let Ok(name_len) = usize::try_from(name_len) else {
+        return false;
+    };
+    let continuation = bytes
+        .get(used..)
+        .unwrap_or_default()
+        .iter()
+        .take(9)
+        .take_while(|&&byte| byte >= 0x80)
+        .count();
+    if continuation == 0 {
+        return false;
+    }
+    let fragment = bytes.get(used + continuation..).unwrap_or_default();
+    boundary
+        .recent_subjects
+        .iter()
+        .filter(|subject| subject.len() == name_len)
+        .any(|subject| {
+            (name_len.min(3)..=name_len).any(|kept| {
+                subject
+                    .get(name_len - kept..)
+                    .is_some_and(|end| fragment.starts_with(end))
+            })
+        })
 }
 
 /// At `at`: header size, payload size and a name of `name_len` bytes that is a
@@ -172,6 +464,10 @@ mod tests {
                 timestamp_ns: T + 2_000,
             }),
             latest_ns: i64::MAX,
+            tail: bytes
+                .get(end.saturating_sub(TAIL_VIEW)..end)
+                .unwrap_or_default(),
+            recent_subjects: &[b"dm.orders.1", b"dm.orders.2"],
         })
     }
 
@@ -196,6 +492,111 @@ mod tests {
         assert!(!judge(|bytes, end| {
             bytes.drain(end - 3..end + 2);
         }));
+    }
+
+    #[test]
+    fn bytes_lost_from_the_very_start_of_the_next_entry_keep_the_boundary() {
+        // Its name length and most of its timestamp: the sequence and sizes remain.
+        assert!(judge(|bytes, end| {
+            bytes.drain(end..end + 9);
+        }));
+    }
+
+    #[test]
+    fn bytes_lost_from_the_timestamp_into_the_payload_keep_the_boundary() {
+        // The name length and five timestamp bytes remain; their low bits are a time
+        // between the two messages around it.
+        assert!(judge(|bytes, end| {
+            bytes.drain(end + 6..end + 40);
+        }));
+    }
+
+    #[test]
+    fn bytes_lost_from_the_timestamp_into_the_name_keep_the_boundary() {
+        // The name's last five bytes remain behind two timestamp bytes.
+        assert!(judge(|bytes, end| {
+            bytes.drain(end + 3..end + 21);
+        }));
+    }
+
+    #[test]
+    fn bytes_lost_from_the_second_byte_through_the_header_keep_the_boundary() {
+        // Only the name length and one timestamp byte remain, then the payload.
+        assert!(judge(|bytes, end| {
+            bytes.drain(end + 2..end + 40);
+        }));
+    }
+
+    #[test]
+    fn bytes_lost_across_the_end_of_the_message_break_it_wherever_they_end() {
+        for (inside, after) in [(1, 2), (1, 10), (2, 14), (1, 16), (3, 20), (1, 40), (5, 60)] {
+            assert!(
+                !judge(|bytes, end| {
+                    bytes.drain(end - inside..end + after);
+                }),
+                "{inside} bytes of the message and {after} after it lost"
+            );
+        }
+    }
+
+    /// Bytes lost across the message's end up to the next entry's header size,
+    /// where that size equals the subject's length and a long payload follows: what
+    /// remains looks like a name length and a timestamp byte, but reads as an
+    /// entry's last fields, so the message stays suspect.
+    #[test]
+    fn bytes_lost_across_the_end_up_to_a_header_size_break_it() {
+        let header = b"NATS/1.0\r\nA: 12345678\r\n\r\n";
+        let subject = b"dm.orders.1";
+        let with_header = |name: &[u8], timestamp_ns: i64, sequence: u64| {
+            let payload = [b'x'; 200];
+            let mut out = Vec::new();
+            write_uvarint(&mut out, name.len() as u64);
+            write_uvarint(&mut out, zigzag_encode(timestamp_ns));
+            write_uvarint(&mut out, sequence);
+            write_uvarint(&mut out, header.len() as u64);
+            write_uvarint(&mut out, payload.len() as u64);
+            out.extend_from_slice(name);
+            out.extend_from_slice(header);
+            out.extend_from_slice(&payload);
+            out
+        };
+        assert_eq!(header.len(), 25);
+        let first = with_header(b"dm.orders.1", T, 1);
+        let second = with_header(b"dm.orders.2xxxxxxxxxxxxxx", T + 1_000, 2);
+        let third = with_header(b"dm.orders.3", T + 2_000, 3);
+        let end = first.len();
+        let mut bytes = [first, second, third.clone()].concat();
+        // The message's last byte, and the next entry up to its header size.
+        bytes.drain(end - 1..end + 10);
+        let third_at = bytes.len() - third.len();
+        let view = &bytes[end..];
+        let subjects: [&[u8]; 2] = [subject, b"dm.orders.2xxxxxxxxxxxxxx"];
+        assert!(!boundary_holds(&Boundary {
+            bytes: view,
+            sequence: 1,
+            timestamp_ns: T,
+            next: Some(FoundEntry {
+                distance: (third_at - end) as u64,
+                sequence: 3,
+                timestamp_ns: T + 2_000,
+            }),
+            latest_ns: i64::MAX,
+            tail: &bytes[end.saturating_sub(TAIL_VIEW)..end],
+            recent_subjects: &subjects,
+        }));
+    }
+
+    #[test]
+    fn bytes_lost_inside_the_message_break_it_however_many() {
+        // The message then ends with the next entry's first bytes.
+        for lost in [1, 2, 9, 10, 11, 20, 40] {
+            assert!(
+                !judge(|bytes, end| {
+                    bytes.drain(end - 30..end - 30 + lost);
+                }),
+                "{lost} bytes lost inside the message"
+            );
+        }
     }
 
     #[test]

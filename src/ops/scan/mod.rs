@@ -19,6 +19,7 @@ mod v1_deletions;
 mod v1_state;
 mod v2;
 mod v2_checks;
+mod v2_rows;
 
 use crate::format::s2::{
     ChunkRecord, ChunkSource, ChunkStatus, DecodedStream, S2Problem, StreamStop,
@@ -108,7 +109,21 @@ pub fn open_backup(path: &Path, control: &mut ScanControl) -> Result<Backup, Ope
             .first()
             .map(|finding| finding.message.clone())
             .unwrap_or_else(|| "nothing readable".into());
-        let message = format!("{}: {reason}", backup.source.data_file.display());
+        let mut message = format!("{}: {reason}", backup.source.data_file.display());
+        // What that costs, when backup.json says what the stream held.
+        if let Some(state) = backup
+            .declared_state
+            .as_ref()
+            .filter(|state| state.messages > 0)
+        {
+            message.push_str(&format!(
+                "; nothing in the file can be decoded: the {} message{} that backup.json declares (seq {}–{}) are all lost from this copy",
+                crate::model::findings::group_thousands(state.messages),
+                if state.messages == 1 { "" } else { "s" },
+                state.first_seq,
+                state.last_seq
+            ));
+        }
         return Err(OpenError::Unreadable(message, Box::new(backup)));
     }
     Ok(backup)

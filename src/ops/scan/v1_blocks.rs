@@ -59,12 +59,17 @@ pub(super) fn scan_block(backup: &mut Backup, scan: &mut Scan, block: &Block) ->
         last8.copy_from_slice(tail);
     }
     scan.blocks.insert(block.index, (data.len() as u64, last8));
-    // Subjects that several checksum-verified records of the block share: in bytes
-    // failing their S2 CRC they confirm a record's subject length (a damaged one
-    // makes a subject of its own, with payload bytes in it).
+    // Subjects of checksum-verified records of the block whose bytes pass their S2
+    // CRC (also those after the damage): in bytes failing it they confirm a record's
+    // subject length (a damaged one makes a subject of its own, with payload bytes
+    // in it). Records in the failed bytes do not count: one corrupt length byte,
+    // copied by the compressor, gives several records the same wrong subject.
     let block_end = block.data_offset + data.len() as u64;
     let shared_subjects = if scan.in_bad_chunk(block.data_offset, block_end) {
-        subject_counts(data, block.key)
+        subject_counts(data, block.key, |offset, len| {
+            let start = block.data_offset + offset as u64;
+            !scan.in_bad_chunk(start, start + u64::from(len))
+        })
     } else {
         FxHashMap::default()
     };
@@ -113,8 +118,8 @@ struct RecordVisitor<'a> {
     last_in_block: u64,
     /// (sequence, block offset) of records failing their checksum.
     damaged: Vec<(u64, u64)>,
-    /// Subject → checksum-verified records of the block with it (only when the block
-    /// touches bytes that fail their S2 CRC).
+    /// Subject → checksum-verified records of the block with it in bytes whose CRC
+    /// holds (only when the block touches bytes that fail their S2 CRC).
     shared_subjects: &'a FxHashMap<&'a [u8], u32>,
     /// (sequence, block offset) of records passing their checksum in bytes that fail
     /// their S2 CRC, whose subject or header length could not be confirmed.
@@ -201,20 +206,17 @@ impl RecordVisitor<'_> {
 }
 
 impl RecordVisitor<'_> {
-    /// Are the boundaries the checksum does not cover right? The subject is one
-    /// already read from bytes whose CRC holds or one other records of the block
-    /// share, and a header block is framed as the
-    /// server's clients write it (`NATS/1` … blank line).
+    /// Are the boundaries the checksum does not cover right? The subject is one a
+    /// record in bytes whose CRC holds has (read before, or anywhere in the block),
+    /// and a header block is framed as the server's clients write it (`NATS/1` …
+    /// blank line).
     fn split_confirmed(&self, subject: &[u8], header_block: &[u8], record: &Record) -> bool {
         let known_subject = self
             .backup
             .subjects
             .find(subject)
             .is_some_and(|id| self.scan.proven_subjects.contains(&id))
-            || self
-                .shared_subjects
-                .get(subject)
-                .is_some_and(|&count| count >= 2);
+            || self.shared_subjects.contains_key(subject);
         let has_header_word = record.hdr_start != record.subject_start + record.subject_len;
         let headers_framed = !has_header_word
             || (header_block.starts_with(b"NATS/1") && header_block.ends_with(b"\r\n\r\n"));
@@ -222,12 +224,20 @@ impl RecordVisitor<'_> {
     }
 }
 
-/// How many checksum-verified message records of the block carry each subject.
-fn subject_counts<'a>(data: &'a [u8], key: &Hh64Key) -> FxHashMap<&'a [u8], u32> {
+/// How many checksum-verified message records of the block, among those `counted`
+/// (by block offset and length), carry each subject.
+fn subject_counts<'a>(
+    data: &'a [u8],
+    key: &Hh64Key,
+    counted: impl Fn(usize, u32) -> bool,
+) -> FxHashMap<&'a [u8], u32> {
     let mut counts: FxHashMap<&'a [u8], u32> = FxHashMap::default();
     // Only the counts are wanted here: the gaps are reported by the real walk.
     let _gaps = filestore::walk_records_resyncing(data, key, |record| {
-        if record.checksum_ok && record.kind == RecordKind::Message {
+        if record.checksum_ok
+            && record.kind == RecordKind::Message
+            && counted(record.offset, record.len)
+        {
             if let Some(subject) =
                 data.get(record.subject_start..record.subject_start + record.subject_len)
             {

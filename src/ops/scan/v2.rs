@@ -4,20 +4,17 @@
 
 use super::consumers::parse_v2_consumer;
 use super::v2_checks::{
-    check_consumer_count, hold_boundary, implausible_message, json_error_offset, note_invalid_ttl,
-    settle_boundary, take_back_untrusted, timestamp_range, HeldBoundary, LastMessage,
+    check_consumer_count, hold_boundary, implausible_message, json_error_offset, settle_boundary,
+    timestamp_range, HeldBoundary, LastMessage,
 };
-use super::{
-    budget, report_progress, OpenError, Scan, ScanControl, DEFAULT_MAX_PAYLOAD,
-    MAX_REPEATED_FINDINGS,
-};
-use crate::format::headers::{self, flags, Ttl};
+use super::v2_rows::SetAside;
+use super::{budget, report_progress, OpenError, Scan, ScanControl, MAX_REPEATED_FINDINGS};
 use crate::format::s2::{ChunkSource, DecodedStream, StreamStop, LOOKBACK};
 use crate::format::v2::{self, EntryError, EntryHeader, Expectation, Resync};
-use crate::model::{
-    Backup, EntryInfo, Finding, FindingKind, MessageRow, Severity, StreamConfig, StreamState,
-};
+use crate::model::{Backup, EntryInfo, Finding, FindingKind, Severity, StreamConfig, StreamState};
 use serde_json::Value;
+
+mod order;
 
 /// Whether the entry loop goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +47,8 @@ struct EntryLoop {
     trusted_rows: usize,
     /// Offsets the resyncs of this scan have examined (bounded by the bytes read).
     search_budget: v2::SearchBudget,
+    /// Out-of-order entries from failed chunks since the last intact entry.
+    set_aside: SetAside,
 }
 
 /// Entries a restore cannot use that the scan reads before it stops: the server's
@@ -91,6 +90,7 @@ pub(super) fn scan_v2<S: ChunkSource>(
         held_boundary: None,
         trusted_rows: 0,
         search_budget: v2::SearchBudget::default(),
+        set_aside: SetAside::default(),
     };
     let mut step = Step::Next;
     if !start_readable {
@@ -534,6 +534,9 @@ impl EntryLoop {
             self.rewind_before(stream, header.offset);
             return self.report_and_resync(stream, backup, finding);
         }
+        if let Some(step) = self.oversized_entry(stream, backup, header) {
+            return step;
+        }
         if let Err(stop) = self.read_body(stream, header) {
             let available = stream.pos().saturating_sub(header.data_offset);
             backup.findings.push(
@@ -557,43 +560,7 @@ impl EntryLoop {
         let end = header.data_offset.saturating_add(header.data_len());
         let untrusted =
             super::damaged_range_end(&stream.chunks.chunks, header.offset, end).is_some();
-        // Out of order after rows from failed bytes only: those rows are garbage.
-        if header.sequence <= previous_seq && !untrusted {
-            let taken =
-                take_back_untrusted(backup, self.trusted_rows, header.sequence, header.offset);
-            self.previous_seq = taken.unwrap_or(self.previous_seq);
-        }
-        let previous_seq = self.previous_seq;
-        if header.sequence <= previous_seq {
-            if self.too_many_fruitless(backup, header.offset) {
-                return Step::Stop;
-            }
-            self.out_of_order += 1;
-            if self.out_of_order <= MAX_REPEATED_FINDINGS {
-                backup.findings.push(
-                    Finding::error(
-                        FindingKind::SequenceOrder,
-                        format!("message sequence {} out of order (after {previous_seq}); a restore aborts here", header.sequence),
-                    )
-                    .entry(name())
-                    .seq(header.sequence)
-                    .offset(header.offset),
-                );
-            }
-            return Step::Next;
-        }
-        self.previous_seq = header.sequence;
-        self.previous_data_offset = header.data_offset;
-        self.last_message = Some(LastMessage {
-            sequence: header.sequence,
-            end: header.data_offset.saturating_add(header.data_len()),
-            timestamp_ns: header.timestamp_ns,
-        });
-        self.record_message(backup, header);
-        if !untrusted {
-            self.trusted_rows = backup.messages.len();
-        }
-        Step::Next
+        self.place_message(backup, header, untrusted)
     }
 
     /// Reads the header block into the scratch buffer and skips the payload.
@@ -606,73 +573,6 @@ impl EntryLoop {
         let block = stream.take(header.header_size as usize)?;
         self.header_scratch.extend_from_slice(block);
         stream.skip(header.payload_size).map_err(|(_, stop)| stop)
-    }
-
-    /// Adds an in-order message entry to the message table, with its size findings.
-    fn record_message(&self, backup: &mut Backup, header: &EntryHeader) {
-        let name = || header.name_lossy();
-        let total = header.data_len();
-        if total > DEFAULT_MAX_PAYLOAD {
-            backup.findings.push(
-                Finding::warning(
-                    FindingKind::MessageSize,
-                    format!("sequence {} is {total} bytes, above the default max_payload of 1 MiB: a restore into a server with default limits fails", header.sequence),
-                )
-                .entry(name())
-                .seq(header.sequence)
-                .offset(header.offset),
-            );
-        }
-        if let Some(limit) = self.max_msg_size {
-            if total > limit as u64 {
-                backup.findings.push(
-                    Finding::warning(
-                        FindingKind::MessageSize,
-                        format!(
-                            "sequence {} is {total} bytes, above the stream's max_msg_size {limit}",
-                            header.sequence
-                        ),
-                    )
-                    .entry(name())
-                    .seq(header.sequence)
-                    .offset(header.offset),
-                );
-            }
-        }
-        let (mut message_flags, ttl) = headers::classify(&self.header_scratch);
-        // A stored header block always starts with the NATS/1.0 status line; without
-        // it the sizes that placed this entry are wrong (v2 has no message checksum).
-        if header.header_size > 0 && !self.header_scratch.starts_with(b"NATS/1.0") {
-            message_flags |= flags::DAMAGED;
-            backup.findings.push(
-                Finding::error(
-                    FindingKind::EntryHeader,
-                    format!(
-                        "sequence {}: its header block does not start with NATS/1.0: the entry's bytes are damaged",
-                        header.sequence
-                    ),
-                )
-                .entry(name())
-                .seq(header.sequence)
-                .offset(header.offset),
-            );
-        }
-        if ttl == Ttl::Invalid {
-            note_invalid_ttl(backup, ttl, header.sequence, &name(), header.offset);
-        }
-        let subject_id = backup.subjects.intern(&header.name);
-        if ttl != Ttl::None {
-            backup.messages.ttls.push((header.sequence, ttl));
-        }
-        backup.messages.push(MessageRow {
-            seq: header.sequence,
-            ts_ns: header.timestamp_ns,
-            subject_id,
-            hdr_len: header.header_size as u32,
-            data_len: header.payload_size.min(u64::from(u32::MAX)) as u32,
-            offset: header.data_offset,
-            flags: message_flags,
-        });
     }
 
     /// Findings that sum up the whole entry stream.
@@ -729,8 +629,14 @@ impl EntryLoop {
         stream: &mut DecodedStream<S>,
         backup: &mut Backup,
     ) -> Step {
+        // Above the last row from credible bytes only: rows after it may carry a
+        // garbage sequence, and the entries after the bad bytes may lie below it
+        // (then they take those rows back as they are read).
         let previous_seq = self.previous_seq;
-        let expect = self.expectation(backup);
+        let expect = Expectation {
+            previous_seq: self.credible_floor(backup),
+            ..self.expectation(backup)
+        };
         match v2::resync(stream, &expect, &mut self.search_budget) {
             Resync::Found {
                 lost_from,
@@ -745,6 +651,8 @@ impl EntryLoop {
                         previous_seq.saturating_add(1),
                         sequence - 1
                     )
+                } else if sequence <= previous_seq {
+                    format!("it is not above sequence {previous_seq}, which was read from damaged bytes")
                 } else {
                     "no sequence is missing between them".to_string()
                 };

@@ -11,6 +11,8 @@ use crate::model::{Backup, Finding, FindingKind, StreamState};
 #[derive(Debug, Clone, Copy)]
 pub(super) struct LastMessage {
     pub(super) sequence: u64,
+    /// Decompressed offset of its data (header block, then payload).
+    pub(super) data_start: u64,
     /// Decompressed offset just past its data.
     pub(super) end: u64,
     pub(super) timestamp_ns: i64,
@@ -21,6 +23,8 @@ pub(super) struct HeldBoundary {
     pub(super) last: LastMessage,
     /// Up to `format::v2::BOUNDARY_VIEW` bytes from its end.
     pub(super) bytes: Vec<u8>,
+    /// Up to `format::v2::TAIL_VIEW` of its own last data bytes.
+    pub(super) tail: Vec<u8>,
 }
 
 pub(super) fn note_invalid_ttl(backup: &mut Backup, ttl: Ttl, seq: u64, entry: &str, offset: u64) {
@@ -145,17 +149,21 @@ pub(super) fn hold_boundary<S: ChunkSource>(
         return None;
     }
     let back = usize::try_from(stream.pos().saturating_sub(offset)).unwrap_or(usize::MAX);
-    let rewound = stream.rewind(back);
+    let data_len = usize::try_from(last.end.saturating_sub(last.data_start)).unwrap_or(usize::MAX);
+    let rewound = stream.rewind(back.saturating_add(data_len.min(v2::TAIL_VIEW)));
     let mut bytes = Vec::new();
-    if rewound == back {
+    let mut tail = Vec::new();
+    if let Some(tail_len) = rewound.checked_sub(back) {
         // Fewer bytes when the stream ends or stops at lost bytes: those are what there is.
-        let _ = stream.fill(v2::BOUNDARY_VIEW);
+        let _ = stream.fill(tail_len + v2::BOUNDARY_VIEW);
         let view = stream.buffered();
-        bytes.extend_from_slice(view.get(..v2::BOUNDARY_VIEW).unwrap_or(view));
+        tail.extend_from_slice(view.get(..tail_len).unwrap_or_default());
+        let after = view.get(tail_len..).unwrap_or_default();
+        bytes.extend_from_slice(after.get(..v2::BOUNDARY_VIEW).unwrap_or(after));
     }
     // The rewound bytes are buffered: skipping them again cannot fail.
     let _ = stream.skip(rewound as u64);
-    Some(HeldBoundary { last, bytes })
+    Some(HeldBoundary { last, bytes, tail })
 }
 
 /// Once a resync found the entry after bad bytes (`found`: its sequence; the stream
@@ -171,6 +179,7 @@ pub(super) fn settle_boundary<S: ChunkSource>(
         return;
     };
     let at = stream.pos();
+    let found_header = v2::parse_entry_header(stream.buffered(), at).ok().flatten();
     let next = match found {
         Some(_) if at < held.last.end => {
             // The message runs into the entry found: bytes were lost inside it.
@@ -180,9 +189,8 @@ pub(super) fn settle_boundary<S: ChunkSource>(
         Some(sequence) => Some(v2::FoundEntry {
             distance: at - held.last.end,
             sequence,
-            timestamp_ns: v2::parse_entry_header(stream.buffered(), at)
-                .ok()
-                .flatten()
+            timestamp_ns: found_header
+                .as_ref()
                 .map_or(i64::MIN, |(header, _)| header.timestamp_ns),
         }),
         None => None,
@@ -193,14 +201,40 @@ pub(super) fn settle_boundary<S: ChunkSource>(
         timestamp_ns: held.last.timestamp_ns,
         next,
         latest_ns: timestamp_range(backup).map_or(i64::MAX, |(_, high)| high),
+        tail: &held.tail,
+        recent_subjects: &recent_subjects(
+            backup,
+            found_header
+                .as_ref()
+                .map(|(header, _)| header.name.as_slice()),
+        ),
     };
     if !v2::boundary_holds(&boundary) {
         flag_suspect_previous(backup, held.last.sequence);
     }
 }
 
+/// The distinct subjects of the last rows read, and of the entry found after bad
+/// bytes: a bounded look, so each resync costs the same.
+fn recent_subjects<'a>(backup: &'a Backup, found: Option<&'a [u8]>) -> Vec<&'a [u8]> {
+    const RECENT_ROWS: usize = 64;
+    let rows = backup.messages.len();
+    let mut ids: Vec<u32> = Vec::with_capacity(RECENT_ROWS);
+    for row in rows.saturating_sub(RECENT_ROWS)..rows {
+        if let Some(message) = backup.messages.row(row) {
+            if !ids.contains(&message.subject_id) {
+                ids.push(message.subject_id);
+            }
+        }
+    }
+    found
+        .into_iter()
+        .chain(ids.iter().map(|&id| backup.subjects.name(id).as_bytes()))
+        .collect()
+}
+
 /// A message entry from intact bytes whose sequence is at or below ones recorded
-/// from bytes that fail their S2 CRC: those rows (every row from `first_untrusted_row`
+/// from damaged bytes (a failed S2 CRC, a damaged header block): those rows (every row from `first_untrusted_row`
 /// on with a sequence ≥ `sequence`) are garbage that happened to parse, so they are
 /// taken back and the entry is in order after all. Returns the sequence to continue
 /// from, or `None` when an intact row is among them (then the entry is really out
@@ -226,7 +260,7 @@ pub(super) fn take_back_untrusted(
             Finding::error(
                 FindingKind::SequenceOrder,
                 format!(
-                    "{} entr{} read from bytes that fail their S2 CRC claimed sequence {first}..{last}, but the intact entry at decompressed offset {offset} has sequence {sequence}: they are garbage that parsed, and are not kept",
+                    "{} entr{} read from damaged bytes (a chunk that fails its S2 CRC, or a header block that is not NATS/1.0) claimed sequence {first}..{last}, but the intact entry at decompressed offset {offset} has sequence {sequence}: they are garbage that parsed, and are not kept",
                     taken.len(),
                     if taken.len() == 1 { "y" } else { "ies" }
                 ),
