@@ -195,3 +195,36 @@ fn salvage_dialog_keeps_the_source_format_and_says_what_it_keeps_first() {
         "the plan is shown before saving"
     );
 }
+
+/// An archive cut inside its first S2 chunk is a damaged backup in which nothing
+/// decodes: the document stays open with its finding, says there is nothing to
+/// salvage, and offers no salvage (the CLI refuses one too).
+#[test]
+fn an_archive_with_nothing_decodable_offers_no_salvage() {
+    let source = fixture("v2/orders");
+    let bytes = std::fs::read(source.join("stream.tar.s2")).expect("read fixture");
+    // The stream identifier (10 bytes), the first chunk's header, half its body.
+    let len = usize::from(bytes[11]) | usize::from(bytes[12]) << 8 | usize::from(bytes[13]) << 16;
+    let dir = scratch_file("placeholder", b"").with_file_name("cut-in-first-chunk");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("stream.tar.s2"), &bytes[..14 + len / 2]).expect("write cut");
+    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+    let mut app = App::default();
+    app.open(OpenSource::Path(dir.clone()));
+    let mut harness = harness(app);
+    step_until(&mut harness, |h| {
+        h.query_all_by_label_contains(
+            "nothing in the file can be decoded, so there is nothing to salvage",
+        )
+        .count()
+            > 0
+    });
+    assert_eq!(harness.state().documents.len(), 1);
+    assert!(harness.query_by_label("Save salvaged copy…").is_none());
+    assert!(
+        harness
+            .query_all_by_label_contains("the last chunk is incomplete")
+            .count()
+            > 0
+    );
+}

@@ -28,7 +28,13 @@ pub struct SalvagePreflight {
 }
 
 /// "1,673 of 1,674 messages intact; seq 1000 damaged; sequences 312–640 lost".
+/// A data file in which no byte decodes (cut inside its first S2 chunk, say).
+const NOTHING_DECODES: &str = "nothing in the file can be decoded, so there is nothing to salvage: get the backup again (an incomplete copy or download?)";
+
 pub fn damage_summary(backup: &Backup) -> String {
+    if backup.format.is_none() {
+        return NOTHING_DECODES.to_string();
+    }
     let unverified = backup.messages.count_any_flag(flags::UNTRUSTED) as u64;
     let rows = backup.messages.len() as u64;
     let total = rows + backup.damaged_seqs.len() as u64;
@@ -119,10 +125,13 @@ pub fn banner_ui(ui: &mut Ui, backup: &Backup, commands: &mut Vec<Command>) {
             });
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new(damage_summary(backup)).strong());
-                if ui
-                    .button("Save salvaged copy…")
-                    .on_hover_text("Write what can be read as a new backup with consistent state")
-                    .clicked()
+                if backup.format.is_some()
+                    && ui
+                        .button("Save salvaged copy…")
+                        .on_hover_text(
+                            "Write what can be read as a new backup with consistent state",
+                        )
+                        .clicked()
                 {
                     commands.push(Command::Run(Action::Salvage));
                 }
@@ -322,6 +331,10 @@ impl SalvageDialog {
 
     fn body_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
         ui.label(damage_summary(&self.backup));
+        if self.backup.format.is_none() {
+            // The CLI refuses such a salvage too: an empty copy would restore as if whole.
+            return;
+        }
         widgets::weak(
             ui,
             "Every readable message is kept; damaged and lost ones become deleted sequences, so consumer positions stay valid. The original is not changed.",
