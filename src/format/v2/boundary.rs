@@ -51,7 +51,8 @@ pub const TAIL_VIEW: usize = 4096;
 /// message) do not read as a name length followed by a timestamp in range.
 pub fn boundary_holds(boundary: &Boundary) -> bool {
     if let Some(next) = boundary.next {
-        if next.distance == 0 {
+        // Bytes lost inside the message pulled the next entry's start into it.
+        if next.distance == 0 || tail_holds_an_entry_start(boundary, next) {
             return false;
         }
     }
@@ -102,11 +103,19 @@ pub fn boundary_holds(boundary: &Boundary) -> bool {
     // The sizes lost too: the name, then a header block. Unless the bytes read as
     // an entry that lost only its first fields (a header size can equal a name's
     // length): bytes lost across the message's end leave that behind.
-    if reads_as_entry_remainder(bytes, next.distance) {
+    // Nor when the message ends in a varint continuation byte (no text does), or
+    // the name found is the end of a longer one (a short name length matches the
+    // last bytes of the real name).
+    if reads_as_entry_remainder(bytes, next.distance)
+        || boundary.tail.last().is_some_and(|&byte| byte >= 0x80)
+    {
         return false;
     }
     (used + 2..bytes.len().min(used + 41)).any(|at| {
         bytes.get(at..at + name_len).is_some_and(valid_subject)
+            && bytes
+                .get(at - 1)
+                .is_some_and(|&byte| !(0x21..0x7f).contains(&byte))
             && bytes
                 .get(at + name_len..)
                 .is_some_and(|data| data.starts_with(b"NATS/1.0\r\n"))
@@ -573,6 +582,51 @@ mod tests {
         let subjects: [&[u8]; 2] = [subject, b"dm.orders.2xxxxxxxxxxxxxx"];
         assert!(!boundary_holds(&Boundary {
             bytes: view,
+            sequence: 1,
+            timestamp_ns: T,
+            next: Some(FoundEntry {
+                distance: (third_at - end) as u64,
+                sequence: 3,
+                timestamp_ns: T + 2_000,
+            }),
+            latest_ns: i64::MAX,
+            tail: &bytes[end.saturating_sub(TAIL_VIEW)..end],
+            recent_subjects: &subjects,
+        }));
+    }
+
+    /// Damage matrix, seed 241: the message's last 3 bytes and the next entry up to
+    /// its payload size's last byte lost. That byte (1) read as a name length, and
+    /// the real name's last character, before `NATS/1.0`, as a name of that length.
+    #[test]
+    fn bytes_lost_across_the_end_up_to_a_size_byte_break_it() {
+        let header = b"NATS/1.0\r\nNats-Msg-Id: m-1\r\n\r\n";
+        let with_header = |name: &[u8], timestamp_ns: i64, sequence: u64| {
+            let payload = [b'x'; 153];
+            let mut out = Vec::new();
+            write_uvarint(&mut out, name.len() as u64);
+            write_uvarint(&mut out, zigzag_encode(timestamp_ns));
+            write_uvarint(&mut out, sequence);
+            write_uvarint(&mut out, header.len() as u64);
+            write_uvarint(&mut out, payload.len() as u64);
+            out.extend_from_slice(name);
+            out.extend_from_slice(header);
+            out.extend_from_slice(&payload);
+            out
+        };
+        let first = with_header(b"dm.audit.11", T, 1);
+        let second = with_header(b"dm.orders.12", T + 1_000, 2);
+        let third = with_header(b"dm.users.13", T + 2_000, 3);
+        let end = first.len();
+        // name length, 9 timestamp bytes, sequence, header size, then the payload
+        // size's two bytes (0x99 0x01): lost up to its last byte.
+        assert_eq!(&second[12..14], &[0x99, 0x01]);
+        let mut bytes = [first, second, third.clone()].concat();
+        bytes.drain(end - 3..end + 10);
+        let third_at = bytes.len() - third.len();
+        let subjects: [&[u8]; 2] = [b"dm.audit.11", b"dm.users.10"];
+        assert!(!boundary_holds(&Boundary {
+            bytes: &bytes[end..],
             sequence: 1,
             timestamp_ns: T,
             next: Some(FoundEntry {
