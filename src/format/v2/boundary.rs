@@ -433,15 +433,54 @@ mod tests {
     use crate::format::varint::{write_uvarint, zigzag_encode};
 
     fn entry(name: &[u8], timestamp_ns: i64, sequence: u64, payload: &[u8]) -> Vec<u8> {
+        entry_with_header(name, timestamp_ns, sequence, b"", payload)
+    }
+
+    fn entry_with_header(
+        name: &[u8],
+        timestamp_ns: i64,
+        sequence: u64,
+        header: &[u8],
+        payload: &[u8],
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         write_uvarint(&mut out, name.len() as u64);
         write_uvarint(&mut out, zigzag_encode(timestamp_ns));
         write_uvarint(&mut out, sequence);
-        write_uvarint(&mut out, 0);
+        write_uvarint(&mut out, header.len() as u64);
         write_uvarint(&mut out, payload.len() as u64);
         out.extend_from_slice(name);
+        out.extend_from_slice(header);
         out.extend_from_slice(payload);
         out
+    }
+
+    /// Three entries (sequences 1–3, 1 µs apart) with `lost` (offsets from the end
+    /// of the first) deleted: is the first one's end judged a real boundary, the
+    /// third being where a resync lands?
+    fn judge_lost(
+        entries: [Vec<u8>; 3],
+        lost: std::ops::Range<usize>,
+        recent_subjects: &[&[u8]],
+    ) -> bool {
+        let end = entries[0].len();
+        let third_len = entries[2].len();
+        let mut bytes = entries.concat();
+        bytes.drain(end - lost.start..end + lost.end);
+        let third_at = bytes.len() - third_len;
+        boundary_holds(&Boundary {
+            bytes: &bytes[end..],
+            sequence: 1,
+            timestamp_ns: T,
+            next: Some(FoundEntry {
+                distance: (third_at - end) as u64,
+                sequence: 3,
+                timestamp_ns: T + 2_000,
+            }),
+            latest_ns: i64::MAX,
+            tail: &bytes[end.saturating_sub(TAIL_VIEW)..end],
+            recent_subjects,
+        })
     }
 
     const T: i64 = 1_764_000_000_000_000_000;
@@ -555,44 +594,16 @@ mod tests {
     #[test]
     fn bytes_lost_across_the_end_up_to_a_header_size_break_it() {
         let header = b"NATS/1.0\r\nA: 12345678\r\n\r\n";
-        let subject = b"dm.orders.1";
-        let with_header = |name: &[u8], timestamp_ns: i64, sequence: u64| {
-            let payload = [b'x'; 200];
-            let mut out = Vec::new();
-            write_uvarint(&mut out, name.len() as u64);
-            write_uvarint(&mut out, zigzag_encode(timestamp_ns));
-            write_uvarint(&mut out, sequence);
-            write_uvarint(&mut out, header.len() as u64);
-            write_uvarint(&mut out, payload.len() as u64);
-            out.extend_from_slice(name);
-            out.extend_from_slice(header);
-            out.extend_from_slice(&payload);
-            out
-        };
         assert_eq!(header.len(), 25);
-        let first = with_header(b"dm.orders.1", T, 1);
-        let second = with_header(b"dm.orders.2xxxxxxxxxxxxxx", T + 1_000, 2);
-        let third = with_header(b"dm.orders.3", T + 2_000, 3);
-        let end = first.len();
-        let mut bytes = [first, second, third.clone()].concat();
+        let payload = [b'x'; 200];
+        let second_name = b"dm.orders.2xxxxxxxxxxxxxx";
+        let entries = [
+            entry_with_header(b"dm.orders.1", T, 1, header, &payload),
+            entry_with_header(second_name, T + 1_000, 2, header, &payload),
+            entry_with_header(b"dm.orders.3", T + 2_000, 3, header, &payload),
+        ];
         // The message's last byte, and the next entry up to its header size.
-        bytes.drain(end - 1..end + 10);
-        let third_at = bytes.len() - third.len();
-        let view = &bytes[end..];
-        let subjects: [&[u8]; 2] = [subject, b"dm.orders.2xxxxxxxxxxxxxx"];
-        assert!(!boundary_holds(&Boundary {
-            bytes: view,
-            sequence: 1,
-            timestamp_ns: T,
-            next: Some(FoundEntry {
-                distance: (third_at - end) as u64,
-                sequence: 3,
-                timestamp_ns: T + 2_000,
-            }),
-            latest_ns: i64::MAX,
-            tail: &bytes[end.saturating_sub(TAIL_VIEW)..end],
-            recent_subjects: &subjects,
-        }));
+        assert!(!judge_lost(entries, 1..10, &[b"dm.orders.1", second_name]));
     }
 
     /// Damage matrix, seed 241: the message's last 3 bytes and the next entry up to
@@ -601,43 +612,20 @@ mod tests {
     #[test]
     fn bytes_lost_across_the_end_up_to_a_size_byte_break_it() {
         let header = b"NATS/1.0\r\nNats-Msg-Id: m-1\r\n\r\n";
-        let with_header = |name: &[u8], timestamp_ns: i64, sequence: u64| {
-            let payload = [b'x'; 153];
-            let mut out = Vec::new();
-            write_uvarint(&mut out, name.len() as u64);
-            write_uvarint(&mut out, zigzag_encode(timestamp_ns));
-            write_uvarint(&mut out, sequence);
-            write_uvarint(&mut out, header.len() as u64);
-            write_uvarint(&mut out, payload.len() as u64);
-            out.extend_from_slice(name);
-            out.extend_from_slice(header);
-            out.extend_from_slice(&payload);
-            out
-        };
-        let first = with_header(b"dm.audit.11", T, 1);
-        let second = with_header(b"dm.orders.12", T + 1_000, 2);
-        let third = with_header(b"dm.users.13", T + 2_000, 3);
-        let end = first.len();
+        let payload = [b'x'; 153];
+        let entries = [
+            entry_with_header(b"dm.audit.11", T, 1, header, &payload),
+            entry_with_header(b"dm.orders.12", T + 1_000, 2, header, &payload),
+            entry_with_header(b"dm.users.13", T + 2_000, 3, header, &payload),
+        ];
         // name length, 9 timestamp bytes, sequence, header size, then the payload
         // size's two bytes (0x99 0x01): lost up to its last byte.
-        assert_eq!(&second[12..14], &[0x99, 0x01]);
-        let mut bytes = [first, second, third.clone()].concat();
-        bytes.drain(end - 3..end + 10);
-        let third_at = bytes.len() - third.len();
-        let subjects: [&[u8]; 2] = [b"dm.audit.11", b"dm.users.10"];
-        assert!(!boundary_holds(&Boundary {
-            bytes: &bytes[end..],
-            sequence: 1,
-            timestamp_ns: T,
-            next: Some(FoundEntry {
-                distance: (third_at - end) as u64,
-                sequence: 3,
-                timestamp_ns: T + 2_000,
-            }),
-            latest_ns: i64::MAX,
-            tail: &bytes[end.saturating_sub(TAIL_VIEW)..end],
-            recent_subjects: &subjects,
-        }));
+        assert_eq!(&entries[1][12..14], &[0x99, 0x01]);
+        assert!(!judge_lost(
+            entries,
+            3..10,
+            &[b"dm.audit.11", b"dm.users.10"]
+        ));
     }
 
     #[test]

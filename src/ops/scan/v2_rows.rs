@@ -8,13 +8,38 @@ use crate::format::headers::{self, flags, Ttl};
 use crate::format::v2::EntryHeader;
 use crate::model::{Backup, Finding, FindingKind, MessageRow};
 
-/// Adds an in-order message entry to the message table, with its size findings.
+/// An entry's row (subject not yet interned) and TTL. A stored header block
+/// always starts with the NATS/1.0 status line; without it the sizes that placed
+/// the entry are wrong (v2 has no message checksum), so the row is DAMAGED.
+fn entry_row(header: &EntryHeader, header_block: &[u8]) -> (MessageRow, Ttl) {
+    let (mut message_flags, ttl) = headers::classify(header_block);
+    if header_block_damaged(header, header_block) {
+        message_flags |= flags::DAMAGED;
+    }
+    let row = MessageRow {
+        seq: header.sequence,
+        ts_ns: header.timestamp_ns,
+        subject_id: 0,
+        hdr_len: header.header_size as u32,
+        data_len: header.payload_size.min(u64::from(u32::MAX)) as u32,
+        offset: header.data_offset,
+        flags: message_flags,
+    };
+    (row, ttl)
+}
+
+fn header_block_damaged(header: &EntryHeader, header_block: &[u8]) -> bool {
+    header.header_size > 0 && !header_block.starts_with(b"NATS/1.0")
+}
+
+/// Adds an in-order message entry to the message table, with its size findings;
+/// returns the row's flags.
 pub(super) fn record_message(
     backup: &mut Backup,
     header: &EntryHeader,
     header_block: &[u8],
     max_msg_size: Option<i64>,
-) {
+) -> u16 {
     let name = || header.name_lossy();
     let total = header.data_len();
     if total > DEFAULT_MAX_PAYLOAD {
@@ -44,11 +69,8 @@ pub(super) fn record_message(
             );
         }
     }
-    let (mut message_flags, ttl) = headers::classify(header_block);
-    // A stored header block always starts with the NATS/1.0 status line; without
-    // it the sizes that placed this entry are wrong (v2 has no message checksum).
-    if header.header_size > 0 && !header_block.starts_with(b"NATS/1.0") {
-        message_flags |= flags::DAMAGED;
+    let (row, ttl) = entry_row(header, header_block);
+    if header_block_damaged(header, header_block) {
         backup.findings.push(
             Finding::error(
                 FindingKind::EntryHeader,
@@ -69,15 +91,8 @@ pub(super) fn record_message(
     if ttl != Ttl::None {
         backup.messages.ttls.push((header.sequence, ttl));
     }
-    backup.messages.push(MessageRow {
-        seq: header.sequence,
-        ts_ns: header.timestamp_ns,
-        subject_id,
-        hdr_len: header.header_size as u32,
-        data_len: header.payload_size.min(u64::from(u32::MAX)) as u32,
-        offset: header.data_offset,
-        flags: message_flags,
-    });
+    backup.messages.push(MessageRow { subject_id, ..row });
+    row.flags
 }
 
 /// Entries set aside at most, and the name bytes they may hold: beyond that they
@@ -106,22 +121,10 @@ impl SetAside {
         {
             return;
         }
-        let (mut message_flags, _) = headers::classify(header_block);
-        if header.header_size > 0 && !header_block.starts_with(b"NATS/1.0") {
-            message_flags |= flags::DAMAGED;
-        }
         self.name_bytes += header.name.len();
         self.entries.push(SetAsideEntry {
             name: header.name.clone(),
-            row: MessageRow {
-                seq: header.sequence,
-                ts_ns: header.timestamp_ns,
-                subject_id: 0,
-                hdr_len: header.header_size as u32,
-                data_len: header.payload_size.min(u64::from(u32::MAX)) as u32,
-                offset: header.data_offset,
-                flags: message_flags,
-            },
+            row: entry_row(header, header_block).0,
         });
     }
 

@@ -61,13 +61,9 @@ impl EntryLoop {
             end: header.data_offset.saturating_add(header.data_len()),
             timestamp_ns: header.timestamp_ns,
         });
-        record_message(backup, header, &self.header_scratch, self.max_msg_size);
+        let row_flags = record_message(backup, header, &self.header_scratch, self.max_msg_size);
         // A damaged row's sequence came from bad bytes too: it must not steer.
-        let damaged = backup
-            .messages
-            .len()
-            .checked_sub(1)
-            .is_some_and(|row| backup.messages.flags(row) & flags::DAMAGED != 0);
+        let damaged = row_flags & flags::DAMAGED != 0;
         if !untrusted {
             self.set_aside.clear();
         }
