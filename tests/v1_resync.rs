@@ -213,6 +213,90 @@ fn a_chunk_decoded_astray_loses_only_that_chunk() {
     println!("astray: {kept} messages outside the damage kept");
 }
 
+/// Found with the damage matrix on an archive of several blocks: a chunk removed
+/// inside a block leaves its declared size running on into the next member, whose
+/// tar header (and first records) were then read as the block's bytes. The blocks
+/// after it were lost, though no byte of them was damaged.
+#[test]
+fn a_chunk_removed_inside_a_block_loses_only_that_chunk() {
+    let source = common::fixture("v1/compressed");
+    let (data, _) = decompressed(&source);
+    let blocks: Vec<String> = common::expected("v1/compressed")["archive"]["v1"]["tar_entries"]
+        .as_array()
+        .expect("tar entries")
+        .iter()
+        .filter_map(|entry| entry["name"].as_str())
+        .filter(|name| name.ends_with(".blk"))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        blocks.len() >= 2,
+        "the fixture needs several blocks: {blocks:?}"
+    );
+    let chunk = 64 << 10;
+    // A chunk well inside the first block.
+    let index = record_offset(&data, 60) / chunk + 1;
+    let (from, to) = (index * chunk, (index + 1) * chunk);
+    let mut damaged = data.clone();
+    damaged.drain(from..to);
+    let kept = salvage_keeps_everything_outside("removed", &s2_file(&damaged, None), (from, to));
+    println!("removed: {kept} messages outside the damage kept");
+}
+
+/// The decompressed offset of the ustar header of `name` (on the 512-byte grid).
+fn header_offset(data: &[u8], name: &str) -> usize {
+    let mut field = name.as_bytes().to_vec();
+    field.push(0);
+    (0..data.len() / 512)
+        .map(|block| block * 512)
+        .find(|&at| data[at..].starts_with(&field))
+        .unwrap_or_else(|| panic!("no tar header of {name}"))
+}
+
+/// Also from the matrix: bytes removed across the end of one block and the header
+/// of the next. The next block's records were searched with the first block's
+/// checksum key only, so none verified and the whole block was lost.
+#[test]
+fn bytes_removed_across_a_block_boundary_lose_only_those_bytes() {
+    let (data, _) = decompressed(&common::fixture("v1/compressed"));
+    let header = header_offset(&data, "msgs/2.blk");
+    let (from, to) = (header - 30_000, header + 40_000);
+    let mut damaged = data.clone();
+    damaged.drain(from..to);
+    let kept = salvage_keeps_everything_outside("across", &s2_file(&damaged, None), (from, to));
+    println!("across: {kept} messages outside the damage kept");
+}
+
+/// Bytes removed up to just before the next block's header: the record cut by the
+/// removal declares a length that runs past that header, so the header lies
+/// before the unreadable tail the record search reports.
+#[test]
+fn bytes_removed_up_to_a_block_header_lose_only_those_bytes() {
+    let (data, _) = decompressed(&common::fixture("v1/compressed"));
+    let header = header_offset(&data, "msgs/2.blk");
+    let (from, to) = (header - 30_000, header - 100);
+    let mut damaged = data.clone();
+    damaged.drain(from..to);
+    let kept = salvage_keeps_everything_outside("up-to", &s2_file(&damaged, None), (from, to));
+    println!("up-to: {kept} messages outside the damage kept");
+}
+
+/// And the header of the last block in a chunk that fails its CRC, with index.db
+/// after it: no header names the block the bytes after the damage belong to.
+#[test]
+fn a_failed_chunk_over_the_last_block_header_loses_only_that_chunk() {
+    let (data, _) = decompressed(&common::fixture("v1/compressed"));
+    let chunk = 64 << 10;
+    let index = header_offset(&data, "msgs/3.blk") / chunk;
+    let (from, to) = (index * chunk, (index + 1) * chunk);
+    let original = data[from..to].to_vec();
+    let mut damaged = data.clone();
+    damaged[from..to].fill(0);
+    let file = s2_file(&damaged, Some((index, &original)));
+    let kept = salvage_keeps_everything_outside("last-header", &file, (from, to));
+    println!("last-header: {kept} messages outside the damage kept");
+}
+
 /// Found with the bit flips (v1 seed 103 of the saved archive): the checksum hashes
 /// subject, headers and data as one run, so a record whose subject length was
 /// damaged still verifies — with payload bytes moved into its subject. In bytes

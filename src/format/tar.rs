@@ -413,6 +413,80 @@ impl TarReader {
     }
 }
 
+/// A member whose header was found in bytes already read (inside the declared data
+/// of another member that lost bytes upstream). Offsets are into those bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldMember {
+    pub name: String,
+    pub size: u64,
+    pub typeflag: u8,
+    /// Where its first header (the PAX one, when there is one) starts.
+    pub header_at: usize,
+    /// Where its data starts; the data may run past the bytes held.
+    pub data_at: usize,
+}
+
+impl HeldMember {
+    /// Where the next header is expected: after the data and its padding.
+    pub fn next_header_at(&self) -> usize {
+        usize::try_from(padded(self.size))
+            .ok()
+            .and_then(|len| self.data_at.checked_add(len))
+            .unwrap_or(usize::MAX)
+    }
+}
+
+/// The next member header at or after `from` in held bytes, at any offset
+/// (`base`: the decompressed offset of `bytes[0]`, for the 512-byte grid), with a
+/// preceding PAX header applied. Work is linear in the bytes searched.
+pub fn held_member(bytes: &[u8], from: usize, base: u64) -> Option<HeldMember> {
+    let mut at = from;
+    loop {
+        let header_at = at + find_header_from(bytes.get(at..)?, base + at as u64)?;
+        if let Some(member) = held_member_at(bytes, header_at) {
+            return Some(member);
+        }
+        at = header_at + 1;
+    }
+}
+
+/// The member whose (PAX or plain) header starts at `header_at`, if it reads whole.
+fn held_member_at(bytes: &[u8], header_at: usize) -> Option<HeldMember> {
+    let block = bytes.get(header_at..header_at + BLOCK)?;
+    let (name, size, typeflag) = parse_header_block(block).ok()?;
+    let data_at = header_at + BLOCK;
+    if typeflag != b'x' {
+        return Some(HeldMember {
+            name,
+            size,
+            typeflag,
+            header_at,
+            data_at,
+        });
+    }
+    // PAX: its records, then the member's own header.
+    let pax_len = usize::try_from(size).ok().filter(|&len| len <= 1 << 20)?;
+    let records = parse_pax_records(bytes.get(data_at..data_at + pax_len)?).ok()?;
+    let real_at = data_at + usize::try_from(padded(size)).ok()?;
+    let (plain_name, plain_size, typeflag) =
+        parse_header_block(bytes.get(real_at..real_at + BLOCK)?).ok()?;
+    let mut member = HeldMember {
+        name: plain_name,
+        size: plain_size,
+        typeflag,
+        header_at,
+        data_at: real_at + BLOCK,
+    };
+    for (key, value) in records {
+        match key.as_str() {
+            "path" if value.len() <= MAX_PATH => member.name = value,
+            "size" => member.size = value.parse().ok()?,
+            _ => {}
+        }
+    }
+    Some(member)
+}
+
 /// The first offset in `buf` where a valid, non-zero tar header starts.
 pub fn find_header(buf: &[u8]) -> Option<usize> {
     find_header_from(buf, 0)

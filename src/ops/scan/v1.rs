@@ -13,6 +13,8 @@ use crate::format::tar::{TarError, TarEvent, TarHeader, TarReader};
 use crate::model::{Backup, EntryInfo, Finding, FindingKind, StreamConfig};
 use serde_json::Value;
 
+mod held;
+
 /// Whether the member loop goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -53,7 +55,15 @@ struct MemberLoop {
     block_tail: Option<BlockTail>,
     /// Bytes a resync skipped with no block around them (the start of the archive
     /// lost, say): they may hold records of a block whose header is gone.
-    orphan: Option<(u64, Vec<u8>)>,
+    orphan: Option<Orphan>,
+}
+
+/// Bytes a resync skipped, where they lie, and the block whose key was already
+/// tried on them (the block whose unreadable tail they continued), if any.
+struct Orphan {
+    offset: u64,
+    bytes: Vec<u8>,
+    tried: Option<u64>,
 }
 
 /// The unreadable end of the last block (from its first unreadable byte, with the
@@ -63,6 +73,9 @@ struct BlockTail {
     index: u64,
     bytes: Vec<u8>,
     offset: u64,
+    /// Where the block ends when that is known: a block found inside another's
+    /// declared bytes lost nothing after its header, so its size holds.
+    end: Option<u64>,
 }
 
 /// How far a tar resync looks back before the damaged header: a header cut off the
@@ -172,7 +185,10 @@ impl MemberLoop {
         if let Err(error) = read {
             return self.cut_member(stream, backup, scan, &name, &header, error);
         }
-        self.store_member(backup, scan, &name, &header)
+        let data = std::mem::take(&mut self.data);
+        let step = self.store_member(backup, scan, &name, &header, &data, false);
+        self.data = data;
+        step
     }
 
     /// Skips a member's bytes without holding them.
@@ -358,16 +374,21 @@ impl MemberLoop {
             self.tar
                 .resync_collecting(stream, &mut kept, MAX_BLOCK_TAIL, look_back);
         scan.note_bad_chunks(&stream.chunks.chunks);
+        let tried = tail.as_ref().map(|tail| tail.index);
         let recovered = match tail {
             Some(tail) => self.recover_block_tail(backup, scan, tail, &kept, kept_from),
-            None => {
-                // Kept until the next header says which block these bytes may belong to.
-                if kept.len() >= filestore::EMPTY_RECORD_LEN {
-                    self.orphan = Some((kept_from, kept));
-                }
-                0
-            }
+            None => 0,
         };
+        // Kept until the next header says which block these bytes may belong to:
+        // also after a block's tail, as the header of the block after it may be lost
+        // with the bytes (a chunk removed across the boundary).
+        if kept.len() >= filestore::EMPTY_RECORD_LEN {
+            self.orphan = Some(Orphan {
+                offset: kept_from,
+                bytes: kept,
+                tried,
+            });
+        }
         let recovered_note = if recovered > 0 {
             format!("; {recovered} message(s) of the block before recovered from them by their checksums")
         } else {
@@ -391,17 +412,29 @@ impl MemberLoop {
     /// the block they most likely belong to: the one before the block whose header
     /// followed them, else the first block index.db or a block header names, else 1.
     fn adopt_orphan(&mut self, backup: &mut Backup, scan: &mut Scan, next_block: Option<u64>) {
-        let Some((offset, bytes)) = self.orphan.take() else {
+        let Some(Orphan {
+            offset,
+            bytes,
+            tried,
+        }) = self.orphan.take()
+        else {
             return;
         };
         let first_seen = scan.blocks.keys().next().copied();
+        let last_seen = scan.blocks.keys().next_back().copied();
         let mut candidates: Vec<u64> = Vec::new();
         if let Some(next) = next_block.filter(|&next| next > 1) {
             candidates.push(next - 1);
         }
+        // The block after the last one read (its header lost, and nothing after it
+        // names a block: index.db, or the end of the archive).
+        candidates.extend(last_seen.and_then(|last| last.checked_add(1)));
         candidates.extend(first_seen);
         candidates.push(1);
-        candidates.dedup();
+        let mut seen = std::collections::BTreeSet::new();
+        candidates.retain(|&index| seen.insert(index));
+        // Records the tried key verifies were taken already.
+        candidates.retain(|&index| Some(index) != tried);
         {
             let orphan = (offset, bytes);
             for index in candidates {
@@ -458,6 +491,9 @@ impl MemberLoop {
                     .unwrap_or_default(),
             );
         }
+        if let Some(end) = tail.end {
+            bytes.truncate(usize::try_from(end.saturating_sub(tail.offset)).unwrap_or(usize::MAX));
+        }
         let key = block_key(backup, self.stream_key_name.as_deref(), tail.index);
         let block = Block {
             entry: &tail.entry,
@@ -472,14 +508,17 @@ impl MemberLoop {
     }
 
     /// Files a whole member's bytes by its name (`member_use` said it is read).
+    /// `data` is the member's bytes; `held` when they were found inside an earlier
+    /// block's declared bytes (see `held`), which searches them for members itself.
     fn store_member(
         &mut self,
         backup: &mut Backup,
         scan: &mut Scan,
         name: &str,
         header: &TarHeader,
+        data: &[u8],
+        held: bool,
     ) -> Step {
-        let data = &self.data;
         let kept = match name {
             "meta.inf" | "meta.sum" | "msgs/index.db" => true,
             _ => name.ends_with(".idx") || name.starts_with("obs/"),
@@ -494,7 +533,7 @@ impl MemberLoop {
         if name == "meta.inf" {
             self.stream_key_name = parse_meta_inf(backup, data, header.data_offset);
         } else if name == "meta.sum" {
-            scan.meta_sum = Some(data.clone());
+            scan.meta_sum = Some(data.to_vec());
         } else if let Some(block_index) = block_index_of(name) {
             let key = block_key(backup, self.stream_key_name.as_deref(), block_index);
             let block = Block {
@@ -507,21 +546,33 @@ impl MemberLoop {
             // Kept until the next header reads well: if it does not, the block may go on
             // past its declared size (bytes inserted upstream), from its unreadable tail
             // or, when it ended cleanly, from its padding.
+            let rows_before = backup.messages.len();
             let start = scan_block(backup, scan, &block).unwrap_or(data.len());
             let mut bytes = data.get(start..).unwrap_or_default().to_vec();
-            bytes.extend_from_slice(self.tar.last_padding());
+            if !held {
+                bytes.extend_from_slice(self.tar.last_padding());
+            }
             self.block_tail = Some(BlockTail {
                 entry: name.to_string(),
                 index: block_index,
                 bytes,
                 offset: header.data_offset + start as u64,
+                end: held.then(|| header.data_offset.saturating_add(header.size)),
             });
+            if start < data.len() && !held {
+                // The block may have lost bytes upstream: the members after it then
+                // start inside its declared size.
+                // From the last record that verified: a damaged record's length can
+                // run past the next member's header.
+                let from = held::last_trusted_end(backup, rows_before, header.data_offset);
+                self.file_held_members(backup, scan, (name, header), data, from.min(start));
+            }
         } else if name == "msgs/index.db" {
-            scan.index_db = Some(data.clone());
+            scan.index_db = Some(data.to_vec());
             scan.index_db_entry_offset = header.data_offset;
         } else if let Some(block_index) = legacy_idx_of(name) {
             // ≤ 2.9: the block's state and delete list.
-            scan.legacy_idx.insert(block_index, data.clone());
+            scan.legacy_idx.insert(block_index, data.to_vec());
         } else if let Some(rest) = name.strip_prefix("obs/") {
             store_consumer_file(backup, scan, name, rest, data, header);
         } else if name == "errors.txt" {
