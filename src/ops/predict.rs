@@ -18,6 +18,9 @@
 //!   are stored one by one, so a failure later leaves a stream holding the messages
 //!   before it. A missing end sentinel fails with `EOF` after storing everything.
 
+mod v1;
+use v1::predict_v1;
+
 use crate::format::headers::flags;
 use crate::format::s2::ChunkStatus;
 use crate::model::{to_ranges, ArchiveFormat, Backup, FindingKind, MessageRow, Severity};
@@ -149,130 +152,6 @@ fn failed(
         messages: 0,
         last_seq: 0,
         missing: Vec::new(),
-        summary,
-    }
-}
-
-/// End of the tar as the server's reader needs it: last member, padded, plus the
-/// two zero blocks it reads before `io.EOF`.
-fn tar_needed_end(backup: &Backup) -> u64 {
-    let last = backup
-        .entries
-        .iter()
-        .map(|entry| entry.data_offset.saturating_add(entry.size))
-        .max()
-        .unwrap_or(0);
-    last.div_ceil(512).saturating_mul(512).saturating_add(1024)
-}
-
-fn predict_v1(backup: &Backup) -> RestorePrediction {
-    let servers = vec!["2.14", "2.15"];
-    if let Some(failure) = first_s2_failure(backup) {
-        if failure.decompressed_offset < tar_needed_end(backup) {
-            return failed(
-                servers,
-                failure.error.to_string(),
-                true,
-                format!(
-                    "the restore fails with `{}` at the S2 chunk at file offset {} and no stream is created: a tar archive is read completely before the stream exists",
-                    failure.error, failure.file_offset
-                ),
-            );
-        }
-    }
-    if has_error(backup, FindingKind::TarHeader) {
-        return failed(
-            servers,
-            "archive/tar: invalid tar header".into(),
-            false,
-            "the restore fails at a damaged tar header and no stream is created".into(),
-        );
-    }
-    if has_error(backup, FindingKind::TarTruncated) {
-        return failed(
-            servers,
-            "unexpected EOF".into(),
-            true,
-            "the tar ends inside a member: the restore fails with `unexpected EOF` and no stream is created".into(),
-        );
-    }
-    if has_error(backup, FindingKind::MetaInf) {
-        return failed(
-            servers,
-            String::new(),
-            false,
-            "meta.inf cannot be read: the restore fails and no stream is created".into(),
-        );
-    }
-    let cuts = block_cuts(backup);
-    let mut truncated: Vec<u64> = cuts
-        .truncated
-        .iter()
-        .chain(&cuts.dropped_damaged)
-        .copied()
-        .collect();
-    truncated.sort_unstable();
-    let damaged: Vec<u64> = backup
-        .damaged_seqs
-        .iter()
-        .copied()
-        .filter(|seq| cuts.dropped_damaged.binary_search(seq).is_err())
-        .collect();
-    let mut missing_seqs: Vec<u64> = damaged.clone();
-    missing_seqs.extend(truncated.iter().copied());
-    missing_seqs.sort_unstable();
-    missing_seqs.dedup();
-    let missing = to_ranges(missing_seqs.iter().copied());
-    let (messages, last_seq) = v1_restored_counts(backup, &cuts);
-    let outcome = if missing.is_empty() && backup.lost.is_empty() {
-        Outcome::Succeeds
-    } else {
-        Outcome::SucceedsWithLoss
-    };
-    let summary = match outcome {
-        Outcome::Succeeds => format!(
-            "the restore succeeds with {} messages (last seq {})",
-            group(messages),
-            last_seq
-        ),
-        _ => {
-            let mut parts = vec![format!(
-                "the restore reports success ({} messages, last seq {})",
-                group(messages),
-                last_seq
-            )];
-            if !damaged.is_empty() {
-                parts.push(format!(
-                    "but seq {} cannot be read from the restored stream (`no message found`), although its state counts {}",
-                    ranges_text(&to_ranges(damaged.iter().copied())),
-                    if damaged.len() == 1 { "it" } else { "them" }
-                ));
-            }
-            if !truncated.is_empty() {
-                parts.push(format!(
-                    "the server truncates a block at a malformed record, silently dropping seq {}",
-                    ranges_text(&to_ranges(truncated.iter().copied()))
-                ));
-            }
-            if !backup.lost.is_empty() {
-                parts.push(format!(
-                    "seq {} cannot be read from the archive at all",
-                    ranges_text(&backup.lost)
-                ));
-            }
-            parts.join("; ")
-        }
-    };
-    let summary = summary + &brought_back(backup);
-    RestorePrediction {
-        servers,
-        outcome,
-        error: None,
-        error_exact: true,
-        stream_created: true,
-        messages,
-        last_seq,
-        missing,
         summary,
     }
 }
@@ -461,7 +340,11 @@ fn from_replay(servers: Vec<&'static str>, backup: &Backup, replay: Replay) -> R
             servers,
             error.clone(),
             replay.exact,
-            format!("the restore fails at once with `{error}` and no stream is created"),
+            if error.starts_with("archive/tar") {
+                format!("the archive no longer starts with the NATSARC1 magic, so the server reads it as a tar (v1): the restore fails at once with `{error}` and no stream is created")
+            } else {
+                format!("the restore fails at once with `{error}` and no stream is created")
+            },
         );
     }
     let where_ = match replay.failed_seq {

@@ -112,6 +112,29 @@ fn failed(
     }
 }
 
+/// What the server's tar reader makes of bytes that do not start with the v2
+/// magic (the first S2 chunk lost, say): the first 512-byte header block.
+fn tar_path(source: &mut Source) -> Replay {
+    const BLOCK: u64 = 512;
+    let Some(block) = source.read(0, BLOCK) else {
+        return failed(false, 0, 0, INVALID, false);
+    };
+    if (block.len() as u64) < BLOCK {
+        let error = source.s2_error.unwrap_or("unexpected EOF");
+        return failed(false, 0, 0, error, true);
+    }
+    if block.iter().all(|&byte| byte == 0) {
+        // An empty tar: the server then finds no meta.inf (its message names a
+        // temp directory, so only the start is certain).
+        return failed(false, 0, 0, "open ", false);
+    }
+    match crate::format::tar::parse_header_block(&block) {
+        Err(_) => failed(false, 0, 0, "archive/tar: invalid tar header", true),
+        // A tar inside a v2 archive's bytes: what the server does next is not replayed.
+        Ok(_) => failed(false, 0, 0, "", false),
+    }
+}
+
 /// Replays the restore of a v2 archive. `None` when the data file cannot be opened.
 pub fn replay_v2(backup: &Backup, reference_ns: i64) -> Option<Replay> {
     let file = std::fs::File::open(&backup.source.data_file).ok()?;
@@ -127,7 +150,8 @@ pub fn replay_v2(backup: &Backup, reference_ns: i64) -> Option<Replay> {
         return Some(failed(false, 0, 0, error, true));
     }
     if magic != MAGIC {
-        return Some(failed(false, 0, 0, INVALID, true));
+        // Without the magic the server takes the archive for a tar (`RestoreStream`).
+        return Some(tar_path(&mut source));
     }
     let state = match next_entry(&mut source, MAGIC.len() as u64) {
         Next::Failed(error) => return Some(failed(false, 0, 0, error, true)),
