@@ -228,3 +228,31 @@ fn an_archive_with_nothing_decodable_offers_no_salvage() {
             > 0
     );
 }
+
+/// The banner leads with the damage at the root: in `corrupt/v2-crc-mismatch` the
+/// S2 chunk's CRC failure, not the sentinel the scan read out of that chunk (the
+/// first finding in scan order).
+#[test]
+fn the_banner_leads_with_the_failed_chunk() {
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture("corrupt/v2-crc-mismatch").join("expected.json")).expect("read"),
+    )
+    .expect("expected.json");
+    let chunk_offset = expected["damage"]["s2_chunk_offset"]
+        .as_u64()
+        .expect("s2_chunk_offset");
+    let mut app = App::default();
+    app.open(OpenSource::Path(fixture("corrupt/v2-crc-mismatch")));
+    let mut harness = harness(app);
+    step_until(&mut harness, |h| {
+        h.state()
+            .documents
+            .first()
+            .is_some_and(|d| d.backup.is_some() && h.state().is_settled())
+    });
+    let lead = format!("S2 CRC mismatch in the chunk at file offset {chunk_offset} ");
+    assert!(
+        harness.query_by_label_contains(&lead).is_some(),
+        "the banner should lead with {lead:?}"
+    );
+}

@@ -96,6 +96,20 @@ fn ranges_text(ranges: &[(u64, u64)]) -> String {
     shown.join(", ")
 }
 
+/// The error the banner leads with: the one nearest the start of the archive
+/// (what lies after damage is often read from it), an S2 chunk's own failure
+/// before what was read out of that chunk; errors with no offset come last.
+fn root_error<'a>(errors: &[&'a crate::model::Finding]) -> Option<&'a crate::model::Finding> {
+    use crate::model::FindingKind;
+    errors.iter().copied().min_by_key(|finding| {
+        let chunk_level = matches!(
+            finding.kind,
+            FindingKind::S2Crc | FindingKind::S2Framing | FindingKind::S2Truncated
+        );
+        (finding.offset.unwrap_or(u64::MAX), !chunk_level)
+    })
+}
+
 /// The banner; nothing when the backup has no error findings.
 pub fn banner_ui(ui: &mut Ui, backup: &Backup, commands: &mut Vec<Command>) {
     let errors: Vec<&crate::model::Finding> = backup
@@ -103,7 +117,7 @@ pub fn banner_ui(ui: &mut Ui, backup: &Backup, commands: &mut Vec<Command>) {
         .iter()
         .filter(|finding| finding.severity == Severity::Error)
         .collect();
-    let Some(first) = errors.first() else {
+    let Some(first) = root_error(&errors) else {
         return;
     };
     let color = widgets::error_color(ui);
