@@ -12,6 +12,7 @@ use egui::accesskit::Role;
 use egui::{ViewportCommand, ViewportEvent, ViewportId};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
+use jsbackup::ui::workers::JobHold;
 use jsbackup::ui::App;
 use std::time::{Duration, Instant};
 
@@ -52,27 +53,23 @@ fn closing_the_window_cancels_a_local_restore() {
         app.restore_dialog()
             .is_some_and(|dialog| dialog.preflight.is_some() && !dialog.is_busy())
     });
+    // The restore stops at its first progress report, after it made its temp dir,
+    // until it is cancelled: the close below surely comes while it runs.
+    let hold = JobHold::install(&harness.ctx, "restore");
     harness.get_by_label("Run restore").click();
-    // Until the restore is writing into its temp dir (or, too fast, has ended).
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    while !hold.reached() {
         harness.step();
-        let restoring = harness
-            .state_mut()
-            .restore_dialog_mut()
-            .is_some_and(|dialog| dialog.is_restoring());
-        if temp.exists() || !restoring && temp.parent().is_some_and(|dir| dir.exists()) {
-            break;
-        }
         assert!(Instant::now() < deadline, "the restore never started");
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::yield_now();
     }
+    assert!(temp.exists(), "no temp dir at {}", temp.display());
     assert!(
         harness
             .state_mut()
             .restore_dialog_mut()
             .is_some_and(|dialog| dialog.is_restoring()),
-        "the restore ended before the close could be asked for"
+        "the dialog does not show the restore as running"
     );
 
     // The user closes the window.

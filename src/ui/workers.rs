@@ -451,6 +451,7 @@ pub struct JobProgress {
     done: AtomicU64,
     total: AtomicU64,
     ctx: egui::Context,
+    hold: Option<(Arc<JobHold>, Arc<AtomicBool>)>,
 }
 
 impl JobProgress {
@@ -458,6 +459,51 @@ impl JobProgress {
         self.done.store(done, Ordering::Relaxed);
         self.total.store(total, Ordering::Relaxed);
         self.ctx.request_repaint_after(PROGRESS_INTERVAL);
+        if let Some((hold, cancel)) = &self.hold {
+            if !hold.reached.swap(true, Ordering::SeqCst) {
+                while !cancel.load(Ordering::SeqCst) {
+                    std::thread::park_timeout(Duration::from_millis(2));
+                }
+            }
+        }
+    }
+}
+
+/// A seam for tests of cancelling: a job whose name is in the context's
+/// [`JobHold`] stops at its first progress report until it is cancelled, so the
+/// test acts while the job surely runs (a fast job would otherwise finish first).
+/// Put it in with [`JobHold::install`]; nothing else sets it.
+pub struct JobHold {
+    name: String,
+    reached: AtomicBool,
+}
+
+impl JobHold {
+    fn id() -> egui::Id {
+        egui::Id::unique("jsbackup-job-hold")
+    }
+
+    /// Holds the next job called `name` started in `ctx`.
+    pub fn install(ctx: &egui::Context, name: &str) -> Arc<JobHold> {
+        let hold = Arc::new(JobHold {
+            name: name.to_string(),
+            reached: AtomicBool::new(false),
+        });
+        ctx.data_mut(|data| data.insert_temp(Self::id(), hold.clone()));
+        hold
+    }
+
+    /// Has the held job reached its first progress report (and waits there)?
+    pub fn reached(&self) -> bool {
+        self.reached.load(Ordering::SeqCst)
+    }
+
+    fn take_for(ctx: &egui::Context, name: &str) -> Option<Arc<JobHold>> {
+        let hold = ctx
+            .data(|data| data.get_temp::<Arc<JobHold>>(Self::id()))
+            .filter(|hold| hold.name == name)?;
+        ctx.data_mut(|data| data.remove::<Arc<JobHold>>(Self::id()));
+        Some(hold)
     }
 }
 
@@ -509,6 +555,7 @@ where
         done: AtomicU64::new(0),
         total: AtomicU64::new(0),
         ctx: ctx.clone(),
+        hold: JobHold::take_for(ctx, name).map(|hold| (hold, cancel.clone())),
     });
     let job = Job {
         cancel: cancel.clone(),
