@@ -239,8 +239,42 @@ fn a_chunk_removed_inside_a_block_loses_only_that_chunk() {
     let (from, to) = (index * chunk, (index + 1) * chunk);
     let mut damaged = data.clone();
     damaged.drain(from..to);
-    let kept = salvage_keeps_everything_outside("removed", &s2_file(&damaged, None), (from, to));
+    let file = s2_file(&damaged, None);
+    let kept = salvage_keeps_everything_outside("removed", &file, (from, to));
     println!("removed: {kept} messages outside the damage kept");
+    // The next block is read from its header inside the first one's bytes: none of
+    // its records is reported malformed (its bytes there stop before it does).
+    let findings = verify_findings(&source, &file);
+    let second = &blocks[1];
+    assert!(
+        findings.iter().any(|finding| finding["message"]
+            .as_str()
+            .is_some_and(|text| text.contains(&format!(
+                "the tar header of {second} lies at decompressed offset"
+            )))),
+        "{findings:#?}"
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|finding| finding["kind"] == "block_record" && finding["entry"] == second.as_str()),
+        "{findings:#?}"
+    );
+}
+
+/// `verify --json`'s findings for `file` as the data file of a copy of `source`.
+fn verify_findings(source: &Path, file: &[u8]) -> Vec<serde_json::Value> {
+    let scratch = common::TempDir::new("jsbackup-v1-resync-verify");
+    let dir = scratch.join("damaged");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+    std::fs::write(dir.join("stream.tar.s2"), file).expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_jsbackup"))
+        .args(["verify", dir.to_str().unwrap(), "--json"])
+        .output()
+        .expect("run jsbackup");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("verify --json");
+    report["findings"].as_array().cloned().unwrap_or_default()
 }
 
 /// The decompressed offset of the ustar header of `name` (on the 512-byte grid).

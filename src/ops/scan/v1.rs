@@ -238,6 +238,7 @@ impl MemberLoop {
             data: &self.data,
             data_offset: header.data_offset,
             key: &key,
+            cut_short: false,
         };
         // The gap below is reported on its own; the unreadable tail is part of it.
         let tail_start = scan_block(backup, scan, &block).unwrap_or(self.data.len());
@@ -395,6 +396,7 @@ impl MemberLoop {
             String::new()
         };
         let message = match found {
+            Some(offset) if offset >= from && recovered > 0 => format!("resynchronised at the tar header at decompressed offset {offset}; bytes {from}..{offset} hold no tar header{recovered_note}"),
             Some(offset) if offset >= from => format!("resynchronised at the tar header at decompressed offset {offset}; bytes {from}..{offset} are unreadable{recovered_note}"),
             Some(offset) => format!("resynchronised at the tar header at decompressed offset {offset}, before the damaged one at {from}: bytes were inserted or removed upstream{recovered_note}"),
             None => format!("no readable tar header after decompressed offset {from}{recovered_note}"),
@@ -446,6 +448,7 @@ impl MemberLoop {
                     data: &orphan.1,
                     data_offset: orphan.0,
                     key: &key,
+                    cut_short: false,
                 };
                 let before = backup.messages.len();
                 let known = scan.blocks.get(&index).copied();
@@ -501,6 +504,7 @@ impl MemberLoop {
             data: &bytes,
             data_offset: tail.offset,
             key: &key,
+            cut_short: false,
         };
         let before = backup.messages.len();
         scan_block_rest(backup, scan, &block);
@@ -542,6 +546,8 @@ impl MemberLoop {
                 data,
                 data_offset: header.data_offset,
                 key: &key,
+                // Only a member found inside another's bytes holds less than its size here.
+                cut_short: (data.len() as u64) < header.size,
             };
             // Kept until the next header reads well: if it does not, the block may go on
             // past its declared size (bytes inserted upstream), from its unreadable tail

@@ -19,6 +19,10 @@ pub(super) struct Block<'a> {
     /// Decompressed offset of `data[0]`.
     pub data_offset: u64,
     pub key: &'a Hh64Key,
+    /// The bytes stop before the block does (a block found inside another's
+    /// declared bytes, whose rest is read later): a record running past them is
+    /// not reported as malformed.
+    pub cut_short: bool,
 }
 
 /// Record checksums of block N are keyed by "STREAM-N", with the stream name of
@@ -82,7 +86,15 @@ pub(super) fn scan_block(backup: &mut Backup, scan: &mut Scan, block: &Block) ->
         damaged: Vec::new(),
         unconfirmed: Vec::new(),
     };
-    let gaps = filestore::walk_records_resyncing(data, block.key, |record| visitor.visit(record));
+    let mut gaps =
+        filestore::walk_records_resyncing(data, block.key, |record| visitor.visit(record));
+    let tail = gaps
+        .last()
+        .filter(|gap| gap.resumed_at.is_none())
+        .map(|gap| gap.bad_at);
+    if block.cut_short && tail.is_some() {
+        gaps.pop();
+    }
     let damaged = visitor.damaged;
     let unconfirmed = visitor.unconfirmed;
     let first_bad = damaged
@@ -100,10 +112,6 @@ pub(super) fn scan_block(backup: &mut Backup, scan: &mut Scan, block: &Block) ->
             ),
         );
     }
-    let tail = gaps
-        .last()
-        .filter(|gap| gap.resumed_at.is_none())
-        .map(|gap| gap.bad_at);
     report_block_damage(backup, block, &damaged, gaps);
     report_unconfirmed(backup, block, &unconfirmed);
     tail
