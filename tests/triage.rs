@@ -517,6 +517,17 @@ fn damages(plain: &[u8], seed: u64) -> Vec<(String, Vec<u8>)> {
         "bytes-deleted".to_string(),
         frame_uncompressed(&deleted, CHUNK).0,
     ));
+    // The first data chunk removed: the server's first 8 bytes are not the v2
+    // magic, so it reads the archive as a tar (both formats then fail on a header).
+    let mut first_removed = framed[..starts[0]].to_vec();
+    first_removed.extend_from_slice(&framed[starts[1]..]);
+    out.push(("first-chunk-removed".to_string(), first_removed));
+    // Bytes deleted early (CRC recomputed), then a chunk failing its CRC later: the
+    // server meets whichever comes first in the stream.
+    let (mut early_cut, cut_starts) = frame_uncompressed(&deleted, CHUNK);
+    let late_index = cut_starts.len() - 2;
+    early_cut[cut_starts[late_index] + 8 + in_chunk] ^= 0x04;
+    out.push(("deleted-then-crc-fails".to_string(), early_cut));
     // v1 only: a record length inside msgs/1.blk made wrong (tar and S2 stay valid).
     for (kind, grow) in [
         ("record-length-past-block", 1u32 << 20),
