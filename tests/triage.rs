@@ -528,6 +528,24 @@ fn damages(plain: &[u8], seed: u64) -> Vec<(String, Vec<u8>)> {
     let late_index = cut_starts.len() - 2;
     early_cut[cut_starts[late_index] + 8 + in_chunk] ^= 0x04;
     out.push(("deleted-then-crc-fails".to_string(), early_cut));
+    // v1 only: the tar cut in its last member's padding (the server's reader takes
+    // that as the end of the archive and restores) and inside its trailer (the two
+    // zero blocks: `unexpected EOF`). The same for every seed: once.
+    if !backup_is_v2(plain) && seed == 1 {
+        let data_end = last_member_data_end(plain);
+        assert!(
+            !data_end.is_multiple_of(512),
+            "the last member has no padding"
+        );
+        out.push((
+            "cut-in-last-padding".to_string(),
+            frame_uncompressed(&plain[..data_end + 1], CHUNK).0,
+        ));
+        out.push((
+            "cut-in-trailer".to_string(),
+            frame_uncompressed(&plain[..plain.len() - 1024 + 100], CHUNK).0,
+        ));
+    }
     // v1 only: a record length inside msgs/1.blk made wrong (tar and S2 stay valid).
     for (kind, grow) in [
         ("record-length-past-block", 1u32 << 20),
@@ -539,6 +557,21 @@ fn damages(plain: &[u8], seed: u64) -> Vec<(String, Vec<u8>)> {
         }
     }
     out
+}
+
+/// Where the last member's data ends in a plain tar (headers walked from the start).
+fn last_member_data_end(tar: &[u8]) -> usize {
+    let mut at = 0;
+    let mut data_end = 0;
+    while at + 512 <= tar.len() && tar[at..at + 512].iter().any(|&byte| byte != 0) {
+        let size_field = std::str::from_utf8(&tar[at + 124..at + 136]).expect("size field");
+        let size =
+            usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+                .expect("octal size");
+        data_end = at + 512 + size;
+        at = data_end.div_ceil(512) * 512;
+    }
+    data_end
 }
 
 /// `plain` with the length of the `index`-th record of `msgs/1.blk` changed: set to

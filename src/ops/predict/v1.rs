@@ -20,6 +20,33 @@ fn tar_needed_end(backup: &Backup) -> u64 {
     last.div_ceil(512).saturating_mul(512).saturating_add(1024)
 }
 
+/// Does the server's tar reader (Go's archive/tar) take the end of the readable
+/// bytes as `unexpected EOF`? It does inside a header block (ustar, PAX, the two
+/// zero blocks) and inside a member's data. An end where a header is due, or
+/// inside the padding after a member's data, reads as the end of the archive
+/// (`io.EOF`), and the restore goes on with the members read.
+fn tar_end_is_unexpected(backup: &Backup) -> bool {
+    const BLOCK: u64 = 512;
+    let end = backup.decompressed_bytes;
+    let Some(last) = backup
+        .entries
+        .iter()
+        .max_by_key(|entry| entry.header_offset)
+    else {
+        return !end.is_multiple_of(BLOCK);
+    };
+    if end < last.data_offset {
+        return end != last.header_offset;
+    }
+    let data_end = last.data_offset.saturating_add(last.size);
+    if end < data_end {
+        return true;
+    }
+    let padded = data_end.div_ceil(BLOCK).saturating_mul(BLOCK);
+    // After the padding: the next header or the trailer, read 512 bytes at a time.
+    end > padded && !(end - padded).is_multiple_of(BLOCK)
+}
+
 /// Where the server's reading of the tar stops before any stream exists, if it
 /// does: a bad S2 chunk or a bad header (whichever it meets first), the stream
 /// ending inside a member, an unreadable meta.inf.
@@ -57,12 +84,12 @@ fn read_failure(backup: &Backup, servers: &[&'static str]) -> Option<RestorePred
             "the restore fails at a damaged tar header and no stream is created".into(),
         ));
     }
-    if has_error(backup, FindingKind::TarTruncated) {
+    if tar_end_is_unexpected(backup) {
         return Some(failed(
             servers.to_vec(),
             "unexpected EOF".into(),
             true,
-            "the tar ends inside a member: the restore fails with `unexpected EOF` and no stream is created".into(),
+            "the tar ends inside a header block or a member's data: the restore fails with `unexpected EOF` and no stream is created".into(),
         ));
     }
     if has_error(backup, FindingKind::MetaInf) {
