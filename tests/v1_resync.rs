@@ -292,13 +292,19 @@ fn header_offset(data: &[u8], name: &str) -> usize {
 /// checksum key only, so none verified and the whole block was lost.
 #[test]
 fn bytes_removed_across_a_block_boundary_lose_only_those_bytes() {
+    removed_around_the_second_block_header("across", 30_000, 40_000);
+}
+
+/// Removes the bytes from `before` bytes before the header of `msgs/2.blk` to
+/// `after` bytes after it (negative: before it), and checks the salvage.
+fn removed_around_the_second_block_header(name: &str, before: usize, after: isize) {
     let (data, _) = decompressed(&common::fixture("v1/compressed"));
     let header = header_offset(&data, "msgs/2.blk");
-    let (from, to) = (header - 30_000, header + 40_000);
+    let (from, to) = (header - before, header.saturating_add_signed(after));
     let mut damaged = data.clone();
     damaged.drain(from..to);
-    let kept = salvage_keeps_everything_outside("across", &s2_file(&damaged, None), (from, to));
-    println!("across: {kept} messages outside the damage kept");
+    let kept = salvage_keeps_everything_outside(name, &s2_file(&damaged, None), (from, to));
+    println!("{name}: {kept} messages outside the damage kept");
 }
 
 /// Bytes removed up to just before the next block's header: the record cut by the
@@ -306,13 +312,7 @@ fn bytes_removed_across_a_block_boundary_lose_only_those_bytes() {
 /// before the unreadable tail the record search reports.
 #[test]
 fn bytes_removed_up_to_a_block_header_lose_only_those_bytes() {
-    let (data, _) = decompressed(&common::fixture("v1/compressed"));
-    let header = header_offset(&data, "msgs/2.blk");
-    let (from, to) = (header - 30_000, header - 100);
-    let mut damaged = data.clone();
-    damaged.drain(from..to);
-    let kept = salvage_keeps_everything_outside("up-to", &s2_file(&damaged, None), (from, to));
-    println!("up-to: {kept} messages outside the damage kept");
+    removed_around_the_second_block_header("up-to", 30_000, -100);
 }
 
 /// And the header of the last block in a chunk that fails its CRC, with index.db

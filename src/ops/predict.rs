@@ -137,6 +137,28 @@ fn has_error(backup: &Backup, kind: FindingKind) -> bool {
         .any(|finding| finding.kind == kind && finding.severity == Severity::Error)
 }
 
+/// A restore the server reports as a success: `counts` are the restored stream's
+/// messages and last sequence, `missing` what it cannot serve of the archive.
+fn succeeded(
+    servers: Vec<&'static str>,
+    outcome: Outcome,
+    counts: (u64, u64),
+    missing: Vec<(u64, u64)>,
+    summary: String,
+) -> RestorePrediction {
+    RestorePrediction {
+        servers,
+        outcome,
+        error: None,
+        error_exact: true,
+        stream_created: true,
+        messages: counts.0,
+        last_seq: counts.1,
+        missing,
+        summary,
+    }
+}
+
 fn failed(
     servers: Vec<&'static str>,
     error: String,
@@ -668,15 +690,5 @@ fn succeeded_v2(
             ranges_text(&lost)
         ));
     }
-    RestorePrediction {
-        servers,
-        outcome,
-        error: None,
-        error_exact: true,
-        stream_created: true,
-        messages: stored,
-        last_seq,
-        missing: lost,
-        summary,
-    }
+    succeeded(servers, outcome, (stored, last_seq), lost, summary)
 }

@@ -5,7 +5,7 @@ use super::{
     block_cuts, brought_back, failed, first_s2_failure, group, has_error, ranges_text,
     v1_restored_counts,
 };
-use super::{Outcome, RestorePrediction};
+use super::{succeeded, Outcome, RestorePrediction};
 use crate::model::{to_ranges, Backup, FindingKind, Severity};
 
 /// End of the tar as the server's reader needs it: last member, padded, plus the
@@ -168,15 +168,5 @@ pub(super) fn predict_v1(backup: &Backup) -> RestorePrediction {
         }
     };
     let summary = summary + &brought_back(backup);
-    RestorePrediction {
-        servers,
-        outcome,
-        error: None,
-        error_exact: true,
-        stream_created: true,
-        messages,
-        last_seq,
-        missing,
-        summary,
-    }
+    succeeded(servers, outcome, (messages, last_seq), missing, summary)
 }
