@@ -436,13 +436,25 @@ impl HeldMember {
     }
 }
 
+/// The longest PAX data read for a held member: the server's own are a few dozen
+/// bytes. Bounds the work crafted headers inside payloads can cause.
+const HELD_PAX_MAX: usize = 16 << 10;
+
 /// The next member header at or after `from` in held bytes, at any offset
 /// (`base`: the decompressed offset of `bytes[0]`, for the 512-byte grid), with a
-/// preceding PAX header applied. Work is linear in the bytes searched.
-pub fn held_member(bytes: &[u8], from: usize, base: u64) -> Option<HeldMember> {
+/// preceding PAX header applied. `candidates` is how many valid header blocks may
+/// still be tried (each costs at most [`HELD_PAX_MAX`]): the search is linear in
+/// the bytes searched, with a bounded extra for headers crafted into payloads.
+pub fn held_member(
+    bytes: &[u8],
+    from: usize,
+    base: u64,
+    candidates: &mut usize,
+) -> Option<HeldMember> {
     let mut at = from;
     loop {
         let header_at = at + find_header_from(bytes.get(at..)?, base + at as u64)?;
+        *candidates = candidates.checked_sub(1)?;
         if let Some(member) = held_member_at(bytes, header_at) {
             return Some(member);
         }
@@ -465,7 +477,9 @@ fn held_member_at(bytes: &[u8], header_at: usize) -> Option<HeldMember> {
         });
     }
     // PAX: its records, then the member's own header.
-    let pax_len = usize::try_from(size).ok().filter(|&len| len <= 1 << 20)?;
+    let pax_len = usize::try_from(size)
+        .ok()
+        .filter(|&len| len <= HELD_PAX_MAX)?;
     let records = parse_pax_records(bytes.get(data_at..data_at + pax_len)?).ok()?;
     let real_at = data_at + usize::try_from(padded(size)).ok()?;
     let (plain_name, plain_size, typeflag) =

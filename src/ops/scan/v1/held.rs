@@ -15,6 +15,9 @@ const RECORD_HASH_LEN: u64 = 8;
 
 /// Members followed inside one block's bytes (a crafted archive can hold many).
 const MAX_HELD: usize = 4096;
+/// Valid header blocks tried inside one block's bytes (most are members; a tar
+/// inside some payload names other files).
+const MAX_CANDIDATES: usize = 1024;
 
 impl MemberLoop {
     /// Files the members found in `data[from..]`, the unreadable tail of the block
@@ -31,8 +34,9 @@ impl MemberLoop {
         let base = outer_header.data_offset;
         let mut at = from;
         let mut told = false;
+        let mut candidates = MAX_CANDIDATES;
         for _ in 0..MAX_HELD {
-            let Some(member) = next_snapshot_member(data, at, base) else {
+            let Some(member) = next_snapshot_member(data, at, base, &mut candidates) else {
                 return;
             };
             let name = member.name.replace('\\', "/");
@@ -101,9 +105,14 @@ impl MemberLoop {
 
 /// The next header in `data` from `at` that names a member of a stream snapshot
 /// (a tar held in some payload names other files).
-fn next_snapshot_member(data: &[u8], mut at: usize, base: u64) -> Option<HeldMember> {
+fn next_snapshot_member(
+    data: &[u8],
+    mut at: usize,
+    base: u64,
+    candidates: &mut usize,
+) -> Option<HeldMember> {
     loop {
-        let member = held_member(data, at, base)?;
+        let member = held_member(data, at, base, candidates)?;
         if !matches!(
             member_use(&member.name.replace('\\', "/")),
             MemberUse::Unexpected
