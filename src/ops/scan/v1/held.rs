@@ -89,6 +89,9 @@ impl MemberLoop {
             // A block read in part: the resync after the bad header at the outer
             // block's declared end joins its tail to the bytes after it.
             self.store_member(backup, scan, &name, &header, bytes, true);
+            // The resync after the bad header at the outer block's end looks back a
+            // little: never as far as a header filed here.
+            self.last_data_offset = self.last_data_offset.max(header.data_offset);
             if !whole {
                 return;
             }
