@@ -40,6 +40,30 @@ pub struct Boundary<'a> {
 /// Bytes of a message's data kept to test whether it swallowed the next entry's start.
 pub const TAIL_VIEW: usize = 4096;
 
+impl Boundary<'_> {
+    /// The times between which the entries after the message were written.
+    fn times_up_to(&self, next: FoundEntry) -> (i64, i64) {
+        (
+            self.timestamp_ns.min(next.timestamp_ns),
+            self.timestamp_ns.max(next.timestamp_ns),
+        )
+    }
+
+    /// The message's last byte is a varint continuation byte (no text ends in one).
+    fn ends_in_continuation(&self) -> bool {
+        self.tail.last().is_some_and(|&byte| byte >= 0x80)
+    }
+}
+
+/// How many of the first `max` bytes are varint continuation bytes (≥ 0x80).
+fn continuation_run(bytes: &[u8], max: usize) -> usize {
+    bytes
+        .iter()
+        .take(max)
+        .take_while(|&&byte| byte >= 0x80)
+        .count()
+}
+
 /// Is the end of the message a real entry boundary, so that the damage lies after
 /// it? True when the bytes there start an entry header that was damaged later on:
 /// its name length and timestamp read back (the timestamp between the message's
@@ -68,10 +92,7 @@ pub fn boundary_holds(boundary: &Boundary) -> bool {
     }
     let name_len = name_len as usize;
     let (low, high) = match boundary.next {
-        Some(next) => (
-            boundary.timestamp_ns.min(next.timestamp_ns),
-            boundary.timestamp_ns.max(next.timestamp_ns),
-        ),
+        Some(next) => boundary.times_up_to(next),
         None => (boundary.timestamp_ns, boundary.latest_ns),
     };
     let rest = bytes.get(used..).unwrap_or_default();
@@ -106,9 +127,7 @@ pub fn boundary_holds(boundary: &Boundary) -> bool {
     // Nor when the message ends in a varint continuation byte (no text does), or
     // the name found is the end of a longer one (a short name length matches the
     // last bytes of the real name).
-    if reads_as_entry_remainder(bytes, next.distance)
-        || boundary.tail.last().is_some_and(|&byte| byte >= 0x80)
-    {
+    if reads_as_entry_remainder(bytes, next.distance) || boundary.ends_in_continuation() {
         return false;
     }
     (used + 2..bytes.len().min(used + 41)).any(|at| {
@@ -144,8 +163,7 @@ fn lost_inside_next_entry(boundary: &Boundary) -> bool {
     // timestamp pulled into the message (no text ends in one; binary data does,
     // every other message). Only the timestamp rule, whose chance fit is bounded
     // whatever precedes it, is used then.
-    let ends_in_continuation = boundary.tail.last().is_some_and(|&byte| byte >= 0x80);
-    if !ends_in_continuation
+    if !boundary.ends_in_continuation()
         && (sequence_survives(boundary, next)
             || subject_end_survives(boundary)
             || name_length_survives(boundary, next))
@@ -168,12 +186,7 @@ fn name_length_survives(boundary: &Boundary, next: FoundEntry) -> bool {
     let Some(&name_len) = boundary.bytes.first() else {
         return false;
     };
-    let continuation = boundary
-        .bytes
-        .iter()
-        .skip(1)
-        .take_while(|&&byte| byte >= 0x80)
-        .count();
+    let continuation = continuation_run(boundary.bytes.get(1..).unwrap_or_default(), usize::MAX);
     let name_len = usize::from(name_len);
     (1..32).contains(&name_len)
         && ![9, 10, 13].contains(&name_len)
@@ -276,12 +289,8 @@ fn timestamp_start_survives(boundary: &Boundary, next: FoundEntry, odds: i128) -
     if !(1..=4096).contains(&name_len) {
         return false;
     }
-    let run = bytes
-        .get(used..)
-        .unwrap_or_default()
-        .iter()
-        .take(8)
-        .take_while(|&&byte| byte >= 0x80);
+    let rest = bytes.get(used..).unwrap_or_default();
+    let run = rest.get(..continuation_run(rest, 8)).unwrap_or_default();
     let mut low_bits = 0u64;
     let mut width = 0u32;
     for &byte in run {
@@ -293,10 +302,8 @@ fn timestamp_start_survives(boundary: &Boundary, next: FoundEntry, odds: i128) -
         return false;
     }
     let modulus = 1i128 << (width - 1);
-    let (low, high) = (
-        i128::from(boundary.timestamp_ns.min(next.timestamp_ns)),
-        i128::from(boundary.timestamp_ns.max(next.timestamp_ns)),
-    );
+    let (low, high) = boundary.times_up_to(next);
+    let (low, high) = (i128::from(low), i128::from(high));
     if low < 0 || (high - low + 1) * odds > modulus {
         return false;
     }
@@ -311,10 +318,7 @@ fn timestamp_start_survives(boundary: &Boundary, next: FoundEntry, odds: i128) -
 fn tail_holds_an_entry_start(boundary: &Boundary, next: FoundEntry) -> bool {
     const FIELDS: usize = 50;
     let tail = boundary.tail;
-    let (low, high) = (
-        boundary.timestamp_ns.min(next.timestamp_ns),
-        boundary.timestamp_ns.max(next.timestamp_ns),
-    );
+    let (low, high) = boundary.times_up_to(next);
     let mut joined = Vec::with_capacity(FIELDS);
     (1..=tail.len()).any(|back| {
         let from = tail.get(tail.len() - back..).unwrap_or_default();
@@ -417,13 +421,7 @@ fn subject_end_survives(boundary: &Boundary) -> bool {
     let Ok(name_len) = usize::try_from(name_len) else {
         return false;
     };
-    let continuation = bytes
-        .get(used..)
-        .unwrap_or_default()
-        .iter()
-        .take(9)
-        .take_while(|&&byte| byte >= 0x80)
-        .count();
+    let continuation = continuation_run(bytes.get(used..).unwrap_or_default(), 9);
     if continuation == 0 {
         return false;
     }

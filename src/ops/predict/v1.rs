@@ -6,18 +6,25 @@ use super::{
     v1_restored_counts,
 };
 use super::{succeeded, Outcome, RestorePrediction};
-use crate::model::{to_ranges, Backup, FindingKind, Severity};
+use crate::model::{to_ranges, Backup, EntryInfo, FindingKind, Severity};
+
+/// A tar's 512-byte block.
+const BLOCK: u64 = 512;
+
+/// Where a member's data, padded to the next block, ends.
+fn padded_end(entry: &EntryInfo) -> u64 {
+    entry
+        .data_offset
+        .saturating_add(entry.size)
+        .div_ceil(BLOCK)
+        .saturating_mul(BLOCK)
+}
 
 /// End of the tar as the server's reader needs it: last member, padded, plus the
 /// two zero blocks it reads before `io.EOF`.
 fn tar_needed_end(backup: &Backup) -> u64 {
-    let last = backup
-        .entries
-        .iter()
-        .map(|entry| entry.data_offset.saturating_add(entry.size))
-        .max()
-        .unwrap_or(0);
-    last.div_ceil(512).saturating_mul(512).saturating_add(1024)
+    let last = backup.entries.iter().map(padded_end).max().unwrap_or(0);
+    last.saturating_add(2 * BLOCK)
 }
 
 /// Does the server's tar reader (Go's archive/tar) take the end of the readable
@@ -26,7 +33,6 @@ fn tar_needed_end(backup: &Backup) -> u64 {
 /// inside the padding after a member's data, reads as the end of the archive
 /// (`io.EOF`), and the restore goes on with the members read.
 fn tar_end_is_unexpected(backup: &Backup) -> bool {
-    const BLOCK: u64 = 512;
     let end = backup.decompressed_bytes;
     let Some(last) = backup
         .entries
@@ -42,7 +48,7 @@ fn tar_end_is_unexpected(backup: &Backup) -> bool {
     if end < data_end {
         return true;
     }
-    let padded = data_end.div_ceil(BLOCK).saturating_mul(BLOCK);
+    let padded = padded_end(last);
     // After the padding: the next header or the trailer, read 512 bytes at a time.
     end > padded && !(end - padded).is_multiple_of(BLOCK)
 }
@@ -63,7 +69,7 @@ fn read_failure(backup: &Backup, servers: &[&'static str]) -> Option<RestorePred
         .min();
     if let Some(failure) = first_s2_failure(backup) {
         let header_first = first_bad_header
-            .is_some_and(|at| at.saturating_add(512) <= failure.decompressed_offset);
+            .is_some_and(|at| at.saturating_add(BLOCK) <= failure.decompressed_offset);
         if failure.decompressed_offset < tar_needed_end(backup) && !header_first {
             return Some(failed(
                 servers.to_vec(),

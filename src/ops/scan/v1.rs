@@ -215,18 +215,9 @@ impl MemberLoop {
         header: &TarHeader,
         error: TarError,
     ) -> Step {
-        backup.findings.push(
-            Finding::error(
-                FindingKind::TarTruncated,
-                format!(
-                    "tar member {name:?} is cut short: {} of {} bytes present",
-                    self.data.len(),
-                    header.size
-                ),
-            )
-            .entry(name.to_string())
-            .offset(header.data_offset),
-        );
+        backup
+            .findings
+            .push(cut_short(name, header, self.data.len()));
         let Some(block_index) = block_index_of(name) else {
             return self.recover(stream, backup, scan, error).into();
         };
@@ -595,6 +586,19 @@ impl MemberLoop {
         }
         Step::Next
     }
+}
+
+/// A member whose bytes stop after `present` of the `header.size` it declares.
+fn cut_short(name: &str, header: &TarHeader, present: usize) -> Finding {
+    Finding::error(
+        FindingKind::TarTruncated,
+        format!(
+            "tar member {name:?} is cut short: {present} of {} bytes present",
+            header.size
+        ),
+    )
+    .entry(name.to_string())
+    .offset(header.data_offset)
 }
 
 fn legacy_idx_of(name: &str) -> Option<u64> {

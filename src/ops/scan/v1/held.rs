@@ -4,7 +4,7 @@
 //! they are filed from memory, and the rest of the last one, which goes on in the
 //! stream, is recovered by the resync after the next (bad) header.
 
-use super::{block_index_of, member_use, MemberLoop, MemberUse};
+use super::{block_index_of, cut_short, member_use, MemberLoop, MemberUse};
 use crate::format::headers::flags;
 use crate::format::tar::{held_member, HeldMember, TarHeader};
 use crate::model::{Backup, Finding, FindingKind};
@@ -39,7 +39,7 @@ impl MemberLoop {
             let Some(member) = next_snapshot_member(data, at, base, &mut candidates) else {
                 return;
             };
-            let name = member.name.replace('\\', "/");
+            let name = member.name.clone();
             let header = TarHeader {
                 name: name.clone(),
                 size: member.size,
@@ -72,18 +72,7 @@ impl MemberLoop {
                 continue;
             }
             if !whole && block_index_of(&name).is_none() {
-                backup.findings.push(
-                    Finding::error(
-                        FindingKind::TarTruncated,
-                        format!(
-                            "tar member {name:?} is cut short: {} of {} bytes present",
-                            bytes.len(),
-                            member.size
-                        ),
-                    )
-                    .entry(name)
-                    .offset(header.data_offset),
-                );
+                backup.findings.push(cut_short(&name, &header, bytes.len()));
                 return;
             }
             // A block read in part: the resync after the bad header at the outer
@@ -107,7 +96,7 @@ impl MemberLoop {
 }
 
 /// The next header in `data` from `at` that names a member of a stream snapshot
-/// (a tar held in some payload names other files).
+/// (a tar held in some payload names other files), its name with `/` separators.
 fn next_snapshot_member(
     data: &[u8],
     mut at: usize,
@@ -115,11 +104,9 @@ fn next_snapshot_member(
     candidates: &mut usize,
 ) -> Option<HeldMember> {
     loop {
-        let member = held_member(data, at, base, candidates)?;
-        if !matches!(
-            member_use(&member.name.replace('\\', "/")),
-            MemberUse::Unexpected
-        ) {
+        let mut member = held_member(data, at, base, candidates)?;
+        member.name = member.name.replace('\\', "/");
+        if !matches!(member_use(&member.name), MemberUse::Unexpected) {
             return Some(member);
         }
         at = member.header_at + 1;
