@@ -477,9 +477,12 @@ fn non_ascii_subjects_render_with_the_fallback_fonts() {
     let (_tmp, dir, _) = edge_dir("browse-fonts");
     let mut app = App::default();
     app.open(OpenSource::Path(dir.clone()));
-    // No allow_missing_glyphs: kittest fails on any glyph the fonts lack.
-    let mut harness = harness_sized(app, BIG, false);
-    jsbackup::ui::fonts::install_all(&harness.ctx);
+    // No allow_missing_glyphs: kittest fails on any glyph the fonts lack. The fonts
+    // go in before the first frame, so the app starts no font worker of its own.
+    let mut harness = Harness::builder()
+        .with_size(BIG)
+        .with_context_setup(jsbackup::ui::fonts::install_now)
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
     step_until(&mut harness, "indexing", loaded);
     harness.get_by_label(Pane::Messages.label()).click();
     step_until(&mut harness, "the Messages pane", |app| {

@@ -213,7 +213,19 @@ fn saved_filters_are_kept_per_stream_in_the_file_and_applied_from_the_list() {
     harness.step();
     harness.step();
     harness.get_by_label(&earlier).click();
-    step_until(&mut harness, "the filter to finish", settled);
+    // The click submits the filter a frame or two later: wait for that list, not
+    // merely for no job to run.
+    let applied = |harness: &Harness<'static, App>| {
+        settled(harness)
+            && harness.state().active_document().is_some_and(|document| {
+                document
+                    .messages
+                    .submitted
+                    .as_ref()
+                    .is_some_and(|(spec, _, _)| spec.expression == earlier)
+            })
+    };
+    step_until(&mut harness, "the saved filter to be applied", applied);
     let total = jsbackup::ui::widgets::count(backup.messages.len() as u64);
     assert!(
         harness

@@ -215,8 +215,16 @@ impl Document {
     }
 
     /// Finished (indexed, failed or cancelled) and the display list is current.
+    /// No indexing or filter job runs, and no filter change waits for the next
+    /// frame to be submitted (a click changes the spec; the job starts after).
     pub fn is_settled(&self) -> bool {
-        self.indexing.is_none() && self.messages.filter_job.is_none()
+        self.indexing.is_none()
+            && self.messages.filter_job.is_none()
+            && self
+                .messages
+                .submitted
+                .as_ref()
+                .is_none_or(|(spec, _, _)| *spec == self.messages.spec)
     }
 
     pub fn cancel(&self) {

@@ -147,11 +147,9 @@ fn add_system_font(ctx: &egui::Context, path: &Path) {
 /// worker (its fonts come in a frame or two later), the bundled subsets are
 /// added after them so a full system font wins over our subset.
 pub fn ensure_installed(ctx: &egui::Context) {
-    let id = egui::Id::unique("jsbackup_fonts_installed");
-    if ctx.data(|data| data.get_temp::<bool>(id).is_some()) {
+    if !mark_installed(ctx) {
         return;
     }
-    ctx.data_mut(|data| data.insert_temp(id, true));
     let worker_ctx = ctx.clone();
     let spawned = std::thread::Builder::new()
         .name("fonts".into())
@@ -161,7 +159,25 @@ pub fn ensure_installed(ctx: &egui::Context) {
     }
 }
 
-/// Synchronous install (tests: glyphs must be there before the first check).
+/// Marks the context's fonts as installed; false when they already were.
+fn mark_installed(ctx: &egui::Context) -> bool {
+    let id = egui::Id::unique("jsbackup_fonts_installed");
+    if ctx.data(|data| data.get_temp::<bool>(id).is_some()) {
+        return false;
+    }
+    ctx.data_mut(|data| data.insert_temp(id, true));
+    true
+}
+
+/// Synchronous install before the app's first frame (tests: glyphs must be there
+/// before the first check, and no worker may add fonts while the test looks).
+pub fn install_now(ctx: &egui::Context) {
+    if mark_installed(ctx) {
+        install_all(ctx);
+    }
+}
+
+/// Synchronous install.
 pub fn install_all(ctx: &egui::Context) {
     if std::env::var_os("JSBACKUP_NO_SYSTEM_FONTS").is_none() {
         for path in find_system_fonts(&font_dirs()) {
