@@ -587,11 +587,45 @@ struct Outcome {
     /// entry's first 0–3 bytes on, or inserted right at the message's end, read the
     /// same as bytes lost at its own end, and it is left out rather than risk it.
     at_the_limit: usize,
+    /// Of the missed, v2 messages `verify` names as suspect because they come just
+    /// before a missing sequence in a chunk whose length shows bytes inserted or
+    /// deleted where no entry shows it (README: v2 has no per-message checksum, so
+    /// the one that swallowed its neighbour cannot be told from the others).
+    unlocatable: usize,
     laundered: Vec<u64>,
     kept_touching: usize,
     /// Deleted messages kept, inside the range `verify` reports as maybe deleted.
     kept_maybe_deleted: usize,
     failure: Option<String>,
+}
+
+/// The sequences `verify --json` names as suspect for lying in a chunk whose
+/// length shows bytes inserted or deleted that no entry shows.
+fn suspect_in_changed_chunks(dir: &Path) -> std::collections::BTreeSet<u64> {
+    let output = jsbackup(&["verify", dir.to_str().expect("path"), "--json"]);
+    let mut out = std::collections::BTreeSet::new();
+    // An input refused as no backup at all prints no report: nothing is suspect.
+    let Ok(report) = serde_json::from_slice::<serde_json::Value>(&output.stdout) else {
+        return out;
+    };
+    for group in report["summary"]["suspect"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if !group["why"]
+            .as_str()
+            .is_some_and(|why| why.contains("where the writer makes"))
+        {
+            continue;
+        }
+        for range in group["seqs"].as_array().into_iter().flatten() {
+            if let (Some(first), Some(last)) = (range[0].as_u64(), range[1].as_u64()) {
+                out.extend(first..=last);
+            }
+        }
+    }
+    out
 }
 
 /// The sequences `verify --json` says may hold deleted messages it cannot name
@@ -647,6 +681,7 @@ fn run_case(
         kept_touching: 0,
         kept_maybe_deleted: 0,
         at_the_limit: 0,
+        unlocatable: 0,
         failure: None,
     };
     let kept = if export.status.success() {
@@ -699,6 +734,17 @@ fn run_case(
                 originals
                     .get(seq)
                     .is_some_and(|original| at_the_v2_limit(original.span, &damaged.ranges))
+            })
+            .count();
+        let unlocatable = suspect_in_changed_chunks(&dir);
+        outcome.unlocatable = outcome
+            .missed
+            .iter()
+            .filter(|seq| {
+                unlocatable.contains(seq)
+                    && !originals
+                        .get(seq)
+                        .is_some_and(|original| at_the_v2_limit(original.span, &damaged.ranges))
             })
             .count();
     }
@@ -785,6 +831,7 @@ struct Totals {
     failed: usize,
     maybe_deleted: usize,
     at_the_limit: usize,
+    unlocatable: usize,
 }
 
 fn run_matrix(count: usize, seeds: &[u64], groups: &[&'static str]) {
@@ -853,6 +900,7 @@ fn run_matrix(count: usize, seeds: &[u64], groups: &[&'static str]) {
         total.kept += outcome.kept_of_those;
         total.missed += outcome.missed.len();
         total.at_the_limit += outcome.at_the_limit;
+        total.unlocatable += outcome.unlocatable;
         total.laundered += outcome.laundered.len();
         total.failed += usize::from(outcome.failure.is_some());
         total.maybe_deleted += outcome.kept_maybe_deleted;
@@ -876,13 +924,14 @@ fn run_matrix(count: usize, seeds: &[u64], groups: &[&'static str]) {
     }
     for (group, total) in &totals {
         report.push_str(&format!(
-            "{group}: {} cases over {} seed(s): kept {}/{}, missed {} ({} at the v2 boundary limit), laundered {}, failed {}, deleted ones kept as maybe deleted {}\n",
+            "{group}: {} cases over {} seed(s): kept {}/{}, missed {} ({} at the v2 boundary limit, {} suspect in a chunk whose length changed unseen), laundered {}, failed {}, deleted ones kept as maybe deleted {}\n",
             total.cases,
             seeds.len(),
             total.kept,
             total.should,
             total.missed,
             total.at_the_limit,
+            total.unlocatable,
             total.laundered,
             total.failed,
             total.maybe_deleted
@@ -903,7 +952,7 @@ fn run_matrix(count: usize, seeds: &[u64], groups: &[&'static str]) {
     let laundered: usize = totals.values().map(|total| total.laundered).sum();
     let missed: usize = totals
         .values()
-        .map(|total| total.missed - total.at_the_limit)
+        .map(|total| total.missed - total.at_the_limit - total.unlocatable)
         .sum();
     assert_eq!(
         laundered, 0,

@@ -391,6 +391,40 @@ pub fn find_entry_start_until(
     EntrySearch::NotFound
 }
 
+/// The first offset in `buf[..end]` from which plausible message entries meeting
+/// `expect`, with sequences below `below`, run back to back to exactly `end`: the
+/// entries a message whose sizes were damaged swallowed, when the entry after it
+/// starts right where the damaged sizes say it ends. Returns that offset and the
+/// first entry's sequence. Chains are walked only from plausible candidates, each
+/// at most `end` bytes long: callers bound `end`.
+pub fn swallowed_entries(
+    buf: &[u8],
+    end: usize,
+    expect: &Expectation,
+    below: u64,
+) -> Option<(usize, u64)> {
+    let view = buf.get(..end)?;
+    (0..end).find_map(|start| {
+        let (first, used) = plausible_message_header(view.get(start..)?, expect)?;
+        let mut at = start;
+        let mut header = first.clone();
+        let mut used = used;
+        loop {
+            if header.sequence >= below {
+                return None;
+            }
+            at = at
+                .checked_add(used)?
+                .checked_add(usize::try_from(header.data_len()).ok()?)?;
+            if at == end {
+                return Some((start, first.sequence));
+            }
+            (header, used) =
+                plausible_message_header(view.get(at..)?, &expect.after(header.sequence))?;
+        }
+    })
+}
+
 /// Do the entries after a candidate at `start` line up?
 fn confirm(
     buffered: &[u8],

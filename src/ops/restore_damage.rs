@@ -144,7 +144,7 @@ impl DamageAccount {
         }
         if self.suspect_messages > 0 {
             parts.push(format!(
-                "{} suspect, in chunks that failed their CRC ({})",
+                "{} suspect, in chunks that failed their CRC or next to damage ({})",
                 self.suspect_messages,
                 list_ranges(&self.suspect_ranges)
             ));

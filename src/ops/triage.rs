@@ -93,26 +93,13 @@ pub fn accounting(backup: &Backup) -> Accounting {
             _ => elsewhere.push(backup.messages.seq[row]),
         }
     }
-    let mut suspect: Vec<Suspect> = bad_chunks
-        .iter()
-        .zip(by_chunk)
-        .filter(|(_, seqs)| !seqs.is_empty())
-        .map(|(chunk, seqs)| Suspect {
-            count: seqs.len() as u64,
-            seqs: to_ranges(seqs),
-            why: format!(
-                "their bytes lie {}",
-                super::wording::failed_chunk_text(chunk)
-            ),
-        })
-        .collect();
-    if !elsewhere.is_empty() {
-        suspect.push(Suspect {
-            count: elsewhere.len() as u64,
-            seqs: to_ranges(elsewhere),
-            why: "their bytes touch damaged or lost bytes of the archive".into(),
-        });
-    }
+    let mut suspect = by_chunk_suspects(bad_chunks.iter().copied(), by_chunk, |chunk| {
+        format!(
+            "their bytes lie {}",
+            super::wording::failed_chunk_text(chunk)
+        )
+    });
+    suspect.extend(suspect_elsewhere(backup, elsewhere));
     Accounting {
         intact: (backup.messages.len() as u64).saturating_sub(suspect_rows),
         damaged: backup.damaged_seqs.clone(),
@@ -120,6 +107,80 @@ pub fn accounting(backup: &Backup) -> Accounting {
         deleted: backup.deleted.clone(),
         suspect,
     }
+}
+
+/// One group of suspect rows per chunk that has any, with the chunk's reason.
+fn by_chunk_suspects<'a>(
+    chunks: impl Iterator<Item = &'a crate::format::s2::ChunkRecord>,
+    by_chunk: Vec<Vec<u64>>,
+    why: impl Fn(&crate::format::s2::ChunkRecord) -> String,
+) -> Vec<Suspect> {
+    chunks
+        .zip(by_chunk)
+        .filter(|(_, seqs)| !seqs.is_empty())
+        .map(|(chunk, seqs)| Suspect {
+            count: seqs.len() as u64,
+            seqs: to_ranges(seqs),
+            why: why(chunk),
+        })
+        .collect()
+}
+
+/// Suspect rows that touch no failed chunk, grouped by why: in a chunk whose
+/// length shows bytes inserted or deleted, before sequences that are missing, or
+/// next to damage found while reading.
+fn suspect_elsewhere(backup: &Backup, elsewhere: Vec<u64>) -> Vec<Suspect> {
+    if elsewhere.is_empty() {
+        return Vec::new();
+    }
+    let (block, odd) =
+        crate::ops::scan::chunk_lengths::irregular_chunks(backup).unwrap_or((0, Vec::new()));
+    let mut by_chunk: Vec<Vec<u64>> = vec![Vec::new(); odd.len()];
+    let mut before_gap = Vec::new();
+    let mut other = Vec::new();
+    for seq in elsewhere {
+        let Some(row) = backup.messages.find_seq(seq) else {
+            continue;
+        };
+        let start = backup.messages.offset(row);
+        let end = start
+            + u64::from(backup.messages.hdr_len(row))
+            + u64::from(backup.messages.data_len[row]);
+        let first = odd.partition_point(|chunk| chunk.decompressed_end() <= start);
+        let gap_after = backup
+            .messages
+            .seq
+            .get(row + 1)
+            .is_some_and(|&next| next > seq.saturating_add(1));
+        match odd.get(first) {
+            Some(chunk) if chunk.decompressed_offset < end && gap_after => {
+                by_chunk[first].push(seq)
+            }
+            _ if gap_after => before_gap.push(seq),
+            _ => other.push(seq),
+        }
+    }
+    let mut out = by_chunk_suspects(odd.iter(), by_chunk, |chunk| {
+        format!(
+            "they come just before a missing sequence in the S2 chunk at file offset {}, which decodes to {} bytes where the writer makes {}: bytes were inserted or deleted there and no entry shows where, so one of them may hold the bytes of the message(s) missing after it",
+            chunk.file_offset,
+            crate::model::findings::group_thousands(u64::from(chunk.decompressed_len)),
+            crate::model::findings::group_thousands(u64::from(block))
+        )
+    });
+    for (seqs, why) in [
+        (before_gap, "they come just before missing sequences, where bytes were lost: their own bytes may hold some of those"),
+        (other, "their bytes touch damaged or lost bytes of the archive"),
+    ] {
+        if !seqs.is_empty() {
+            out.push(Suspect {
+                count: seqs.len() as u64,
+                seqs: to_ranges(seqs),
+                why: why.into(),
+            });
+        }
+    }
+    out
 }
 
 /// A guess from what the archive holds (format, metadata the server stamps).

@@ -45,7 +45,7 @@ pub fn damage_summary(backup: &Backup) -> String {
     )];
     if unverified > 0 {
         parts.push(format!(
-            "{} in S2 chunks that failed their CRC",
+            "{} suspect (bytes nothing proves: in a chunk that failed its CRC, or next to damage)",
             widgets::count(unverified)
         ));
     }

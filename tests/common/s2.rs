@@ -81,3 +81,31 @@ pub fn salvage_edited(
     ]);
     (dir, out, export)
 }
+
+/// `bytes` (an S2 stream) with its data chunk number `index` (0 = the first data
+/// chunk) replaced by one uncompressed chunk of `data` with a valid CRC: damage
+/// that only a chunk's length shows.
+pub fn replace_chunk(bytes: &[u8], index: usize, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + data.len());
+    let mut offset = 0;
+    let mut data_chunk = 0;
+    while offset + 4 <= bytes.len() {
+        let len = usize::from(bytes[offset + 1])
+            | usize::from(bytes[offset + 2]) << 8
+            | usize::from(bytes[offset + 3]) << 16;
+        let end = offset + 4 + len;
+        if bytes[offset] <= 1 && data_chunk == index {
+            let body = data.len() + 4;
+            out.extend_from_slice(&[0x01, body as u8, (body >> 8) as u8, (body >> 16) as u8]);
+            out.extend_from_slice(&masked_crc(data).to_le_bytes());
+            out.extend_from_slice(data);
+        } else {
+            out.extend_from_slice(&bytes[offset..end]);
+        }
+        if bytes[offset] <= 1 {
+            data_chunk += 1;
+        }
+        offset = end;
+    }
+    out
+}

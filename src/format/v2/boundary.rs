@@ -96,9 +96,13 @@ pub fn boundary_holds(boundary: &Boundary) -> bool {
         None => (boundary.timestamp_ns, boundary.latest_ns),
     };
     let rest = bytes.get(used..).unwrap_or_default();
-    if let Ok((zigzag, _)) = read_uvarint(rest) {
+    if let Ok((zigzag, width)) = read_uvarint(rest) {
         let timestamp = crate::format::varint::zigzag_decode(zigzag);
-        if (low..=high).contains(&timestamp) {
+        // Both fields lie before the entry found: after it, they are its own.
+        let before_next = boundary
+            .next
+            .is_none_or(|next| ((used + width) as u64) <= next.distance);
+        if before_next && (low..=high).contains(&timestamp) {
             return true;
         }
     }
@@ -282,7 +286,10 @@ fn name_and_data_end_at(
 /// two messages around it. Alone, used only when that match says much: when at
 /// most one in `odds` runs of such bytes would match by chance (0: any match).
 fn timestamp_start_survives(boundary: &Boundary, next: FoundEntry, odds: i128) -> bool {
-    let bytes = boundary.bytes;
+    // What is left of that entry lies before the entry found: the bytes there are
+    // that entry's own (its timestamp's low bits always match).
+    let end = usize::try_from(next.distance).unwrap_or(usize::MAX);
+    let bytes = boundary.bytes.get(..end).unwrap_or(boundary.bytes);
     let Ok((name_len, used)) = read_uvarint(bytes) else {
         return false;
     };

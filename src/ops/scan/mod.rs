@@ -11,6 +11,7 @@
 //! Never draws or prints.
 
 pub mod budget;
+pub mod chunk_lengths;
 mod consumers;
 mod reconcile;
 mod v1;
@@ -189,6 +190,8 @@ pub fn scan_decoded<S: ChunkSource>(
     backup.damaged_records.dedup_by_key(|record| record.seq);
     reconcile::damaged_are_not_deleted(backup);
     reconcile::find_lost_ranges(backup, scan.saw_end, &scan.index_live);
+    reconcile::gaps_state_does_not_explain(backup);
+    chunk_lengths::check_chunk_lengths(backup);
     reconcile::compare_states(backup);
     consumers::check_consumers(backup);
     budget::check_sequences(backup);

@@ -8,6 +8,7 @@
 use crate::format::filestore;
 use crate::format::headers::flags;
 use crate::format::s2::ChunkStatus;
+use crate::model::findings::group_thousands;
 use crate::model::{
     ArchiveFormat, Backup, DamagedRecord, Finding, FindingKind, Severity, StreamConfig, StreamState,
 };
@@ -329,10 +330,95 @@ pub(super) fn find_lost_ranges(
         }
     }
     lost.extend(index_ranges);
-    lost.sort_unstable();
-    // Merge overlapping ranges.
-    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(lost.len());
-    for (from, to) in lost {
+    let lost = merge_ranges(lost);
+    // Lost sequences are unknown, not deleted: subtract them (both lists are sorted).
+    if !lost.is_empty() {
+        backup.deleted = subtract_ranges(&backup.deleted, &lost);
+        backup.state.num_deleted = backup.deleted_count();
+    }
+    backup.lost = lost;
+}
+
+/// v2 keeps no delete records and no per-message checksum: bytes deleted inside an
+/// entry can leave a whole entry that swallowed its neighbours, and their
+/// sequences read as deleted. state.json counts the deleted sequences when the
+/// snapshot started: a gap beyond that count is lost, not deleted (or deleted
+/// while the snapshot ran), and the message before it may hold the lost bytes.
+pub(super) fn gaps_state_does_not_explain(backup: &mut Backup) {
+    /// Above this many gaps per unexplained sequence, a gap is most likely a real
+    /// deletion: the messages before the gaps stay trusted and only the count is told.
+    const GAPS_PER_UNEXPLAINED: u64 = 4;
+    if backup.format != Some(ArchiveFormat::V2) {
+        return;
+    }
+    let Some(declared) = backup
+        .archive_state
+        .as_ref()
+        .or(backup.declared_state.as_ref())
+        .map(|state| state.num_deleted)
+    else {
+        return;
+    };
+    let missing = backup.deleted_count();
+    let Some(unexplained) = missing.checked_sub(declared).filter(|&count| count > 0) else {
+        return;
+    };
+    let gaps = backup.deleted.clone();
+    let marked = gaps.len() as u64 <= unexplained.saturating_mul(GAPS_PER_UNEXPLAINED);
+    let what = if declared == 0 {
+        "none of them is a deletion the snapshot saw: they are counted as lost"
+    } else if marked {
+        "each gap may be lost bytes, so the message before each one is suspect"
+    } else {
+        "which gaps they are cannot be told apart from the deletions"
+    };
+    // A warning: a live stream's messages deleted while the snapshot ran leave
+    // the same gaps, and nothing else here says the archive is damaged.
+    backup.findings.push(Finding::warning(
+        FindingKind::LostData,
+        format!(
+            "state.json counts {} deleted sequence(s), but {} sequence(s) are missing from the readable entries: at least {} were lost, not deleted (or deleted while the snapshot ran); {what}",
+            group_thousands(declared),
+            group_thousands(missing),
+            group_thousands(unexplained),
+        ),
+    ));
+    if marked {
+        let mut told = 0u64;
+        for &(from, to) in &gaps {
+            let Some(previous) = from.checked_sub(1) else {
+                continue;
+            };
+            let Some(row) = backup.messages.find_seq(previous) else {
+                continue;
+            };
+            backup.messages.set_flags(row, flags::SUSPECT);
+            told += 1;
+            if told <= super::MAX_REPEATED_FINDINGS {
+                backup.findings.push(
+                    Finding::warning(
+                        FindingKind::LostData,
+                        format!("sequence {previous} is the last entry before sequences {from}..{to}, which state.json does not count as deleted: its bytes may hold theirs (v2 has no per-message checksum)"),
+                    )
+                    .seq(previous),
+                );
+            }
+        }
+    }
+    if declared == 0 {
+        let mut lost = std::mem::take(&mut backup.lost);
+        lost.extend(gaps);
+        backup.lost = merge_ranges(lost);
+        backup.deleted.clear();
+        backup.state.num_deleted = 0;
+    }
+}
+
+/// Sorted ranges with overlapping and adjacent ones joined.
+fn merge_ranges(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    ranges.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (from, to) in ranges {
         match merged.last_mut() {
             Some((_, last_to)) if from <= last_to.saturating_add(1) => {
                 *last_to = (*last_to).max(to)
@@ -340,13 +426,7 @@ pub(super) fn find_lost_ranges(
             _ => merged.push((from, to)),
         }
     }
-    let lost = merged;
-    // Lost sequences are unknown, not deleted: subtract them (both lists are sorted).
-    if !lost.is_empty() {
-        backup.deleted = subtract_ranges(&backup.deleted, &lost);
-        backup.state.num_deleted = backup.deleted_count();
-    }
-    backup.lost = lost;
+    merged
 }
 
 pub(super) fn compare_states(backup: &mut Backup) {

@@ -34,9 +34,10 @@ struct EntryLoop {
     /// Entries a restore cannot use (misplaced, duplicate, out of order), see [`MAX_FRUITLESS_ENTRIES`].
     fruitless: u64,
     seen_state: bool,
-    /// Data offset of the last message entry read (or just past the last candidate a
-    /// resync found): a resync after bad bytes looks back to here at most (the entry
-    /// after a damaged one can start before where the damaged one said it ended).
+    /// Just past the first byte of the last message entry read (or of the last
+    /// candidate a resync found): a resync after bad bytes looks back to here at
+    /// most (the entry after a damaged one can start before where the damaged one
+    /// said it ended, even inside its name when its sizes lost bytes).
     previous_data_offset: u64,
     /// The last message entry recorded.
     last_message: Option<LastMessage>,
@@ -535,6 +536,12 @@ impl EntryLoop {
             return self.report_and_resync(stream, backup, finding);
         }
         if let Some(step) = self.oversized_entry(stream, backup, header) {
+            return step;
+        }
+        if let Some(step) = self.swallowing_entry(stream, backup, header) {
+            return step;
+        }
+        if let Some(step) = self.out_of_order_garbage(stream, backup, header) {
             return step;
         }
         if let Err(stop) = self.read_body(stream, header) {

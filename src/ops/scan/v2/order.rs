@@ -54,7 +54,9 @@ impl EntryLoop {
             return Step::Next;
         }
         self.previous_seq = header.sequence;
-        self.previous_data_offset = header.data_offset;
+        // Bytes lost inside its sizes can put the next entry's start inside its
+        // name: a look-back may go to just after its first byte.
+        self.previous_data_offset = header.offset.saturating_add(1);
         self.last_message = Some(LastMessage {
             sequence: header.sequence,
             data_start: header.data_offset,
@@ -113,22 +115,127 @@ impl EntryLoop {
         else {
             return None;
         };
+        let why = format!(
+            "sequence {} at decompressed offset {} declares {data_len} bytes of data, but no entry starts where they end and confirmed entries start {at} bytes into them (sequence {sequence}): its sizes are damaged, so it is lost, and the entries inside are read",
+            header.sequence, header.offset
+        );
+        Some(self.read_entries_inside(stream, backup, header, at, sequence, why))
+    }
+
+    /// A message whose sizes are damaged: it is lost (`why`), and reading goes on
+    /// at the entry for `sequence` found `at` bytes into its data.
+    fn read_entries_inside<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        header: &EntryHeader,
+        at: usize,
+        sequence: u64,
+        why: String,
+    ) -> Step {
         self.hold_boundary(stream, header.offset);
         backup.findings.push(
-            Finding::error(
-                FindingKind::LostData,
-                format!(
-                    "sequence {} at decompressed offset {} declares {data_len} bytes of data, but no entry starts where they end and confirmed entries start {at} bytes into them (sequence {sequence}): its sizes are damaged, so it is lost, and the entries inside are read",
-                    header.sequence, header.offset
-                ),
-            )
-            .seq(header.sequence)
-            .offset(header.offset),
+            Finding::error(FindingKind::LostData, why)
+                .seq(header.sequence)
+                .offset(header.offset),
         );
         // `at` lies inside the buffered bytes: the skip cannot fail.
         let _ = stream.skip(at as u64);
         settle_boundary(stream, backup, self.held_boundary.take(), Some(sequence));
-        Some(Step::Next)
+        Step::Next
+    }
+
+    /// A short message (its data within the look-back) followed by an entry that
+    /// skips sequences: when whole plausible entries with sequences in that gap sit
+    /// inside its data and end exactly where it ends, bytes were lost inside its
+    /// header and the damaged sizes swallowed them (v2 has no per-message
+    /// checksum; nothing else shows it). It is lost, and the entries inside are
+    /// read. `None`: read it as usual.
+    pub(super) fn swallowing_entry<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        header: &EntryHeader,
+    ) -> Option<Step> {
+        let data_len = usize::try_from(header.data_len()).ok()?;
+        if data_len > LOOKBACK / 2 || data_len == 0 {
+            return None;
+        }
+        // A fill that stops early leaves fewer bytes: then nothing follows to compare.
+        let _ = stream.fill(data_len + 64);
+        let buffered = stream.buffered();
+        let (next, _) = v2::parse_entry_header(buffered.get(data_len..)?, 0).ok()??;
+        if next.is_sentinel() || next.sequence <= header.sequence.saturating_add(1) {
+            return None;
+        }
+        let expect = self.expectation(backup).after(header.sequence);
+        let (at, sequence) = v2::swallowed_entries(buffered, data_len, &expect, next.sequence)?;
+        let why = format!(
+            "sequence {} at decompressed offset {} declares {data_len} bytes of data that hold whole entries from byte {at} of them (sequence {sequence} on) to their end, where sequence {} starts: bytes were lost inside its header, so it is lost, and the entries inside are read",
+            header.sequence, header.offset, next.sequence
+        );
+        Some(self.read_entries_inside(stream, backup, header, at, sequence, why))
+    }
+
+    /// An entry from intact bytes whose sequence is not above the last one read,
+    /// after which nothing readable starts where it says it ends (no plausible
+    /// entry above either sequence, no sentinel, not the end of the stream): its
+    /// header is damaged bytes that parsed, and skipping its data would skip the
+    /// entries inside it. Resynchronises from it instead. `None`: read it as usual.
+    pub(super) fn out_of_order_garbage<S: ChunkSource>(
+        &mut self,
+        stream: &mut DecodedStream<S>,
+        backup: &mut Backup,
+        header: &EntryHeader,
+    ) -> Option<Step> {
+        const MAX_CHECKED_DATA: u64 = 8 << 20;
+        if header.sequence > self.previous_seq || header.data_len() > MAX_CHECKED_DATA {
+            return None;
+        }
+        let data_len = header.data_len() as usize;
+        // Entries from failed chunks are set aside instead (`place_message`).
+        let end = header.data_offset.saturating_add(header.data_len());
+        if super::super::damaged_range_end(&stream.chunks.chunks, header.offset, end).is_some() {
+            return None;
+        }
+        let at_stop = stream.fill(data_len + 64).is_err();
+        let buffered = stream.buffered();
+        let after = match buffered.get(data_len..) {
+            Some(after) => after,
+            // Its data would run past the end of what can be read: garbage sizes.
+            None if at_stop => &[],
+            None => return None,
+        };
+        if after.is_empty() && at_stop && buffered.len() == data_len {
+            return None;
+        }
+        let expect = self.expectation(backup);
+        let readable = v2::parse_entry_header(after, 0)
+            .ok()
+            .flatten()
+            .is_some_and(|(next, _)| next.is_sentinel())
+            || v2::plausible_message_header(after, &expect.after(header.sequence)).is_some()
+            || v2::plausible_message_header(after, &expect).is_some()
+            // Too few bytes in view to tell: read it as usual.
+            || (!at_stop && after.len() < 64);
+        if readable {
+            return None;
+        }
+        self.hold_boundary(stream, header.offset);
+        // The server stops here on the sequence: a finding of that kind, so the
+        // restore prediction names it.
+        let finding = Finding::error(
+            FindingKind::SequenceOrder,
+            format!(
+                "message sequence {} out of order (after {}) at decompressed offset {}, and no entry starts where its {data_len} bytes of data end: its header is damaged bytes, so the search for the next entry starts inside it; a restore aborts here",
+                header.sequence, self.previous_seq, header.offset
+            ),
+        )
+        .entry(header.name_lossy())
+        .seq(header.sequence)
+        .offset(header.offset);
+        self.rewind_before(stream, header.offset);
+        Some(self.report_and_resync(stream, backup, finding))
     }
 
     /// The sequence of the last row from credible bytes (intact chunks, a sound
