@@ -342,17 +342,7 @@ fn a_garbage_sequence_in_a_failed_chunk_does_not_drop_what_follows() {
         file.extend_from_slice(piece);
     }
     let scratch = common::TempDir::new("jsbackup-v2-garbage-seq");
-    let dir = scratch.join("damaged");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
-    std::fs::write(dir.join("stream.tar.s2"), &file).expect("write");
-    let out = scratch.join("salvaged");
-    let export = jsbackup(&[
-        "export",
-        dir.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--salvage",
-    ]);
+    let (_dir, out, export) = common::s2::salvage_file(scratch.path(), &source, &file);
     assert!(
         export.status.success(),
         "{}",

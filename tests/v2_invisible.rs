@@ -88,17 +88,7 @@ fn salvage(
     source: &Path,
     stream: &[u8],
 ) -> (std::path::PathBuf, Messages, serde_json::Value) {
-    let dir = scratch.join("damaged");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
-    std::fs::write(dir.join("stream.tar.s2"), stream).expect("write");
-    let out = scratch.join("salvaged");
-    let export = jsbackup(&[
-        "export",
-        dir.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--salvage",
-    ]);
+    let (dir, out, export) = common::s2::salvage_file(scratch, source, stream);
     assert!(
         export.status.success(),
         "{}",

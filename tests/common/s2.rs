@@ -68,10 +68,19 @@ pub fn salvage_edited(
     source: &std::path::Path,
     data: &[u8],
 ) -> (std::path::PathBuf, std::path::PathBuf, std::process::Output) {
+    salvage_file(scratch, source, &uncompressed(data))
+}
+
+/// [`salvage_edited`] with `file` (a whole S2 stream) as the damaged data file.
+pub fn salvage_file(
+    scratch: &std::path::Path,
+    source: &std::path::Path,
+    file: &[u8],
+) -> (std::path::PathBuf, std::path::PathBuf, std::process::Output) {
     let dir = scratch.join("damaged");
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
-    std::fs::write(dir.join("stream.tar.s2"), uncompressed(data)).expect("write");
+    std::fs::write(dir.join("stream.tar.s2"), file).expect("write");
     let out = scratch.join("salvaged");
     let export = super::jsbackup(&[
         "export",
