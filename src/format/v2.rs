@@ -404,24 +404,53 @@ pub fn swallowed_entries(
     below: u64,
 ) -> Option<(usize, u64)> {
     let view = buf.get(..end)?;
+    // Entry starts a failed chain went through: a later chain that reaches one
+    // fails the same way, so each offset is walked from at most once (linear).
+    let mut dead = vec![false; end];
     (0..end).find_map(|start| {
+        if dead.get(start).copied().unwrap_or(true) {
+            return None;
+        }
         let (first, used) = plausible_message_header(view.get(start..)?, expect)?;
         let mut at = start;
         let mut header = first.clone();
         let mut used = used;
-        loop {
+        let mut walked = Vec::new();
+        let found = loop {
+            walked.push(at);
             if header.sequence >= below {
-                return None;
+                break false;
             }
-            at = at
-                .checked_add(used)?
-                .checked_add(usize::try_from(header.data_len()).ok()?)?;
+            let Some(next) = at
+                .checked_add(used)
+                .and_then(|at| at.checked_add(usize::try_from(header.data_len()).ok()?))
+            else {
+                break false;
+            };
+            at = next;
             if at == end {
-                return Some((start, first.sequence));
+                break true;
             }
-            (header, used) =
-                plausible_message_header(view.get(at..)?, &expect.after(header.sequence))?;
+            if dead.get(at).copied().unwrap_or(true) {
+                break false;
+            }
+            match view
+                .get(at..)
+                .and_then(|rest| plausible_message_header(rest, &expect.after(header.sequence)))
+            {
+                Some(next) => (header, used) = next,
+                None => break false,
+            }
+        };
+        if found {
+            return Some((start, first.sequence));
         }
+        for offset in walked {
+            if let Some(slot) = dead.get_mut(offset) {
+                *slot = true;
+            }
+        }
+        None
     })
 }
 
