@@ -234,7 +234,7 @@ fn bytes_deleted_that_leave_every_entry_whole_are_found_by_the_chunk_length() {
     assert!(findings.contains(&length), "{length}: {findings}");
     assert!(
         suspect_seqs(&report, "where the writer makes").contains(&seq),
-        "{}",
+        "{}\n{findings}",
         report["summary"]["suspect"]
     );
     assert_eq!(

@@ -178,6 +178,12 @@ impl MessageTable {
         field as u32
     }
 
+    /// Decompressed offset just past the row's bytes (header block and payload).
+    pub fn end(&self, row: usize) -> u64 {
+        let data_len = self.data_len.get(row).copied().unwrap_or(0);
+        self.offset(row) + u64::from(self.hdr_len(row)) + u64::from(data_len)
+    }
+
     pub fn offset(&self, row: usize) -> u64 {
         let Some(loc) = self.loc.get(row) else {
             return 0;

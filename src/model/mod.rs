@@ -142,6 +142,10 @@ pub struct Backup {
     /// Sequence ranges the archive should hold but that could not be read at all.
     pub lost: Vec<(u64, u64)>,
     pub chunks: Arc<Vec<ChunkRecord>>,
+    /// v2: intact chunks whose length is not the writer's block size (the second
+    /// value) with nothing read in them showing where bytes were inserted or
+    /// deleted; the messages in them before a missing sequence are suspect.
+    pub changed_chunks: Vec<(ChunkRecord, u32)>,
     pub entries: Vec<EntryInfo>,
     /// When the backup was taken (v2 state.json entry time), Unix ns.
     pub snapshot_time_ns: Option<i64>,
@@ -185,6 +189,7 @@ impl Backup {
             damaged_records: Vec::new(),
             lost: Vec::new(),
             chunks: Arc::new(Vec::new()),
+            changed_chunks: Vec::new(),
             entries: Vec::new(),
             snapshot_time_ns: None,
             complete: false,

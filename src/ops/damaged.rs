@@ -72,8 +72,8 @@ pub struct Untrusted {
 /// order) and the first finding naming each sequence.
 struct Evidence<'a> {
     bad_chunks: Vec<&'a crate::format::s2::ChunkRecord>,
-    /// Intact chunks whose length is not the writer's block size, and that size.
-    odd_chunks: Option<(u32, Vec<crate::format::s2::ChunkRecord>)>,
+    /// Intact chunks changed where nothing read shows it, with the writer's block size.
+    changed_chunks: &'a [(crate::format::s2::ChunkRecord, u32)],
     findings: std::collections::HashMap<u64, &'a str>,
 }
 
@@ -93,7 +93,7 @@ impl<'a> Evidence<'a> {
                 .iter()
                 .filter(|chunk| chunk.status != ChunkStatus::Ok)
                 .collect(),
-            odd_chunks: super::scan::chunk_lengths::irregular_chunks(backup),
+            changed_chunks: &backup.changed_chunks,
             findings,
         }
     }
@@ -137,18 +137,15 @@ impl<'a> Evidence<'a> {
                 super::wording::failed_chunk_text(chunk)
             ));
         }
-        if let Some((block, odd)) = self.odd_chunks.as_ref().filter(|_| reasons.is_empty()) {
-            if let Some(chunk) = odd
-                .iter()
-                .find(|chunk| chunk.decompressed_offset < end && chunk.decompressed_end() > start)
-            {
-                reasons.push(format!(
-                    "it comes just before a missing sequence in the S2 chunk at file offset {}, which decodes to {} bytes where the writer makes {}: bytes were deleted or inserted there and no entry shows where, so it may hold the bytes of the message(s) missing after it",
-                    chunk.file_offset,
-                    crate::model::findings::group_thousands(u64::from(chunk.decompressed_len)),
-                    crate::model::findings::group_thousands(u64::from(*block))
-                ));
-            }
+        let changed = self
+            .changed_chunks
+            .iter()
+            .find(|(chunk, _)| chunk.decompressed_offset < end && chunk.decompressed_end() > start);
+        if let Some((chunk, block)) = changed.filter(|_| reasons.is_empty()) {
+            reasons.push(format!(
+                "it comes just before a missing sequence in {}: bytes were inserted or deleted there and no entry shows where, so it may hold the bytes of the message(s) missing after it",
+                super::wording::changed_chunk_text(chunk, *block)
+            ));
         }
         if reasons.is_empty() {
             reasons.push("its bytes touch damaged or lost bytes of the archive".into());

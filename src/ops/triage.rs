@@ -74,23 +74,20 @@ pub fn accounting(backup: &Backup) -> Accounting {
         .collect();
     // Suspect rows grouped by the bad chunk they touch (chunks are in offset order).
     let mut by_chunk: Vec<Vec<u64>> = vec![Vec::new(); bad_chunks.len()];
-    let mut elsewhere: Vec<u64> = Vec::new();
+    let mut elsewhere: Vec<usize> = Vec::new();
     let mut suspect_rows = 0u64;
     for row in 0..backup.messages.len() {
         if backup.messages.flags(row) & flags::UNTRUSTED == 0 {
             continue;
         }
         suspect_rows += 1;
-        let start = backup.messages.offset(row);
-        let end = start
-            + u64::from(backup.messages.hdr_len(row))
-            + u64::from(backup.messages.data_len[row]);
+        let (start, end) = (backup.messages.offset(row), backup.messages.end(row));
         let first = bad_chunks.partition_point(|chunk| chunk.decompressed_end() <= start);
         match bad_chunks.get(first) {
             Some(chunk) if chunk.decompressed_offset < end => {
                 by_chunk[first].push(backup.messages.seq[row])
             }
-            _ => elsewhere.push(backup.messages.seq[row]),
+            _ => elsewhere.push(row),
         }
     }
     let mut suspect = by_chunk_suspects(bad_chunks.iter().copied(), by_chunk, |chunk| {
@@ -110,10 +107,10 @@ pub fn accounting(backup: &Backup) -> Accounting {
 }
 
 /// One group of suspect rows per chunk that has any, with the chunk's reason.
-fn by_chunk_suspects<'a>(
-    chunks: impl Iterator<Item = &'a crate::format::s2::ChunkRecord>,
+fn by_chunk_suspects<T>(
+    chunks: impl Iterator<Item = T>,
     by_chunk: Vec<Vec<u64>>,
-    why: impl Fn(&crate::format::s2::ChunkRecord) -> String,
+    why: impl Fn(T) -> String,
 ) -> Vec<Suspect> {
     chunks
         .zip(by_chunk)
@@ -129,43 +126,33 @@ fn by_chunk_suspects<'a>(
 /// Suspect rows that touch no failed chunk, grouped by why: in a chunk whose
 /// length shows bytes inserted or deleted, before sequences that are missing, or
 /// next to damage found while reading.
-fn suspect_elsewhere(backup: &Backup, elsewhere: Vec<u64>) -> Vec<Suspect> {
-    if elsewhere.is_empty() {
-        return Vec::new();
-    }
-    let (block, odd) =
-        crate::ops::scan::chunk_lengths::irregular_chunks(backup).unwrap_or((0, Vec::new()));
-    let mut by_chunk: Vec<Vec<u64>> = vec![Vec::new(); odd.len()];
+fn suspect_elsewhere(backup: &Backup, elsewhere: Vec<usize>) -> Vec<Suspect> {
+    // Changed chunks are recorded in offset order, as the scan met them.
+    let changed = &backup.changed_chunks;
+    let mut by_chunk: Vec<Vec<u64>> = vec![Vec::new(); changed.len()];
     let mut before_gap = Vec::new();
     let mut other = Vec::new();
-    for seq in elsewhere {
-        let Some(row) = backup.messages.find_seq(seq) else {
-            continue;
-        };
-        let start = backup.messages.offset(row);
-        let end = start
-            + u64::from(backup.messages.hdr_len(row))
-            + u64::from(backup.messages.data_len[row]);
-        let first = odd.partition_point(|chunk| chunk.decompressed_end() <= start);
+    for row in elsewhere {
+        let seq = backup.messages.seq[row];
+        let (start, end) = (backup.messages.offset(row), backup.messages.end(row));
+        let first = changed.partition_point(|(chunk, _)| chunk.decompressed_end() <= start);
         let gap_after = backup
             .messages
             .seq
             .get(row + 1)
             .is_some_and(|&next| next > seq.saturating_add(1));
-        match odd.get(first) {
-            Some(chunk) if chunk.decompressed_offset < end && gap_after => {
+        match changed.get(first) {
+            Some((chunk, _)) if chunk.decompressed_offset < end && gap_after => {
                 by_chunk[first].push(seq)
             }
             _ if gap_after => before_gap.push(seq),
             _ => other.push(seq),
         }
     }
-    let mut out = by_chunk_suspects(odd.iter(), by_chunk, |chunk| {
+    let mut out = by_chunk_suspects(changed.iter(), by_chunk, |(chunk, block)| {
         format!(
-            "they come just before a missing sequence in the S2 chunk at file offset {}, which decodes to {} bytes where the writer makes {}: bytes were inserted or deleted there and no entry shows where, so one of them may hold the bytes of the message(s) missing after it",
-            chunk.file_offset,
-            crate::model::findings::group_thousands(u64::from(chunk.decompressed_len)),
-            crate::model::findings::group_thousands(u64::from(block))
+            "they come just before a missing sequence in {}: bytes were inserted or deleted there and no entry shows where, so one of them may hold the bytes of the message(s) missing after it",
+            super::wording::changed_chunk_text(chunk, *block)
         )
     });
     for (seqs, why) in [

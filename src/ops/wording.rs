@@ -58,6 +58,17 @@ pub fn failed_chunk_text(chunk: &crate::format::s2::ChunkRecord) -> String {
     )
 }
 
+/// An intact chunk whose length shows bytes inserted or deleted (`block`: the
+/// writer's block size), as findings and reasons name it.
+pub fn changed_chunk_text(chunk: &crate::format::s2::ChunkRecord, block: u32) -> String {
+    format!(
+        "the S2 chunk at file offset {}, which decodes to {} bytes where the writer makes {}",
+        chunk.file_offset,
+        group(u64::from(chunk.decompressed_len)),
+        group(u64::from(block))
+    )
+}
+
 /// Deletions that may come back without a name (v1: tombstones and index.db lost),
 /// as the dialogs, the pre-flight and the report say it.
 pub fn unnamed_deletes_text(unnamed: &crate::model::UnnamedDeletes) -> String {

@@ -9,8 +9,8 @@
 
 use crate::format::headers::flags;
 use crate::format::s2::{ChunkRecord, ChunkStatus, LOOKBACK};
-use crate::model::findings::group_thousands;
 use crate::model::{ArchiveFormat, Backup, Finding, FindingKind, Severity};
+use crate::ops::wording::{changed_chunk_text, group};
 
 /// The block size the writer used: the one length most data chunks before the
 /// last share, when it is a size the Go writer can be set to (a power of two
@@ -38,7 +38,7 @@ fn writer_block_size(chunks: &[ChunkRecord]) -> Option<u32> {
 /// differs from it (bytes inserted or deleted, the CRC rewritten). A chunk that
 /// ends exactly where an entry ends is left out: a writer that flushes (after an
 /// entry) cuts a short block there, and damage rarely ends on an entry's last byte.
-pub fn irregular_chunks(backup: &Backup) -> Option<(u32, Vec<ChunkRecord>)> {
+fn irregular_chunks(backup: &Backup) -> Option<(u32, Vec<ChunkRecord>)> {
     let chunks: &[ChunkRecord] = &backup.chunks;
     let block = writer_block_size(chunks)?;
     let before_last = chunks.get(..chunks.len().saturating_sub(1))?;
@@ -54,17 +54,14 @@ pub fn irregular_chunks(backup: &Backup) -> Option<(u32, Vec<ChunkRecord>)> {
 /// Does a message entry end exactly at `offset`?
 fn ends_an_entry(backup: &Backup, offset: u64) -> bool {
     let rows = overlapping_rows(backup, offset.saturating_sub(1), offset.saturating_add(1));
-    rows.into_iter().any(|row| row_end(backup, row) == offset)
-}
-
-fn row_end(backup: &Backup, row: usize) -> u64 {
-    let messages = &backup.messages;
-    messages.offset(row) + u64::from(messages.hdr_len(row)) + u64::from(messages.data_len[row])
+    rows.into_iter()
+        .any(|row| backup.messages.end(row) == offset)
 }
 
 /// Reports every intact v2 chunk (not the last) whose length is not the writer's
-/// block size; when nothing read inside it shows the change, flags the messages
-/// in it that come just before a missing sequence as suspect.
+/// block size; when nothing read inside it shows the change, records it in
+/// `Backup::changed_chunks` and flags the messages in it that come just before a
+/// missing sequence as suspect.
 pub(super) fn check_chunk_lengths(backup: &mut Backup) {
     if backup.format != Some(ArchiveFormat::V2) {
         return;
@@ -78,12 +75,12 @@ pub(super) fn check_chunk_lengths(backup: &mut Backup) {
         let what = if change < 0 {
             format!(
                 "{} bytes were deleted from it",
-                group_thousands(change.unsigned_abs())
+                group(change.unsigned_abs())
             )
         } else {
             format!(
                 "{} bytes were inserted into it",
-                group_thousands(change.unsigned_abs())
+                group(change.unsigned_abs())
             )
         };
         let shown = shows_damage(backup, from, to);
@@ -95,18 +92,20 @@ pub(super) fn check_chunk_lengths(backup: &mut Backup) {
         } else {
             format!(
                 "yet every entry in it reads whole: one of the {} message(s) in it that come just before a missing sequence swallowed the bytes of the next (v2 has no per-message checksum to tell which), so all of them are suspect",
-                group_thousands(rows.len() as u64)
+                group(rows.len() as u64)
             )
         };
         backup.findings.push(
             Finding::new(
-                if shown { Severity::Warning } else { Severity::Error },
+                if shown {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                },
                 FindingKind::LostData,
                 format!(
-                    "the S2 chunk at file offset {} decodes to {} bytes where the writer makes {} (decompressed bytes {from}..{to}): {what} and its CRC rewritten; {told}",
-                    chunk.file_offset,
-                    group_thousands(u64::from(chunk.decompressed_len)),
-                    group_thousands(u64::from(block)),
+                    "{} (decompressed bytes {from}..{to}): {what} and its CRC rewritten; {told}",
+                    changed_chunk_text(&chunk, block),
                 ),
             )
             .offset(from)
@@ -116,6 +115,7 @@ pub(super) fn check_chunk_lengths(backup: &mut Backup) {
             for row in rows {
                 backup.messages.set_flags(row, flags::SUSPECT);
             }
+            backup.changed_chunks.push((chunk, block));
         }
     }
 }
@@ -177,7 +177,7 @@ fn first_row_ending_after(backup: &Backup, offset: u64) -> usize {
     let (mut low, mut high) = (0usize, backup.messages.len());
     while low < high {
         let middle = low + (high - low) / 2;
-        if row_end(backup, middle) <= offset {
+        if backup.messages.end(middle) <= offset {
             low = middle + 1;
         } else {
             high = middle;
@@ -190,7 +190,7 @@ fn first_row_ending_after(backup: &Backup, offset: u64) -> usize {
 fn last_end_before(backup: &Backup, offset: u64) -> u64 {
     first_row_ending_after(backup, offset)
         .checked_sub(1)
-        .map_or(0, |row| row_end(backup, row).min(offset))
+        .map_or(0, |row| backup.messages.end(row).min(offset))
 }
 
 /// Rows overlapping `from..to` whose next row skips sequences.

@@ -190,8 +190,9 @@ pub fn scan_decoded<S: ChunkSource>(
     backup.damaged_records.dedup_by_key(|record| record.seq);
     reconcile::damaged_are_not_deleted(backup);
     reconcile::find_lost_ranges(backup, scan.saw_end, &scan.index_live);
-    reconcile::gaps_state_does_not_explain(backup);
+    // Chunk lengths first: rows the gap count flags are no damage read inside a chunk.
     chunk_lengths::check_chunk_lengths(backup);
+    reconcile::gaps_state_does_not_explain(backup);
     reconcile::compare_states(backup);
     consumers::check_consumers(backup);
     budget::check_sequences(backup);

@@ -8,10 +8,10 @@
 use crate::format::filestore;
 use crate::format::headers::flags;
 use crate::format::s2::ChunkStatus;
-use crate::model::findings::group_thousands;
 use crate::model::{
     ArchiveFormat, Backup, DamagedRecord, Finding, FindingKind, Severity, StreamConfig, StreamState,
 };
+use crate::ops::wording::group;
 
 /// Flags messages whose bytes lie in a chunk that failed its CRC or did not decode
 /// as suspect (v2 has no per-message checksum: nothing contradicts them, nothing
@@ -40,10 +40,7 @@ pub(super) fn mark_damaged_chunks(backup: &mut Backup) -> Vec<DamagedRecord> {
     let mut keep = vec![true; backup.messages.len()];
     let mut zero_filled = Vec::new();
     for (row, keep_row) in keep.iter_mut().enumerate() {
-        let start = backup.messages.offset(row);
-        let end = start
-            + u64::from(backup.messages.hdr_len(row))
-            + u64::from(backup.messages.data_len[row]);
+        let (start, end) = (backup.messages.offset(row), backup.messages.end(row));
         // The bad chunks are in decompressed order and do not overlap: only those
         // from the first that ends after `start` can touch the row (a scan of all
         // of them per row was quadratic in an archive of many small failed chunks).
@@ -378,9 +375,9 @@ pub(super) fn gaps_state_does_not_explain(backup: &mut Backup) {
         FindingKind::LostData,
         format!(
             "state.json counts {} deleted sequence(s), but {} sequence(s) are missing from the readable entries: at least {} were lost, not deleted (or deleted while the snapshot ran); {what}",
-            group_thousands(declared),
-            group_thousands(missing),
-            group_thousands(unexplained),
+            group(declared),
+            group(missing),
+            group(unexplained),
         ),
     ));
     if marked {

@@ -10,6 +10,22 @@ use crate::format::s2::{ChunkSource, DecodedStream, LOOKBACK};
 use crate::format::v2::{self, EntryHeader};
 use crate::model::{Backup, Finding, FindingKind};
 
+/// Data lengths the checks of what follows an entry look at (they read that far
+/// ahead): above that, a message is read as it says.
+const MAX_CHECKED_DATA: u64 = 8 << 20;
+
+/// Does a readable entry start at the front of `after`: the end sentinel, or a
+/// plausible message entry meeting one of `expects`?
+fn entry_starts(after: &[u8], expects: &[v2::Expectation]) -> bool {
+    v2::parse_entry_header(after, 0)
+        .ok()
+        .flatten()
+        .is_some_and(|(next, _)| next.is_sentinel())
+        || expects
+            .iter()
+            .any(|expect| v2::plausible_message_header(after, expect).is_some())
+}
+
 impl EntryLoop {
     /// Puts a message entry read in full (header block and sizes sound) in order:
     /// rows from damaged bytes it shows to be garbage are taken back; an entry out
@@ -86,8 +102,6 @@ impl EntryLoop {
         backup: &mut Backup,
         header: &EntryHeader,
     ) -> Option<Step> {
-        /// Data lengths looked at: above that, a message is read as it says.
-        const MAX_CHECKED_DATA: u64 = 8 << 20;
         let data_len = header.data_len();
         if data_len <= (LOOKBACK / 2) as u64 || data_len > MAX_CHECKED_DATA {
             return None;
@@ -97,13 +111,7 @@ impl EntryLoop {
         let expect = self.expectation(backup);
         let buffered = stream.buffered();
         if let Some(after) = buffered.get(data_len..).filter(|after| !after.is_empty()) {
-            let sentinel = v2::parse_entry_header(after, 0)
-                .ok()
-                .flatten()
-                .is_some_and(|(next, _)| next.is_sentinel());
-            if sentinel
-                || v2::plausible_message_header(after, &expect.after(header.sequence)).is_some()
-            {
+            if entry_starts(after, &[expect.after(header.sequence)]) {
                 return None;
             }
         } else if at_stop && buffered.len() == data_len {
@@ -188,7 +196,6 @@ impl EntryLoop {
         backup: &mut Backup,
         header: &EntryHeader,
     ) -> Option<Step> {
-        const MAX_CHECKED_DATA: u64 = 8 << 20;
         if header.sequence > self.previous_seq || header.data_len() > MAX_CHECKED_DATA {
             return None;
         }
@@ -210,12 +217,7 @@ impl EntryLoop {
             return None;
         }
         let expect = self.expectation(backup);
-        let readable = v2::parse_entry_header(after, 0)
-            .ok()
-            .flatten()
-            .is_some_and(|(next, _)| next.is_sentinel())
-            || v2::plausible_message_header(after, &expect.after(header.sequence)).is_some()
-            || v2::plausible_message_header(after, &expect).is_some()
+        let readable = entry_starts(after, &[expect.after(header.sequence), expect])
             // Too few bytes in view to tell: read it as usual.
             || (!at_stop && after.len() < 64);
         if readable {
