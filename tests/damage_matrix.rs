@@ -12,17 +12,15 @@
 mod common;
 #[path = "damage_matrix/predict.rs"]
 mod predict;
+#[path = "damage_matrix/shapes.rs"]
+mod shapes;
 use common::jsbackup;
 
-use common::{NatsServer, TempDir};
+use common::TempDir;
 use jsbackup::format::s2::{decode_chunk, masked_crc, RawChunk, MAX_S2_BLOCK};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-const STREAM: &str = "DM";
 
 /// A small deterministic generator (xorshift64*), so every position is reproducible.
 struct Rng(u64);
@@ -39,171 +37,6 @@ impl Rng {
     }
     fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next() as u8).collect()
-    }
-}
-
-/// What the archive holds. `DAMAGE_SHAPE=mixed` is a second shape, so the
-/// scan's heuristics are not tuned to one kind of payload: binary payloads (bytes
-/// that read as varints and subject characters), empty payloads, large messages
-/// across chunks, subjects of many lengths, headers on a third, and deletes (a
-/// purge of the first 100, single deletes and a run of 40).
-/// `DAMAGE_SHAPE=tiny`: many entries of a few bytes (counters, binary ids),
-/// short subjects, no headers — hundreds of entries in the scan's look-back.
-#[derive(Clone, Copy, PartialEq)]
-enum Shape {
-    Orders,
-    Mixed,
-    Tiny,
-}
-
-fn shape_from_env() -> Shape {
-    match std::env::var("DAMAGE_SHAPE").as_deref() {
-        Ok("mixed") => Shape::Mixed,
-        Ok("tiny") => Shape::Tiny,
-        Ok("orders") | Err(_) => Shape::Orders,
-        Ok(other) => panic!("DAMAGE_SHAPE: orders, mixed or tiny, not {other}"),
-    }
-}
-
-/// Publishes `count` messages into a file stream on a real server and snapshots
-/// it as `nats stream backup` does; returns how many messages the stream holds.
-/// Orders: JSON payloads of varying size, every fifth with a header.
-fn make_archive(version: &str, count: usize, out: &Path, shape: Shape) -> usize {
-    let server = NatsServer::start(version, None);
-    let mut conn = server.connect();
-    conn.api_ok(
-        &format!("$JS.API.STREAM.CREATE.{STREAM}"),
-        &json!({"name": STREAM, "subjects": ["dm.>"], "storage": "file"}),
-    );
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for index in 0..count {
-        let (subject, headers, payload) = match shape {
-            Shape::Orders => orders_message(index, &mut rng),
-            Shape::Mixed => mixed_message(index, &mut rng),
-            Shape::Tiny => tiny_message(index, &mut rng),
-        };
-        conn.publish(&subject, None, headers.as_deref(), &payload)
-            .expect("publish");
-        // The server drops core publishes its stream's ingest queue has no room for:
-        // let it catch up now and then.
-        if (index + 1).is_multiple_of(5_000) {
-            conn.flush(Duration::from_secs(60)).expect("flush");
-            let caught_up = common::wait_until(Duration::from_secs(60), || {
-                conn.stream_info(STREAM)["state"]["messages"].as_u64() == Some(index as u64 + 1)
-            });
-            assert!(caught_up, "the server did not store {} messages", index + 1);
-        }
-    }
-    conn.flush(Duration::from_secs(60)).expect("flush");
-    let stored = common::wait_until(Duration::from_secs(60), || {
-        conn.stream_info(STREAM)["state"]["messages"].as_u64() == Some(count as u64)
-    });
-    assert!(stored, "the server did not store {count} messages");
-    if shape != Shape::Orders {
-        delete_some(&mut conn, count as u64, &mut rng);
-    }
-    let held = conn.stream_info(STREAM)["state"]["messages"]
-        .as_u64()
-        .expect("state.messages");
-    common::snapshot_via_api(&mut conn, STREAM, out).expect("snapshot");
-    usize::try_from(held).expect("count")
-}
-
-type Published = (String, Option<Vec<u8>>, Vec<u8>);
-
-fn orders_message(index: usize, rng: &mut Rng) -> Published {
-    let subject = format!(
-        "dm.{}.{}",
-        ["orders", "users", "audit"][index % 3],
-        index % 17
-    );
-    let filler = "x".repeat(rng.below(300));
-    let payload = format!(
-        "{{\"order_id\":\"ORD-{index:06}\",\"amount\":{}.{:02},\"note\":\"{filler}\"}}",
-        rng.below(1000),
-        rng.below(100)
-    );
-    let headers = format!("NATS/1.0\r\nNats-Msg-Id: m-{index}\r\n\r\n");
-    let headers = index.is_multiple_of(5).then(|| headers.into_bytes());
-    (subject, headers, payload.into_bytes())
-}
-
-fn mixed_message(index: usize, rng: &mut Rng) -> Published {
-    const TOKENS: [&str; 8] = [
-        "a",
-        "x_1",
-        "sensor-42",
-        "Q",
-        "eu.west.3",
-        "zz",
-        "k9",
-        "日本",
-    ];
-    let depth = 1 + rng.below(4);
-    let mut subject = String::from("dm");
-    for _ in 0..depth {
-        subject.push('.');
-        subject.push_str(TOKENS[rng.below(TOKENS.len())]);
-    }
-    if rng.below(10) == 0 {
-        subject.push_str(&format!(".{}", "t".repeat(1 + rng.below(60))));
-    }
-    let roll = rng.below(100);
-    let payload = match roll {
-        0..=59 => {
-            let len = rng.below(400);
-            rng.bytes(len)
-        }
-        60..=74 => format!("reading {index} value {}", rng.below(100_000)).into_bytes(),
-        75..=84 => Vec::new(),
-        85..=97 => {
-            let len = 2_000 + rng.below(40_000);
-            rng.bytes(len)
-        }
-        _ => {
-            let len = 100_000 + rng.below(200_000);
-            rng.bytes(len)
-        }
-    };
-    let headers = (rng.below(3) == 0).then(|| {
-        let mut block = String::from("NATS/1.0\r\n");
-        for number in 0..1 + rng.below(4) {
-            block.push_str(&format!("X-Key-{number}: v{}\r\n", rng.below(1_000_000)));
-        }
-        block.push_str("\r\n");
-        block.into_bytes()
-    });
-    (subject, headers, payload)
-}
-
-fn tiny_message(index: usize, rng: &mut Rng) -> Published {
-    let subject = format!("dm.{}", index % 5);
-    let payload = if rng.below(2) == 0 {
-        let len = rng.below(9);
-        rng.bytes(len)
-    } else {
-        index.to_string().into_bytes()
-    };
-    (subject, None, payload)
-}
-
-/// Deletes as streams have them: the first 100 purged, one in 20 deleted, and a
-/// run of 40 in the middle.
-fn delete_some(conn: &mut common::NatsConn, count: u64, rng: &mut Rng) {
-    conn.api_ok(
-        &format!("$JS.API.STREAM.PURGE.{STREAM}"),
-        &json!({"seq": 101}),
-    );
-    let middle = count / 2;
-    let mut doomed: Vec<u64> = (middle..middle + 40).collect();
-    doomed.extend((101..=count).filter(|_| rng.below(20) == 0));
-    doomed.sort_unstable();
-    doomed.dedup();
-    for seq in doomed {
-        conn.api_ok(
-            &format!("$JS.API.STREAM.MSG.DELETE.{STREAM}"),
-            &json!({"seq": seq, "no_erase": true}),
-        );
     }
 }
 
@@ -796,7 +629,7 @@ fn sources(scratch: &Path, count: usize, groups: &[&'static str]) -> Vec<Source>
                 Some(root) => root.join(format!("{group}-original")),
                 None => {
                     let dir = scratch.join(format!("{group}-original"));
-                    held = make_archive(version, count, &dir, shape_from_env());
+                    held = shapes::make_archive(version, count, &dir, shapes::shape_from_env());
                     dir
                 }
             };
@@ -838,6 +671,7 @@ fn run_matrix(count: usize, seeds: &[u64], groups: &[&'static str]) {
     let started = std::time::Instant::now();
     let scratch = TempDir::new("jsbackup-damage-matrix");
     let sources = sources(scratch.path(), count, groups);
+    let stream = shapes::stream_name(shapes::shape_from_env());
     println!("archives ready in {:.1?}", started.elapsed());
     let mut outcomes = Vec::new();
     let mut number = 0;
@@ -867,7 +701,7 @@ fn run_matrix(count: usize, seeds: &[u64], groups: &[&'static str]) {
                 if let Some(checker) = checker.as_mut() {
                     let case = scratch.path().join(format!("{}-{number}", source.group));
                     predictions_checked += 1;
-                    if let Err(wrong) = checker.check(&case, STREAM) {
+                    if let Err(wrong) = checker.check(&case, &stream) {
                         predictions_wrong.push(format!("{}: {wrong}", outcome.what));
                         bad = true;
                     }
