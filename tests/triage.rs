@@ -1,7 +1,6 @@
 //! Triage: the predicted server restore against what real servers answered
 //! (every corrupt and clean fixture's expected.json), "not a backup" refusals,
-//! the Markdown report, and the object-store digest check on a backup taken
-//! from a live nats-server with objects put through nats-py.
+//! the Markdown report. (The object-store digest check: `tests/objects.rs`.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
@@ -9,12 +8,8 @@ mod common;
 use common::jsbackup;
 
 use common::{NatsServer, TempDir};
-use jsbackup::format::s2::{decode_chunk, Frame, FrameReader};
-use jsbackup::format::s2_write::S2Writer;
 use serde_json::Value;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 fn verify_json(dir: &Path, now: Option<&str>) -> Value {
     let path = dir.to_str().expect("utf-8 path");
@@ -306,132 +301,6 @@ fn report_file_holds_identity_accounting_prediction_and_findings() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
 
-// ---------------------------------------------------------------- object store
-
-/// `$JSBACKUP_PYTHON`, else the venv `scripts/test.sh` makes (with nats-py).
-fn python() -> PathBuf {
-    let path = match std::env::var_os("JSBACKUP_PYTHON") {
-        Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv/bin/python"),
-    };
-    assert!(
-        path.is_file(),
-        "Python with nats-py not found at {}: set JSBACKUP_PYTHON or run scripts/test.sh once",
-        path.display()
-    );
-    path
-}
-
-const PUT_OBJECTS: &str = r#"
-import asyncio, sys
-import nats
-
-async def main(url):
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    store = await js.create_object_store("files")
-    await store.put("small.txt", b"hello object store\n")
-    # Three chunks of 128 KiB: a marker the test flips a bit after.
-    big = bytearray()
-    for i in range(300 * 1024 // 16):
-        big += b"%015d\n" % i
-    big[200000:200010] = b"FLIPMARKER"
-    await store.put("big.bin", bytes(big))
-    await store.put("gone.txt", b"deleted soon")
-    await store.delete("gone.txt")
-    await nc.close()
-
-asyncio.run(main(sys.argv[1]))
-"#;
-
-fn decompress(data: &[u8]) -> Vec<u8> {
-    let mut frames = FrameReader::new(data);
-    let mut out = Vec::new();
-    loop {
-        match frames.next_frame(Vec::new()) {
-            Frame::Data(raw) => {
-                let decoded = decode_chunk(&raw, &mut out);
-                assert!(!decoded.lost && decoded.failure.is_none(), "snapshot chunk");
-            }
-            Frame::Problem { problem, .. } => panic!("snapshot framing: {problem}"),
-            Frame::End(problem) => {
-                assert!(problem.is_none(), "snapshot end: {problem:?}");
-                return out;
-            }
-        }
-    }
-}
-
-#[test]
-fn object_store_digest_mismatch_is_found_when_every_crc_is_valid() {
-    let server = NatsServer::start("2.15", None);
-    let scratch = TempDir::new("jsbackup-obj");
-    let script = scratch.join("put_objects.py");
-    std::fs::write(&script, PUT_OBJECTS).expect("write script");
-    let output = Command::new(python())
-        .arg(&script)
-        .arg(&server.url)
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run {}: {error}", python().display()));
-    assert!(
-        output.status.success(),
-        "nats-py: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let mut conn = server.connect();
-    let clean = scratch.join("clean");
-    common::snapshot_via_api(&mut conn, "OBJ_files", &clean).expect("snapshot");
-
-    let report = verify_json(&clean, None);
-    assert_eq!(
-        report["summary"]["errors"], 0,
-        "clean object store: {}",
-        report["findings"]
-    );
-    assert_eq!(prediction_for(&report, "2.15.1")["outcome"], "succeeds");
-
-    // One bit flipped inside a chunk payload, re-framed with valid CRCs.
-    let mut plain = decompress(&std::fs::read(clean.join("stream.tar.s2")).expect("read"));
-    let marker = plain
-        .windows(10)
-        .position(|window| window == b"FLIPMARKER")
-        .expect("marker in the archive");
-    plain[marker + 10] ^= 0x01;
-    let damaged = scratch.join("damaged");
-    std::fs::create_dir(&damaged).expect("mkdir");
-    std::fs::copy(clean.join("backup.json"), damaged.join("backup.json")).expect("copy");
-    let mut writer = S2Writer::new(Vec::new());
-    writer.write_all(&plain).expect("frame");
-    let framed = writer.finish().expect("finish");
-    std::fs::write(damaged.join("stream.tar.s2"), framed).expect("write damaged");
-
-    let report = verify_json(&damaged, None);
-    let findings = report["findings"].as_array().expect("findings");
-    let digest: Vec<&Value> = findings
-        .iter()
-        .filter(|f| f["kind"] == "object_digest")
-        .collect();
-    assert_eq!(digest.len(), 1, "{findings:?}");
-    let message = digest[0]["message"].as_str().expect("message");
-    assert!(message.contains("\"big.bin\""), "{message}");
-    assert!(message.contains("chunk seqs"), "{message}");
-    assert!(!message.contains("small.txt"), "{message}");
-    assert!(
-        findings.iter().all(|f| f["kind"] != "s2_crc"),
-        "only the digest check sees it"
-    );
-    assert_eq!(report["summary"]["errors"], 1);
-    // The server's restore would succeed: the damage is invisible to it.
-    assert_eq!(prediction_for(&report, "2.15.1")["outcome"], "succeeds");
-    // Three 128 KiB chunks: the finding points at the first chunk's sequence.
-    let seq = digest[0]["seq"].as_u64().expect("seq");
-    let info = conn.stream_info("OBJ_files");
-    assert!(
-        seq >= info["state"]["first_seq"].as_u64().unwrap_or(0),
-        "{seq}"
-    );
-}
-
 // ------------------------------------------------ prediction vs a live server
 
 /// Raw uncompressed S2 framing of `plain` in chunks of `chunk` bytes, valid CRCs.
@@ -636,7 +505,7 @@ fn check_live(server_version: &str, fixture: &str) {
         .as_str()
         .expect("stream name")
         .to_string();
-    let plain = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("read"));
+    let plain = common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("read"));
     let scratch = TempDir::new("jsbackup-live-predict");
     let cases = (1..=SEEDS).flat_map(|seed| {
         damages(&plain, seed)
@@ -722,7 +591,8 @@ fn triage_of_mutated_archives_never_panics() {
     let mut cases = 0;
     for fixture in ["v2/orders", "v1/orders", "v2/kv", "v1/kv", "v2/ttl"] {
         let source = common::fixture(fixture);
-        let plain = decompress(&std::fs::read(source.join("stream.tar.s2")).expect("read"));
+        let plain =
+            common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("read"));
         let mut state = 0x5eed_u64 ^ plain.len() as u64;
         for iteration in 0..40 {
             let mut mutated = plain.clone();

@@ -163,6 +163,12 @@ impl MessageTable {
         }
     }
 
+    pub fn clear_flags(&mut self, row: usize, bits: u16) {
+        if let Some(loc) = self.loc.get_mut(row) {
+            *loc &= !((u64::from(bits) & FLAGS_MASK) << FLAGS_SHIFT);
+        }
+    }
+
     pub fn hdr_len(&self, row: usize) -> u32 {
         let Some(loc) = self.loc.get(row) else {
             return 0;

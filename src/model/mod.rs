@@ -101,6 +101,15 @@ pub struct BackupSource {
     pub data_file_bytes: u64,
 }
 
+/// An object whose chunk messages hold changed bytes that nothing else shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectSuspect {
+    pub name: String,
+    pub meta_seq: u64,
+    /// The chunk messages' sequences, ascending.
+    pub chunk_seqs: Vec<u64>,
+}
+
 /// Everything known about one backup after a scan.
 #[derive(Debug, Clone)]
 pub struct Backup {
@@ -146,6 +155,9 @@ pub struct Backup {
     /// value) with nothing read in them showing where bytes were inserted or
     /// deleted; the messages in them before a missing sequence are suspect.
     pub changed_chunks: Vec<(ChunkRecord, u32)>,
+    /// v2 object-store streams: objects whose chunks agree with their meta
+    /// message in count and size but not in SHA-256; their chunk messages are suspect.
+    pub object_suspects: Vec<ObjectSuspect>,
     pub entries: Vec<EntryInfo>,
     /// When the backup was taken (v2 state.json entry time), Unix ns.
     pub snapshot_time_ns: Option<i64>,
@@ -190,6 +202,7 @@ impl Backup {
             lost: Vec::new(),
             chunks: Arc::new(Vec::new()),
             changed_chunks: Vec::new(),
+            object_suspects: Vec::new(),
             entries: Vec::new(),
             snapshot_time_ns: None,
             complete: false,

@@ -1,12 +1,11 @@
 //! Checks beyond checksums, over a scanned backup: what the stream's messages
 //! mean to the NATS APIs built on them.
-//! - Object store streams (`OBJ_<bucket>`): every object is reassembled from its
-//!   chunks (`$O.<bucket>.C.<nuid>`) and compared with the SHA-256 digest, size and
-//!   chunk count of its meta message (`$O.<bucket>.M.<name>`).
 //! - KV streams (`KV_<bucket>`): revisions per key within the bucket's history
 //!   (`max_msgs_per_subject`), purges rolled up, keys the KV API accepts.
 //! - Every stream: subjects a client can publish to; with `headers`, header
-//!   blocks that parse. (`Nats-TTL` values are checked by the scan itself.)
+//!   blocks that parse. (`Nats-TTL` values are checked by the scan itself, and
+//!   object-store digests by `scan::objects`, because they decide which chunks
+//!   are trusted.)
 //!
 //! Findings go into the backup; bytes are read through the chunk index.
 
@@ -14,9 +13,7 @@ use crate::format::headers::{flags, parse_header_block};
 use crate::format::s2::RangeReader;
 use crate::model::{to_ranges, Backup, Finding, FindingKind};
 use crate::ops::predict::{group, ranges_text};
-use crate::ops::read::{MessageReader, ReadError};
-use base64::Engine;
-use sha2::{Digest, Sha256};
+use crate::ops::read::ReadError;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -40,10 +37,6 @@ pub fn run(
     findings.extend(ttl_findings(backup));
     if let Some(bucket) = backup.stream_name.strip_prefix("KV_") {
         findings.extend(kv_findings(backup, bucket));
-    }
-    if let Some(bucket) = backup.stream_name.strip_prefix("OBJ_") {
-        let bucket = bucket.to_string();
-        findings.extend(object_findings(backup, &bucket, cancel)?);
     }
     if options.headers {
         findings.extend(header_findings(backup, cancel)?);
@@ -238,204 +231,6 @@ fn kv_findings(backup: &Backup, bucket: &str) -> Vec<Finding> {
     findings
 }
 
-/// The fields of an object's meta message that the check uses.
-#[derive(Debug, Default)]
-struct ObjectMeta {
-    name: String,
-    nuid: String,
-    size: u64,
-    chunks: u64,
-    digest: String,
-    deleted: bool,
-    link: bool,
-}
-
-fn parse_object_meta(data: &[u8]) -> Result<ObjectMeta, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(data).map_err(|error| format!("not JSON: {error}"))?;
-    let text = |key: &str| {
-        value
-            .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string()
-    };
-    let number = |key: &str| value.get(key).and_then(|v| v.as_u64()).unwrap_or(0);
-    Ok(ObjectMeta {
-        name: text("name"),
-        nuid: text("nuid"),
-        size: number("size"),
-        chunks: number("chunks"),
-        digest: text("digest"),
-        deleted: value
-            .get("deleted")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false),
-        link: value
-            .get("options")
-            .and_then(|options| options.get("link"))
-            .is_some_and(|link| !link.is_null()),
-    })
-}
-
-/// `SHA-256=<base64url>` (padded or not, any case of the prefix) → the 32 bytes.
-fn parse_digest(digest: &str) -> Option<Vec<u8>> {
-    let (kind, encoded) = digest.split_once('=')?;
-    if !kind.eq_ignore_ascii_case("SHA-256") {
-        return None;
-    }
-    let trimmed = encoded.trim_end_matches('=');
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(trimmed)
-        .ok()
-        .filter(|bytes| bytes.len() == 32)
-}
-
-fn object_findings(
-    backup: &Backup,
-    bucket: &str,
-    cancel: Option<&AtomicBool>,
-) -> Result<Vec<Finding>, ReadError> {
-    let meta_prefix = format!("$O.{bucket}.M.");
-    let chunk_prefix = format!("$O.{bucket}.C.");
-    let mut metas: Vec<usize> = Vec::new();
-    let mut chunks: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for row in 0..backup.messages.len() {
-        let subject = backup.subjects.name(backup.messages.subject_id[row]);
-        if subject.starts_with(&meta_prefix) {
-            metas.push(row);
-        } else if let Some(nuid) = subject.strip_prefix(&chunk_prefix) {
-            chunks.entry(nuid).or_default().push(row);
-        }
-    }
-    let mut reader = MessageReader::open(backup)?;
-    let mut findings = Vec::new();
-    let mut claimed: Vec<&str> = Vec::new();
-    for meta_row in metas {
-        if cancelled(cancel) {
-            break;
-        }
-        let meta_seq = backup.messages.seq[meta_row];
-        let bytes = reader.read_row(backup, meta_row)?;
-        let meta = match parse_object_meta(&bytes.data) {
-            Ok(meta) => meta,
-            Err(reason) => {
-                findings.push(
-                    Finding::error(
-                        FindingKind::ObjectMeta,
-                        format!("object meta message seq {meta_seq} of bucket {bucket} cannot be read ({reason}): the object it describes cannot be fetched"),
-                    )
-                    .seq(meta_seq),
-                );
-                continue;
-            }
-        };
-        if let Some((nuid, _)) = chunks.get_key_value(meta.nuid.as_str()) {
-            claimed.push(nuid);
-        }
-        if meta.deleted || meta.link {
-            continue;
-        }
-        let rows = chunks
-            .get(meta.nuid.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        if let Some(finding) = check_object(backup, &mut reader, bucket, &meta, meta_seq, rows)? {
-            findings.push(finding);
-        }
-    }
-    for (nuid, rows) in &chunks {
-        if claimed.contains(nuid) {
-            continue;
-        }
-        let seqs = to_ranges(rows.iter().map(|&row| backup.messages.seq[row]));
-        findings.push(
-            Finding::warning(
-                FindingKind::ObjectMeta,
-                format!(
-                    "{} chunk message{} of bucket {bucket} (nuid {nuid}, seqs {}) belong to no object: left over from an interrupted put, or their meta message is lost",
-                    rows.len(),
-                    if rows.len() == 1 { "" } else { "s" },
-                    ranges_text(&seqs)
-                ),
-            )
-            .seq(seqs.first().map_or(0, |range| range.0)),
-        );
-    }
-    Ok(findings)
-}
-
-/// Reassembles one object and compares it with its meta message.
-fn check_object(
-    backup: &Backup,
-    reader: &mut MessageReader,
-    bucket: &str,
-    meta: &ObjectMeta,
-    meta_seq: u64,
-    rows: &[usize],
-) -> Result<Option<Finding>, ReadError> {
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    for &row in rows {
-        let bytes = reader.read_row(backup, row)?;
-        size += bytes.data.len() as u64;
-        hasher.update(&bytes.data);
-    }
-    let computed = hasher.finalize();
-    let chunk_seqs = to_ranges(rows.iter().map(|&row| backup.messages.seq[row]));
-    let chunk_text = if chunk_seqs.is_empty() {
-        "no chunk messages".to_string()
-    } else {
-        format!("chunk seqs {}", ranges_text(&chunk_seqs))
-    };
-    let mut problems = Vec::new();
-    if rows.len() as u64 != meta.chunks {
-        problems.push(format!(
-            "{} chunks present, {} declared",
-            rows.len(),
-            meta.chunks
-        ));
-    }
-    if size != meta.size {
-        problems.push(format!("{size} bytes reassembled, {} declared", meta.size));
-    }
-    match parse_digest(&meta.digest) {
-        Some(expected) if expected.as_slice() == computed.as_slice() => {}
-        Some(_) => problems.push(format!(
-            "SHA-256 of the reassembled bytes is {}, the meta message says {}",
-            base64::engine::general_purpose::URL_SAFE.encode(computed),
-            meta.digest
-        )),
-        None => problems.push(format!(
-            "the digest {:?} is not a SHA-256 digest",
-            meta.digest
-        )),
-    }
-    if problems.is_empty() {
-        return Ok(None);
-    }
-    let suspect = rows
-        .iter()
-        .filter(|&&row| backup.messages.flags(row) & flags::UNTRUSTED != 0)
-        .count();
-    let suspect_text = if suspect > 0 {
-        format!("; {suspect} of its chunks lie in damaged S2 chunks")
-    } else {
-        String::new()
-    };
-    Ok(Some(
-        Finding::error(
-            FindingKind::ObjectDigest,
-            format!(
-                "object {:?} of bucket {bucket} (meta seq {meta_seq}, {chunk_text}) does not match its meta message: {}{suspect_text}; fetching it fails with a digest mismatch",
-                meta.name,
-                problems.join("; ")
-            ),
-        )
-        .seq(chunk_seqs.first().map_or(meta_seq, |range| range.0)),
-    ))
-}
-
 fn header_findings(
     backup: &Backup,
     cancel: Option<&AtomicBool>,
@@ -609,18 +404,7 @@ mod tests {
     }
 
     #[test]
-    fn digests_and_headers() {
-        let zero = [0u8; 32];
-        let padded = format!(
-            "SHA-256={}",
-            base64::engine::general_purpose::URL_SAFE.encode(zero)
-        );
-        assert_eq!(parse_digest(&padded), Some(zero.to_vec()));
-        assert_eq!(
-            parse_digest(&padded.trim_end_matches('=').replace("SHA", "sha")),
-            Some(zero.to_vec())
-        );
-        assert_eq!(parse_digest("MD5=abc"), None);
+    fn header_blocks() {
         assert_eq!(header_problem(b"NATS/1.0\r\nA: b\r\n\r\n"), None);
         assert!(header_problem(b"NATS/1.0\r\nbroken\r\n\r\n").is_some());
         assert!(header_problem(b"HTTP/1.1\r\n\r\n").is_some());

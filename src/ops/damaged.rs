@@ -147,6 +147,13 @@ impl<'a> Evidence<'a> {
                 super::wording::changed_chunk_text(chunk, *block)
             ));
         }
+        if let Some(object) = backup
+            .object_suspects
+            .iter()
+            .find(|object| object.chunk_seqs.binary_search(&message.seq).is_ok())
+        {
+            reasons.push(super::wording::object_suspect_text(object, true));
+        }
         if reasons.is_empty() {
             reasons.push("its bytes touch damaged or lost bytes of the archive".into());
         }

@@ -76,11 +76,19 @@ pub fn accounting(backup: &Backup) -> Accounting {
     let mut by_chunk: Vec<Vec<u64>> = vec![Vec::new(); bad_chunks.len()];
     let mut elsewhere: Vec<usize> = Vec::new();
     let mut suspect_rows = 0u64;
+    let in_objects: std::collections::HashSet<u64> = backup
+        .object_suspects
+        .iter()
+        .flat_map(|object| object.chunk_seqs.iter().copied())
+        .collect();
     for row in 0..backup.messages.len() {
         if backup.messages.flags(row) & flags::UNTRUSTED == 0 {
             continue;
         }
         suspect_rows += 1;
+        if in_objects.contains(&backup.messages.seq[row]) {
+            continue;
+        }
         let (start, end) = (backup.messages.offset(row), backup.messages.end(row));
         let first = bad_chunks.partition_point(|chunk| chunk.decompressed_end() <= start);
         match bad_chunks.get(first) {
@@ -97,6 +105,11 @@ pub fn accounting(backup: &Backup) -> Accounting {
         )
     });
     suspect.extend(suspect_elsewhere(backup, elsewhere));
+    suspect.extend(backup.object_suspects.iter().map(|object| Suspect {
+        count: object.chunk_seqs.len() as u64,
+        seqs: to_ranges(object.chunk_seqs.iter().copied()),
+        why: super::wording::object_suspect_text(object, false),
+    }));
     Accounting {
         intact: (backup.messages.len() as u64).saturating_sub(suspect_rows),
         damaged: backup.damaged_seqs.clone(),
@@ -405,6 +418,16 @@ fn salvage_line(backup: &Backup, salvage: Option<&SalvagePlan>) -> String {
     }
 }
 
+/// The restore line after an object finding: the stream restores apart from it,
+/// or fails for other reasons.
+fn restore_besides(fails: bool, restore_text: &str) -> String {
+    if fails {
+        format!("Apart from this: {restore_text}.")
+    } else {
+        format!("The stream itself restores ({restore_text}).")
+    }
+}
+
 /// The impact line and next step of one finding.
 pub fn explain(
     backup: &Backup,
@@ -491,9 +514,17 @@ pub fn explain(
             },
             "No action of its own; compare with STREAM.INFO on the server if it still exists.".into(),
         ),
-        FindingKind::ObjectDigest | FindingKind::ObjectMeta => (
-            format!("The object store returns wrong or no content for this object{subject}; a get() fails with a digest mismatch. The stream itself restores ({restore_text})."),
+        FindingKind::ObjectDigest => (
+            format!("A get() of this object{subject} fails with a digest mismatch: its chunks here do not add up to what its meta message records. {}", restore_besides(fails, &restore_text)),
             "Upload the object again from its source after the restore, or delete it.".into(),
+        ),
+        FindingKind::ObjectMeta if finding.severity == Severity::Error => (
+            format!("The object this meta message describes cannot be fetched: its name, size and digest are unreadable. {}", restore_besides(fails, &restore_text)),
+            "Upload the object again from its source after the restore, or delete it.".into(),
+        ),
+        FindingKind::ObjectMeta => (
+            "No get() returns these chunks: they take space in the bucket and nothing else.".into(),
+            "Nothing to do before a restore; purge their subject afterwards to reclaim the space.".into(),
         ),
         FindingKind::KvHistory | FindingKind::KvKey => (
             format!("The KV bucket's history in this backup does not follow its own rules{subject}; readers may see revisions the server would have removed."),

@@ -69,6 +69,17 @@ pub fn changed_chunk_text(chunk: &crate::format::s2::ChunkRecord, block: u32) ->
     )
 }
 
+/// Why the chunks of an object whose SHA-256 disagrees are suspect (`one`: said
+/// of one chunk, else of the group).
+pub fn object_suspect_text(object: &crate::model::ObjectSuspect, one: bool) -> String {
+    format!(
+        "{} the chunks of object {:?} (meta seq {}), whose SHA-256 differs from its meta message although their count and size agree: one of them holds changed bytes nothing else shows",
+        if one { "it is one of" } else { "they are" },
+        object.name,
+        object.meta_seq
+    )
+}
+
 /// Deletions that may come back without a name (v1: tombstones and index.db lost),
 /// as the dialogs, the pre-flight and the report say it.
 pub fn unnamed_deletes_text(unnamed: &crate::model::UnnamedDeletes) -> String {

@@ -13,6 +13,7 @@
 pub mod budget;
 pub mod chunk_lengths;
 mod consumers;
+mod objects;
 mod reconcile;
 mod v1;
 mod v1_blocks;
@@ -127,6 +128,15 @@ pub fn open_backup(path: &Path, control: &mut ScanControl) -> Result<Backup, Ope
         }
         return Err(OpenError::Unreadable(message, Box::new(backup)));
     }
+    // After the scan: reassembling objects reads the chunk messages back.
+    objects::check_objects(&mut backup, control.cancel);
+    if control
+        .cancel
+        .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed))
+    {
+        return Err(OpenError::Cancelled);
+    }
+    backup.findings.seal();
     Ok(backup)
 }
 
