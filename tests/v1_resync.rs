@@ -537,3 +537,54 @@ fn a_consumer_with_a_damaged_meta_inf_is_left_out_by_name() {
         report["salvage"]
     );
 }
+
+/// From the KV and object-store shapes of the matrix: a block that ends exactly
+/// where an S2 chunk starts, and that chunk does not decode. The block is whole; only its
+/// tar padding, the next block's header and the first bytes of that block are
+/// lost. The whole block used to be filed as "cut short" with nothing left to
+/// search, so the next block's surviving records were never searched and all
+/// were lost.
+#[test]
+fn a_failed_chunk_starting_where_a_block_ends_loses_only_that_chunk() {
+    let (data, _) = decompressed(&common::fixture("v1/compressed"));
+    let first_data = common::s2::tar_member_data(&data, "msgs/1.blk");
+    let size_field = &data[first_data - 512 + 124..first_data - 512 + 136];
+    let size_text = std::str::from_utf8(size_field).expect("octal size");
+    let size = usize::from_str_radix(size_text.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+        .expect("size");
+    let block_end = first_data + size;
+    assert_ne!(block_end % 512, 0, "the block needs padding for this test");
+    // Chunks of 64 KiB up to the block's end, then from it: the first of those fails.
+    let chunk = 64 << 10;
+    let mut file = vec![0xff, 6, 0, 0];
+    file.extend_from_slice(b"S2sTwO");
+    let mut damaged_range = (0, 0);
+    for (part_start, part) in [(0, &data[..block_end]), (block_end, &data[block_end..])] {
+        for (index, piece) in part.chunks(chunk).enumerate() {
+            let start = part_start + index * chunk;
+            let crc = masked_crc(piece);
+            let mut body = piece.to_vec();
+            // Garbage as a compressed chunk: it does not decode, so its bytes are lost.
+            let mut chunk_type = 0x01;
+            if start == block_end {
+                body = garbage(piece.len() / 2, 0x5eed);
+                chunk_type = 0x00;
+                damaged_range = (start, start + piece.len());
+            }
+            let len = body.len() + 4;
+            file.extend_from_slice(&[chunk_type, len as u8, (len >> 8) as u8, (len >> 16) as u8]);
+            file.extend_from_slice(&crc.to_le_bytes());
+            file.extend_from_slice(&body);
+        }
+    }
+    let kept = salvage_keeps_everything_outside("block-end", &file, damaged_range);
+    println!("block-end: {kept} messages outside the damage kept");
+    // The zero padding before the next header is no malformed record.
+    let findings = verify_findings(&common::fixture("v1/compressed"), &file);
+    assert!(
+        findings
+            .iter()
+            .all(|finding| finding["kind"] != "block_record"),
+        "{findings:#?}"
+    );
+}

@@ -182,8 +182,22 @@ impl MemberLoop {
         }
         let read = self.tar.read_data(stream, header.size, &mut self.data);
         scan.note_bad_chunks(&stream.chunks.chunks);
-        if let Err(error) = read {
-            return self.cut_member(stream, backup, scan, &name, &header, error);
+        match read {
+            // Every byte is there and only its padding was lost: the member is whole,
+            // and the gap lies between members (the next header may be in it).
+            Err(error @ TarError::Discontinuity { .. })
+                if self.data.len() as u64 == header.size =>
+            {
+                let data = std::mem::take(&mut self.data);
+                let step = self.store_member(backup, scan, &name, &header, &data, false);
+                self.data = data;
+                if matches!(step, Step::Stop) {
+                    return step;
+                }
+                return self.recover(stream, backup, scan, error).into();
+            }
+            Err(error) => return self.cut_member(stream, backup, scan, &name, &header, error),
+            Ok(_) => {}
         }
         let data = std::mem::take(&mut self.data);
         let step = self.store_member(backup, scan, &name, &header, &data, false);
@@ -230,6 +244,7 @@ impl MemberLoop {
             data_offset: header.data_offset,
             key: &key,
             cut_short: false,
+            padded: false,
         };
         // The gap below is reported on its own; the unreadable tail is part of it.
         let tail_start = scan_block(backup, scan, &block).unwrap_or(self.data.len());
@@ -239,11 +254,17 @@ impl MemberLoop {
         // Bytes went missing inside the block: what follows the gap, up to the
         // next tar header, still holds records whose checksums can be verified.
         let mut rest = Vec::new();
-        let rest_offset = stream.pos();
         let max_keep = (header.size as usize).saturating_sub(self.data.len());
-        // Bytes before a discontinuity are not contiguous with what follows: no look-back.
-        let (found, _) = self.tar.resync_collecting(stream, &mut rest, max_keep, 0);
+        // Bytes before a discontinuity are not contiguous with what follows: no
+        // look-back. Kept beyond this block's declared rest too: the gap may have
+        // taken this block's end and the next one's header with it.
+        let (found, rest_offset) =
+            self.tar
+                .resync_collecting(stream, &mut rest, max_keep.max(MAX_BLOCK_TAIL), 0);
         scan.note_bad_chunks(&stream.chunks.chunks);
+        let beyond = rest.len() > max_keep;
+        let orphan = beyond.then(|| rest.clone());
+        rest.truncate(max_keep);
         let before = backup.messages.len();
         // The unreadable end of the part before the gap goes in front: a record that
         // spans the gap verifies when no bytes were lost after all (only garbage
@@ -253,10 +274,19 @@ impl MemberLoop {
         let rest_block = Block {
             data: &joined,
             data_offset: rest_offset - (joined.len() - rest.len()) as u64,
+            padded: true,
             ..block
         };
         scan_block_rest(backup, scan, &rest_block);
         let recovered = backup.messages.len() - before;
+        // Searched with the next block's key once the next header names it.
+        if let Some(bytes) = orphan.filter(|bytes| bytes.len() >= filestore::EMPTY_RECORD_LEN) {
+            self.orphan = Some(Orphan {
+                offset: rest_offset,
+                bytes,
+                tried: Some(block_index),
+            });
+        }
         let message = match found {
             Some(next) => format!(
                 "bytes of {name} are missing from decompressed offset {offset}; {recovered} message(s) after the gap recovered by their checksums; resynchronised at the tar header at {next}"
@@ -440,6 +470,7 @@ impl MemberLoop {
                     data_offset: orphan.0,
                     key: &key,
                     cut_short: false,
+                    padded: true,
                 };
                 let before = backup.messages.len();
                 let known = scan.blocks.get(&index).copied();
@@ -496,6 +527,8 @@ impl MemberLoop {
             data_offset: tail.offset,
             key: &key,
             cut_short: false,
+            // Without the block's known size the bytes run up to the next header.
+            padded: tail.end.is_none(),
         };
         let before = backup.messages.len();
         scan_block_rest(backup, scan, &block);
@@ -539,6 +572,7 @@ impl MemberLoop {
                 key: &key,
                 // Only a member found inside another's bytes holds less than its size here.
                 cut_short: (data.len() as u64) < header.size,
+                padded: false,
             };
             // Kept until the next header reads well: if it does not, the block may go on
             // past its declared size (bytes inserted upstream), from its unreadable tail

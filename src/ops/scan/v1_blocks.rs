@@ -23,6 +23,9 @@ pub(super) struct Block<'a> {
     /// declared bytes, whose rest is read later): a record running past them is
     /// not reported as malformed.
     pub cut_short: bool,
+    /// The bytes run up to a tar header with no member of their own (skipped by a
+    /// resync): they may end in the lost member's zero padding, which is no record.
+    pub padded: bool,
 }
 
 /// Record checksums of block N are keyed by "STREAM-N", with the stream name of
@@ -92,7 +95,11 @@ pub(super) fn scan_block(backup: &mut Backup, scan: &mut Scan, block: &Block) ->
         .last()
         .filter(|gap| gap.resumed_at.is_none())
         .map(|gap| gap.bad_at);
-    if block.cut_short && tail.is_some() {
+    let padding = |at: usize| {
+        let rest = data.get(at..).unwrap_or_default();
+        rest.len() < 512 && rest.iter().all(|&byte| byte == 0)
+    };
+    if tail.is_some_and(|at| block.cut_short || (block.padded && padding(at))) {
         gaps.pop();
     }
     let damaged = visitor.damaged;

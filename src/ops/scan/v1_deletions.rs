@@ -24,6 +24,8 @@ pub(super) struct MaybeDeleted {
     pub(super) by_index: Vec<u64>,
     /// Without index.db: the stream's message limits would have removed them.
     pub(super) by_limits: Vec<u64>,
+    /// Without index.db: a later message on their subject rolled it up.
+    pub(super) by_rollup: Vec<u64>,
     /// Below the first sequence backup.json records.
     pub(super) below_first: Vec<u64>,
 }
@@ -35,6 +37,7 @@ impl MaybeDeleted {
             .by_index
             .iter()
             .chain(&self.by_limits)
+            .chain(&self.by_rollup)
             .chain(&self.below_first)
             .copied()
             .collect();
@@ -90,11 +93,15 @@ pub(super) fn maybe_deleted(
                 ..MaybeDeleted::default()
             }
         }
-        None => MaybeDeleted {
-            by_limits: trimmed_by_limits(backup, live.collect()),
-            below_first,
-            ..MaybeDeleted::default()
-        },
+        None => {
+            let live: Vec<usize> = live.collect();
+            MaybeDeleted {
+                by_limits: trimmed_by_limits(backup, live.clone()),
+                by_rollup: rolled_up(backup, live),
+                below_first,
+                ..MaybeDeleted::default()
+            }
+        }
     }
 }
 
@@ -282,6 +289,27 @@ fn trimmed_by_limits(backup: &Backup, mut rows: Vec<usize>) -> Vec<u64> {
     out
 }
 
+/// Of the live rows, those older than a message with a `Nats-Rollup` header on
+/// their subject (a KV purge is one): the rollup removed them, and only index.db
+/// recorded it. Taken as a subject rollup: an `all` rollup removes more, which the
+/// unnamed count bounds.
+fn rolled_up(backup: &Backup, mut rows: Vec<usize>) -> Vec<u64> {
+    use crate::format::headers::flags;
+    // Newest first.
+    rows.sort_unstable_by_key(|&row| std::cmp::Reverse(backup.messages.seq[row]));
+    let mut rolled: crate::util::fxhash::FxHashSet<u32> = Default::default();
+    let mut out = Vec::new();
+    for row in rows {
+        let subject = backup.messages.subject_id[row];
+        if rolled.contains(&subject) {
+            out.push(backup.messages.seq[row]);
+        } else if backup.messages.flags(row) & flags::ROLLUP != 0 {
+            rolled.insert(subject);
+        }
+    }
+    out
+}
+
 /// Records the sequences that may have been deleted and the finding naming them,
 /// with what says so for each group.
 pub(super) fn report_maybe_deleted(backup: &mut Backup, found: &MaybeDeleted) {
@@ -307,6 +335,12 @@ pub(super) fn report_maybe_deleted(backup: &mut Backup, found: &MaybeDeleted) {
             group(found.by_limits.len() as u64)
         ));
     }
+    if !found.by_rollup.is_empty() {
+        why.push(format!(
+            "{} come before a later message on their subject with a Nats-Rollup header (as a KV purge writes), which removed them; only the lost index.db recorded that",
+            group(found.by_rollup.len() as u64)
+        ));
+    }
     if !found.below_first.is_empty() {
         why.push(format!(
             "{} lie below the first sequence backup.json records ({declared_first}): deleted before the backup was taken, and no record of their deletion is left",
@@ -327,4 +361,46 @@ pub(super) fn report_maybe_deleted(backup: &mut Backup, found: &MaybeDeleted) {
         .seq(first),
     );
     backup.maybe_deleted = seqs;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::headers::flags;
+
+    fn backup_of(rows: &[(u64, &str, u16)]) -> Backup {
+        let mut backup = Backup::empty(crate::model::BackupSource::default());
+        for &(seq, subject, row_flags) in rows {
+            let subject_id = backup.subjects.intern(subject.as_bytes());
+            backup.messages.push(crate::model::MessageRow {
+                seq,
+                ts_ns: seq as i64,
+                subject_id,
+                hdr_len: 0,
+                data_len: 1,
+                offset: seq * 100,
+                flags: row_flags,
+            });
+        }
+        backup
+    }
+
+    /// A KV purge (a rollup of its subject) removed every older revision of the
+    /// key; only index.db recorded that. Other keys and newer revisions stay.
+    #[test]
+    fn revisions_before_a_rollup_of_their_subject_are_named() {
+        let purge = flags::KV_PURGE | flags::ROLLUP;
+        let backup = backup_of(&[
+            (1, "$KV.b.a", 0),
+            (2, "$KV.b.x", 0),
+            (3, "$KV.b.a", 0),
+            (4, "$KV.b.a", purge),
+            (5, "$KV.b.a", 0),
+            (6, "$KV.b.x", flags::KV_DELETE),
+        ]);
+        let rows = (0..backup.messages.len()).collect();
+        let mut named = rolled_up(&backup, rows);
+        named.sort_unstable();
+        assert_eq!(named, vec![1, 3]);
+    }
 }
