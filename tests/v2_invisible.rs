@@ -304,3 +304,50 @@ fn an_out_of_order_entry_running_past_the_end_does_not_lose_what_follows() {
         "{findings}"
     );
 }
+
+/// From the KV shape of the matrix: damage in the last entries makes a header
+/// declare a name longer than what is left, but the archive still ends with its
+/// end-of-backup sentinel. That is damaged bytes, not a cut archive: the scan
+/// resynchronises and keeps the last message (it used to stop there and call the
+/// rest lost). Here two bytes (a name length of 16,383) are inserted before the
+/// last message's entry.
+#[test]
+fn a_header_running_past_the_end_before_the_sentinel_is_damage_not_truncation() {
+    let archive = Archive::load("v2/orders");
+    let (data, original, seqs) = (&archive.data, &archive.original, &archive.seqs);
+    let (second_last, last) = (seqs[seqs.len() - 2], seqs[seqs.len() - 1]);
+    let entry_start = original[&second_last].2;
+    assert!(
+        data[entry_start..].ends_with(&[0; 5]) && data.len() - entry_start < 16_383,
+        "the last entry, then the sentinel"
+    );
+    let mut damaged = data[..entry_start].to_vec();
+    damaged.extend_from_slice(&[0xff, 0x7f]);
+    damaged.extend_from_slice(&data[entry_start..]);
+    let scratch = common::TempDir::new("jsbackup-v2-past-end");
+    let (_, kept, report) = salvage(
+        scratch.path(),
+        &archive.source,
+        &common::s2::uncompressed(&damaged),
+    );
+    for (seq, (content, _, _)) in &kept {
+        assert_eq!(
+            Some(content),
+            original.get(seq).map(|(content, _, _)| content),
+            "seq {seq} salvaged with other bytes"
+        );
+    }
+    assert!(kept.contains_key(&last), "the last message is kept");
+    let missed: Vec<u64> = seqs
+        .iter()
+        .copied()
+        .filter(|&seq| seq != second_last && !kept.contains_key(&seq))
+        .collect();
+    assert!(missed.is_empty(), "not kept: {missed:?}");
+    let findings = report["findings"].to_string();
+    assert!(
+        findings.contains("yet the archive ends with an end-of-backup sentinel")
+            && !findings.contains("entry_truncated"),
+        "{findings}"
+    );
+}

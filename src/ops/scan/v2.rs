@@ -184,6 +184,17 @@ impl EntryLoop {
                 Step::Stop
             }
             EntryError::TruncatedHeader { offset } => {
+                self.rewind_before(stream, offset);
+                if ends_in_sentinel(stream) {
+                    let finding = Finding::error(
+                        FindingKind::EntryHeader,
+                        format!("the entry header after sequence {previous_seq} runs past the end of the archive, yet the archive ends with an end-of-backup sentinel: damaged bytes, not a truncation"),
+                    )
+                    .seq(previous_seq.saturating_add(1))
+                    .offset(offset);
+                    self.hold_boundary(stream, offset);
+                    return self.report_and_resync(stream, backup, finding);
+                }
                 backup.findings.push(
                     Finding::error(
                         FindingKind::EntryTruncated,
@@ -711,5 +722,19 @@ impl EntryLoop {
                 Step::Stop
             }
         }
+    }
+}
+
+/// The stream is at its end, and its last bytes (after the cursor) are an
+/// end-of-backup sentinel with entry bytes before it: an entry that runs past the
+/// end there is damaged, not cut. (A cut archive ends so only by chance; the
+/// resync then finds no entry, and the loss is reported.)
+fn ends_in_sentinel<S: ChunkSource>(stream: &mut DecodedStream<S>) -> bool {
+    const SENTINEL: [u8; 5] = [0; 5];
+    let held = stream.buffered().len();
+    // Nothing beyond what is held: the held bytes run to the end.
+    matches!(stream.fill(held + 1), Err(StreamStop::End)) && {
+        let rest = stream.buffered();
+        rest.len() > SENTINEL.len() && rest.ends_with(&SENTINEL)
     }
 }
