@@ -98,13 +98,14 @@ pub fn verify(args: &VerifyArgs) -> Result<u8> {
         let suspect: u64 = accounting.suspect.iter().map(|s| s.count).sum();
         let lost: u64 = accounting.lost.iter().map(|(from, to)| to - from + 1).sum();
         outln!(
-            "{}: {} messages intact, {} suspect, {} damaged, {} sequence{} lost; {errors} errors",
+            "{}: {} messages intact, {} suspect, {} damaged, {} sequence{} lost; {errors} error{}",
             args.path.display(),
             group(accounting.intact),
             group(suspect),
             group(accounting.damaged.len() as u64),
             group(lost),
-            if lost == 1 { "" } else { "s" }
+            if lost == 1 { "" } else { "s" },
+            if errors == 1 { "" } else { "s" }
         )?;
         for prediction in &result.restore {
             outln!(

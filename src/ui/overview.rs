@@ -132,10 +132,15 @@ fn identity_ui(ui: &mut Ui, backup: &Backup) {
         widgets::mono(
             ui,
             format!(
-                "{} in {} S2 chunks, {} entries",
+                "{} in {} S2 chunks, {} entr{}",
                 widgets::bytes(backup.decompressed_bytes),
                 backup.chunks.len(),
-                backup.entries.len()
+                backup.entries.len(),
+                if backup.entries.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                }
             ),
         );
         ui.end_row();

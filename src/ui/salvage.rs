@@ -31,6 +31,34 @@ pub struct SalvagePreflight {
 /// A data file in which no byte decodes (cut inside its first S2 chunk, say).
 const NOTHING_DECODES: &str = "nothing in the file can be decoded, so there is nothing to salvage: get the backup again (an incomplete copy or download?)";
 
+/// What makes this backup's `suspect` messages suspect, in a few words.
+fn suspect_causes(backup: &Backup, suspect: u64) -> String {
+    let by_objects: u64 = backup
+        .object_suspects
+        .iter()
+        .map(|object| object.chunk_seqs.len() as u64)
+        .sum();
+    let mut causes = Vec::new();
+    if suspect > by_objects {
+        let failed = backup
+            .chunks
+            .iter()
+            .any(|chunk| chunk.status != crate::format::s2::ChunkStatus::Ok);
+        causes.push(if failed {
+            "in a chunk that failed its CRC, or next to damage"
+        } else {
+            "next to damage"
+        });
+        if !backup.changed_chunks.is_empty() {
+            causes.push("before a gap in a chunk whose length changed");
+        }
+    }
+    if by_objects > 0 {
+        causes.push("chunks of an object whose SHA-256 differs");
+    }
+    causes.join("; ")
+}
+
 pub fn damage_summary(backup: &Backup) -> String {
     if backup.format.is_none() {
         return NOTHING_DECODES.to_string();
@@ -45,8 +73,9 @@ pub fn damage_summary(backup: &Backup) -> String {
     )];
     if unverified > 0 {
         parts.push(format!(
-            "{} suspect (bytes nothing proves: in a chunk that failed its CRC, or next to damage)",
-            widgets::count(unverified)
+            "{} suspect (bytes nothing proves: {})",
+            widgets::count(unverified),
+            suspect_causes(backup, unverified)
         ));
     }
     if !backup.damaged_seqs.is_empty() {

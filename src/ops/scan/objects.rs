@@ -109,7 +109,7 @@ pub fn check_objects(backup: &mut Backup, cancel: Option<&AtomicBool>) {
         }
     };
     let mut findings = Vec::new();
-    let mut claimed: Vec<String> = Vec::new();
+    let mut claimed: std::collections::HashSet<String> = Default::default();
     for meta_row in metas {
         if cancel.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
             return;
@@ -132,14 +132,16 @@ pub fn check_objects(backup: &mut Backup, cancel: Option<&AtomicBool>) {
                 continue;
             }
         };
-        claimed.push(meta.nuid.clone());
-        if meta.deleted || meta.link {
+        // Each chunk set is checked once, by the first meta message naming it (a
+        // bucket's rollups leave one; a damaged or crafted archive may hold many,
+        // and the work must stay linear in the archive).
+        if !claimed.insert(meta.nuid.clone()) || meta.deleted || meta.link {
             continue;
         }
-        let rows = chunks.get(&meta.nuid).cloned().unwrap_or_default();
-        let result = reassemble(backup, &mut reader, &meta, &rows);
+        let rows: &[usize] = chunks.get(&meta.nuid).map_or(&[], Vec::as_slice);
+        let result = compare(&meta, &assemble(backup, &mut reader, rows));
         if result.problems.is_empty() {
-            prove_chunks(backup, &rows);
+            prove_chunks(backup, rows);
             continue;
         }
         let untrusted = rows
@@ -152,7 +154,7 @@ pub fn check_objects(backup: &mut Backup, cancel: Option<&AtomicBool>) {
             consequence = format!("; {untrusted} of its chunks lie in or next to damaged bytes");
         } else if result.digest_only && backup.format == Some(ArchiveFormat::V2) {
             // Nothing else shows which chunk changed: none of them is proven.
-            for &row in &rows {
+            for &row in rows {
                 backup.messages.set_flags(row, flags::SUSPECT);
             }
             backup.object_suspects.push(ObjectSuspect {
@@ -172,7 +174,7 @@ pub fn check_objects(backup: &mut Backup, cancel: Option<&AtomicBool>) {
             &consequence,
         ));
     }
-    for (nuid, rows) in chunks.iter().filter(|(nuid, _)| !claimed.contains(nuid)) {
+    for (nuid, rows) in chunks.iter().filter(|(nuid, _)| !claimed.contains(*nuid)) {
         let seqs = to_ranges(rows.iter().map(|&row| backup.messages.seq[row]));
         findings.push(
             Finding::warning(
@@ -223,16 +225,17 @@ fn object_finding(
     .seq(chunk_seqs.first().map_or(meta_seq, |range| range.0))
 }
 
-/// Reassembles one object and compares it with its meta message.
-fn reassemble(
-    backup: &Backup,
-    reader: &mut MessageReader,
-    meta: &ObjectMeta,
-    rows: &[usize],
-) -> Reassembled {
+/// One chunk set read back: its size, chunk count and SHA-256, or why it could
+/// not be read.
+struct Assembled {
+    size: u64,
+    chunks: u64,
+    digest: Result<[u8; 32], String>,
+}
+
+fn assemble(backup: &Backup, reader: &mut MessageReader, rows: &[usize]) -> Assembled {
     let mut hasher = Sha256::new();
     let mut size = 0u64;
-    let mut problems = Vec::new();
     for &row in rows {
         match reader.read_row(backup, row) {
             Ok(bytes) => {
@@ -240,24 +243,44 @@ fn reassemble(
                 hasher.update(&bytes.data);
             }
             Err(error) => {
-                problems.push(format!("a chunk cannot be read ({error})"));
-                return Reassembled {
-                    problems,
-                    digest_only: false,
-                };
+                return Assembled {
+                    size,
+                    chunks: rows.len() as u64,
+                    digest: Err(format!("a chunk cannot be read ({error})")),
+                }
             }
         }
     }
-    let computed = hasher.finalize();
-    if rows.len() as u64 != meta.chunks {
+    Assembled {
+        size,
+        chunks: rows.len() as u64,
+        digest: Ok(hasher.finalize().into()),
+    }
+}
+
+/// Compares a chunk set with the meta message that names it.
+fn compare(meta: &ObjectMeta, whole: &Assembled) -> Reassembled {
+    let computed = match &whole.digest {
+        Ok(digest) => digest,
+        Err(reason) => {
+            return Reassembled {
+                problems: vec![reason.clone()],
+                digest_only: false,
+            }
+        }
+    };
+    let mut problems = Vec::new();
+    if whole.chunks != meta.chunks {
         problems.push(format!(
             "{} chunks present, {} declared",
-            rows.len(),
-            meta.chunks
+            whole.chunks, meta.chunks
         ));
     }
-    if size != meta.size {
-        problems.push(format!("{size} bytes reassembled, {} declared", meta.size));
+    if whole.size != meta.size {
+        problems.push(format!(
+            "{} bytes reassembled, {} declared",
+            whole.size, meta.size
+        ));
     }
     let shape_agrees = problems.is_empty();
     let digest_differs = match parse_digest(&meta.digest) {
