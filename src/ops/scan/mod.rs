@@ -44,6 +44,9 @@ pub struct ScanProgress {
     pub file_bytes_total: u64,
     pub messages: u64,
     pub decompressed_bytes: u64,
+    /// After the scan: object-store chunks read back for their digests; the byte
+    /// counts are then of those chunks' data.
+    pub checking_objects: bool,
 }
 
 /// Receives progress and the model built so far.
@@ -129,7 +132,7 @@ pub fn open_backup(path: &Path, control: &mut ScanControl) -> Result<Backup, Ope
         return Err(OpenError::Unreadable(message, Box::new(backup)));
     }
     // After the scan: reassembling objects reads the chunk messages back.
-    objects::check_objects(&mut backup, control.cancel);
+    objects::check_objects(&mut backup, control);
     if control
         .cancel
         .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed))
@@ -414,6 +417,7 @@ pub(super) fn report_progress<S: ChunkSource>(
                 file_bytes_total: backup.source.data_file_bytes,
                 messages,
                 decompressed_bytes: stream.pos(),
+                checking_objects: false,
             },
             backup,
         );

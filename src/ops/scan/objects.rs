@@ -18,7 +18,7 @@ use crate::ops::wording::ranges_text;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 /// The fields of an object's meta message that the check uses.
 #[derive(Debug, Default)]
@@ -73,6 +73,9 @@ fn parse_digest(digest: &str) -> Option<Vec<u8>> {
         .filter(|bytes| bytes.len() == 32)
 }
 
+/// Chunk bytes read between progress reports.
+const PROGRESS_EVERY: u64 = 64 << 20;
+
 /// What reassembling one object showed.
 struct Reassembled {
     /// Disagreements with the meta message; empty when the object is whole.
@@ -82,7 +85,7 @@ struct Reassembled {
 }
 
 /// Checks every object of an object-store stream; see the module comment.
-pub fn check_objects(backup: &mut Backup, cancel: Option<&AtomicBool>) {
+pub fn check_objects(backup: &mut Backup, control: &mut super::ScanControl) {
     let Some(bucket) = backup.stream_name.strip_prefix("OBJ_").map(str::to_string) else {
         return;
     };
@@ -108,11 +111,33 @@ pub fn check_objects(backup: &mut Backup, cancel: Option<&AtomicBool>) {
             return;
         }
     };
+    let total: u64 = chunks
+        .values()
+        .flatten()
+        .map(|&row| u64::from(backup.messages.data_len[row]))
+        .sum();
+    let mut progress = super::ScanProgress {
+        file_bytes_total: total,
+        messages: backup.messages.len() as u64,
+        decompressed_bytes: backup.decompressed_bytes,
+        checking_objects: true,
+        ..super::ScanProgress::default()
+    };
+    let mut reported_at = 0u64;
     let mut findings = Vec::new();
     let mut claimed: std::collections::HashSet<String> = Default::default();
     for meta_row in metas {
-        if cancel.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+        if control
+            .cancel
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+        {
             return;
+        }
+        if progress.file_bytes_done >= reported_at {
+            reported_at = progress.file_bytes_done + PROGRESS_EVERY;
+            if let Some(callback) = control.on_progress.as_mut() {
+                callback(&progress, backup);
+            }
         }
         let meta_seq = backup.messages.seq[meta_row];
         let meta = match reader
@@ -139,6 +164,10 @@ pub fn check_objects(backup: &mut Backup, cancel: Option<&AtomicBool>) {
             continue;
         }
         let rows: &[usize] = chunks.get(&meta.nuid).map_or(&[], Vec::as_slice);
+        progress.file_bytes_done += rows
+            .iter()
+            .map(|&row| u64::from(backup.messages.data_len[row]))
+            .sum::<u64>();
         let result = compare(&meta, &assemble(backup, &mut reader, rows));
         if result.problems.is_empty() {
             prove_chunks(backup, rows);

@@ -131,7 +131,11 @@ impl App {
                     } else {
                         0.0
                     };
-                    ui.label(format!("Indexing {}", document.title));
+                    ui.label(if progress.checking_objects {
+                        format!("Checking the objects of {}", document.title)
+                    } else {
+                        format!("Indexing {}", document.title)
+                    });
                     ui.add(
                         egui::ProgressBar::new(fraction)
                             .desired_width(180.0)
