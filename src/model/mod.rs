@@ -178,6 +178,26 @@ impl Backup {
         })
     }
 
+    /// A backup of no file holding one row per (seq, subject, flags): one data
+    /// byte each, time = seq, for unit tests of rules over the rows.
+    #[cfg(test)]
+    pub(crate) fn for_tests_with_rows(rows: &[(u64, &str, u16)]) -> Self {
+        let mut backup = Self::for_tests();
+        for &(seq, subject, row_flags) in rows {
+            let subject_id = backup.subjects.intern(subject.as_bytes());
+            backup.messages.push(MessageRow {
+                seq,
+                ts_ns: seq as i64,
+                subject_id,
+                hdr_len: 0,
+                data_len: 1,
+                offset: seq * 100,
+                flags: row_flags,
+            });
+        }
+        backup
+    }
+
     pub fn empty(source: BackupSource) -> Self {
         Self {
             source,

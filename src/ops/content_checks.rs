@@ -321,23 +321,11 @@ mod tests {
     }
 
     fn kv_backup(history: i64, revisions: &[(u64, &str, u16)]) -> Backup {
-        let mut backup = Backup::empty(crate::model::BackupSource::default());
+        let mut backup = Backup::for_tests_with_rows(revisions);
         backup.stream_name = "KV_cfg".into();
         backup.config = crate::model::StreamConfig::from_json(
             &serde_json::json!({"max_msgs_per_subject": history}),
         );
-        for &(seq, subject, row_flags) in revisions {
-            let subject_id = backup.subjects.intern(subject.as_bytes());
-            backup.messages.push(crate::model::MessageRow {
-                seq,
-                ts_ns: seq as i64,
-                subject_id,
-                hdr_len: 0,
-                data_len: 1,
-                offset: seq * 100,
-                flags: row_flags,
-            });
-        }
         backup
     }
 

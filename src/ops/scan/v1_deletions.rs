@@ -368,29 +368,12 @@ mod tests {
     use super::*;
     use crate::format::headers::flags;
 
-    fn backup_of(rows: &[(u64, &str, u16)]) -> Backup {
-        let mut backup = Backup::empty(crate::model::BackupSource::default());
-        for &(seq, subject, row_flags) in rows {
-            let subject_id = backup.subjects.intern(subject.as_bytes());
-            backup.messages.push(crate::model::MessageRow {
-                seq,
-                ts_ns: seq as i64,
-                subject_id,
-                hdr_len: 0,
-                data_len: 1,
-                offset: seq * 100,
-                flags: row_flags,
-            });
-        }
-        backup
-    }
-
     /// A KV purge (a rollup of its subject) removed every older revision of the
     /// key; only index.db recorded that. Other keys and newer revisions stay.
     #[test]
     fn revisions_before_a_rollup_of_their_subject_are_named() {
         let purge = flags::KV_PURGE | flags::ROLLUP;
-        let backup = backup_of(&[
+        let backup = Backup::for_tests_with_rows(&[
             (1, "$KV.b.a", 0),
             (2, "$KV.b.x", 0),
             (3, "$KV.b.a", 0),
