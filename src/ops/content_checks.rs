@@ -164,13 +164,28 @@ fn kv_findings(backup: &Backup, bucket: &str) -> Vec<Finding> {
         .and_then(|config| config.max_msgs_per_subject)
         .unwrap_or(-1);
     let prefix = format!("$KV.{bucket}.");
-    // Per subject: live revisions (seqs) and the latest purge marker.
+    // Per subject: live revisions (seqs) and the latest purge marker. Revisions
+    // named as maybe deleted (their deletion records lost) are reported as such
+    // and left out here; where deletions that cannot be named may lie, a
+    // revision too many is a warning, not proof of an inconsistent backup.
+    let unnamed = backup
+        .unnamed_deletes
+        .as_ref()
+        .map(|unnamed| unnamed.first_seq..=unnamed.last_seq);
+    let maybe_unnamed = |seqs: &[u64]| {
+        unnamed
+            .as_ref()
+            .is_some_and(|range| seqs.iter().any(|seq| range.contains(seq)))
+    };
     let mut per_subject: BTreeMap<u32, (Vec<u64>, Option<u64>)> = BTreeMap::new();
     for row in 0..backup.messages.len() {
+        let seq = backup.messages.seq[row];
+        if backup.maybe_deleted.binary_search(&seq).is_ok() {
+            continue;
+        }
         let entry = per_subject
             .entry(backup.messages.subject_id[row])
             .or_default();
-        let seq = backup.messages.seq[row];
         entry.0.push(seq);
         if backup.messages.flags(row) & flags::KV_PURGE != 0 {
             entry.1 = Some(seq);
@@ -195,12 +210,23 @@ fn kv_findings(backup: &Backup, bucket: &str) -> Vec<Finding> {
                 .seq(first),
             );
         }
+        let (severity, why): (fn(FindingKind, String) -> Finding, &str) = if maybe_unnamed(&seqs) {
+            (
+                |kind, message| Finding::warning(kind, message),
+                "deletions whose records are lost (see the maybe_deleted finding) may explain it",
+            )
+        } else {
+            (
+                |kind, message| Finding::error(kind, message),
+                "the backup is inconsistent",
+            )
+        };
         if history > 0 && seqs.len() as i64 > history {
             findings.push(
-                Finding::error(
+                severity(
                     FindingKind::KvHistory,
                     format!(
-                        "KV key {key:?} has {} revisions (seqs {}) but the bucket keeps {history} (max_msgs_per_subject): the server would have removed the oldest; the backup is inconsistent",
+                        "KV key {key:?} has {} revisions (seqs {}) but the bucket keeps {history} (max_msgs_per_subject): the server would have removed the oldest; {why}",
                         seqs.len(),
                         ranges_text(&to_ranges(seqs.iter().copied()))
                     ),
@@ -215,11 +241,16 @@ fn kv_findings(backup: &Backup, bucket: &str) -> Vec<Finding> {
                 .filter(|&seq| seq < purge_seq)
                 .collect();
             if !older.is_empty() {
+                let why = if maybe_unnamed(&older) {
+                    "; deletions whose records are lost (see the maybe_deleted finding) may explain it"
+                } else {
+                    ""
+                };
                 findings.push(
-                    Finding::error(
+                    severity(
                         FindingKind::KvHistory,
                         format!(
-                            "KV key {key:?} was purged at seq {purge_seq} (a rollup of the subject), yet revisions {} before it are still live: the rollup was not applied",
+                            "KV key {key:?} was purged at seq {purge_seq} (a rollup of the subject), yet revisions {} before it are still live: the rollup was not applied{why}",
                             ranges_text(&to_ranges(older.iter().copied()))
                         ),
                     )
@@ -306,6 +337,7 @@ pub fn header_problem(block: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Severity;
 
     #[test]
     fn subjects_and_keys() {
@@ -327,6 +359,35 @@ mod tests {
             &serde_json::json!({"max_msgs_per_subject": history}),
         );
         backup
+    }
+
+    /// Lost deletion records (v1 without index.db) leave revisions the server had
+    /// removed: named ones are reported as maybe deleted, not as an inconsistent
+    /// bucket; where unnamed deletions may lie, the excess is only a warning.
+    #[test]
+    fn kv_history_leaves_revisions_that_may_have_been_deleted_to_that_finding() {
+        let rows = [
+            (1, "$KV.cfg.a", 0),
+            (2, "$KV.cfg.a", 0),
+            (3, "$KV.cfg.a", 0),
+        ];
+        let mut backup = kv_backup(2, &rows);
+        assert_eq!(kv_findings(&backup, "cfg")[0].severity, Severity::Error);
+        backup.maybe_deleted = vec![1];
+        assert!(kv_findings(&backup, "cfg").is_empty());
+        backup.maybe_deleted.clear();
+        backup.unnamed_deletes = Some(crate::model::UnnamedDeletes {
+            candidates: 3,
+            first_seq: 1,
+            last_seq: 3,
+            at_most: 1,
+            declared_deleted: Some(1),
+            shown_deleted: 0,
+        });
+        let findings = kv_findings(&backup, "cfg");
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].severity, Severity::Warning);
+        assert!(findings[0].message.contains("may explain it"));
     }
 
     #[test]
