@@ -177,22 +177,34 @@ pub fn check_objects(backup: &mut Backup, control: &mut super::ScanControl) {
             .iter()
             .filter(|&&row| backup.messages.flags(row) & flags::UNTRUSTED != 0)
             .count();
-        let seqs: Vec<u64> = rows.iter().map(|&row| backup.messages.seq[row]).collect();
-        let mut consequence = String::new();
-        if untrusted > 0 {
-            consequence = format!("; {untrusted} of its chunks lie in or next to damaged bytes");
-        } else if result.digest_only && backup.format == Some(ArchiveFormat::V2) {
-            // Nothing else shows which chunk changed: none of them is proven.
+        let mut seqs: Vec<u64> = rows.iter().map(|&row| backup.messages.seq[row]).collect();
+        seqs.sort_unstable();
+        let mut consequence = if untrusted > 0 {
+            format!("; {untrusted} of its chunks lie in or next to damaged bytes")
+        } else {
+            String::new()
+        };
+        if result.digest_only && backup.format == Some(ArchiveFormat::V2) {
+            // Nothing shows which chunk changed: none of them is proven, also
+            // those beside the ones already suspect for where they lie.
+            let mut newly: Vec<u64> = Vec::new();
             for &row in rows {
-                backup.messages.set_flags(row, flags::SUSPECT);
+                if backup.messages.flags(row) & flags::UNTRUSTED == 0 {
+                    backup.messages.set_flags(row, flags::SUSPECT);
+                    newly.push(backup.messages.seq[row]);
+                }
             }
-            backup.object_suspects.push(ObjectSuspect {
-                name: meta.name.clone(),
-                meta_seq,
-                chunk_seqs: seqs.clone(),
-            });
-            consequence =
-                "; no chunk shows which one changed, so all of them are suspect and a salvage leaves them out".into();
+            newly.sort_unstable();
+            if !newly.is_empty() {
+                backup.object_suspects.push(ObjectSuspect {
+                    name: meta.name.clone(),
+                    meta_seq,
+                    chunk_seqs: newly,
+                });
+            }
+            consequence.push_str(
+                "; no chunk shows which one changed, so all of them are suspect and a salvage leaves them out",
+            );
         }
         findings.push(object_finding(
             &bucket,
