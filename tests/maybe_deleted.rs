@@ -403,12 +403,35 @@ fn salvage_dialog_shows_the_count_and_waits_for_the_choice() {
     );
     let dialog = harness.state().salvage_dialog().expect("dialog");
     assert_eq!(dialog.maybe_deleted, None, "no choice made for the user");
+    // The plan counts them until they are left out; then it keeps exactly the
+    // live messages of expected.json.
+    let (live, deleted, _) = expected_sets("v1/kv");
+    let read = seqs_of(&damaged);
+    let with_them = live.len() + deleted.intersection(&read).count();
+    let keeps = |count: usize| {
+        format!(
+            "Will keep {} of ",
+            jsbackup::ops::wording::group(count as u64)
+        )
+    };
+    assert!(
+        harness.query_by_label_contains(&keeps(with_them)).is_some(),
+        "before the choice: {}",
+        keeps(with_them)
+    );
     harness.get_by_label("leave out (as deleted)").click();
     harness.step();
     let dialog = harness.state().salvage_dialog().expect("dialog");
     assert_eq!(
         dialog.maybe_deleted,
         Some(jsbackup::ops::export::MaybeDeletedChoice::Drop)
+    );
+    assert!(
+        harness
+            .query_by_label_contains(&keeps(live.len()))
+            .is_some(),
+        "after leaving them out: {}",
+        keeps(live.len())
     );
 }
 

@@ -25,11 +25,25 @@ pub struct SalvagePreflight {
     pub plan: Option<SalvagePlan>,
     pub out: PathBuf,
     pub moved_from: Option<PathBuf>,
+    /// Of the plan's messages, those named as maybe deleted (left out when the
+    /// user chooses so).
+    pub maybe_deleted_kept: u64,
 }
 
 /// "1,673 of 1,674 messages intact; seq 1000 damaged; sequences 312–640 lost".
 /// A data file in which no byte decodes (cut inside its first S2 chunk, say).
 const NOTHING_DECODES: &str = "nothing in the file can be decoded, so there is nothing to salvage: get the backup again (an incomplete copy or download?)";
+
+/// The messages named as maybe deleted that a salvage would otherwise keep (read,
+/// and not damaged or suspect).
+fn kept_maybe_deleted(backup: &Backup) -> u64 {
+    backup
+        .maybe_deleted
+        .iter()
+        .filter_map(|&seq| backup.messages.find_seq(seq))
+        .filter(|&row| backup.messages.flags(row) & flags::UNTRUSTED == 0)
+        .count() as u64
+}
 
 /// What makes this backup's `suspect` messages suspect, in a few words.
 fn suspect_causes(backup: &Backup, suspect: u64) -> String {
@@ -241,6 +255,7 @@ impl SalvageDialog {
                     plan,
                     out: chosen.join(name),
                     moved_from,
+                    maybe_deleted_kept: kept_maybe_deleted(&backup),
                 })
             },
         ));
@@ -269,14 +284,30 @@ impl SalvageDialog {
             Some(Err(message)) => dialog::error_ui(ui, message),
             Some(Ok(preflight)) => {
                 if let Some(plan) = &preflight.plan {
+                    // The plan keeps the messages that may have been deleted; left
+                    // out, they are deleted sequences in the copy.
+                    let dropped = if self.maybe_deleted == Some(MaybeDeletedChoice::Drop) {
+                        preflight.maybe_deleted_kept
+                    } else {
+                        0
+                    };
                     ui.label(
                         RichText::new(format!(
                             "Will keep {} of {} messages",
-                            widgets::count(plan.keeps),
+                            widgets::count(plan.keeps.saturating_sub(dropped)),
                             widgets::count(plan.of)
                         ))
                         .strong(),
                     );
+                    if dropped > 0 {
+                        widgets::weak(
+                            ui,
+                            format!(
+                                "{} left out as deleted: they may have been deleted (chosen above)",
+                                widgets::count(dropped)
+                            ),
+                        );
+                    }
                     if !plan.consumers_left_out.is_empty() {
                         widgets::weak(
                             ui,
