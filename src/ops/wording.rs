@@ -1,18 +1,9 @@
 //! How counts and sequence ranges are written in findings, explanations and
 //! reports, the same way everywhere.
 
-/// 12,349 (digits grouped, as the UI shows counts).
-pub fn group(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
+/// 12,349 (digits grouped, as the UI shows counts); the model's findings group
+/// them the same way.
+pub use crate::model::findings::group_thousands as group;
 
 /// The verb for a list of sequence ranges: one sequence is, more are.
 pub fn is_or_are(ranges: &[(u64, u64)]) -> &'static str {
