@@ -161,6 +161,13 @@ fn a_digest_mismatch_with_valid_crcs_makes_the_objects_chunks_suspect() {
     // The server's restore would succeed: the damage is invisible to it.
     let prediction = &report["restore_prediction"][0];
     assert_eq!(prediction["outcome"], "succeeds", "{prediction}");
+    // The finding points at the object's first chunk: a sequence the server holds.
+    let seq = digest[0]["seq"].as_u64().expect("seq");
+    let info = conn.stream_info("OBJ_files");
+    assert!(
+        seq >= info["state"]["first_seq"].as_u64().unwrap_or(0),
+        "{seq}"
+    );
 
     // Every chunk of big.bin (as the server holds them) is suspect, nothing else.
     let chunks = server_seqs(&mut conn, "$O.files.C.");

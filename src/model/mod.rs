@@ -230,6 +230,13 @@ impl Backup {
         }
     }
 
+    /// Some S2 chunk failed its CRC, did not decode or is lost.
+    pub fn has_failed_chunks(&self) -> bool {
+        self.chunks
+            .iter()
+            .any(|chunk| chunk.status != crate::format::s2::ChunkStatus::Ok)
+    }
+
     pub fn has_errors(&self) -> bool {
         self.findings
             .iter()

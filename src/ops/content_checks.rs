@@ -172,10 +172,23 @@ fn kv_findings(backup: &Backup, bucket: &str) -> Vec<Finding> {
         .unnamed_deletes
         .as_ref()
         .map(|unnamed| unnamed.first_seq..=unnamed.last_seq);
-    let maybe_unnamed = |seqs: &[u64]| {
-        unnamed
+    // Revisions over the bucket's rules: an error, unless unnamed deletions may
+    // explain them.
+    let history_finding = |revisions: &[u64], message: String| {
+        let explained = unnamed
             .as_ref()
-            .is_some_and(|range| seqs.iter().any(|seq| range.contains(seq)))
+            .is_some_and(|range| revisions.iter().any(|seq| range.contains(seq)));
+        if explained {
+            Finding::warning(
+                FindingKind::KvHistory,
+                format!("{message}; deletions whose records are lost (see the maybe_deleted finding) may explain it"),
+            )
+        } else {
+            Finding::error(
+                FindingKind::KvHistory,
+                format!("{message}; the backup is inconsistent"),
+            )
+        }
     };
     let mut per_subject: BTreeMap<u32, (Vec<u64>, Option<u64>)> = BTreeMap::new();
     for row in 0..backup.messages.len() {
@@ -210,23 +223,12 @@ fn kv_findings(backup: &Backup, bucket: &str) -> Vec<Finding> {
                 .seq(first),
             );
         }
-        let (severity, why): (fn(FindingKind, String) -> Finding, &str) = if maybe_unnamed(&seqs) {
-            (
-                |kind, message| Finding::warning(kind, message),
-                "deletions whose records are lost (see the maybe_deleted finding) may explain it",
-            )
-        } else {
-            (
-                |kind, message| Finding::error(kind, message),
-                "the backup is inconsistent",
-            )
-        };
         if history > 0 && seqs.len() as i64 > history {
             findings.push(
-                severity(
-                    FindingKind::KvHistory,
+                history_finding(
+                    &seqs,
                     format!(
-                        "KV key {key:?} has {} revisions (seqs {}) but the bucket keeps {history} (max_msgs_per_subject): the server would have removed the oldest; {why}",
+                        "KV key {key:?} has {} revisions (seqs {}) but the bucket keeps {history} (max_msgs_per_subject): the server would have removed the oldest",
                         seqs.len(),
                         ranges_text(&to_ranges(seqs.iter().copied()))
                     ),
@@ -241,16 +243,11 @@ fn kv_findings(backup: &Backup, bucket: &str) -> Vec<Finding> {
                 .filter(|&seq| seq < purge_seq)
                 .collect();
             if !older.is_empty() {
-                let why = if maybe_unnamed(&older) {
-                    "; deletions whose records are lost (see the maybe_deleted finding) may explain it"
-                } else {
-                    ""
-                };
                 findings.push(
-                    severity(
-                        FindingKind::KvHistory,
+                    history_finding(
+                        &older,
                         format!(
-                            "KV key {key:?} was purged at seq {purge_seq} (a rollup of the subject), yet revisions {} before it are still live: the rollup was not applied{why}",
+                            "KV key {key:?} was purged at seq {purge_seq} (a rollup of the subject), yet revisions {} before it are still live: the rollup was not applied",
                             ranges_text(&to_ranges(older.iter().copied()))
                         ),
                     )

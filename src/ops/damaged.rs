@@ -75,6 +75,8 @@ struct Evidence<'a> {
     /// Intact chunks changed where nothing read shows it, with the writer's block size.
     changed_chunks: &'a [(crate::format::s2::ChunkRecord, u32)],
     findings: std::collections::HashMap<u64, &'a str>,
+    /// Chunk sequence → the object whose SHA-256 made it suspect.
+    objects: std::collections::HashMap<u64, &'a crate::model::ObjectSuspect>,
 }
 
 impl<'a> Evidence<'a> {
@@ -95,6 +97,11 @@ impl<'a> Evidence<'a> {
                 .collect(),
             changed_chunks: &backup.changed_chunks,
             findings,
+            objects: backup
+                .object_suspects
+                .iter()
+                .flat_map(|object| object.chunk_seqs.iter().map(move |&seq| (seq, object)))
+                .collect(),
         }
     }
 
@@ -147,11 +154,7 @@ impl<'a> Evidence<'a> {
                 super::wording::changed_chunk_text(chunk, *block)
             ));
         }
-        if let Some(object) = backup
-            .object_suspects
-            .iter()
-            .find(|object| object.chunk_seqs.binary_search(&message.seq).is_ok())
-        {
+        if let Some(object) = self.objects.get(&message.seq) {
             reasons.push(super::wording::object_suspect_text(object, true));
         }
         if reasons.is_empty() {

@@ -76,6 +76,9 @@ pub struct ExportReport {
     pub source_messages: u64,
     pub kept_messages: u64,
     pub dropped: DropCounts,
+    /// Of the kept messages, those the scan named as maybe deleted (kept by the
+    /// `keep` choice; a `drop` leaves them out).
+    pub kept_maybe_deleted: u64,
     pub consumers: Vec<String>,
     /// Consumers selected but not written, with why (a restore would refuse them).
     pub consumers_left_out: Vec<LeftOutConsumer>,
@@ -439,6 +442,12 @@ pub fn export(
         source_messages: backup.messages.len() as u64,
         kept_messages: plan.state.messages,
         dropped: plan.dropped,
+        kept_maybe_deleted: backup
+            .maybe_deleted
+            .iter()
+            .filter_map(|&seq| backup.messages.find_seq(seq))
+            .filter(|&row| plan.keep.get(row).copied().unwrap_or(false))
+            .count() as u64,
         consumers: plan
             .consumers
             .iter()

@@ -43,6 +43,9 @@ pub struct SalvagePlan {
     pub of: u64,
     /// Consumers the salvage cannot write (no readable config).
     pub consumers_left_out: Vec<String>,
+    /// Of `keeps`, the messages named as maybe deleted (left out when the user
+    /// chooses `drop`).
+    pub maybe_deleted_kept: u64,
     pub summary: String,
 }
 
@@ -260,6 +263,7 @@ pub fn salvage_plan(backup: &Backup, cancel: Option<&AtomicBool>) -> Option<Salv
         keeps: report.kept_messages,
         of,
         consumers_left_out,
+        maybe_deleted_kept: report.kept_maybe_deleted,
         summary,
     })
 }

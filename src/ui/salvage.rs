@@ -25,25 +25,11 @@ pub struct SalvagePreflight {
     pub plan: Option<SalvagePlan>,
     pub out: PathBuf,
     pub moved_from: Option<PathBuf>,
-    /// Of the plan's messages, those named as maybe deleted (left out when the
-    /// user chooses so).
-    pub maybe_deleted_kept: u64,
 }
 
 /// "1,673 of 1,674 messages intact; seq 1000 damaged; sequences 312–640 lost".
 /// A data file in which no byte decodes (cut inside its first S2 chunk, say).
 const NOTHING_DECODES: &str = "nothing in the file can be decoded, so there is nothing to salvage: get the backup again (an incomplete copy or download?)";
-
-/// The messages named as maybe deleted that a salvage would otherwise keep (read,
-/// and not damaged or suspect).
-fn kept_maybe_deleted(backup: &Backup) -> u64 {
-    backup
-        .maybe_deleted
-        .iter()
-        .filter_map(|&seq| backup.messages.find_seq(seq))
-        .filter(|&row| backup.messages.flags(row) & flags::UNTRUSTED == 0)
-        .count() as u64
-}
 
 /// What makes this backup's `suspect` messages suspect, in a few words.
 fn suspect_causes(backup: &Backup, suspect: u64) -> String {
@@ -54,11 +40,7 @@ fn suspect_causes(backup: &Backup, suspect: u64) -> String {
         .sum();
     let mut causes = Vec::new();
     if suspect > by_objects {
-        let failed = backup
-            .chunks
-            .iter()
-            .any(|chunk| chunk.status != crate::format::s2::ChunkStatus::Ok);
-        causes.push(if failed {
+        causes.push(if backup.has_failed_chunks() {
             "in a chunk that failed its CRC, or next to damage"
         } else {
             "next to damage"
@@ -255,7 +237,6 @@ impl SalvageDialog {
                     plan,
                     out: chosen.join(name),
                     moved_from,
-                    maybe_deleted_kept: kept_maybe_deleted(&backup),
                 })
             },
         ));
@@ -287,7 +268,7 @@ impl SalvageDialog {
                     // The plan keeps the messages that may have been deleted; left
                     // out, they are deleted sequences in the copy.
                     let dropped = if self.maybe_deleted == Some(MaybeDeletedChoice::Drop) {
-                        preflight.maybe_deleted_kept
+                        plan.maybe_deleted_kept
                     } else {
                         0
                     };

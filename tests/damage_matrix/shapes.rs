@@ -99,12 +99,17 @@ fn publish_all(
     shape: Shape,
     rng: &mut Rng,
 ) {
-    // The last sequence, not the message count: a KV bucket's history limit
+    // The message count, or for a KV bucket the last sequence: its history limit
     // removes old revisions as it goes.
+    let field = if shape == Shape::Kv {
+        "last_seq"
+    } else {
+        "messages"
+    };
     let stored_up_to = |conn: &mut common::NatsConn, last: usize| {
         conn.flush(Duration::from_secs(60)).expect("flush");
         let caught_up = common::wait_until(Duration::from_secs(60), || {
-            conn.stream_info(stream)["state"]["last_seq"].as_u64() == Some(last as u64)
+            conn.stream_info(stream)["state"][field].as_u64() == Some(last as u64)
         });
         assert!(caught_up, "the server did not store {last} messages");
     };
