@@ -587,4 +587,18 @@ fn a_failed_chunk_starting_where_a_block_ends_loses_only_that_chunk() {
             .all(|finding| finding["kind"] != "block_record"),
         "{findings:#?}"
     );
+    // Records were recovered from the bytes after the lost chunk: no finding calls
+    // them unreadable.
+    let recovered = findings.iter().any(|finding| {
+        finding["message"]
+            .as_str()
+            .is_some_and(|text| text.contains("recovered from the bytes after it"))
+    });
+    assert!(recovered, "{findings:#?}");
+    assert!(
+        findings.iter().all(|finding| !finding["message"]
+            .as_str()
+            .is_some_and(|text| text.contains("are unreadable"))),
+        "{findings:#?}"
+    );
 }

@@ -213,12 +213,26 @@ impl Findings {
     }
 
     pub fn push(&mut self, finding: Finding) {
+        let _stored_at = self.push_indexed(finding);
+    }
+
+    /// Like [`Findings::push`]; returns where the finding is stored (none past the
+    /// cap), for a message that later evidence rewords.
+    pub fn push_indexed(&mut self, finding: Finding) -> Option<usize> {
         if !self.stores(finding.kind) {
             self.count_only(finding.kind, finding.severity);
-            return;
+            return None;
         }
         self.per_kind.entry(finding.kind).or_insert((0, None)).0 += 1;
         self.list.push(finding);
+        Some(self.list.len() - 1)
+    }
+
+    /// Replaces the message of the finding stored at `index`.
+    pub fn reword(&mut self, index: usize, message: String) {
+        if let Some(finding) = self.list.get_mut(index) {
+            finding.message = message;
+        }
     }
 
     /// Brings every summary's count up to date (call when a scan ends).

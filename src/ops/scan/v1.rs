@@ -64,6 +64,9 @@ struct Orphan {
     offset: u64,
     bytes: Vec<u8>,
     tried: Option<u64>,
+    /// The finding that called these bytes unreadable, and its wording for when
+    /// records are recovered from them after all.
+    reword: Option<(usize, String)>,
 }
 
 /// The unreadable end of the last block (from its first unreadable byte, with the
@@ -285,6 +288,7 @@ impl MemberLoop {
                 offset: rest_offset,
                 bytes,
                 tried: Some(block_index),
+                reword: None,
             });
         }
         let message = match found {
@@ -409,6 +413,7 @@ impl MemberLoop {
                 offset: kept_from,
                 bytes: kept,
                 tried,
+                reword: None,
             });
         }
         let recovered_note = if recovered > 0 {
@@ -422,9 +427,18 @@ impl MemberLoop {
             Some(offset) => format!("resynchronised at the tar header at decompressed offset {offset}, before the damaged one at {from}: bytes were inserted or removed upstream{recovered_note}"),
             None => format!("no readable tar header after decompressed offset {from}{recovered_note}"),
         };
-        backup
+        let stored_at = backup
             .findings
-            .push(Finding::error(FindingKind::LostData, message).offset(from));
+            .push_indexed(Finding::error(FindingKind::LostData, message).offset(from));
+        // The next block's key may still verify records in these bytes.
+        if let (Some(orphan), Some(at), Some(offset)) = (self.orphan.as_mut(), stored_at, found) {
+            if offset >= from && recovered == 0 {
+                orphan.reword = Some((
+                    at,
+                    format!("resynchronised at the tar header at decompressed offset {offset}; bytes {from}..{offset} hold no tar header"),
+                ));
+            }
+        }
         if let Some(offset) = found {
             self.last_data_offset = self.last_data_offset.max(offset + 1);
         }
@@ -439,6 +453,7 @@ impl MemberLoop {
             offset,
             bytes,
             tried,
+            reword,
         }) = self.orphan.take()
         else {
             return;
@@ -489,6 +504,9 @@ impl MemberLoop {
                         .entry(entry.clone())
                         .offset(orphan.0),
                     );
+                    if let Some((at, message)) = reword {
+                        backup.findings.reword(at, message);
+                    }
                     break;
                 }
             }
