@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed test
 
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use jsbackup::ui::{App, OpenSource, Pane};
 use std::path::PathBuf;
@@ -254,5 +254,58 @@ fn the_banner_leads_with_the_failed_chunk() {
     assert!(
         harness.query_by_label_contains(&lead).is_some(),
         "the banner should lead with {lead:?}"
+    );
+}
+
+/// The Overview's "after a restore" column is what the messages read settle to; on
+/// an archive nats-server refuses, the pane says so beside it, with the server's
+/// error as the fixture's real restore recorded it.
+#[test]
+fn the_overview_says_when_the_server_refuses_the_archive() {
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture("corrupt/v2-crc-mismatch").join("expected.json")).expect("read"),
+    )
+    .expect("expected.json");
+    let restore = &expected["server_restore"]["2.15.1"];
+    assert_eq!(restore["ok"], false, "the fixture's restore failed");
+    let description = restore["error"]["description"].as_str().expect("error");
+    // "restore failed: s2: corrupt input, crc mismatch": the prediction words the cause.
+    let cause = description
+        .strip_prefix("restore failed: ")
+        .and_then(|rest| rest.split(',').next())
+        .expect("cause");
+    let mut app = App::default();
+    app.open(OpenSource::Path(fixture("corrupt/v2-crc-mismatch")));
+    let mut harness = harness(app);
+    step_until(&mut harness, |h| {
+        h.state()
+            .documents
+            .first()
+            .is_some_and(|d| d.summary.is_some() && h.state().is_settled())
+    });
+    let line = harness
+        .query_all_by_label_contains("A restore of this archive with nats-server 2.15")
+        .next()
+        .and_then(|node| node.accesskit_node().value())
+        .expect("the Overview names the server's answer");
+    assert!(line.contains("fails"), "{line}");
+    assert!(line.contains(cause), "{cause} not in {line}");
+
+    // An intact archive gets no such line.
+    let mut app = App::default();
+    app.open(OpenSource::Path(fixture("v2/orders")));
+    let mut harness = self::harness(app);
+    step_until(&mut harness, |h| {
+        h.state()
+            .documents
+            .first()
+            .is_some_and(|d| d.summary.is_some() && h.state().is_settled())
+    });
+    assert!(harness.query_by_label("after a restore").is_some());
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("A restore of this archive with nats-server")
+            .count(),
+        0
     );
 }

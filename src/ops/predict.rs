@@ -475,7 +475,16 @@ fn partial(
         .filter(|&seq| seq > last_seq);
     let missing = to_ranges(missing);
     let mut not_restored = Vec::new();
-    if !missing.is_empty() {
+    if stored == 0 && !missing.is_empty() {
+        // Nothing stored: the ranges not restored are every message there is.
+        let held = backup.messages.len() as u64;
+        not_restored.push(format!(
+            "none of the archive's {} message{} {} restored",
+            group(held),
+            if held == 1 { "" } else { "s" },
+            if held == 1 { "is" } else { "are" }
+        ));
+    } else if !missing.is_empty() {
         not_restored.push(format!(
             "seq {} of the archive {} not restored",
             ranges_text(&missing),
@@ -494,13 +503,20 @@ fn partial(
             "every message the archive holds is stored, but the restore reports an error".into(),
         );
     }
+    let left = if stored == 0 {
+        format!("an empty stream on the server (its last sequence {last_seq})")
+    } else {
+        format!(
+            "the stream on the server holding {} message{} (up to seq {last_seq})",
+            group(stored),
+            if stored == 1 { "" } else { "s" },
+        )
+    };
     RestorePrediction {
         servers,
         outcome: Outcome::Fails,
         summary: format!(
-            "the restore fails {where_} with `{error}`, but leaves the stream on the server holding {} message{} (up to seq {last_seq}); {}",
-            group(stored),
-            if stored == 1 { "" } else { "s" },
+            "the restore fails {where_} with `{error}`, but leaves {left}; {}",
             not_restored.join("; ")
         ),
         error: Some(format!("restore failed: {error}")),

@@ -7,6 +7,7 @@ use super::document::Document;
 use super::widgets;
 use super::workers::{spawn_job, Job};
 use crate::model::{Backup, Nanos, StreamState};
+use crate::ops::predict::{Outcome, RestorePrediction as ServerRestore};
 use crate::ops::restore_prediction::{predict, RestorePrediction};
 use egui::{RichText, Ui};
 use serde_json::Value;
@@ -73,6 +74,13 @@ pub fn overview_ui(ui: &mut Ui, document: &mut Document, commands: &mut Vec<Comm
                 .get(&backup, reference_ns, follows_clock, ui.ctx())
                 .cloned();
             state_ui(ui, &backup, prediction.as_ref());
+            let server_restore = document
+                .summary
+                .as_ref()
+                .and_then(|summary| summary.triage.as_ref())
+                .map(|triage| triage.restore.clone())
+                .unwrap_or_default();
+            server_restore_ui(ui, &server_restore);
             ui.add_space(6.0);
             ui.columns(2, |columns| {
                 if let Some(ui) = columns.get_mut(0) {
@@ -132,15 +140,11 @@ fn identity_ui(ui: &mut Ui, backup: &Backup) {
         widgets::mono(
             ui,
             format!(
-                "{} in {} S2 chunks, {} entr{}",
+                "{} in {} S2 chunk{}, {}",
                 widgets::bytes(backup.decompressed_bytes),
-                backup.chunks.len(),
-                backup.entries.len(),
-                if backup.entries.len() == 1 {
-                    "y"
-                } else {
-                    "ies"
-                }
+                widgets::count(backup.chunks.len() as u64),
+                widgets::plural(backup.chunks.len() as u64),
+                entries_text(backup)
             ),
         );
         ui.end_row();
@@ -253,6 +257,46 @@ fn prediction_line_ui(ui: &mut Ui, prediction: Option<&Result<RestorePrediction,
         None => {
             widgets::weak(ui, "computing what a restore would leave…");
         }
+    }
+}
+
+/// "12 tar members" (v1); "5 entries besides the messages" (v2: state.json and
+/// the consumers).
+fn entries_text(backup: &Backup) -> String {
+    let count = backup.entries.len() as u64;
+    match backup.format {
+        Some(crate::model::ArchiveFormat::V1) => {
+            format!(
+                "{} tar member{}",
+                widgets::count(count),
+                widgets::plural(count)
+            )
+        }
+        _ => format!(
+            "{} entr{} besides the messages",
+            widgets::count(count),
+            if count == 1 { "y" } else { "ies" }
+        ),
+    }
+}
+
+/// A damaged archive: what nats-server's own restore of it does, beside the column
+/// of what the messages read would settle to (which a salvaged copy restores).
+fn server_restore_ui(ui: &mut Ui, predictions: &[ServerRestore]) {
+    for prediction in predictions {
+        let color = match prediction.outcome {
+            Outcome::Succeeds => continue,
+            Outcome::SucceedsWithLoss => widgets::warn_color(ui),
+            Outcome::Fails => widgets::error_color(ui),
+        };
+        ui.label(
+            RichText::new(format!(
+                "A restore of this archive with nats-server {}: {}. The column above is what the messages read would leave; restore a salvaged copy for that (Findings).",
+                prediction.servers.join(" and "),
+                prediction.summary
+            ))
+            .color(color),
+        );
     }
 }
 

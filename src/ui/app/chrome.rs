@@ -164,11 +164,13 @@ impl App {
                         widgets::weak(
                             ui,
                             format!(
-                                "{} · {} · {} messages · {} findings · index {}",
+                                "{} · {} · {} message{} · {} finding{} · index {}",
                                 backup.stream_name,
                                 backup.format.map(|format| format.label()).unwrap_or("?"),
                                 widgets::count(backup.messages.len() as u64),
-                                backup.findings.len(),
+                                widgets::plural(backup.messages.len() as u64),
+                                widgets::count(backup.findings.len() as u64),
+                                widgets::plural(backup.findings.len() as u64),
                                 widgets::bytes(backup.messages.heap_bytes() as u64)
                             ),
                         );
