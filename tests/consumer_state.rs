@@ -93,6 +93,73 @@ fn every_fixture_consumer_matches_its_consumer_info() {
     );
 }
 
+/// A consumer whose config cannot be read is reported as unknown, never as a fresh
+/// consumer with defaults: v2 `orders` with its first consumer's entry made invalid
+/// JSON (nothing of it readable), v1 `orders` with its first consumer's meta.inf
+/// broken (its o.dat still gives the positions CONSUMER.INFO reported).
+#[test]
+fn a_consumer_whose_config_does_not_parse_is_unknown_not_a_fresh_one() {
+    for (fixture, member_of) in [("v2/orders", "consumers/"), ("v1/orders", "obs/")] {
+        let source = common::fixture(fixture);
+        let expected = read_json(&source.join("expected.json"));
+        let consumers = expected["consumers"].as_array().expect("consumers");
+        let broken = consumers[0]["name"].as_str().expect("name");
+        let mut data =
+            common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("read"));
+        // v2: the entry's name then its JSON; v1: the member's path, then (after its
+        // ustar header) the meta.inf JSON, whose first key's quote is broken.
+        let name = format!("{member_of}{broken}");
+        let at = data
+            .windows(name.len())
+            .position(|window| window == name.as_bytes())
+            .expect("the consumer's entry");
+        let quote = at
+            + data[at..]
+                .windows(2)
+                .position(|pair| pair == b"{\"")
+                .expect("its JSON")
+            + 1;
+        data[quote] = b'#';
+        let dir = common::TempDir::new("consumer-unreadable");
+        std::fs::write(dir.join("stream.tar.s2"), common::s2::uncompressed(&data)).expect("write");
+        std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+        let got = info(dir.path());
+        let mine = ours(&got, broken, fixture);
+        assert_eq!(mine["config_read"], false, "{fixture}: {mine:#}");
+        for key in ["num_pending", "durable", "paused", "next_seq"] {
+            assert!(
+                mine[key].is_null(),
+                "{fixture}: {key} is not known: {mine:#}"
+            );
+        }
+        if fixture.starts_with("v1") {
+            // Its o.dat is intact: the positions are the server's.
+            for key in ["delivered", "ack_floor", "num_ack_pending"] {
+                assert_eq!(
+                    field(mine, key),
+                    field(&consumers[0], key),
+                    "{fixture}: {key}"
+                );
+            }
+        } else {
+            assert!(mine["delivered"].is_null(), "{fixture}: {mine:#}");
+        }
+        // The others are untouched.
+        for consumer in &consumers[1..] {
+            let name = consumer["name"].as_str().expect("name");
+            let other = ours(&got, name, fixture);
+            assert_eq!(other["config_read"], true);
+            for key in FIELDS {
+                assert_eq!(
+                    field(other, key),
+                    field(consumer, key),
+                    "{fixture}: {name}: {key}"
+                );
+            }
+        }
+    }
+}
+
 fn create_consumer(conn: &mut NatsConn, stream: &str, config: Value) {
     let name = config["durable_name"].as_str().expect("durable_name");
     conn.api_ok(
@@ -343,6 +410,7 @@ fn status_is_near_linear_on_a_big_index() {
         let mut info = ConsumerInfo::new(name, config, format!("consumers/{name}"));
         info.state.delivered.stream_seq = delivered;
         info.state.ack_floor.stream_seq = delivered;
+        info.state_read = true;
         info
     };
     backup.consumers = vec![

@@ -212,6 +212,28 @@ fn consumers_text(backup: &Backup) -> String {
     let mut out = String::new();
     let statuses = jsbackup::ops::consumer_state::compute_all(backup);
     for (consumer, status) in backup.consumers.iter().zip(&statuses) {
+        if !consumer.config_read() {
+            // Kind, filters and start rules all come from the config: only a
+            // recorded state says anything.
+            let position = if consumer.state_read {
+                format!(
+                    "its state says delivered {}/{} ack floor {}/{}, but what it has pending is not known",
+                    consumer.state.delivered.consumer_seq,
+                    consumer.state.delivered.stream_seq,
+                    consumer.state.ack_floor.consumer_seq,
+                    consumer.state.ack_floor.stream_seq
+                )
+            } else {
+                "its position is not known".to_string()
+            };
+            let _ = writeln!(
+                out,
+                "Consumer {}: config unreadable ({} is damaged): {position}; a restore refuses it and a salvage leaves it out",
+                escape_control(&consumer.name),
+                escape_control(&consumer.entry)
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "Consumer {}: delivered {}/{} ack floor {}/{} num_pending {} ack pending {} redelivered {}{}",
@@ -225,6 +247,12 @@ fn consumers_text(backup: &Backup) -> String {
             status.num_redelivered,
             if status.paused { " (paused)" } else { "" }
         );
+        if !status.state_recorded {
+            let _ = writeln!(
+                out,
+                "  (the archive holds no readable state for it: the positions are the server's start rules for a new consumer)"
+            );
+        }
     }
     out
 }

@@ -195,6 +195,9 @@ pub struct ConsumerInfo {
     pub entry: String,
     /// v1: exact bytes of `meta.inf` (for `meta.sum`).
     pub meta_inf_raw: Option<Vec<u8>>,
+    /// The archive's state for it was decoded (v1 `o.dat`, v2 the entry's `state`);
+    /// when false, `state` is the default and says nothing.
+    pub state_read: bool,
 }
 
 impl ConsumerInfo {
@@ -208,7 +211,14 @@ impl ConsumerInfo {
             state: ConsumerState::default(),
             entry: entry.into(),
             meta_inf_raw: None,
+            state_read: false,
         }
+    }
+
+    /// The archive gave a config (a JSON object); without one the server refuses
+    /// the consumer, and its kind, filters and position are not known.
+    pub fn config_read(&self) -> bool {
+        self.config.is_object()
     }
 
     /// Replaces the config JSON and its typed form together.

@@ -12,8 +12,7 @@
 
 use crate::model::config::DeliverPolicy;
 use crate::model::{
-    Backup, ConsumerConfig, ConsumerInfo, ConsumerStatus, FindingKind, MessageStanding,
-    SequencePair,
+    Backup, ConsumerConfig, ConsumerInfo, ConsumerStatus, MessageStanding, SequencePair,
 };
 use crate::util::subject::subject_matches;
 use crate::util::time::parse_rfc3339_ns;
@@ -218,22 +217,6 @@ pub fn snapshot_reference_ns(backup: &Backup) -> i64 {
     backup.state.last_ts_ns.max(declared).max(created)
 }
 
-/// Did the archive carry this consumer's state? The scan reports a missing or
-/// unreadable state as a consumer-state finding on the state's entry.
-fn state_recorded(backup: &Backup, consumer: &ConsumerInfo) -> bool {
-    let odat = format!("{}o.dat", consumer.entry);
-    !backup.findings.iter().any(|finding| {
-        finding.kind == FindingKind::ConsumerState
-            && match finding.entry.as_deref() {
-                Some(entry) if entry == odat => true,
-                Some(entry) => {
-                    entry == consumer.entry && finding.message.ends_with("missing state")
-                }
-                None => false,
-            }
-    })
-}
-
 /// The server's `checkNumPending`: nothing past the last sequence, never more than
 /// the stream holds or than sequences remain.
 fn clamp_pending(backup: &Backup, next_seq: u64, count: impl FnOnce(u64) -> u64) -> u64 {
@@ -436,10 +419,7 @@ pub fn compute_all(backup: &Backup) -> Vec<ConsumerStatus> {
     backup
         .consumers
         .iter()
-        .map(|consumer| {
-            let recorded = state_recorded(backup, consumer);
-            compute_one(&view, consumer, recorded, reference_ns)
-        })
+        .map(|consumer| compute_one(&view, consumer, consumer.state_read, reference_ns))
         .collect()
 }
 

@@ -66,6 +66,32 @@ pub fn consumer_json(consumer: &ConsumerInfo, status: &ConsumerStatus) -> Value 
         })).collect::<Vec<_>>(),
         "redelivered": state.redelivered.iter().map(|(seq, count)| json!({"stream_seq": seq, "count": count})).collect::<Vec<_>>(),
     });
+    object["config_read"] = consumer.config_read().into();
+    if !consumer.config_read() {
+        // Filters, kind and start rules come from the config: the counts are not known.
+        let positions: &[&str] = if consumer.state_read {
+            &[]
+        } else {
+            &[
+                "delivered",
+                "ack_floor",
+                "num_ack_pending",
+                "num_redelivered",
+            ]
+        };
+        for &key in positions.iter().chain(&[
+            "durable",
+            "paused",
+            "num_pending",
+            "num_pending_after_restore",
+            "num_pending_exact",
+            "next_seq",
+            "first_pending_seq",
+            "first_owed_seq",
+        ]) {
+            object[key] = Value::Null;
+        }
+    }
     // The server omits these when empty (`omitempty`).
     if status.paused {
         object["pause_remaining"] = status.pause_remaining_ns.into();

@@ -216,17 +216,76 @@ fn table_ui(
                 row.set_selected(is_selected);
                 let mut clicked = false;
                 row.col(|ui| {
-                    clicked |= ui
-                        .selectable_label(is_selected, RichText::new(&consumer.name).monospace())
-                        .clicked();
+                    let mut name = RichText::new(&consumer.name).monospace();
+                    if !consumer.config_read() {
+                        name = name.color(widgets::error_color(ui));
+                    }
+                    let response = ui.selectable_label(is_selected, name);
+                    clicked |= if consumer.config_read() {
+                        response
+                    } else {
+                        response.on_hover_text(unreadable_text(consumer))
+                    }
+                    .clicked();
                 });
-                describe_cells(&mut row, consumer);
-                counts_cells(&mut row, consumer, status, commands);
+                if consumer.config_read() {
+                    describe_cells(&mut row, consumer);
+                    counts_cells(&mut row, consumer, status, commands);
+                } else {
+                    unreadable_cells(&mut row, consumer);
+                }
                 if clicked || row.response().clicked() {
                     document.consumers.selected = Some(index);
                 }
             });
         });
+}
+
+/// What a consumer without a readable config is, for its row and its detail.
+fn unreadable_text(consumer: &ConsumerInfo) -> String {
+    format!(
+        "Its config in {} cannot be read (see Findings): its kind, filters and what it has pending are not known. A restore refuses it and a salvage leaves it out.",
+        consumer.entry
+    )
+}
+
+/// A consumer without a readable config: "?" where the config decides, its
+/// recorded positions where the archive holds them.
+fn unreadable_cells(row: &mut egui_extras::TableRow, consumer: &ConsumerInfo) {
+    let unknown = |ui: &mut Ui| {
+        ui.label(RichText::new("?").color(widgets::error_color(ui)))
+            .on_hover_text(unreadable_text(consumer));
+    };
+    for _ in 0..4 {
+        row.col(unknown);
+    }
+    for value in [
+        consumer.state.delivered.stream_seq,
+        consumer.state.ack_floor.stream_seq,
+    ] {
+        row.col(|ui| {
+            if consumer.state_read {
+                widgets::mono(ui, value.to_string());
+            } else {
+                unknown(ui);
+            }
+        });
+    }
+    row.col(unknown);
+    for value in [
+        consumer.state.pending.len() as u64,
+        consumer.state.redelivered.len() as u64,
+    ] {
+        row.col(|ui| {
+            if consumer.state_read {
+                widgets::mono(ui, widgets::count(value));
+            } else {
+                unknown(ui);
+            }
+        });
+    }
+    row.col(unknown);
+    row.col(|_| {});
 }
 
 fn describe_cells(row: &mut egui_extras::TableRow, consumer: &ConsumerInfo) {
@@ -354,6 +413,13 @@ fn detail_ui(
             widgets::weak(ui, format!("created {created}"));
         }
     });
+    if !consumer.config_read() {
+        ui.label(RichText::new(unreadable_text(consumer)).color(widgets::error_color(ui)));
+        if !consumer.state_read {
+            widgets::weak(ui, "Its state cannot be read either.");
+            return;
+        }
+    }
     widgets::mono(
         ui,
         format!(
@@ -368,7 +434,7 @@ fn detail_ui(
             state.ack_floor.stream_seq, state.ack_floor.consumer_seq
         ),
     );
-    if let Some(status) = status {
+    if let Some(status) = status.filter(|_| consumer.config_read()) {
         status_ui(ui, status, commands);
         if status.num_pending > 0
             && ui

@@ -63,7 +63,21 @@ pub(super) fn parse_v2_consumer(
         );
     }
     let mut consumer = ConsumerInfo::new(consumer_name, config.unwrap_or(Value::Null), entry);
-    consumer.state = state.and_then(ConsumerState::from_json).unwrap_or_default();
+    match state.map(ConsumerState::from_json) {
+        Some(Some(read)) => {
+            consumer.state = read;
+            consumer.state_read = true;
+        }
+        Some(None) => backup.findings.push(
+            Finding::error(
+                FindingKind::ConsumerState,
+                format!("consumer {consumer_name:?}: its state does not parse (delivered, ack_floor, pending or redelivered of the wrong shape)"),
+            )
+            .entry(entry.to_string())
+            .offset(offset),
+        ),
+        None => {}
+    }
     backup.consumers.push(consumer);
 }
 
@@ -79,7 +93,10 @@ pub(super) fn build_v1_consumers(
         let state = v1_consumer_state(backup, &name, &entry, &files);
         let mut consumer = ConsumerInfo::new(name, config, entry);
         consumer.created = created;
-        consumer.state = state;
+        if let Some(state) = state {
+            consumer.state = state;
+            consumer.state_read = true;
+        }
         // Kept only when it gave a config: writers copy it as it is.
         if consumer.config.is_object() {
             consumer.meta_inf_raw = files.meta_inf.map(|(raw, _)| raw);
@@ -155,10 +172,10 @@ fn v1_consumer_state(
     name: &str,
     entry: &str,
     files: &ConsumerFiles,
-) -> ConsumerState {
+) -> Option<ConsumerState> {
     match &files.odat {
         Some((raw, offset)) => match index_db::parse_odat(raw) {
-            Ok(decoded) => ConsumerState::from_odat(&decoded),
+            Ok(decoded) => Some(ConsumerState::from_odat(&decoded)),
             Err(reason) => {
                 backup.findings.push(
                     Finding::error(
@@ -168,7 +185,7 @@ fn v1_consumer_state(
                     .entry(format!("{entry}o.dat"))
                     .offset(*offset),
                 );
-                ConsumerState::default()
+                None
             }
         },
         None => {
@@ -179,7 +196,7 @@ fn v1_consumer_state(
                 )
                 .entry(format!("{entry}o.dat")),
             );
-            ConsumerState::default()
+            None
         }
     }
 }
