@@ -757,7 +757,13 @@ pub fn message_consumers_ui(ui: &mut Ui, document: &mut Document, seq: u64, subj
         ),
         (MessageStanding::Past, "past it", Vec::new()),
     ];
+    let mut unknown: Vec<&str> = Vec::new();
     for (consumer, status) in backup.consumers.iter().zip(statuses.iter()) {
+        if !consumer.config_read() {
+            // Its filters are not known.
+            unknown.push(&consumer.name);
+            continue;
+        }
         let standing = consumer_state::standing(consumer, status, seq, subject);
         if let Some(group) = groups.iter_mut().find(|group| group.0 == standing) {
             group.2.push(&consumer.name);
@@ -765,7 +771,7 @@ pub fn message_consumers_ui(ui: &mut Ui, document: &mut Document, seq: u64, subj
     }
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("Consumers").strong());
-        if groups.iter().all(|group| group.2.is_empty()) {
+        if unknown.is_empty() && groups.iter().all(|group| group.2.is_empty()) {
             widgets::weak(ui, "none of the consumers' filters select this subject");
         }
         for (_, label, names) in &groups {
@@ -775,6 +781,12 @@ pub fn message_consumers_ui(ui: &mut Ui, document: &mut Document, seq: u64, subj
             widgets::weak(ui, format!("{label}:"));
             widgets::mono(ui, names.join(", "));
             ui.add_space(6.0);
+        }
+        if !unknown.is_empty() {
+            ui.label(
+                RichText::new("not known (config unreadable):").color(widgets::error_color(ui)),
+            );
+            widgets::mono(ui, unknown.join(", "));
         }
     });
 }
