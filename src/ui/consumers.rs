@@ -323,9 +323,19 @@ fn counts_cells(
         Some(status) => (status.delivered, status.ack_floor),
         None => (consumer.state.delivered, consumer.state.ack_floor),
     };
+    let recorded = status.is_none_or(|status| status.state_recorded);
     for value in [delivered.stream_seq, ack_floor.stream_seq] {
         row.col(|ui| {
-            widgets::mono(ui, value.to_string());
+            if recorded {
+                widgets::mono(ui, value.to_string());
+            } else {
+                ui.label(
+                    RichText::new(value.to_string())
+                        .monospace()
+                        .color(widgets::warn_color(ui)),
+                )
+                .on_hover_text("The archive holds no readable state for this consumer: the server's start rules for a new consumer");
+            }
         });
     }
     let Some(status) = status else {
