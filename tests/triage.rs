@@ -644,3 +644,58 @@ fn triage_of_mutated_archives_never_panics() {
     );
     assert!(cases >= 150, "{cases}");
 }
+
+/// Bytes deleted inside a consumer entry of `v2/orders` (every CRC valid): the
+/// entries up to the first message are unreadable from the end of the consumer
+/// before, but no sequence is lost (the stream starts at expected.json's
+/// `first_seq`, above 1) and the deleted sequences are exactly expected.json's.
+#[test]
+fn bytes_lost_among_the_consumer_entries_lose_no_sequence() {
+    let source = common::fixture("v2/orders");
+    let expected = common::expected("v2/orders");
+    let first_seq = expected["state"]["first_seq"].as_u64().expect("first_seq");
+    assert!(
+        first_seq > 1,
+        "the test needs a stream that does not start at 1"
+    );
+    let mut data =
+        common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("read"));
+    let consumers = expected["consumers"].as_array().expect("consumers");
+    let second = format!("consumers/{}", consumers[1]["name"].as_str().expect("name"));
+    let name_at = data
+        .windows(second.len())
+        .position(|window| window == second.as_bytes())
+        .expect("the second consumer's entry");
+    // Inside its JSON: the entry after it loses its header's first bytes.
+    let cut = name_at + second.len() + 100;
+    data.drain(cut..cut + 5);
+    let dir = TempDir::new("consumer-bytes-lost");
+    std::fs::write(dir.join("stream.tar.s2"), common::s2::uncompressed(&data)).expect("write");
+    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+    let report = verify_json(dir.path(), None);
+    let summary = &report["summary"];
+    assert_eq!(summary["lost"], serde_json::json!([]), "{summary:#}");
+    assert_eq!(summary["intact"], expected["state"]["messages"]);
+    let deleted: Vec<u64> = summary["deleted"]
+        .as_array()
+        .expect("deleted")
+        .iter()
+        .flat_map(|range| range[0].as_u64().unwrap()..=range[1].as_u64().unwrap())
+        .collect();
+    let expected_deleted: Vec<u64> = expected["deleted_seqs"]
+        .as_array()
+        .expect("deleted_seqs")
+        .iter()
+        .map(|seq| seq.as_u64().unwrap())
+        .collect();
+    assert_eq!(deleted, expected_deleted);
+    // The unreadable bytes start after the consumer entries that were read.
+    let lost = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|finding| finding["kind"] == "lost_data")
+        .expect("a lost_data finding");
+    let from = lost["offset"].as_u64().expect("offset");
+    assert!(from > cut as u64, "{lost:#}");
+}

@@ -39,6 +39,9 @@ struct EntryLoop {
     /// most (the entry after a damaged one can start before where the damaged one
     /// said it ended, even inside its name when its sizes lost bytes).
     previous_data_offset: u64,
+    /// Where the bad bytes the next resync starts after were found (the search
+    /// itself starts a little before, in case the entry before swallowed them).
+    bad_at: Option<u64>,
     /// The last message entry recorded.
     last_message: Option<LastMessage>,
     /// Bad bytes right where the last message ended: whether it is damaged too is
@@ -87,6 +90,7 @@ pub(super) fn scan_v2<S: ChunkSource>(
         fruitless: 0,
         seen_state: false,
         previous_data_offset: 0,
+        bad_at: None,
         last_message: None,
         held_boundary: None,
         trusted_rows: 0,
@@ -614,7 +618,8 @@ impl EntryLoop {
 
     /// Steps back to look for the next entry from a little before `offset`, where bad
     /// bytes were found (bytes deleted inside the previous entry move it back).
-    fn rewind_before<S: ChunkSource>(&self, stream: &mut DecodedStream<S>, offset: u64) {
+    fn rewind_before<S: ChunkSource>(&mut self, stream: &mut DecodedStream<S>, offset: u64) {
+        self.bad_at = Some(offset);
         let target = offset
             .saturating_sub(LOOKBACK as u64)
             .max(self.previous_data_offset);
@@ -655,6 +660,14 @@ impl EntryLoop {
             previous_seq: self.credible_floor(backup),
             ..self.expectation(backup)
         };
+        // Before the first message: sequences below the stream's first one never
+        // were in it.
+        let previous_seq = if self.seen_message {
+            previous_seq
+        } else {
+            previous_seq.max(first_declared_seq(backup).saturating_sub(1))
+        };
+        let bad_at = self.bad_at.take();
         match v2::resync(stream, &expect, &mut self.search_budget) {
             Resync::Found {
                 lost_from,
@@ -663,6 +676,7 @@ impl EntryLoop {
                 settle_boundary(stream, backup, self.held_boundary.take(), Some(sequence));
                 // A later look-back stops after this candidate: each resync moves on.
                 self.previous_data_offset = self.previous_data_offset.max(stream.pos() + 1);
+                let at = stream.pos();
                 let missing = if sequence > previous_seq.saturating_add(1) {
                     format!(
                         "sequences {}..{} are not in the readable bytes",
@@ -674,16 +688,28 @@ impl EntryLoop {
                 } else {
                     "no sequence is missing between them".to_string()
                 };
-                backup.findings.push(
-                    Finding::error(
-                        FindingKind::LostData,
+                // The look-back read bytes before the bad ones again: those were fine.
+                let (message, offset) = match bad_at {
+                    Some(bad) if bad > at => (
                         format!(
-                            "resynchronised at sequence {sequence}: decompressed bytes {lost_from}..{} are unreadable; {missing}",
-                            stream.pos(),
+                            "resynchronised at sequence {sequence} at decompressed offset {at}, {} bytes before where the entry before it said it ended: bytes were lost inside that entry; {missing}",
+                            bad - at
                         ),
-                    )
-                    .seq(previous_seq.saturating_add(1))
-                    .offset(lost_from),
+                        at,
+                    ),
+                    Some(bad) if bad >= lost_from => (
+                        format!("resynchronised at sequence {sequence}: decompressed bytes {bad}..{at} are unreadable; {missing}"),
+                        bad,
+                    ),
+                    _ => (
+                        format!("resynchronised at sequence {sequence}: decompressed bytes {lost_from}..{at} are unreadable; {missing}"),
+                        lost_from,
+                    ),
+                };
+                backup.findings.push(
+                    Finding::error(FindingKind::LostData, message)
+                        .seq(previous_seq.saturating_add(1))
+                        .offset(offset),
                 );
                 Step::Next
             }
@@ -723,6 +749,17 @@ impl EntryLoop {
             }
         }
     }
+}
+
+/// The lowest first sequence the backup's states declare (state.json, backup.json);
+/// 1 when neither was read.
+fn first_declared_seq(backup: &Backup) -> u64 {
+    [&backup.archive_state, &backup.declared_state]
+        .iter()
+        .filter_map(|state| state.as_ref().map(|state| state.first_seq))
+        .filter(|&first| first > 0)
+        .min()
+        .unwrap_or(1)
 }
 
 /// The stream is at its end, and its last bytes (after the cursor) are an
