@@ -143,7 +143,10 @@ impl<R: Read> FrameReader<R> {
         let mut pending = peek.get(..got).unwrap_or_default().to_vec();
         pending.append(&mut self.pending);
         self.pending = pending;
-        got < 4 || matches!(peek[0], 0x00 | 0x01 | 0x99 | 0xfe | 0xff)
+        // The type and a length that type can have (a chunk's length field that
+        // grew swallows the next header and lands in compressed bytes, where 0x00
+        // and 0x01 are common type bytes but such a length is not).
+        got < 4 || chunk_header(&peek).is_some_and(|(chunk_type, len)| header_fits(chunk_type, len))
     }
 
     /// Reads the 4-byte chunk header; `Err` with the frame to return at the end or on a problem.
@@ -319,13 +322,15 @@ impl<R: Read> FrameReader<R> {
         let mut decode_budget = RESYNC_DECODE_ALLOWANCE;
         if let Some(end) = declared_end {
             let verified = window.get(end..).is_some_and(|candidate| {
-                plausible_chunk_at(candidate, self.max_block, eof)
-                    && verified_chunk_at(
+                plausible_chunk_at(candidate, self.max_block, eof).is_some_and(|chain| {
+                    verified_within(
                         candidate,
                         self.max_block,
+                        chain,
                         &mut scratch,
                         &mut decode_budget,
                     )
+                })
             });
             if verified {
                 return Some(self.resume_at(chunk_offset, window, window_offset, end, reason));
@@ -383,14 +388,17 @@ impl<R: Read> FrameReader<R> {
             while scan + 4 <= window.len() && (eof || scan + MAX_CHUNK_VIEW <= window.len()) {
                 let candidate = window.get(scan..).unwrap_or_default();
                 decode_budget = decode_budget.saturating_add(RESYNC_DECODE_PER_BYTE);
-                if plausible_chunk_at(candidate, self.max_block, eof)
-                    && verified_chunk_at(
-                        candidate,
-                        self.max_block,
-                        &mut scratch,
-                        &mut decode_budget,
-                    )
-                {
+                let verified =
+                    plausible_chunk_at(candidate, self.max_block, eof).is_some_and(|chain| {
+                        verified_within(
+                            candidate,
+                            self.max_block,
+                            chain,
+                            &mut scratch,
+                            &mut decode_budget,
+                        )
+                    });
+                if verified {
                     return Some(self.resume_at(chunk_offset, window, window_offset, scan, reason));
                 }
                 scan += 1;
@@ -446,15 +454,48 @@ fn chunk_header(buf: &[u8]) -> Option<(u8, usize)> {
     ))
 }
 
+/// How much the chunk headers after a resync candidate say for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chain {
+    /// Every header that should follow is there and lines up (or the input ends
+    /// exactly after the candidate): chance bytes almost never do that.
+    Complete,
+    /// A following chunk runs past the bytes in view or the end of the input: all
+    /// a chunk cut by truncation leaves, and what a chance length in compressed
+    /// bytes most often gives.
+    Cut,
+}
+
+/// Decoded bytes a candidate whose chain is cut may not take: what a real chunk
+/// with a complete chain further on needs (the largest block). Chance candidates
+/// pass the cheap checks every few kilobytes of compressed bytes, and their dry
+/// runs would otherwise spend the budget before the real chunk is reached.
+const RESERVED_FOR_COMPLETE_CHAINS: usize = MAX_S2_BLOCK + (MAX_S2_BLOCK >> 2) + 64;
+
+/// [`verified_chunk_at`], spending only what `chain` may spend of `budget`.
+fn verified_within(
+    buf: &[u8],
+    max_block: usize,
+    chain: Chain,
+    scratch: &mut Vec<u8>,
+    budget: &mut usize,
+) -> bool {
+    if chain == Chain::Complete {
+        return verified_chunk_at(buf, max_block, scratch, budget);
+    }
+    let mut spendable = budget.saturating_sub(RESERVED_FOR_COMPLETE_CHAINS);
+    let before = spendable;
+    let verified = verified_chunk_at(buf, max_block, scratch, &mut spendable);
+    *budget -= before - spendable;
+    verified
+}
+
 /// The cheap checks of a resync candidate: a data chunk or stream identifier whose
-/// declared sizes fit, followed by the end of the input or another chunk header.
-fn plausible_chunk_at(buf: &[u8], max_block: usize, eof: bool) -> bool {
-    let Some((chunk_type, len)) = chunk_header(buf) else {
-        return false;
-    };
-    let Some(body) = buf.get(4..4 + len) else {
-        return false;
-    };
+/// declared sizes fit, followed by the end of the input or other chunk headers;
+/// `None` when they fail.
+fn plausible_chunk_at(buf: &[u8], max_block: usize, eof: bool) -> Option<Chain> {
+    let (chunk_type, len) = chunk_header(buf)?;
+    let body = buf.get(4..4 + len)?;
     let fits = match chunk_type {
         0xff => body == S2_IDENTIFIER || body == SNAPPY_IDENTIFIER,
         0x01 => len > 4 && len - 4 <= max_block,
@@ -473,44 +514,48 @@ fn plausible_chunk_at(buf: &[u8], max_block: usize, eof: bool) -> bool {
         _ => false,
     };
     if !fits {
-        return false;
+        return None;
     }
-    buf.get(4 + len..)
-        .is_some_and(|after| chunks_follow(after, eof, CHAIN_DEPTH))
+    chunks_follow(buf.get(4 + len..)?, eof, CHAIN_DEPTH)
 }
 
 /// Chunk headers that must line up after a resync candidate (when in view).
 const CHAIN_DEPTH: usize = 2;
 
+/// A type a stream writer emits (data, padding, stream identifier, S2 index) with
+/// a length such a chunk can have.
+fn header_fits(chunk_type: u8, len: usize) -> bool {
+    match chunk_type {
+        0x00 => len > 5 && len <= MAX_COMPRESSED_BODY,
+        0x01 => len > 4 && len - 4 <= MAX_S2_BLOCK,
+        0xff => len == S2_IDENTIFIER.len(),
+        0x99 | 0xfe => true,
+        _ => false,
+    }
+}
+
 /// Do `depth` plausible chunk headers follow (or the end of the input)? Only the
 /// types a stream writer emits count (data, padding, stream identifier, S2 index),
 /// with a length such a chunk can have: in compressed bytes, 0x00 and 0x01 are
 /// common, and the length is what tells a real header from a chance one.
-fn chunks_follow(after: &[u8], eof: bool, depth: usize) -> bool {
+fn chunks_follow(after: &[u8], eof: bool, depth: usize) -> Option<Chain> {
     if depth == 0 {
-        return true;
+        return Some(Chain::Complete);
     }
     if after.is_empty() {
-        return eof;
+        return eof.then_some(Chain::Complete);
     }
     let Some((next_type, next_len)) = chunk_header(after) else {
         // A header cut by the end of the input, or not in view yet.
-        return true;
+        return Some(Chain::Cut);
     };
-    let fits = match next_type {
-        0x00 => next_len > 5 && next_len <= MAX_COMPRESSED_BODY,
-        0x01 => next_len > 4 && next_len - 4 <= MAX_S2_BLOCK,
-        0xff => next_len == S2_IDENTIFIER.len(),
-        0x99 | 0xfe => true,
-        _ => false,
-    };
-    if !fits {
-        return false;
+    if !header_fits(next_type, next_len) {
+        return None;
     }
     match after.get(4 + next_len..) {
         Some(rest) => chunks_follow(rest, eof, depth - 1),
         // The next chunk is cut by the end of the input, or out of view.
-        None => true,
+        None => Some(Chain::Cut),
     }
 }
 

@@ -51,6 +51,45 @@ fn irregular_chunks(backup: &Backup) -> Option<(u32, Vec<ChunkRecord>)> {
     Some((block, irregular))
 }
 
+/// The S2 chunks whose length vouches that no byte was inserted or deleted in
+/// them: intact, not the last, and exactly the writer's block size.
+pub(super) struct LengthVouch<'a> {
+    chunks: &'a [ChunkRecord],
+    block: u32,
+}
+
+impl<'a> LengthVouch<'a> {
+    /// `None` when no block size stands out (then no chunk is vouched for).
+    pub(super) fn of(backup: &'a Backup) -> Option<Self> {
+        let chunks = backup.chunks.as_slice();
+        let block = writer_block_size(chunks)?;
+        Some(Self { chunks, block })
+    }
+
+    /// Do vouched chunks hold every byte of `from..to` (decompressed offsets)?
+    pub(super) fn covers(&self, from: u64, to: u64) -> bool {
+        let last = self.chunks.len().saturating_sub(1);
+        let first = self
+            .chunks
+            .partition_point(|chunk| chunk.decompressed_end() <= from);
+        let mut reached = from;
+        for (index, chunk) in self.chunks.iter().enumerate().skip(first) {
+            if reached >= to {
+                break;
+            }
+            if index >= last
+                || chunk.status != ChunkStatus::Ok
+                || chunk.decompressed_len != self.block
+                || chunk.decompressed_offset > reached
+            {
+                return false;
+            }
+            reached = chunk.decompressed_end();
+        }
+        reached >= to
+    }
+}
+
 /// Does a message entry end exactly at `offset`?
 fn ends_an_entry(backup: &Backup, offset: u64) -> bool {
     let rows = overlapping_rows(backup, offset.saturating_sub(1), offset.saturating_add(1));

@@ -7,7 +7,7 @@
 
 use crate::format::filestore;
 use crate::format::headers::flags;
-use crate::format::s2::ChunkStatus;
+use crate::format::s2::{ChunkStatus, LOOKBACK};
 use crate::model::{
     ArchiveFormat, Backup, DamagedRecord, Finding, FindingKind, Severity, StreamConfig, StreamState,
 };
@@ -336,6 +336,9 @@ pub(super) fn find_lost_ranges(
     backup.lost = lost;
 }
 
+/// An inclusive range of sequences.
+type SeqRange = (u64, u64);
+
 /// v2 keeps no delete records and no per-message checksum: bytes deleted inside an
 /// entry can leave a whole entry that swallowed its neighbours, and their
 /// sequences read as deleted. state.json counts the deleted sequences when the
@@ -360,12 +363,39 @@ pub(super) fn gaps_state_does_not_explain(backup: &mut Backup) {
     let Some(unexplained) = missing.checked_sub(declared).filter(|&count| count > 0) else {
         return;
     };
-    let gaps = backup.deleted.clone();
-    let marked = gaps.len() as u64 <= unexplained.saturating_mul(GAPS_PER_UNEXPLAINED);
+    let all_gaps = backup.deleted.clone();
+    // A message that swallowed the next one's bytes changed its chunk's length: a
+    // gap after a message in chunks whose length vouches for them is a deletion.
+    let vouch = super::chunk_lengths::LengthVouch::of(backup);
+    let (vouched, gaps): (Vec<SeqRange>, Vec<SeqRange>) =
+        all_gaps.iter().partition(|&&(from, _)| {
+            let previous = from
+                .checked_sub(1)
+                .and_then(|previous| backup.messages.find_seq(previous));
+            match (&vouch, previous) {
+                (Some(vouch), Some(row)) => {
+                    let start = backup.messages.offset(row).saturating_sub(LOOKBACK as u64);
+                    vouch.covers(start, backup.messages.end(row))
+                }
+                _ => false,
+            }
+        });
+    let vouched_note = if vouched.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} gap(s) follow messages in S2 chunks of the writer's block size, which no inserted or deleted byte changed: those are deletions",
+            group(vouched.len() as u64)
+        )
+    };
+    let marked =
+        !gaps.is_empty() && gaps.len() as u64 <= unexplained.saturating_mul(GAPS_PER_UNEXPLAINED);
     let what = if declared == 0 {
         "none of them is a deletion the snapshot saw: they are counted as lost"
     } else if marked {
-        "each gap may be lost bytes, so the message before each one is suspect"
+        "each other gap may be lost bytes, so the message before each one is suspect"
+    } else if gaps.is_empty() {
+        "they were deleted while the snapshot ran, or lie in the damaged bytes reported"
     } else {
         "which gaps they are cannot be told apart from the deletions"
     };
@@ -374,7 +404,7 @@ pub(super) fn gaps_state_does_not_explain(backup: &mut Backup) {
     backup.findings.push(Finding::warning(
         FindingKind::LostData,
         format!(
-            "state.json counts {} deleted sequence(s), but {} sequence(s) are missing from the readable entries: at least {} were lost, not deleted (or deleted while the snapshot ran); {what}",
+            "state.json counts {} deleted sequence(s), but {} sequence(s) are missing from the readable entries: at least {} were lost, not deleted (or deleted while the snapshot ran){vouched_note}; {what}",
             group(declared),
             group(missing),
             group(unexplained),
@@ -404,7 +434,7 @@ pub(super) fn gaps_state_does_not_explain(backup: &mut Backup) {
     }
     if declared == 0 {
         let mut lost = std::mem::take(&mut backup.lost);
-        lost.extend(gaps);
+        lost.extend(all_gaps);
         backup.lost = merge_ranges(lost);
         backup.deleted.clear();
         backup.state.num_deleted = 0;
