@@ -35,6 +35,7 @@ shoot overview  "$fixtures/v2/orders" --pane overview
 shoot consumers "$fixtures/v2/orders" --pane consumers
 shoot messages  "$fixtures/v1/ttl" --pane messages --now "$next_day" --select-seq 9
 shoot findings  "$fixtures/corrupt/v1-blk-payload-flip" --pane findings
+shoot damaged-overview "$fixtures/corrupt/v2-crc-mismatch" --pane overview
 shoot restore   "$fixtures/v2/orders" --pane overview --dialog restore
 shoot export    "$fixtures/v2/orders" --pane messages --dialog export
 shoot light     "$fixtures/v2/orders" --pane messages --theme light --select-seq 21

@@ -118,9 +118,12 @@ enum Kind {
     Deleted,
     Truncated,
     BitFlip,
+    /// A bit of the chunk header's length field: the chunk no longer ends where
+    /// the next one starts (it swallows the next header, or stops inside itself).
+    LengthBitFlip,
 }
 
-const KINDS: [Kind; 7] = [
+const KINDS: [Kind; 8] = [
     Kind::Garbage,
     Kind::ZerosCrcKept,
     Kind::Removed,
@@ -128,6 +131,7 @@ const KINDS: [Kind; 7] = [
     Kind::Deleted,
     Kind::Truncated,
     Kind::BitFlip,
+    Kind::LengthBitFlip,
 ];
 
 /// Applies `kind` to a data chunk other than `avoid` chosen by `rng`; returns the
@@ -223,6 +227,17 @@ fn damage_at(
                 replaced,
                 whole,
                 format!("chunk {index}: bit {bit} of byte +{at} flipped"),
+            )
+        }
+        Kind::LengthBitFlip => {
+            let mut replaced = original.clone();
+            let bit = rng.below(24);
+            replaced[1 + bit / 8] ^= 1 << (bit % 8);
+            (
+                index,
+                replaced,
+                whole,
+                format!("chunk {index}: bit {bit} of its length flipped"),
             )
         }
     }

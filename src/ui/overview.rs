@@ -281,7 +281,7 @@ fn entries_text(backup: &Backup) -> String {
 }
 
 /// A damaged archive: what nats-server's own restore of it does, beside the column
-/// of what the messages read would settle to (which a salvaged copy restores).
+/// of what the messages read would settle to.
 fn server_restore_ui(ui: &mut Ui, predictions: &[ServerRestore]) {
     for prediction in predictions {
         let color = match prediction.outcome {
@@ -291,7 +291,7 @@ fn server_restore_ui(ui: &mut Ui, predictions: &[ServerRestore]) {
         };
         ui.label(
             RichText::new(format!(
-                "A restore of this archive with nats-server {}: {}. The column above is what the messages read would leave; restore a salvaged copy for that (Findings).",
+                "A restore of this archive with nats-server {}: {}. The column above is what the messages read would settle to; Findings says what a salvaged copy keeps.",
                 prediction.servers.join(" and "),
                 prediction.summary
             ))

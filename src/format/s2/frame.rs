@@ -134,19 +134,61 @@ impl<R: Read> FrameReader<R> {
     /// Peeks at the next 4 bytes: the end of the input, a cut header, or a header of a
     /// type a stream writer emits. Peeked bytes are served again by the next read.
     fn next_header_plausible(&mut self) -> bool {
-        let mut peek = [0u8; 4];
-        let got = match self.read_up_to(&mut peek) {
-            Ok(got) => got,
+        let Ok(header) = self.peek(4) else {
             // The read error comes back on the next header read and is reported there.
-            Err(_) => return true,
+            return true;
         };
-        let mut pending = peek.get(..got).unwrap_or_default().to_vec();
-        pending.append(&mut self.pending);
-        self.pending = pending;
+        let Some((chunk_type, len)) = chunk_header(header) else {
+            // The end of the input, or a header cut by it.
+            return true;
+        };
         // The type and a length that type can have (a chunk's length field that
         // grew swallows the next header and lands in compressed bytes, where 0x00
         // and 0x01 are common type bytes but such a length is not).
-        got < 4 || chunk_header(&peek).is_some_and(|(chunk_type, len)| header_fits(chunk_type, len))
+        if !header_fits(chunk_type, len) {
+            return false;
+        }
+        // And that chunk ends where the input ends or another header fits: a
+        // chance header in compressed bytes rarely does (its length usually runs
+        // past the end). The bytes read ahead are served to the next reads.
+        let Ok(ahead) = self.peek(4 + len + 4) else {
+            return true;
+        };
+        match ahead.get(4 + len..) {
+            None => false,
+            Some(after) => {
+                after.is_empty()
+                    || chunk_header(after)
+                        .is_none_or(|(next_type, next_len)| header_fits(next_type, next_len))
+            }
+        }
+    }
+
+    /// Up to `len` bytes from the read position without consuming them (kept in
+    /// `pending`); fewer only at the end of the input.
+    fn peek(&mut self, len: usize) -> io::Result<&[u8]> {
+        while self.pending.len() < len {
+            let before = self.pending.len();
+            self.pending.resize(len, 0);
+            let got = loop {
+                match self
+                    .inner
+                    .read(self.pending.get_mut(before..).unwrap_or_default())
+                {
+                    Ok(got) => break got,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => {
+                        self.pending.truncate(before);
+                        return Err(error);
+                    }
+                }
+            };
+            self.pending.truncate(before + got);
+            if got == 0 {
+                break;
+            }
+        }
+        Ok(self.pending.get(..len).unwrap_or(&self.pending))
     }
 
     /// Reads the 4-byte chunk header; `Err` with the frame to return at the end or on a problem.
