@@ -257,6 +257,20 @@ fn the_banner_leads_with_the_failed_chunk() {
     );
 }
 
+/// The app with the fixture at `relative` open and its summary computed.
+fn opened(relative: &str) -> Harness<'static, App> {
+    let mut app = App::default();
+    app.open(OpenSource::Path(fixture(relative)));
+    let mut harness = harness(app);
+    step_until(&mut harness, |h| {
+        h.state()
+            .documents
+            .first()
+            .is_some_and(|d| d.summary.is_some() && h.state().is_settled())
+    });
+    harness
+}
+
 /// The Overview's "after a restore" column is what the messages read settle to; on
 /// an archive nats-server refuses, the pane says so beside it, with the server's
 /// error as the fixture's real restore recorded it.
@@ -274,15 +288,7 @@ fn the_overview_says_when_the_server_refuses_the_archive() {
         .strip_prefix("restore failed: ")
         .and_then(|rest| rest.split(',').next())
         .expect("cause");
-    let mut app = App::default();
-    app.open(OpenSource::Path(fixture("corrupt/v2-crc-mismatch")));
-    let mut harness = harness(app);
-    step_until(&mut harness, |h| {
-        h.state()
-            .documents
-            .first()
-            .is_some_and(|d| d.summary.is_some() && h.state().is_settled())
-    });
+    let harness = opened("corrupt/v2-crc-mismatch");
     let line = harness
         .query_all_by_label_contains("A restore of this archive with nats-server 2.15")
         .next()
@@ -292,15 +298,7 @@ fn the_overview_says_when_the_server_refuses_the_archive() {
     assert!(line.contains(cause), "{cause} not in {line}");
 
     // An intact archive gets no such line.
-    let mut app = App::default();
-    app.open(OpenSource::Path(fixture("v2/orders")));
-    let mut harness = self::harness(app);
-    step_until(&mut harness, |h| {
-        h.state()
-            .documents
-            .first()
-            .is_some_and(|d| d.summary.is_some() && h.state().is_settled())
-    });
+    let harness = opened("v2/orders");
     assert!(harness.query_by_label("after a restore").is_some());
     assert_eq!(
         harness

@@ -364,15 +364,13 @@ impl<R: Read> FrameReader<R> {
         let mut decode_budget = RESYNC_DECODE_ALLOWANCE;
         if let Some(end) = declared_end {
             let verified = window.get(end..).is_some_and(|candidate| {
-                plausible_chunk_at(candidate, self.max_block, eof).is_some_and(|chain| {
-                    verified_within(
-                        candidate,
-                        self.max_block,
-                        chain,
-                        &mut scratch,
-                        &mut decode_budget,
-                    )
-                })
+                chunk_found_at(
+                    candidate,
+                    self.max_block,
+                    eof,
+                    &mut scratch,
+                    &mut decode_budget,
+                )
             });
             if verified {
                 return Some(self.resume_at(chunk_offset, window, window_offset, end, reason));
@@ -430,17 +428,13 @@ impl<R: Read> FrameReader<R> {
             while scan + 4 <= window.len() && (eof || scan + MAX_CHUNK_VIEW <= window.len()) {
                 let candidate = window.get(scan..).unwrap_or_default();
                 decode_budget = decode_budget.saturating_add(RESYNC_DECODE_PER_BYTE);
-                let verified =
-                    plausible_chunk_at(candidate, self.max_block, eof).is_some_and(|chain| {
-                        verified_within(
-                            candidate,
-                            self.max_block,
-                            chain,
-                            &mut scratch,
-                            &mut decode_budget,
-                        )
-                    });
-                if verified {
+                if chunk_found_at(
+                    candidate,
+                    self.max_block,
+                    eof,
+                    &mut scratch,
+                    &mut decode_budget,
+                ) {
                     return Some(self.resume_at(chunk_offset, window, window_offset, scan, reason));
                 }
                 scan += 1;
@@ -513,6 +507,19 @@ enum Chain {
 /// pass the cheap checks every few kilobytes of compressed bytes, and their dry
 /// runs would otherwise spend the budget before the real chunk is reached.
 const RESERVED_FOR_COMPLETE_CHAINS: usize = MAX_S2_BLOCK + (MAX_S2_BLOCK >> 2) + 64;
+
+/// Is a real chunk at the start of `buf`: plausible, then verified within what its
+/// chain of headers may spend of `budget`?
+fn chunk_found_at(
+    buf: &[u8],
+    max_block: usize,
+    eof: bool,
+    scratch: &mut Vec<u8>,
+    budget: &mut usize,
+) -> bool {
+    plausible_chunk_at(buf, max_block, eof)
+        .is_some_and(|chain| verified_within(buf, max_block, chain, scratch, budget))
+}
 
 /// [`verified_chunk_at`], spending only what `chain` may spend of `budget`.
 fn verified_within(
