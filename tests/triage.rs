@@ -699,3 +699,88 @@ fn bytes_lost_among_the_consumer_entries_lose_no_sequence() {
     let from = lost["offset"].as_u64().expect("offset");
     assert!(from > cut as u64, "{lost:#}");
 }
+
+/// v1: a record's subject length changed with the CRC recomputed. The record
+/// checksum still passes (it hashes subject, headers and data as one run), but the
+/// subject now ends in an empty token, which nothing can publish: the message is
+/// damaged, and the prediction says a server restores it split wrongly (checked by
+/// hand on 2.14.6, which served such a record under the cut subject).
+#[test]
+fn a_v1_subject_length_that_moved_is_damage_though_the_checksum_passes() {
+    let source = common::fixture("v1/orders");
+    let expected = common::expected("v1/orders");
+    let mut data =
+        common::s2::decompress(&std::fs::read(source.join("stream.tar.s2")).expect("read"));
+    let block = common::s2::tar_member_data(&data, "msgs/1.blk");
+    let subjects = expected["subjects"].as_object().expect("subjects");
+    // The first live record in the block carrying one of the stream's subjects.
+    let first_seq = expected["state"]["first_seq"].as_u64().expect("first_seq");
+    let deleted: Vec<u64> = expected["deleted_seqs"]
+        .as_array()
+        .expect("deleted_seqs")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    let live = |seq: u64| seq >= first_seq && !deleted.contains(&seq);
+    let (at, subject, seq) = subjects
+        .keys()
+        .flat_map(|subject| {
+            let mut pattern = (subject.len() as u16).to_le_bytes().to_vec();
+            pattern.extend_from_slice(subject.as_bytes());
+            let found: Vec<(usize, String, u64)> = data[block..]
+                .windows(pattern.len())
+                .enumerate()
+                .filter(|(_, window)| *window == pattern.as_slice())
+                .map(|(offset, _)| {
+                    let at = block + offset;
+                    let seq = u64::from_le_bytes(data[at - 16..at - 8].try_into().expect("8"));
+                    (at, subject.clone(), seq)
+                })
+                .collect();
+            found
+        })
+        .filter(|(_, _, seq)| live(*seq))
+        // Without headers (the record length's high bit): a header block's own
+        // length field follows the subject and would no longer parse.
+        .filter(|(at, _, _)| {
+            u32::from_le_bytes(data[at - 20..at - 16].try_into().expect("4")) & (1 << 31) == 0
+        })
+        .min()
+        .expect("a live record without headers");
+    let last_token = subject.rsplit('.').next().expect("a token").len();
+    let shorter = (subject.len() - last_token) as u16;
+    data[at..at + 2].copy_from_slice(&shorter.to_le_bytes());
+    let dir = TempDir::new("v1-subject-length");
+    std::fs::write(dir.join("stream.tar.s2"), common::s2::uncompressed(&data)).expect("write");
+    std::fs::copy(source.join("backup.json"), dir.join("backup.json")).expect("copy");
+    let report = verify_json(dir.path(), None);
+    assert_eq!(
+        report["summary"]["damaged"],
+        serde_json::json!([seq]),
+        "{:#}",
+        report["summary"]
+    );
+    let cut = &subject[..shorter as usize];
+    assert!(
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|finding| {
+                finding["seq"] == seq
+                    && finding["message"]
+                        .as_str()
+                        .is_some_and(|text| text.contains(&format!("{cut:?}")))
+            }),
+        "{:#}",
+        report["findings"]
+    );
+    let prediction = prediction_for(&report, "2.14.6");
+    let summary = prediction["summary"].as_str().expect("summary");
+    assert!(
+        summary.contains(&format!(
+            "seq {seq} is restored with subject and data split wrongly"
+        )),
+        "{summary}"
+    );
+}

@@ -139,6 +139,10 @@ pub struct Backup {
     pub findings: Findings,
     /// Sequences whose bytes are present but damaged (checksum), excluded from `messages`.
     pub damaged_seqs: Vec<u64>,
+    /// v1: those of `damaged_seqs` whose record checksum passes but whose subject
+    /// and data are split wrongly (sorted): a server restores and serves them as
+    /// they read.
+    pub split_damaged: Vec<u64>,
     /// v1: live-looking messages whose deletion records may be lost (sorted): a
     /// salvage asks whether to keep them.
     pub maybe_deleted: Vec<u64>,
@@ -216,6 +220,7 @@ impl Backup {
             deleted: Vec::new(),
             findings: Findings::new(),
             damaged_seqs: Vec::new(),
+            split_damaged: Vec::new(),
             maybe_deleted: Vec::new(),
             unnamed_deletes: None,
             damaged_records: Vec::new(),

@@ -122,11 +122,19 @@ pub(super) fn predict_v1(backup: &Backup) -> RestorePrediction {
         .copied()
         .collect();
     truncated.sort_unstable();
+    // A record whose checksum passes is restored and served as it reads.
+    let served_wrong: Vec<u64> = backup
+        .split_damaged
+        .iter()
+        .copied()
+        .filter(|seq| cuts.dropped_damaged.binary_search(seq).is_err())
+        .collect();
     let damaged: Vec<u64> = backup
         .damaged_seqs
         .iter()
         .copied()
         .filter(|seq| cuts.dropped_damaged.binary_search(seq).is_err())
+        .filter(|seq| served_wrong.binary_search(seq).is_err())
         .collect();
     let mut missing_seqs: Vec<u64> = damaged.clone();
     missing_seqs.extend(truncated.iter().copied());
@@ -134,7 +142,7 @@ pub(super) fn predict_v1(backup: &Backup) -> RestorePrediction {
     missing_seqs.dedup();
     let missing = to_ranges(missing_seqs.iter().copied());
     let (messages, last_seq) = v1_restored_counts(backup, &cuts);
-    let outcome = if missing.is_empty() && backup.lost.is_empty() {
+    let outcome = if missing.is_empty() && backup.lost.is_empty() && served_wrong.is_empty() {
         Outcome::Succeeds
     } else {
         Outcome::SucceedsWithLoss
@@ -156,6 +164,13 @@ pub(super) fn predict_v1(backup: &Backup) -> RestorePrediction {
                     "but seq {} cannot be read from the restored stream (`no message found`), although its state counts {}",
                     ranges_text(&to_ranges(damaged.iter().copied())),
                     if damaged.len() == 1 { "it" } else { "them" }
+                ));
+            }
+            if !served_wrong.is_empty() {
+                parts.push(format!(
+                    "seq {} {} restored with subject and data split wrongly (its record checksum passes, so the server serves it as it reads)",
+                    ranges_text(&to_ranges(served_wrong.iter().copied())),
+                    if served_wrong.len() == 1 { "is" } else { "are" }
                 ));
             }
             if !truncated.is_empty() {

@@ -197,6 +197,8 @@ pub fn scan_decoded<S: ChunkSource>(
         .extend(zero_filled.iter().map(|record| record.seq));
     backup.damaged_seqs.sort_unstable();
     backup.damaged_seqs.dedup();
+    backup.split_damaged = std::mem::take(&mut scan.split_damaged);
+    backup.split_damaged.sort_unstable();
     backup.damaged_records = std::mem::take(&mut scan.damaged_records);
     backup.damaged_records.extend(zero_filled);
     backup.damaged_records.sort_by_key(|record| record.seq);
@@ -287,6 +289,8 @@ pub(super) struct Scan {
     pub(super) row_record_len: Vec<u32>,
     /// v1: damaged (checksum) message sequences, excluded from the live set.
     pub(super) damaged_seqs: Vec<u64>,
+    /// v1: those whose checksum passes but whose subject cannot be real.
+    pub(super) split_damaged: Vec<u64>,
     /// Where those damaged records' bytes are.
     pub(super) damaged_records: Vec<crate::model::DamagedRecord>,
     pub(super) tombstones: FxHashSet<u64>,

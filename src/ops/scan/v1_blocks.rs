@@ -196,6 +196,34 @@ impl RecordVisitor<'_> {
             self.scan.damaged_records.push(damaged);
             return;
         }
+        // A subject no client can publish to, behind a checksum that holds: the
+        // subject length field changed (the bytes stayed, their split moved).
+        let impossible_subject =
+            crate::ops::content_checks::subject_problem(&String::from_utf8_lossy(subject));
+        if let Some(problem) = impossible_subject {
+            let why = format!(
+                "passes its record checksum, but its subject {:?} cannot have been published ({problem}): its subject length (not covered by the checksum) changed, so subject and data are split wrongly",
+                String::from_utf8_lossy(subject)
+            );
+            self.backup.findings.push(
+                Finding::error(
+                    FindingKind::RecordChecksum,
+                    format!("message seq {} in {} {why}", record.seq, self.block.entry),
+                )
+                .entry(self.block.entry.to_string())
+                .seq(record.seq)
+                .offset(start),
+            );
+            self.scan.damaged_seqs.push(record.seq);
+            self.scan.split_damaged.push(record.seq);
+            let mut damaged = damaged_record(self.block, record);
+            damaged.reason = format!(
+                "{why}: record at block offset {} of {}",
+                record.offset, self.block.entry
+            );
+            self.scan.damaged_records.push(damaged);
+            return;
+        }
         self.last_in_block = record.seq;
         let (message_flags, ttl) = headers::classify(header_block);
         let backup = &mut *self.backup;
