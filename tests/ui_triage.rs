@@ -106,15 +106,7 @@ fn a_random_file_shows_not_a_backup_and_opens_no_document() {
 
 #[test]
 fn findings_pane_explains_each_finding_and_predicts_the_restore() {
-    let mut app = App::default();
-    app.open(OpenSource::Path(fixture("corrupt/v1-blk-payload-flip")));
-    let mut harness = harness(app);
-    step_until(&mut harness, |h| {
-        h.state()
-            .documents
-            .first()
-            .is_some_and(|d| d.summary.is_some() && h.state().is_settled())
-    });
+    let mut harness = opened("corrupt/v1-blk-payload-flip");
     harness.get_by_label(Pane::Findings.label()).click();
     step_until(&mut harness, |h| {
         h.state()
@@ -169,15 +161,7 @@ fn findings_pane_explains_each_finding_and_predicts_the_restore() {
 
 #[test]
 fn salvage_dialog_keeps_the_source_format_and_says_what_it_keeps_first() {
-    let mut app = App::default();
-    app.open(OpenSource::Path(fixture("corrupt/v1-blk-payload-flip")));
-    let mut harness = harness(app);
-    step_until(&mut harness, |h| {
-        h.state()
-            .documents
-            .first()
-            .is_some_and(|d| d.summary.is_some() && h.state().is_settled())
-    });
+    let mut harness = opened("corrupt/v1-blk-payload-flip");
     harness.get_by_label("Save salvaged copy…").click();
     step_until(&mut harness, |h| {
         h.state()
